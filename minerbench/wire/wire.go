@@ -1,0 +1,16 @@
+// Package wire holds the Bittensor 2.0.x protocol of WIRE.md: the protobuf
+// messages, the Bittensor gRPC service and the protocol constants. The Go code
+// is generated from bittensor.proto and committed, so building needs no protoc.
+package wire
+
+//go:generate sh -c "protoc --plugin=protoc-gen-go=$(go tool -n protoc-gen-go) --plugin=protoc-gen-go-grpc=$(go tool -n protoc-gen-go-grpc) --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative bittensor.proto"
+
+// Protocol constants of Bittensor 2.0.4.
+const (
+	// Version is the protocol version sent in every message and header (2.0.4).
+	Version = 204
+	// NetworkDim is the width of every forward response's last dimension.
+	NetworkDim = 1024
+	// VocabSize bounds the token ids of a text request: [0, VocabSize).
+	VocabSize = 50378
+)
