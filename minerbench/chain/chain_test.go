@@ -394,3 +394,39 @@ func TestDialErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+// TestRegisterAndNewClient serves the chain on a caller's gRPC server and
+// reads it over a caller's connection, as through go-plugin's broker.
+func TestRegisterAndNewClient(t *testing.T) {
+	_, err := NewClient(context.Background(), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "conn is nil")
+
+	c := newChain(t, 7*time.Millisecond)
+	srv := grpc.NewServer()
+	c.Register(srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	defer func() {
+		srv.GracefulStop()
+		assert.NoError(t, <-served)
+	}()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+
+	cl, err := NewClient(context.Background(), conn)
+	require.NoError(t, err)
+	assert.Equal(t, 7*time.Millisecond, cl.BlockTime())
+	require.NoError(t, cl.ServeAxon(context.Background(), axon("alice", "127.0.0.1", 8091)))
+	c.Advance()
+	n, err := FindEndpoint(context.Background(), cl, "alice", 1)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:8091", Endpoint(n))
+
+	require.NoError(t, cl.Close())
+	_, err = cl.Block(context.Background())
+	assert.NoError(t, err, "Close closed a connection the caller owns")
+}

@@ -35,7 +35,7 @@ func (e *NotRegisteredError) Error() string {
 	if e.Seen == nil {
 		msg = fmt.Sprintf("chain: hotkey %q is not registered after waiting %d blocks", e.Hotkey, e.Blocks)
 	} else {
-		msg = fmt.Sprintf("chain: hotkey %q has no routable axon after waiting %d blocks: uid %d is registered at %s and its %s",
+		msg = fmt.Sprintf("chain: hotkey %q has no routable axon after waiting %d blocks: uid %d is registered at %s and its %s; want the miner to serve_axon a dialable ip and a port other than 0",
 			e.Hotkey, e.Blocks, e.Seen.GetUid(), Endpoint(e.Seen), unroutable(e.Seen))
 	}
 	if e.Err != nil {
@@ -103,10 +103,17 @@ func FindEndpoint(ctx context.Context, s Subtensor, hotkey string, maxBlocks int
 }
 
 // findError reports err from the chain, or the context's end if that is what
-// made the call fail (a gRPC client reports it as its own status).
+// made the call fail.
 func findError(ctx context.Context, hotkey string, waited int, seen *wire.Neuron, err error) error {
-	if ctx.Err() != nil {
-		return &NotRegisteredError{Hotkey: hotkey, Blocks: waited, Seen: seen, Err: ctx.Err()}
+	ended := ctx.Err()
+	switch {
+	case ended != nil:
+	case errors.Is(err, context.Canceled):
+		ended = context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		ended = context.DeadlineExceeded
+	default:
+		return fmt.Errorf("chain: FindEndpoint hotkey %q: %w", hotkey, err)
 	}
-	return fmt.Errorf("chain: FindEndpoint hotkey %q: %w", hotkey, err)
+	return &NotRegisteredError{Hotkey: hotkey, Blocks: waited, Seen: seen, Err: ended}
 }

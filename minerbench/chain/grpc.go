@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -25,13 +26,20 @@ func (c *Chain) Serve(lis net.Listener) (stop func() error, err error) {
 		return nil, errors.New(`chain: Serve listener is nil; want an open listener, e.g. net.Listen("tcp", "127.0.0.1:0")`)
 	}
 	srv := grpc.NewServer()
-	chainpb.RegisterSubtensorServer(srv, server{c: c})
+	c.Register(srv)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	return sync.OnceValue(func() error {
 		srv.GracefulStop()
 		return <-served
 	}), nil
+}
+
+// Register adds the chain's Subtensor gRPC service to s, for serving it on a
+// server the caller owns, such as one from go-plugin's broker. Serve is the
+// same on a server of its own.
+func (c *Chain) Register(s grpc.ServiceRegistrar) {
+	chainpb.RegisterSubtensorServer(s, server{c: c})
 }
 
 // server adapts a *Chain to the generated gRPC service.
@@ -84,7 +92,7 @@ func statusError(err error) error {
 // sees the host's chain. Its methods are safe for concurrent use.
 type Client struct {
 	endpoint  string
-	conn      *grpc.ClientConn
+	owned     *grpc.ClientConn // closed by Close; nil when the caller owns the connection
 	rpc       chainpb.SubtensorClient
 	blockTime time.Duration
 }
@@ -102,22 +110,41 @@ func Dial(ctx context.Context, endpoint string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain: Dial endpoint %q: %w", endpoint, err)
 	}
-	c := &Client{endpoint: endpoint, conn: conn, rpc: chainpb.NewSubtensorClient(conn)}
-	resp, err := c.rpc.Block(ctx, &chainpb.BlockRequest{})
+	c, err := NewClient(ctx, conn)
 	if err != nil {
 		conn.Close()
+		return nil, err
+	}
+	c.owned = conn
+	return c, nil
+}
+
+// NewClient is Dial over a connection the caller owns, such as one from
+// go-plugin's broker; Close leaves that connection open.
+func NewClient(ctx context.Context, conn *grpc.ClientConn) (*Client, error) {
+	if conn == nil {
+		return nil, errors.New("chain: NewClient conn is nil; want a connection to a served chain")
+	}
+	c := &Client{endpoint: conn.Target(), rpc: chainpb.NewSubtensorClient(conn)}
+	resp, err := c.rpc.Block(ctx, &chainpb.BlockRequest{})
+	if err != nil {
 		return nil, c.callError(ctx, "Dial", err)
 	}
 	if resp.GetBlockTimeNs() <= 0 {
-		conn.Close()
-		return nil, fmt.Errorf("chain: Dial endpoint %q: the chain's block time %v is not positive; want a chain served by this package", endpoint, time.Duration(resp.GetBlockTimeNs()))
+		return nil, fmt.Errorf("chain: Dial on %q: the chain's block time %v is not positive; want a chain served by this package", c.endpoint, time.Duration(resp.GetBlockTimeNs()))
 	}
 	c.blockTime = time.Duration(resp.GetBlockTimeNs())
 	return c, nil
 }
 
-// Close closes the connection to the chain.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes the connection Dial opened; a Client from NewClient has
+// nothing to close.
+func (c *Client) Close() error {
+	if c.owned == nil {
+		return nil
+	}
+	return c.owned.Close()
+}
 
 // BlockTime returns the chain's block time, learned when dialing.
 func (c *Client) BlockTime() time.Duration { return c.blockTime }
@@ -168,6 +195,10 @@ func (c *Client) Block(ctx context.Context) (uint64, error) {
 func (c *Client) callError(ctx context.Context, call string, err error) error {
 	if ctx.Err() != nil {
 		err = ctx.Err()
+	} else if deadline, ok := ctx.Deadline(); ok && status.Code(err) == codes.DeadlineExceeded && !time.Now().Before(deadline) {
+		// The deadline passed, but the server's copy of it ended the call
+		// before the context's own timer fired.
+		err = context.DeadlineExceeded
 	}
 	return fmt.Errorf("chain: %s on %q: %w", call, c.endpoint, err)
 }
