@@ -102,11 +102,13 @@ func (c *Chain) Start() (stop func()) {
 	var once sync.Once
 	c.stop = func() {
 		once.Do(func() {
-			close(quit)
-			<-done
+			// Forget this producer first, so that a Start racing with
+			// this stop begins a new one.
 			c.mu.Lock()
 			c.stop = nil
 			c.mu.Unlock()
+			close(quit)
+			<-done
 		})
 	}
 	return c.stop
