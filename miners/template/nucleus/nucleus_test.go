@@ -409,33 +409,40 @@ func TestMatchesReference(t *testing.T) {
 	}
 }
 
-// TestHandComputed checks a two-token, width-2 model against values worked
-// out step by step outside Go (arbitrary-precision integer PCG for the
-// embedding, then plain float arithmetic for each layer).
+// TestHandComputed checks a three-token model of width 4 with two heads
+// against values worked out step by step outside Go (arbitrary-precision
+// integer arithmetic for the embedding's PCG stream, then plain float
+// arithmetic for each layer).
 func TestHandComputed(t *testing.T) {
-	cfg := Config{NHid: 2, NHead: 1, NLayers: 1, Width: 2, Seed: 0}
-	lin := func(w [][]float64, b []float64) linear {
-		l := linear{w: blas64.General{Rows: len(w), Cols: len(b), Stride: len(b)}, b: b}
-		for _, row := range w {
-			l.w.Data = append(l.w.Data, row...)
+	const width = 4
+	cfg := Config{NHid: 2, NHead: 2, NLayers: 1, Width: width, Seed: 0}
+	// Weights follow simple patterns so they can be written down anywhere:
+	// w[i][j] = ((a·i + b·j + c) mod 11 − 5)/10, b[j] = ((a·j + c) mod 7 − 3)/20.
+	lin := func(in, out, a, b, c, ba, bc int) linear {
+		l := linear{
+			w: blas64.General{Rows: in, Cols: out, Stride: out, Data: make([]float64, in*out)},
+			b: make([]float64, out),
+		}
+		for i := range in {
+			for j := range out {
+				l.w.Data[i*out+j] = float64((a*i+b*j+c)%11-5) / 10
+			}
+		}
+		for j := range out {
+			l.b[j] = float64((ba*j+bc)%7-3) / 20
 		}
 		return l
 	}
-	ln := func(gamma, beta []float64) layerNorm { return layerNorm{gamma: gamma, beta: beta} }
-	// Query, key and value weights side by side: columns 0-1 query, 2-3 key, 4-5 value.
 	l := layer{
-		qkv: lin([][]float64{
-			{0.5, -0.2, 0.4, 0.2, 1.0, -0.5},
-			{0.1, 0.3, -0.3, 0.6, 0.25, 0.75},
-		}, []float64{0.1, 0, -0.1, 0.2, 0.05, -0.05}),
-		out:   lin([][]float64{{0.9, 0.1}, {-0.2, 0.8}}, []float64{0.01, -0.02}),
-		ff1:   lin([][]float64{{0.3, -0.7}, {0.6, 0.2}}, []float64{0.05, 0.1}),
-		ff2:   lin([][]float64{{0.5, -0.4}, {-0.3, 0.9}}, []float64{0, 0.03}),
-		norm1: ln([]float64{1.5, 0.5}, []float64{0.2, -0.1}),
-		norm2: ln([]float64{2.0, 0.5}, []float64{0.1, -0.3}),
+		qkv:   lin(width, 3*width, 7, 3, 1, 2, 1),
+		out:   lin(width, width, 5, 2, 3, 3, 2),
+		ff1:   lin(width, 2, 3, 5, 4, 1, 0),
+		ff2:   lin(2, width, 2, 7, 5, 4, 3),
+		norm1: layerNorm{gamma: []float64{1.5, 0.5, 1.0, 0.8}, beta: []float64{0.2, -0.1, 0, 0.3}},
+		norm2: layerNorm{gamma: []float64{2.0, 0.5, 1.2, 0.7}, beta: []float64{0.1, -0.3, 0.05, 0}},
 	}
 	proj := linear{
-		w: blas64.General{Rows: 2, Cols: 1024, Stride: 1024, Data: make([]float64, 2*1024)},
+		w: blas64.General{Rows: width, Cols: 1024, Stride: 1024, Data: make([]float64, width*1024)},
 		b: make([]float64, 1024),
 	}
 	for i := range proj.w.Data {
@@ -445,30 +452,36 @@ func TestHandComputed(t *testing.T) {
 		proj.b[j] = float64(j%5-2) * 0.001
 	}
 	n := assemble(cfg, []layer{l}, &proj)
+	tokens := []int64{7, 50377, 123}
 
-	// Embedding rows of tokens 7 and 50377 with seed 0 and width 2.
 	wantEmbed := [][]float64{
-		{0.042891980260058415, -0.0007073791624873601},
-		{0.09685053468358204, 0.1003951620185339},
+		{0.06065842020081367, -0.0010003852053297457, -0.04477617383824831, 0.18061412193025125},
+		{0.13696733967260752, 0.14198019972325487, 0.03791039548143163, -0.19721168583428997},
+		{0.1293986908795826, 0.12621825721550103, 0.19559740255319957, -0.015464530992580494},
 	}
-	for i, tok := range []int64{7, 50377} {
-		got := make([]float64, 2)
+	for i, tok := range tokens {
+		got := make([]float64, width)
 		n.embed(tok, got)
 		assert.InDeltaSlice(t, wantEmbed[i], got, 1e-15, "embedding of %d", tok)
 	}
 
-	// Along the way: attention weights [0.4836, 0.5164] and [0.4481, 0.5519];
-	// the ReLU zeroes the first hidden unit of token 0 and the second of
-	// token 1. The last layer norm gives these rows:
+	// Along the way, head 0 of token 2 attends with weights 0.2567, 0.3082,
+	// 0.4351 and head 1 with 0.4020, 0.3067, 0.2912; the ReLU zeroes both
+	// hidden units of token 0 and the first of tokens 1 and 2. The last layer
+	// norm gives these rows:
 	final := [][]float64{
-		{-1.89999566556845, 0.19999891639211254},
-		{2.0999933356335947, -0.7999983339083987},
+		{-2.4899684816375305, -0.21735466455353247, -0.36463048910617246, 1.0326532842600153},
+		{1.5349026161048278, -0.7018885527355965, -1.3270204156551832, 0.8636899673253355},
+		{1.752492046057849, -1.1036812943310468, -0.03683417446753735, 0.5974348643826152},
 	}
-	out, err := n.Forward([]int64{7, 50377}, 1, 2)
+	out, err := n.Forward(tokens, 1, len(tokens))
 	require.NoError(t, err)
 	for p, y := range final {
 		for j := range 1024 {
-			want := y[0]*proj.w.Data[j] + y[1]*proj.w.Data[1024+j] + proj.b[j]
+			want := proj.b[j]
+			for i, v := range y {
+				want += v * proj.w.Data[i*1024+j]
+			}
 			require.InDelta(t, want, out[p*1024+j], 1e-5, "position %d value %d", p, j)
 		}
 	}
