@@ -410,8 +410,8 @@ func TestMatchesReference(t *testing.T) {
 }
 
 // TestHandComputed checks a three-token model of width 4 with two heads
-// against values worked out step by step outside Go (arbitrary-precision
-// integer arithmetic for the embedding's PCG stream, then plain float
+// against values worked out step by step outside Go by testdata/handworked.py
+// (integer arithmetic for the embedding's PCG stream, then plain float
 // arithmetic for each layer).
 func TestHandComputed(t *testing.T) {
 	const width = 4
