@@ -1,0 +1,45 @@
+package minerbench_test
+
+import (
+	"testing"
+
+	"github.com/minerbench/minerbench/minerbench"
+)
+
+// TestMain builds and launches the bundled miners when benchmarks run.
+func TestMain(m *testing.M) {
+	minerbench.Main(m,
+		minerbench.MinerSpec{Name: "template", Package: "./miners/template"},
+		minerbench.MinerSpec{Name: "noop", Package: "./miners/noop"},
+	)
+}
+
+// BenchmarkStandard is the original's run_standard_benchmark: the batch and
+// block size of the -mb.batch and -mb.block flags (10 × 10 by default).
+func BenchmarkStandard(b *testing.B) {
+	minerbench.Bench(b, minerbench.Standard())
+}
+
+// BenchmarkCustom is the template's benchmark_custom: batch 15, block 10,
+// with its own history file.
+func BenchmarkCustom(b *testing.B) {
+	minerbench.Bench(b, minerbench.Load{Batch: 15, Block: 10, History: "custom"})
+}
+
+// BenchmarkShapes sweeps a few batch × block sizes, small enough that the
+// default run stays short.
+func BenchmarkShapes(b *testing.B) {
+	for _, s := range []struct{ batch, block int }{{1, 1}, {1, 64}, {16, 16}, {32, 32}} {
+		minerbench.Bench(b, minerbench.Load{Batch: s.batch, Block: s.block})
+	}
+}
+
+// BenchmarkConcurrency sweeps the number of concurrent workers (the
+// original's n_processes) at the standard shape.
+func BenchmarkConcurrency(b *testing.B) {
+	for _, conc := range []int{1, 4, 16} {
+		load := minerbench.Standard()
+		load.Conc = conc
+		minerbench.Bench(b, load)
+	}
+}

@@ -1,0 +1,51 @@
+// Command template is the template miner: a small transformer encoder in pure
+// Go, like Bittensor's template nucleus, served as a minerbench plugin.
+package main
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/minerbench/minerbench/miners/template/nucleus"
+	"github.com/minerbench/minerbench/minerbench/axon"
+	"github.com/minerbench/minerbench/minerbench/plugin"
+	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+func main() { plugin.Serve(template{}) }
+
+// template serves a nucleus.Nucleus built from the nucleus.* settings.
+type template struct{}
+
+func (template) Name() string { return "template" }
+
+func (template) Defaults() plugin.Settings {
+	c := nucleus.DefaultConfig()
+	return plugin.Settings{
+		"nucleus.nhid":    strconv.Itoa(c.NHid),
+		"nucleus.nhead":   strconv.Itoa(c.NHead),
+		"nucleus.nlayers": strconv.Itoa(c.NLayers),
+		"nucleus.width":   strconv.Itoa(c.Width),
+		"nucleus.seed":    strconv.FormatUint(c.Seed, 10),
+	}
+}
+
+func (template) New(s plugin.Settings) (axon.ForwardFunc, error) {
+	cfg, err := nucleus.FromSettings(s)
+	if err != nil {
+		return nil, err
+	}
+	n, err := nucleus.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		batch, seq := in.Shape[0], in.Shape[1]
+		out, err := n.Forward(in.Int64s(), int(batch), int(seq))
+		if err != nil {
+			return tensor.Tensor{}, err
+		}
+		return tensor.FromFloat32([]int64{batch, seq, wire.NetworkDim}, out), nil
+	}, nil
+}
