@@ -1,0 +1,93 @@
+package minerbench_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/perf/benchfmt"
+)
+
+// gomaxprocsSuffix is the "-N" go test appends to benchmark names.
+var gomaxprocsSuffix = regexp.MustCompile(`-[0-9]+$`)
+
+// TestBenchmarkOutputContract runs this repository's benchmarks briefly in a
+// child test binary and reads its whole stdout as benchstat would: only the
+// expected configuration keys, every metric of the contract on every result,
+// the Unit lines, and names that parse into their keys.
+func TestBenchmarkOutputContract(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bundled miners")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bench.test")
+	build := exec.Command("go", "test", "-c", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	run := exec.Command(bin, "-test.run", "^$", "-test.bench", "Standard|Concurrency", "-test.benchtime", "5x",
+		"-test.benchmem", "-mb.results", filepath.Join(dir, "results"))
+	var stdout, stderr bytes.Buffer
+	run.Stdout, run.Stderr = &stdout, &stderr
+	require.NoError(t, run.Run(), "stderr:\n%s", stderr.String())
+
+	allowedConfig := map[string]bool{"goos": true, "goarch": true, "pkg": true, "cpu": true}
+	wantUnits := []string{"ns/op", "MB/s", "B/op", "allocs/op", "queries/s", "success-%", "p50-ns", "p90-ns", "p99-ns"}
+	wantKeys := []string{"miner", "batch", "block", "conc"}
+
+	reader := benchfmt.NewReader(bytes.NewReader(stdout.Bytes()), "stdout")
+	results := map[string]bool{}
+	for reader.Scan() {
+		switch rec := reader.Result().(type) {
+		case *benchfmt.SyntaxError:
+			t.Errorf("syntax error: %v", rec)
+		case *benchfmt.Result:
+			name := rec.Name.String()
+			results[gomaxprocsSuffix.ReplaceAllString(name, "")] = true
+			for _, c := range rec.Config {
+				assert.True(t, allowedConfig[c.Key], "%s: unexpected configuration key %q=%q", name, c.Key, c.Value)
+			}
+			got := map[string]float64{}
+			for _, v := range rec.Values {
+				got[v.OrigUnit] = v.OrigValue
+			}
+			for _, u := range wantUnits {
+				assert.Contains(t, got, u, "%s: missing metric %s", name, u)
+			}
+			assert.Equal(t, 100.0, got["success-%"], "%s: the bundled miners answer every query", name)
+			assert.Positive(t, got["queries/s"], name)
+			assert.LessOrEqual(t, got["p50-ns"], got["p99-ns"], name)
+			_, parts := rec.Name.Parts()
+			keys := map[string]string{}
+			for _, p := range parts {
+				if k, v, ok := strings.Cut(strings.TrimPrefix(string(p), "/"), "="); ok {
+					keys[k] = v
+				}
+			}
+			for _, k := range wantKeys {
+				assert.NotEmpty(t, keys[k], "%s: name lacks key %s", name, k)
+			}
+		}
+	}
+	require.NoError(t, reader.Err())
+	units := reader.Units()
+	for _, u := range []string{"queries/s", "success-%"} {
+		meta := units[benchfmt.UnitMetadataKey{Unit: u, Key: "better"}]
+		if assert.NotNil(t, meta, "no Unit %s better= line", u) {
+			assert.Equal(t, "higher", meta.Value)
+		}
+	}
+	for _, miner := range []string{"template", "noop"} {
+		for _, conc := range []string{"1", "4", "16"} {
+			assert.Contains(t, results, "Concurrency/miner="+miner+"/batch=10/block=10/conc="+conc)
+		}
+		_, err := os.Stat(filepath.Join(dir, "results", "mock", "mock", miner, "queries.csv"))
+		assert.NoError(t, err, "history of %s", miner)
+	}
+}
