@@ -1,0 +1,333 @@
+package minerbench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// DefaultHistory is the name of the CSV history most benchmarks append to.
+const DefaultHistory = "queries"
+
+// Warm-up and batching constants of the query loop.
+const (
+	warmupQueries = 3   // per worker, before the timed region, not recorded
+	tokenBatches  = 8   // distinct token batches cycled through
+	flushEvery    = 256 // records a worker buffers before writing them out
+)
+
+// Load says how to query a miner: the shape of each token batch, how many
+// workers query at once, the pause after each query, and the history file.
+type Load struct {
+	// Batch and Block give the token batch shape [Batch, Block].
+	Batch, Block int
+	// Conc is the number of concurrent workers (the original's n_processes);
+	// zero means 1.
+	Conc int
+	// Delay is the pause each worker makes after each query.
+	Delay time.Duration
+	// History is the CSV file name (without .csv) under the miner's results
+	// directory; empty means DefaultHistory.
+	History string
+}
+
+// Standard returns the load the -mb.* flags set, the original's
+// run_standard_benchmark.
+func Standard() Load {
+	c := configOrDefault()
+	return Load{Batch: c.Batch, Block: c.Block, Conc: c.Conc, Delay: c.Delay}
+}
+
+func configOrDefault() Config {
+	if current != nil {
+		return current.cfg
+	}
+	return DefaultConfig()
+}
+
+// name returns the sub-benchmark name carrying the load's keys.
+func (l Load) name(miner string) string {
+	return fmt.Sprintf("miner=%s/batch=%d/block=%d/conc=%d", miner, l.Batch, l.Block, l.Conc)
+}
+
+func (l Load) normalize() (Load, error) {
+	if l.Conc == 0 {
+		l.Conc = 1
+	}
+	if l.History == "" {
+		l.History = DefaultHistory
+	}
+	switch {
+	case l.Batch < 1 || l.Batch > maxBatch:
+		return l, fmt.Errorf("load batch %d: want 1 to %d", l.Batch, maxBatch)
+	case l.Block < 1 || l.Block > maxBlock:
+		return l, fmt.Errorf("load block %d: want 1 to %d", l.Block, maxBlock)
+	case l.Conc < 1 || l.Conc > maxConc:
+		return l, fmt.Errorf("load conc %d: want 1 to %d", l.Conc, maxConc)
+	case l.Delay < 0:
+		return l, fmt.Errorf("load delay %v: want 0 or more", l.Delay)
+	case strings.ContainsAny(l.History, `/\`) || l.History == "." || l.History == "..":
+		return l, fmt.Errorf("load history %q: want a file name without a path", l.History)
+	}
+	return l, nil
+}
+
+// Bench runs load against every miner Main started, one sub-benchmark per
+// miner named miner=NAME/batch=B/block=S/conc=C. Each sub-benchmark runs b.N
+// queries (-benchtime 100x is the original's n_calls 100), appends every query
+// to the miner's CSV history, reports queries/s, success-%, p50-ns, p90-ns,
+// p99-ns and MB/s, and logs the original's analysis. A failed query is a
+// record with its return code; only a harness fault or a miner that is gone
+// fails the benchmark.
+func Bench(b *testing.B, load Load) {
+	b.Helper()
+	h := current
+	if h == nil {
+		b.Skip("minerbench.Main did not start any miner (is TestMain calling minerbench.Main?)")
+	}
+	load, err := load.normalize()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, m := range h.miners {
+		b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) })
+	}
+}
+
+// bench is one sub-benchmark: b.N queries of load against m.
+func (h *harness) bench(b *testing.B, m *Miner, load Load) {
+	if err := m.Err(); err != nil {
+		b.Fatal(err)
+	}
+	if h.ctx.Err() != nil {
+		b.Fatal(errInterrupted)
+	}
+	inputs := makeTokenBatches(load.Batch, load.Block)
+	w, err := h.openHistory(m, load)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Abort()
+
+	run := &queryRun{h: h, m: m, load: load, inputs: inputs, w: w}
+	run.warmUp()
+	start := time.Now()
+	summaries := run.loop(b)
+	wall := time.Since(start)
+	if err := run.flushErr(); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if h.ctx.Err() != nil {
+		b.Fatal(errInterrupted)
+	}
+	if err := m.Err(); err != nil {
+		b.Fatal(err)
+	}
+	s := history.Merge(summaries...)
+	report(b, s, wall, load)
+	var analysis strings.Builder
+	s.Analysis(&analysis, wall)
+	b.Log("\n" + analysis.String())
+}
+
+// openHistory opens the load's CSV history of m. With -mb.restart, the first
+// open of a file in this run starts it fresh; later ones append to it.
+func (h *harness) openHistory(m *Miner, load Load) (*history.Writer, error) {
+	path := filepath.Join(h.cfg.Results, m.network, "mock", m.Name, load.History+".csv")
+	h.historyMu.Lock()
+	restart := h.cfg.Restart && !h.restarted[path]
+	h.restarted[path] = true
+	h.historyMu.Unlock()
+	info := history.RunInfo{NProcesses: load.Conc, NCalls: callsRequested(), BatchSize: load.Batch, BlockSize: load.Block, WorldSize: 1}
+	return history.Open(path, info, restart)
+}
+
+// report prints the contract's metrics for one run.
+func report(b *testing.B, s *history.Summary, wall time.Duration, load Load) {
+	n := s.Count()
+	if n == 0 || wall <= 0 {
+		return
+	}
+	b.SetBytes(int64(load.Batch) * int64(load.Block) * (8 + 4*wire.NetworkDim))
+	b.ReportMetric(float64(n)/wall.Seconds(), "queries/s")
+	b.ReportMetric(100*s.SuccessRate(), "success-%")
+	b.ReportMetric(float64(s.Quantile(0.50)), "p50-ns")
+	b.ReportMetric(float64(s.Quantile(0.90)), "p90-ns")
+	b.ReportMetric(float64(s.Quantile(0.99)), "p99-ns")
+}
+
+// queryRun is the state of one sub-benchmark's query loop.
+type queryRun struct {
+	h      *harness
+	m      *Miner
+	load   Load
+	inputs []tensor.Tensor
+
+	w       *history.Writer
+	writeMu sync.Mutex
+	werr    error
+	done    atomic.Int64
+}
+
+// query sends one token batch and returns its record.
+func (r *queryRun) query(input tensor.Tensor) history.Record {
+	ctx, cancel := context.WithTimeout(r.h.ctx, r.h.cfg.Timeout)
+	start := time.Now()
+	_, code, elapsed := r.m.dendrite.ForwardText(ctx, input)
+	cancel()
+	return history.Record{Time: start, Code: code, Elapsed: elapsed}
+}
+
+// warmUp sends a few unrecorded queries per worker before the timed region.
+func (r *queryRun) warmUp() {
+	var wg sync.WaitGroup
+	for range r.load.Conc {
+		wg.Go(func() {
+			for i := range warmupQueries {
+				r.query(r.inputs[i%len(r.inputs)])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// loop runs the timed queries and returns one summary per worker. With one
+// worker the queries run in b.Loop itself; with more, b.Loop hands each query
+// to the next free worker.
+func (r *queryRun) loop(b *testing.B) []*history.Summary {
+	summaries := make([]*history.Summary, r.load.Conc)
+	progress := newProgress(r.m.Name, &r.done)
+	defer progress.stop()
+	if r.load.Conc == 1 {
+		wk := r.newWorker(0)
+		summaries[0] = wk.summary
+		for b.Loop() {
+			if !wk.step() {
+				break
+			}
+		}
+		wk.flush()
+		return summaries
+	}
+	tickets := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range r.load.Conc {
+		wk := r.newWorker(i)
+		summaries[i] = wk.summary
+		wg.Go(func() {
+			for range tickets {
+				wk.step()
+			}
+			wk.flush()
+		})
+	}
+	for b.Loop() {
+		if r.h.ctx.Err() != nil {
+			break
+		}
+		tickets <- struct{}{}
+	}
+	close(tickets)
+	wg.Wait()
+	return summaries
+}
+
+// worker is one querying goroutine's state: its summary shard and its
+// buffered records, so the hot path takes no lock.
+type worker struct {
+	r       *queryRun
+	next    int
+	summary *history.Summary
+	buf     []history.Record
+}
+
+func (r *queryRun) newWorker(i int) *worker {
+	return &worker{r: r, next: i, summary: history.NewSummary(), buf: make([]history.Record, 0, flushEvery)}
+}
+
+// step sends one query and records it; it reports false once the run is
+// interrupted or the miner is gone.
+func (wk *worker) step() bool {
+	r := wk.r
+	if r.h.ctx.Err() != nil {
+		return false
+	}
+	rec := wk.r.query(r.inputs[wk.next%len(r.inputs)])
+	wk.next++
+	wk.summary.Add(rec)
+	wk.buf = append(wk.buf, rec)
+	if len(wk.buf) == cap(wk.buf) {
+		wk.flush()
+	}
+	r.done.Add(1)
+	if rec.Code == wire.ReturnCode_Unavailable && r.m.Err() != nil {
+		return false
+	}
+	if r.load.Delay > 0 {
+		time.Sleep(r.load.Delay)
+	}
+	return true
+}
+
+// flush writes the worker's buffered records to the history.
+func (wk *worker) flush() {
+	r := wk.r
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	for _, rec := range wk.buf {
+		if r.werr == nil {
+			r.werr = r.w.Append(rec)
+		}
+	}
+	wk.buf = wk.buf[:0]
+}
+
+func (r *queryRun) flushErr() error {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	return r.werr
+}
+
+// makeTokenBatches returns distinct, deterministic [batch, block] token
+// batches with ids in [0, wire.VocabSize).
+func makeTokenBatches(batch, block int) []tensor.Tensor {
+	rng := rand.New(rand.NewPCG(uint64(batch), uint64(block)))
+	out := make([]tensor.Tensor, tokenBatches)
+	for i := range out {
+		ids := make([]int64, batch*block)
+		for j := range ids {
+			ids[j] = rng.Int64N(wire.VocabSize)
+		}
+		out[i] = tensor.FromInt64([]int64{int64(batch), int64(block)}, ids)
+	}
+	return out
+}
+
+// callsRequested returns N of -test.benchtime Nx (the original's n_calls), or
+// 0 when the run is bounded by time instead.
+func callsRequested() int {
+	f := flag.Lookup("test.benchtime")
+	if f == nil {
+		return 0
+	}
+	s := f.Value.String()
+	if n, err := strconv.Atoi(strings.TrimSuffix(s, "x")); err == nil && strings.HasSuffix(s, "x") {
+		return n
+	}
+	return 0
+}

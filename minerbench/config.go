@@ -1,0 +1,189 @@
+package minerbench
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/plugin"
+)
+
+// flagPrefix namespaces minerbench's flags so they cannot collide with go test's.
+const flagPrefix = "mb."
+
+// Limits on the settings, refused beyond them before any miner starts.
+const (
+	maxBatch = 4096
+	maxBlock = 4096
+	maxConc  = 1024
+)
+
+// Config is what the test binary's -mb.* flags set. Every field is validated
+// by Validate before any miner is started.
+type Config struct {
+	// Miners selects miners by name (empty: every miner the bench file names).
+	Miners []string
+	// Batch and Block are the standard benchmark's token batch shape
+	// [Batch, Block] (the original's batch_size and block_size).
+	Batch, Block int
+	// Conc is the number of concurrent workers (the original's n_processes).
+	Conc int
+	// Delay is the pause each worker makes after each query.
+	Delay time.Duration
+	// Timeout bounds each query; a query cut by it is recorded as Timeout.
+	Timeout time.Duration
+	// Restart starts fresh history files instead of appending to them.
+	Restart bool
+	// Results is the directory the CSV histories go under.
+	Results string
+	// Debug copies the miners' logs to stderr.
+	Debug bool
+	// Endpoint, when set, is the host:port of a miner that is already
+	// running: it is queried and no plugin is launched.
+	Endpoint string
+	// BlockTime is the embedded mock chain's block time.
+	BlockTime time.Duration
+	// Overrides holds per-miner settings: miner name → key → value; the
+	// name "" applies to every miner.
+	Overrides map[string]plugin.Settings
+}
+
+// DefaultConfig returns the settings used when no flag is given.
+func DefaultConfig() Config {
+	return Config{
+		Batch:     10,
+		Block:     10,
+		Conc:      1,
+		Timeout:   12 * time.Second,
+		Results:   "results",
+		BlockTime: chain.DefaultBlockTime,
+		Overrides: map[string]plugin.Settings{},
+	}
+}
+
+// registerFlags binds c's fields to -mb.* flags of fs, with c's values as
+// defaults.
+func (c *Config) registerFlags(fs *flag.FlagSet) {
+	name := func(s string) string { return flagPrefix + s }
+	fs.Func(name("miners"), "comma-separated `names` of the miners to benchmark (default: all the bench file names)", func(s string) error {
+		c.Miners = nil
+		for _, m := range strings.Split(s, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				c.Miners = append(c.Miners, m)
+			}
+		}
+		return nil
+	})
+	fs.IntVar(&c.Batch, name("batch"), c.Batch, fmt.Sprintf("batch size of the standard benchmark's queries (1 to %d)", maxBatch))
+	fs.IntVar(&c.Block, name("block"), c.Block, fmt.Sprintf("block size (tokens per sequence) of the standard benchmark's queries (1 to %d)", maxBlock))
+	fs.IntVar(&c.Conc, name("conc"), c.Conc, fmt.Sprintf("concurrent workers of the standard benchmark, the original's n_processes (1 to %d)", maxConc))
+	fs.DurationVar(&c.Delay, name("delay"), c.Delay, "pause each worker makes after each query")
+	fs.DurationVar(&c.Timeout, name("timeout"), c.Timeout, "per-query timeout; a query cut by it is recorded as Timeout")
+	fs.BoolVar(&c.Restart, name("restart"), c.Restart, "start fresh query histories instead of appending to them")
+	fs.StringVar(&c.Results, name("results"), c.Results, "`directory` of the CSV query histories")
+	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "show the miners' logs on stderr")
+	fs.StringVar(&c.Endpoint, name("endpoint"), c.Endpoint, "`host:port` of a running miner to benchmark instead of launching plugins")
+	fs.DurationVar(&c.BlockTime, name("blocktime"), c.BlockTime, "block time of the embedded mock chain (the real chain's is 12s)")
+	fs.Func(name("set"), "override a miner setting, `[miner:]key=value` (repeatable), e.g. template:nucleus.nhid=600", func(s string) error {
+		miner, assignment := "", s
+		if i := strings.Index(s, ":"); i >= 0 && i < strings.Index(s, "=") {
+			miner, assignment = s[:i], s[i+1:]
+		}
+		k, v, err := plugin.ParseAssignment(assignment)
+		if err != nil {
+			return err
+		}
+		if c.Overrides[miner] == nil {
+			c.Overrides[miner] = plugin.Settings{}
+		}
+		c.Overrides[miner][k] = v
+		return nil
+	})
+}
+
+// Validate checks every setting against known, the names of the miners the
+// bench file offers, and returns all problems at once; each names the flag,
+// the value and what is accepted.
+func (c *Config) Validate(known []string) error {
+	var errs []error
+	bad := func(flagName string, value any, want string) {
+		errs = append(errs, fmt.Errorf("-%s%s=%v: want %s", flagPrefix, flagName, value, want))
+	}
+	intIn := func(flagName string, v, lo, hi int) {
+		if v < lo || v > hi {
+			bad(flagName, v, fmt.Sprintf("an integer from %d to %d", lo, hi))
+		}
+	}
+	intIn("batch", c.Batch, 1, maxBatch)
+	intIn("block", c.Block, 1, maxBlock)
+	intIn("conc", c.Conc, 1, maxConc)
+	if c.Delay < 0 {
+		bad("delay", c.Delay, "a duration of 0 or more, such as 100ms")
+	}
+	if c.Timeout <= 0 {
+		bad("timeout", c.Timeout, "a positive duration, such as 12s")
+	}
+	if c.BlockTime <= 0 {
+		bad("blocktime", c.BlockTime, "a positive duration, such as 50ms or 12s")
+	}
+	for _, m := range c.Miners {
+		if !slices.Contains(known, m) {
+			bad("miners", strings.Join(c.Miners, ","), "names from: "+strings.Join(known, ", "))
+			break
+		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(c.Overrides)) {
+		if m != "" && !slices.Contains(known, m) {
+			bad("set", m+":…", "a miner name from: "+strings.Join(known, ", "))
+		}
+	}
+	if c.Endpoint != "" {
+		if err := checkEndpoint(c.Endpoint); err != nil {
+			bad("endpoint", c.Endpoint, "host:port of a running miner ("+err.Error()+")")
+		}
+	}
+	if err := checkWritableDir(c.Results); err != nil {
+		bad("results", c.Results, "a directory that can be created and written ("+err.Error()+")")
+	}
+	return errors.Join(errs...)
+}
+
+// checkEndpoint checks the form of a host:port.
+func checkEndpoint(endpoint string) error {
+	host, port, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return err
+	}
+	if host == "" {
+		return errors.New("empty host")
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("port %q is not 1 to 65535", port)
+	}
+	return nil
+}
+
+// checkWritableDir makes dir if needed and proves a file can be written in it.
+func checkWritableDir(dir string) error {
+	if dir == "" {
+		return errors.New("empty path")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(filepath.Clean(f.Name()))
+}

@@ -1,0 +1,279 @@
+// Package minerbench benchmarks Bittensor-style miners from go test: Main
+// drives the miners' lifecycle from TestMain (build the plugin binaries,
+// launch them, wait for their axons on the embedded mock chain, stop them),
+// and Bench queries them from BenchmarkXxx functions, reporting metrics that
+// benchstat reads and keeping the original's CSV query history.
+package minerbench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+)
+
+// MinerSpec names a miner a bench file offers. Exactly one of Package and
+// Binary is set.
+type MinerSpec struct {
+	// Name is the miner's name in benchmark names (miner=Name), flags and
+	// the history path.
+	Name string
+	// Package is the Go package of the miner's main, built with go build
+	// when benchmarks run, such as "./miners/template".
+	Package string
+	// Binary is the path of a prebuilt plugin binary.
+	Binary string
+	// Settings are overrides the bench file applies to this miner.
+	Settings map[string]string
+}
+
+// Exit codes of Main besides the tests' own.
+const (
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// shutdownGrace is how long Main waits, after SIGINT or SIGTERM, for the
+// running benchmark to stop and write its history before forcing an exit.
+const shutdownGrace = 10 * time.Second
+
+// validatorName is the mock wallet the host's dendrite signs with.
+const validatorName = "minerbench/validator"
+
+// unitLines tell benchstat which direction is better for the custom units.
+const unitLines = "Unit queries/s better=higher\nUnit success-% better=higher\n"
+
+// current is the harness Main set up; Bench reads it.
+var current *harness
+
+// Main is the whole of a bench file's TestMain: it parses the -mb.* flags
+// (refusing bad values before anything starts) and, when benchmarks were
+// asked for, starts the mock chain and the selected miners, runs the tests
+// and benchmarks, stops everything and exits. No miner outlives the test
+// binary: they are stopped on return, on SIGINT and SIGTERM, and they exit by
+// themselves when the test binary dies.
+func Main(m *testing.M, miners ...MinerSpec) {
+	cfg := DefaultConfig()
+	cfg.registerFlags(flag.CommandLine)
+	flag.Parse()
+	os.Exit(run(m, cfg, miners, os.Stdout, os.Stderr))
+}
+
+// run is Main after flag parsing.
+func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) int {
+	if err := checkSpecs(specs); err != nil {
+		fmt.Fprintf(stderr, "minerbench: %v\n", err)
+		return exitUsage
+	}
+	if err := cfg.Validate(specNames(specs)); err != nil {
+		fmt.Fprintf(stderr, "minerbench: %v\n", err)
+		return exitUsage
+	}
+	if !benchmarksRequested() {
+		return m.Run()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := start(ctx, cfg, selected(specs, cfg.Miners), stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "minerbench: %v\n", err)
+		return 1
+	}
+	current = h
+	defer h.stop()
+
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go func() {
+		sig, ok := <-signals
+		if !ok {
+			return
+		}
+		fmt.Fprintf(stderr, "minerbench: %v: stopping the queries and the miners\n", sig)
+		cancel()
+		select {
+		case <-signals:
+		case <-time.After(shutdownGrace):
+		}
+		h.stop()
+		os.Exit(exitInterrupted)
+	}()
+
+	fmt.Fprint(stdout, unitLines)
+	code := m.Run()
+	if ctx.Err() != nil && code == 0 {
+		code = exitInterrupted
+	}
+	return code
+}
+
+// benchmarksRequested reports whether go test was asked to run benchmarks.
+func benchmarksRequested() bool {
+	f := flag.Lookup("test.bench")
+	return f != nil && f.Value.String() != ""
+}
+
+func checkSpecs(specs []MinerSpec) error {
+	seen := map[string]bool{}
+	for _, s := range specs {
+		switch {
+		case s.Name == "" || !validName(s.Name):
+			return fmt.Errorf("miner name %q: want letters, digits, '-' or '_'", s.Name)
+		case seen[s.Name]:
+			return fmt.Errorf("miner %q is named twice", s.Name)
+		case (s.Package == "") == (s.Binary == ""):
+			return fmt.Errorf("miner %q: want exactly one of Package and Binary", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func specNames(specs []MinerSpec) []string {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	return names
+}
+
+func selected(specs []MinerSpec, names []string) []MinerSpec {
+	if len(names) == 0 {
+		return specs
+	}
+	var out []MinerSpec
+	for _, s := range specs {
+		if slices.Contains(names, s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// harness holds what Main started for the benchmarks.
+type harness struct {
+	cfg      Config
+	ctx      context.Context
+	miners   []*Miner
+	stopOnce sync.Once
+	stops    []func()
+
+	historyMu sync.Mutex
+	restarted map[string]bool
+}
+
+// start brings up the chain and the miners (or the remote endpoint). A miner
+// that fails to start is kept with its error, so that its benchmarks fail
+// and the others still run; an error is returned only for a harness fault.
+func start(ctx context.Context, cfg Config, specs []MinerSpec, stderr io.Writer) (*harness, error) {
+	h := &harness{cfg: cfg, ctx: ctx, restarted: map[string]bool{}}
+	validator := wallet.Mock(validatorName)
+	if cfg.Endpoint != "" {
+		if err := probe(ctx, cfg.Endpoint); err != nil {
+			return nil, fmt.Errorf("-%sendpoint=%s: %w", flagPrefix, cfg.Endpoint, err)
+		}
+		m := &Miner{Name: "remote", Endpoint: cfg.Endpoint, network: "remote"}
+		m.connect(ctx, validator)
+		h.miners = []*Miner{m}
+		h.stops = append(h.stops, m.stop)
+		return h, nil
+	}
+	ch, err := chain.New(chain.Config{BlockTime: cfg.BlockTime})
+	if err != nil {
+		return nil, err
+	}
+	h.stops = append(h.stops, ch.Start())
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.stop()
+		return nil, fmt.Errorf("chain listener: %w", err)
+	}
+	stopServe, err := ch.Serve(lis)
+	if err != nil {
+		h.stop()
+		return nil, fmt.Errorf("chain service: %w", err)
+	}
+	h.stops = append(h.stops, func() { _ = stopServe() })
+
+	binaries, cleanup, err := buildMiners(ctx, specs)
+	if err != nil {
+		h.stop()
+		return nil, err
+	}
+	h.stops = append(h.stops, cleanup)
+
+	var log io.Writer
+	if cfg.Debug {
+		log = stderr
+	}
+	status := newStatusLine(stderr)
+	defer status.done()
+	launch := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, log: log, status: status}
+	h.miners = make([]*Miner, len(specs))
+	var wg sync.WaitGroup
+	for i, spec := range specs {
+		wg.Go(func() {
+			h.miners[i] = launch.start(ctx, spec, binaries[spec.Name], ownOverrides(cfg, spec), cfg.Overrides[""])
+		})
+	}
+	wg.Wait()
+	for _, m := range h.miners {
+		h.stops = append(h.stops, m.stop)
+	}
+	if err := checkGlobalOverrides(cfg.Overrides[""], h.miners); err != nil {
+		h.stop()
+		return nil, err
+	}
+	return h, nil
+}
+
+// stop stops the miners, then the chain, and removes the built binaries. It
+// is idempotent and safe to call from a signal handler.
+func (h *harness) stop() {
+	h.stopOnce.Do(func() {
+		var wg sync.WaitGroup
+		for i := len(h.stops) - 1; i >= 0; i-- {
+			wg.Go(h.stops[i])
+		}
+		wg.Wait()
+		goplugin.CleanupClients()
+	})
+}
+
+// probe checks that something listens at endpoint.
+func probe(ctx context.Context, endpoint string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", endpoint)
+	if err != nil {
+		return fmt.Errorf("unreachable: %w", err)
+	}
+	return conn.Close()
+}
+
+// errInterrupted marks work stopped by SIGINT or SIGTERM.
+var errInterrupted = errors.New("interrupted by a signal")

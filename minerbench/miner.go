@@ -1,0 +1,217 @@
+package minerbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/plugin"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+)
+
+// exitPollInterval is how often a miner's process is checked while the host
+// waits for its axon.
+const exitPollInterval = 20 * time.Millisecond
+
+// Miner is a miner the benchmarks query: a launched plugin, or a remote
+// endpoint. A miner that could not be started carries the reason, and every
+// benchmark of it fails with that reason.
+type Miner struct {
+	// Name is the miner's name in benchmark names and the history path.
+	Name string
+	// Hotkey is the SS58 address of the miner's hotkey, when known.
+	Hotkey string
+	// Endpoint is the host:port of the miner's axon.
+	Endpoint string
+
+	network  string
+	defaults plugin.Settings
+	proc     *plugin.Process
+	dendrite *dendrite.Dendrite
+	err      error
+}
+
+// Err returns why the miner is not available, or nil.
+func (m *Miner) Err() error {
+	if m.err != nil {
+		return m.err
+	}
+	if m.proc != nil && m.proc.Exited() {
+		return m.proc.Explain(fmt.Errorf("miner %s exited", m.Name))
+	}
+	return nil
+}
+
+// connect dials the miner's axon with the validator's hotkey.
+func (m *Miner) connect(ctx context.Context, validator *wallet.Keypair) {
+	d, err := dendrite.Dial(ctx, m.Endpoint, validator)
+	if err != nil {
+		m.err = fmt.Errorf("miner %s: dial %s: %w", m.Name, m.Endpoint, err)
+		return
+	}
+	m.dendrite = d
+}
+
+// stop closes the connection and stops the miner's process.
+func (m *Miner) stop() {
+	if m.dendrite != nil {
+		_ = m.dendrite.Close()
+	}
+	if m.proc != nil {
+		m.proc.Kill()
+	}
+}
+
+// launcher starts miner plugins against one chain.
+type launcher struct {
+	chain         *chain.Chain
+	chainEndpoint string
+	validator     *wallet.Keypair
+	log           io.Writer
+	status        *statusLine
+}
+
+// start launches one miner, hands it its settings, and waits for its axon on
+// the chain, as the original's QueryBenchmark did.
+//
+// own are the settings for this miner alone (refused by the miner if it does
+// not have them); global ones apply only where the miner has the key.
+func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own, global plugin.Settings) *Miner {
+	m := &Miner{Name: spec.Name, network: "mock"}
+	fail := func(err error) *Miner {
+		m.err = fmt.Errorf("miner %s: %w", spec.Name, err)
+		if m.proc != nil {
+			m.err = m.proc.Explain(m.err)
+			m.proc.Kill()
+			m.proc = nil
+		}
+		return m
+	}
+	l.status.set(spec.Name, "Starting miner "+spec.Name+" …")
+	defer l.status.set(spec.Name, "")
+	proc, err := plugin.Launch(plugin.LaunchConfig{Path: binary, Log: l.log})
+	if err != nil {
+		return fail(err)
+	}
+	m.proc = proc
+	info, err := proc.Info(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("info: %w", err))
+	}
+	settings := plugin.Settings{
+		plugin.KeyWalletName:    "mock",
+		plugin.KeyWalletHotkey:  spec.Name,
+		plugin.KeyNetwork:       "mock",
+		plugin.KeyChainEndpoint: l.chainEndpoint,
+	}
+	m.defaults = info.Defaults
+	for k, v := range global {
+		if _, known := info.Defaults[k]; known {
+			settings[k] = v
+		}
+	}
+	maps.Copy(settings, own)
+	started, err := proc.Run(ctx, settings)
+	if err != nil {
+		return fail(fmt.Errorf("run: %w", err))
+	}
+	m.Hotkey = started.Hotkey
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for waitCtx.Err() == nil && !proc.Exited() {
+			time.Sleep(exitPollInterval)
+		}
+		cancel()
+	}()
+	l.status.set(spec.Name, "Starting miner "+spec.Name+": waiting for its axon on the chain …")
+	neuron, err := chain.FindEndpoint(waitCtx, l.chain, started.Hotkey, chain.DefaultMaxBlocks)
+	if err != nil {
+		if proc.Exited() {
+			return fail(errors.New("exited before its axon was registered"))
+		}
+		return fail(fmt.Errorf("%w; run with -%sdebug to see the miner's log", err, flagPrefix))
+	}
+	m.Endpoint = chain.Endpoint(neuron)
+	m.connect(ctx, l.validator)
+	return m
+}
+
+// ownOverrides merges the bench file's settings for spec and the -mb.set
+// NAME:key=value overrides, which win.
+func ownOverrides(cfg Config, spec MinerSpec) plugin.Settings {
+	out := plugin.Settings{}
+	maps.Copy(out, spec.Settings)
+	maps.Copy(out, cfg.Overrides[spec.Name])
+	return out
+}
+
+// checkGlobalOverrides refuses a -mb.set key=value (no miner name) whose key
+// no started miner has: a typo must not pass silently.
+func checkGlobalOverrides(global plugin.Settings, miners []*Miner) error {
+	for _, k := range global.Keys() {
+		used := false
+		for _, m := range miners {
+			_, has := m.defaults[k]
+			used = used || has
+		}
+		if !used {
+			return fmt.Errorf("-%sset %s=%s: no started miner has the setting %s", flagPrefix, k, global[k], k)
+		}
+	}
+	return nil
+}
+
+// buildMiners builds the plugin binaries of the specs that name a package,
+// with one go build (the build cache makes repeats fast), into a temporary
+// directory that cleanup removes. It returns the binary of every spec.
+func buildMiners(ctx context.Context, specs []MinerSpec) (binaries map[string]string, cleanup func(), err error) {
+	binaries = map[string]string{}
+	var pkgs []string
+	for _, s := range specs {
+		if s.Binary != "" {
+			binaries[s.Name] = s.Binary
+		} else {
+			pkgs = append(pkgs, s.Package)
+		}
+	}
+	cleanup = func() {}
+	if len(pkgs) == 0 {
+		return binaries, cleanup, nil
+	}
+	dir, err := os.MkdirTemp("", "minerbench-miners-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup = func() { _ = os.RemoveAll(dir) }
+	for _, s := range specs {
+		if s.Package != "" {
+			out := filepath.Join(dir, s.Name)
+			binaries[s.Name] = out
+			cmd := exec.CommandContext(ctx, goTool(), "build", "-o", out, s.Package)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				cleanup()
+				return nil, nil, fmt.Errorf("build miner %s (%s): %w\n%s", s.Name, s.Package, err, msg)
+			}
+		}
+	}
+	return binaries, cleanup, nil
+}
+
+// goTool returns the go command: the one on PATH, else the one of the
+// toolchain that built this binary.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}

@@ -1,0 +1,122 @@
+// Package plugin owns the contract between the benchmark host and a miner
+// plugin: the go-plugin handshake, the Controller interface that crosses the
+// process boundary, the adapter pair that carries it over gRPC, the runtime
+// that turns a Miner into a registered axon, Serve for miner mains, and the
+// host side that launches plugin binaries and stops them.
+//
+// A miner author implements Miner and calls Serve from main; nothing else of
+// gRPC or go-plugin is theirs to touch.
+package plugin
+
+import (
+	"context"
+
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/minerbench/minerbench/minerbench/plugin/pluginpb"
+)
+
+// Handshake is the go-plugin handshake every miner plugin answers. A plugin in
+// another language speaks go-plugin's gRPC protocol with these values.
+var Handshake = goplugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "MINERBENCH_PLUGIN",
+	MagicCookieValue: "miner-v1",
+}
+
+// pluginName is the single entry of the plugin map.
+const pluginName = "miner"
+
+// Info describes a miner: its name and its settings with their defaults.
+type Info struct {
+	Name     string
+	Defaults Settings
+}
+
+// Started tells where a running miner serves: its hotkey's SS58 address and
+// its axon's host:port.
+type Started struct {
+	Hotkey   string
+	Endpoint string
+}
+
+// Controller is what the host can ask of a miner, the original's hooks: its
+// name and default config, run with a config, and stop.
+type Controller interface {
+	Info(ctx context.Context) (Info, error)
+	Run(ctx context.Context, s Settings) (Started, error)
+	Stop(ctx context.Context) error
+}
+
+// pluginSet returns the plugin map of both sides; impl is nil on the host.
+func pluginSet(impl Controller) goplugin.PluginSet {
+	return goplugin.PluginSet{pluginName: &grpcPlugin{impl: impl}}
+}
+
+// grpcPlugin binds a Controller to go-plugin's gRPC transport.
+type grpcPlugin struct {
+	goplugin.NotImplementedGRPCPlugin
+	impl Controller
+}
+
+// GRPCServer registers the plugin-side adapter.
+func (p *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
+	pluginpb.RegisterMinerServer(s, &grpcServer{impl: p.impl})
+	return nil
+}
+
+// GRPCClient returns the host-side adapter.
+func (p *grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &grpcClient{stub: pluginpb.NewMinerClient(c)}, nil
+}
+
+// grpcClient satisfies Controller by calling the plugin over gRPC.
+type grpcClient struct{ stub pluginpb.MinerClient }
+
+func (c *grpcClient) Info(ctx context.Context) (Info, error) {
+	r, err := c.stub.Info(ctx, &pluginpb.InfoRequest{})
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{Name: r.GetName(), Defaults: r.GetDefaults()}, nil
+}
+
+func (c *grpcClient) Run(ctx context.Context, s Settings) (Started, error) {
+	r, err := c.stub.Run(ctx, &pluginpb.RunRequest{Settings: s})
+	if err != nil {
+		return Started{}, err
+	}
+	return Started{Hotkey: r.GetHotkey(), Endpoint: r.GetEndpoint()}, nil
+}
+
+func (c *grpcClient) Stop(ctx context.Context) error {
+	_, err := c.stub.Stop(ctx, &pluginpb.StopRequest{})
+	return err
+}
+
+// grpcServer serves a Controller to the host.
+type grpcServer struct {
+	pluginpb.UnimplementedMinerServer
+	impl Controller
+}
+
+func (s *grpcServer) Info(ctx context.Context, _ *pluginpb.InfoRequest) (*pluginpb.InfoResponse, error) {
+	info, err := s.impl.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pluginpb.InfoResponse{Name: info.Name, Defaults: info.Defaults}, nil
+}
+
+func (s *grpcServer) Run(ctx context.Context, r *pluginpb.RunRequest) (*pluginpb.RunResponse, error) {
+	started, err := s.impl.Run(ctx, r.GetSettings())
+	if err != nil {
+		return nil, err
+	}
+	return &pluginpb.RunResponse{Hotkey: started.Hotkey, Endpoint: started.Endpoint}, nil
+}
+
+func (s *grpcServer) Stop(ctx context.Context, _ *pluginpb.StopRequest) (*pluginpb.StopResponse, error) {
+	return &pluginpb.StopResponse{}, s.impl.Stop(ctx)
+}

@@ -1,0 +1,72 @@
+package plugin
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Settings is a miner's configuration in the original's dotted form, such as
+// "nucleus.nhid" → "600". Values are text; the typed getters parse them and
+// name the key, the value and what is accepted when they cannot.
+type Settings map[string]string
+
+// ParseAssignment reads one "key=value" override such as "nucleus.nhid=600".
+func ParseAssignment(s string) (key, value string, err error) {
+	key, value, ok := strings.Cut(s, "=")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" || strings.ContainsAny(key, " \t") {
+		return "", "", fmt.Errorf("setting %q: want key=value with a dotted key, such as nucleus.nhid=600", s)
+	}
+	return key, value, nil
+}
+
+// Merge returns a copy of s overlaid with overrides, refusing any override
+// whose key s does not have, so that a typo is an error rather than a no-op.
+func (s Settings) Merge(overrides Settings) (Settings, error) {
+	out := maps.Clone(s)
+	if out == nil {
+		out = Settings{}
+	}
+	for _, k := range slices.Sorted(maps.Keys(overrides)) {
+		if _, ok := s[k]; !ok {
+			return nil, fmt.Errorf("unknown setting %q; known settings: %s", k, strings.Join(s.Keys(), ", "))
+		}
+		out[k] = overrides[k]
+	}
+	return out, nil
+}
+
+// Keys returns the keys of s in sorted order.
+func (s Settings) Keys() []string { return slices.Sorted(maps.Keys(s)) }
+
+// String returns the settings as sorted "key=value" pairs.
+func (s Settings) String() string {
+	parts := make([]string, 0, len(s))
+	for _, k := range s.Keys() {
+		parts = append(parts, k+"="+s[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// Int returns the integer value of key, which must lie in [lo, hi].
+func (s Settings) Int(key string, lo, hi int) (int, error) {
+	v, err := strconv.Atoi(strings.TrimSpace(s[key]))
+	if err != nil || v < lo || v > hi {
+		return 0, fmt.Errorf("setting %s=%q: want an integer from %d to %d", key, s[key], lo, hi)
+	}
+	return v, nil
+}
+
+// Duration returns the value of key as a time.Duration such as "10s", which
+// must not be negative.
+func (s Settings) Duration(key string) (time.Duration, error) {
+	v, err := time.ParseDuration(strings.TrimSpace(s[key]))
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("setting %s=%q: want a non-negative duration such as 10s or 250ms", key, s[key])
+	}
+	return v, nil
+}
