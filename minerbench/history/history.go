@@ -7,9 +7,16 @@
 // The CSV layout is the original's, so pandas.read_csv(path, index_col=0)
 // reads a history written here and this package continues one written by
 // pandas: an unnamed index column, then time, code, elapsed and the run's
-// settings. Memory stays bounded however many queries a run makes: a Writer
-// streams rows to disk and a Summary keeps counts, streaming moments and an
-// HDR histogram instead of every record.
+// settings. Times and elapsed times are float seconds written in their
+// shortest exact decimal form, so pandas reads back the very float64 written;
+// an elapsed time reads back to the nanosecond, a Unix time to the fraction
+// of a microsecond a float64 carries.
+//
+// Memory stays bounded however many queries a run makes: a Writer streams
+// rows to disk and a Summary keeps counts, streaming moments and an HDR
+// histogram instead of every record. A Writer never modifies the history in
+// place: it fills a copy under a lock and renames it over the history at
+// Commit, so the file is always either the old history or the new one.
 package history
 
 import (

@@ -73,9 +73,15 @@ func (e *fieldError) at(path string, line int) *FormatError {
 
 // appendFloat writes v in the shortest decimal form that reads back as the
 // same float64 (Go's ParseFloat and Python's float() both round-trip it),
-// without an exponent, like Python's repr of time.time().
+// without an exponent and with a ".0" on whole numbers, as pandas writes a
+// float column, so pandas reads the column back as floats.
 func appendFloat(b []byte, v float64) []byte {
-	return strconv.AppendFloat(b, v, 'f', -1, 64)
+	start := len(b)
+	b = strconv.AppendFloat(b, v, 'f', -1, 64)
+	if bytes.IndexByte(b[start:], '.') < 0 {
+		b = append(b, ".0"...)
+	}
+	return b
 }
 
 // unixSeconds is t as float Unix seconds, as Python's time.time() gives it.

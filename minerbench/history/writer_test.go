@@ -66,7 +66,7 @@ func TestWriterExactColumns(t *testing.T) {
 	)
 	want := ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size\n" +
 		"0,1714564800.25,1,0.012345678,2,100,10,20,1\n" +
-		"1,1714564801.25,2,2,2,100,10,20,1\n"
+		"1,1714564801.25,2,2.0,2,100,10,20,1\n"
 	assert.Equal(t, want, readFile(t, path))
 	assert.Equal(t, []string{"queries.csv", "queries.csv.lock"}, dirNames(t, filepath.Dir(path)),
 		"no temporary file is left after Commit")
@@ -125,7 +125,7 @@ func TestWriterRestart(t *testing.T) {
 	assert.Equal(t, before, readFile(t, path), "the old history stays until Commit")
 	require.NoError(t, w.Commit())
 
-	assert.Equal(t, Header+"\n0,1714564805.25,2,1,2,100,10,20,1\n", readFile(t, path))
+	assert.Equal(t, Header+"\n0,1714564805.25,2,1.0,2,100,10,20,1\n", readFile(t, path))
 }
 
 func TestWriterRestartReplacesForeignFile(t *testing.T) {
@@ -390,4 +390,39 @@ func TestCrashLeavesOldHistory(t *testing.T) {
 	require.Len(t, rows, 3, "the killed run's rows are not in the history")
 	assert.Equal(t, int64(2), rows[2].Index)
 	assert.Equal(t, []string{"queries.csv", "queries.csv.lock"}, dirNames(t, dir))
+}
+
+func TestWriterConcurrentAppend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queries.csv")
+	w, err := Open(path, testInfo, false)
+	require.NoError(t, err)
+	defer w.Abort()
+	const workers, each = 4, 500
+	errs := make(chan error, workers)
+	for g := range workers {
+		go func() {
+			for i := range each {
+				if err := w.Append(rec(i, wire.ReturnCode(g), time.Duration(g+1)*time.Millisecond)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		require.NoError(t, <-errs)
+	}
+	require.NoError(t, w.Commit())
+
+	rows, err := Read(path)
+	require.NoError(t, err, "every row was written whole")
+	require.Len(t, rows, workers*each)
+	perWorker := make(map[wire.ReturnCode]int)
+	for i, r := range rows {
+		assert.Equal(t, int64(i), r.Index)
+		assert.Equal(t, time.Duration(r.Code+1)*time.Millisecond, r.Elapsed, "row %d is not mixed with another", i)
+		perWorker[r.Code]++
+	}
+	assert.Equal(t, map[wire.ReturnCode]int{0: each, 1: each, 2: each, 3: each}, perWorker)
 }
