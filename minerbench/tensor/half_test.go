@@ -179,6 +179,7 @@ func TestCmppack(t *testing.T) {
 	header := cat([]byte{0x85}, bin("nd"), []byte{0xc3}, bin("type"), str("<f2"), bin("kind"), bin(""),
 		bin("shape"), []byte{0x92, 0x02, 0x04}, bin("data"), []byte{0xc4, 16})
 	assert.Equal(t, cat(header, wantData), buf)
+	assert.Equal(t, len(buf), encodedLen(x.Shape, len(wantData)))
 
 	// The buffer is a valid MSGPACK float16 tensor too.
 	raw, err := Decode(buf, Msgpack, Float16)
