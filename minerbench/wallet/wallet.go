@@ -1,37 +1,200 @@
 // Package wallet holds sr25519 hotkeys and their SS58 addresses.
+//
+// Keys follow Substrate: a 32-byte mini secret key (the "secret seed" that
+// `subkey inspect` prints) is expanded in Ed25519 mode, and signatures are
+// Schnorrkel signatures in the "substrate" signing context, so a signature
+// made here verifies in Substrate, polkadot.js and Bittensor, and the other
+// way round.
 package wallet
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/ChainSafe/go-schnorrkel"
+	"golang.org/x/crypto/blake2b"
+)
 
 // NetworkPrefix is the SS58 address prefix of generic Substrate networks,
 // which Bittensor used.
 const NetworkPrefix = 42
 
-// Keypair is an sr25519 key pair.
-type Keypair struct{}
+// SeedSize is the length in bytes of a mini secret key.
+const SeedSize = 32
+
+// PublicKeySize is the length in bytes of an sr25519 public key.
+const PublicKeySize = 32
+
+// SignatureSize is the length in bytes of an sr25519 signature.
+const SignatureSize = 64
+
+// signingContext is the Schnorrkel signing context Substrate signs in.
+var signingContext = []byte("substrate")
+
+// mockDomain separates mock seeds from any other use of blake2b over a name.
+const mockDomain = "minerbench/wallet mock hotkey v1:"
+
+// Keypair is an sr25519 key pair. It is safe for concurrent use.
+type Keypair struct {
+	secret *schnorrkel.SecretKey
+	public *PublicKey
+}
 
 // FromSeed returns the key pair of a 32-byte mini secret key, expanded the way
-// Substrate expands it.
-func FromSeed(seed [32]byte) (*Keypair, error) { panic("unimplemented") }
+// Substrate expands it (Schnorrkel's Ed25519-mode expansion).
+func FromSeed(seed [32]byte) (*Keypair, error) {
+	mini, err := schnorrkel.NewMiniSecretKeyFromRaw(seed)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: seed: %w", err)
+	}
+	secret := mini.ExpandEd25519()
+	pub, err := secret.Public()
+	if err != nil {
+		return nil, fmt.Errorf("wallet: seed: expanded secret key: %w", err)
+	}
+	public, err := newPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: seed: %w", err)
+	}
+	return &Keypair{secret: secret, public: public}, nil
+}
 
-// FromHexSeed is FromSeed for a seed written as 0x-prefixed hex.
-func FromHexSeed(hexSeed string) (*Keypair, error) { panic("unimplemented") }
+// FromHexSeed is FromSeed for a seed written as 0x-prefixed hex: "0x" and 64
+// hex digits of either case. Its errors describe what is wrong without
+// repeating the seed, which is a secret.
+func FromHexSeed(hexSeed string) (*Keypair, error) {
+	const want = `want "0x" followed by 64 hex digits (a 32-byte mini secret key)`
+	digits, ok := strings.CutPrefix(hexSeed, "0x")
+	if !ok {
+		return nil, fmt.Errorf("wallet: hex seed of %d characters does not start with \"0x\"; %s", len(hexSeed), want)
+	}
+	if len(digits) != 2*SeedSize {
+		return nil, fmt.Errorf("wallet: hex seed has %d hex digits after \"0x\"; %s", len(digits), want)
+	}
+	var seed [SeedSize]byte
+	if _, err := hex.Decode(seed[:], []byte(digits)); err != nil {
+		if bad, isInvalid := err.(hex.InvalidByteError); isInvalid {
+			return nil, fmt.Errorf("wallet: hex seed holds %q, which is not a hex digit; %s", rune(bad), want)
+		}
+		return nil, fmt.Errorf("wallet: hex seed: %v; %s", err, want)
+	}
+	return FromSeed(seed)
+}
+
+// MockSeed returns the mini secret key Mock uses for name: blake2b-256 of a
+// fixed domain string followed by name.
+func MockSeed(name string) [32]byte {
+	return blake2b.Sum256([]byte(mockDomain + name))
+}
 
 // Mock returns a deterministic key pair derived from name, for mock wallets.
-func Mock(name string) *Keypair { panic("unimplemented") }
+// Equal names give equal keys and different names different keys. Mock keys
+// are public knowledge: never hold anything of value with one.
+func Mock(name string) *Keypair {
+	kp, err := FromSeed(MockSeed(name))
+	if err != nil {
+		// Ed25519-mode expansion clamps the key to [2^254, 2^255) and divides
+		// it by the cofactor 8, which always leaves a canonical scalar, so
+		// FromSeed cannot fail for any seed.
+		panic("wallet: Ed25519-mode expansion gave an invalid key: " + err.Error())
+	}
+	return kp
+}
 
 // PublicKey returns the 32-byte sr25519 public key.
-func (k *Keypair) PublicKey() [32]byte { panic("unimplemented") }
+func (k *Keypair) PublicKey() [32]byte { return k.public.raw }
+
+// Public returns the parsed public key, ready to verify with.
+func (k *Keypair) Public() *PublicKey { return k.public }
 
 // SS58 returns the key's SS58 address with NetworkPrefix.
-func (k *Keypair) SS58() string { panic("unimplemented") }
+func (k *Keypair) SS58() string { return k.public.ss58 }
 
 // Sign signs msg in the "substrate" signing context and returns the 64-byte signature.
-func (k *Keypair) Sign(msg []byte) ([]byte, error) { panic("unimplemented") }
+// Signatures are randomized: signing the same message twice gives different
+// signatures, each of which verifies. Sign fails only when the system's
+// random source does.
+func (k *Keypair) Sign(msg []byte) ([]byte, error) {
+	sig, err := k.secret.Sign(schnorrkel.NewSigningContext(signingContext, msg))
+	if err != nil {
+		return nil, fmt.Errorf("wallet: sign: %w", err)
+	}
+	enc := sig.Encode()
+	return enc[:], nil
+}
 
 // Verify reports whether sig is pub's signature of msg in the "substrate" context.
-func Verify(pub [32]byte, msg, sig []byte) bool { panic("unimplemented") }
+// It decodes pub on every call; to verify many signatures of one key, parse
+// it once with NewPublicKey or ParsePublicKey and use PublicKey.Verify.
+func Verify(pub [32]byte, msg, sig []byte) bool {
+	key, err := NewPublicKey(pub)
+	if err != nil {
+		return false
+	}
+	return key.Verify(msg, sig)
+}
 
-// EncodeSS58 writes pub as an SS58 address with the given prefix.
-func EncodeSS58(pub [32]byte, prefix uint16) string { panic("unimplemented") }
+// PublicKey is a decoded sr25519 public key, ready to verify signatures
+// without decoding the point again. It is immutable and safe for concurrent
+// use, so one value can be cached per address and shared.
+type PublicKey struct {
+	raw  [32]byte
+	ss58 string
+	key  *schnorrkel.PublicKey
+}
 
-// DecodeSS58 reads an SS58 address, checking its checksum.
-func DecodeSS58(addr string) (pub [32]byte, prefix uint16, err error) { panic("unimplemented") }
+// NewPublicKey decodes a 32-byte sr25519 public key. It refuses bytes that
+// are not the canonical encoding of a Ristretto point, and the identity
+// point, which no secret key has.
+func NewPublicKey(raw [32]byte) (*PublicKey, error) {
+	key, err := schnorrkel.NewPublicKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: public key 0x%x: %w; want the canonical encoding of a Ristretto point", raw, err)
+	}
+	return newPublicKey(key)
+}
+
+// newPublicKey wraps a decoded schnorrkel key. Encode caches the compressed
+// point inside key on its first call; calling it here, before the key is
+// shared, keeps later Verify calls read-only and so free of data races.
+func newPublicKey(key *schnorrkel.PublicKey) (*PublicKey, error) {
+	raw := key.Encode()
+	if raw == [32]byte{} {
+		return nil, fmt.Errorf("wallet: public key 0x%x is the identity point; want the public key of a secret key", raw)
+	}
+	return &PublicKey{raw: raw, ss58: EncodeSS58(raw, NetworkPrefix), key: key}, nil
+}
+
+// ParsePublicKey decodes an SS58 address into a public key ready to verify
+// with. It accepts any valid prefix (see DecodeSS58); the key's SS58 method
+// writes it with NetworkPrefix.
+func ParsePublicKey(ss58 string) (*PublicKey, error) {
+	raw, _, err := DecodeSS58(ss58)
+	if err != nil {
+		return nil, err
+	}
+	return NewPublicKey(raw)
+}
+
+// Bytes returns the 32-byte public key.
+func (p *PublicKey) Bytes() [32]byte { return p.raw }
+
+// SS58 returns the key's SS58 address with NetworkPrefix.
+func (p *PublicKey) SS58() string { return p.ss58 }
+
+// Verify reports whether sig is this key's signature of msg in the
+// "substrate" context. A signature of the wrong length, one without
+// Schnorrkel's marker bit (as made by schnorrkel before 0.8) or one whose
+// parts are not canonical is not valid.
+func (p *PublicKey) Verify(msg, sig []byte) bool {
+	if len(sig) != SignatureSize {
+		return false
+	}
+	var s schnorrkel.Signature
+	if err := s.Decode([SignatureSize]byte(sig)); err != nil {
+		return false
+	}
+	ok, err := p.key.Verify(&s, schnorrkel.NewSigningContext(signingContext, msg))
+	return err == nil && ok
+}
