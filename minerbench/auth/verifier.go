@@ -44,7 +44,7 @@ type Verifier struct {
 	now func() int64 // milliseconds since the Unix epoch
 
 	keyMu sync.Mutex
-	keys  generations[string, [32]byte]
+	keys  generations[string, *wallet.PublicKey]
 
 	nonceMu sync.Mutex
 	nonces  generations[peer, int64]
@@ -116,7 +116,7 @@ func (v *Verifier) Verify(value string) (Signature, error) {
 		return sig, err
 	}
 	var buf [128]byte
-	if !wallet.Verify(pub, sig.AppendMessage(buf[:0]), sig.Sig[:]) {
+	if !pub.Verify(sig.AppendMessage(buf[:0]), sig.Sig[:]) {
 		return sig, &Error{Kind: ErrBadSignature, Field: KeySignature, Value: value,
 			Want: "an sr25519 signature of NONCE+SS58+RECEPTOR_UID by the SS58 key"}
 	}
@@ -128,21 +128,26 @@ func (v *Verifier) Verify(value string) (Signature, error) {
 
 // publicKey returns the decoded key of an SS58 address, from the cache when
 // it is there.
-func (v *Verifier) publicKey(ss58 string) ([32]byte, error) {
+func (v *Verifier) publicKey(ss58 string) (*wallet.PublicKey, error) {
 	v.keyMu.Lock()
 	pub, ok := v.keys.get(ss58)
 	v.keyMu.Unlock()
 	if ok {
 		return pub, nil
 	}
-	pub, prefix, err := wallet.DecodeSS58(ss58)
+	raw, prefix, err := wallet.DecodeSS58(ss58)
 	if err != nil {
-		return pub, &Error{Kind: ErrSS58, Field: KeySignature + " ss58", Value: ss58,
+		return nil, &Error{Kind: ErrSS58, Field: KeySignature + " ss58", Value: ss58,
 			Want: fmt.Sprintf("an SS58 address (%v)", err)}
 	}
 	if prefix != wallet.NetworkPrefix {
-		return pub, &Error{Kind: ErrSS58, Field: KeySignature + " ss58", Value: ss58,
+		return nil, &Error{Kind: ErrSS58, Field: KeySignature + " ss58", Value: ss58,
 			Want: fmt.Sprintf("network prefix %d, not %d", wallet.NetworkPrefix, prefix)}
+	}
+	pub, err = wallet.NewPublicKey(raw)
+	if err != nil {
+		return nil, &Error{Kind: ErrSS58, Field: KeySignature + " ss58", Value: ss58,
+			Want: fmt.Sprintf("a valid sr25519 public key (%v)", err)}
 	}
 	v.keyMu.Lock()
 	v.keys.put(strings.Clone(ss58), pub)
