@@ -44,8 +44,6 @@ type Axon struct {
 
 	jobs    chan *job
 	quit    chan struct{}
-	cancel  context.CancelFunc // cancels every handler's context at Stop
-	base    context.Context
 	workers sync.WaitGroup
 
 	stopOnce sync.Once
@@ -72,7 +70,6 @@ func New(cfg Config, forward ForwardFunc) (*Axon, error) {
 		jobs:     make(chan *job, cfg.QueueSize),
 		quit:     make(chan struct{}),
 	}
-	a.base, a.cancel = context.WithCancel(context.Background())
 	a.server = grpc.NewServer(
 		grpc.UnaryInterceptor(a.authenticate),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
@@ -106,14 +103,14 @@ func (a *Axon) Serve(lis net.Listener) error {
 }
 
 // Stop stops accepting calls, waits for the calls in flight to be answered
-// (each is answered within the forward timeout), cancels the contexts of
-// handlers still running after a timeout and waits for them to return. It
-// is safe to call more than once and from several goroutines.
+// (each is answered within the forward timeout), then stops the workers,
+// waiting for handlers still running after their call timed out: their
+// contexts have ended, and a handler that ignores its context delays Stop.
+// Stop is safe to call more than once and from several goroutines.
 func (a *Axon) Stop() {
 	a.stopOnce.Do(func() {
 		a.server.GracefulStop()
 		close(a.quit)
-		a.cancel()
 		a.workers.Wait()
 	})
 }
@@ -136,8 +133,8 @@ func (a *Axon) Backward(context.Context, *wire.TensorMessage) (*wire.TensorMessa
 // Forward answers a forward text query. Every outcome is answered with gRPC
 // status OK and its code in return_code:
 //   - not exactly one tensor: EmptyRequest;
-//   - a buffer that does not decode, an unknown serializer, or a shape that
-//     is negative or disagrees with the decoded size:
+//   - a buffer that does not decode (as the declared serializer and dtype),
+//     or a shape that is negative or disagrees with the decoded size:
 //     RequestDeserializationException;
 //   - batch < 1, seq < 1, an unknown modality or a rank other than 2 for
 //     TEXT, 5 for IMAGE, 3 for TENSOR: RequestShapeException;
@@ -193,17 +190,13 @@ func decodeText(req *wire.TensorMessage) (tensor.Tensor, wire.ReturnCode, string
 		return tensor.Tensor{}, wire.ReturnCode_EmptyRequest, fmt.Sprintf("tensors: %d; want exactly one", n)
 	}
 	t := req.Tensors[0]
-	if t.Serializer != wire.Serializer_MSGPACK && t.Serializer != wire.Serializer_CMPPACK {
-		return tensor.Tensor{}, wire.ReturnCode_RequestDeserializationException,
-			fmt.Sprintf("serializer: %d; want MSGPACK (0) or CMPPACK (1)", t.Serializer)
-	}
 	dec, err := tensor.Decode(t.Buffer, tensor.Serializer(t.Serializer), tensor.DType(t.Dtype))
 	if err != nil {
 		return tensor.Tensor{}, wire.ReturnCode_RequestDeserializationException, "decoding inputs: " + err.Error()
 	}
-	want, ok := numel(t.Shape)
-	got, _ := numel(dec.Shape)
-	if !ok || want != got {
+	want, err := tensor.NumElements(t.Shape)
+	got, _ := tensor.NumElements(dec.Shape)
+	if err != nil || want != got {
 		return tensor.Tensor{}, wire.ReturnCode_RequestDeserializationException,
 			fmt.Sprintf("shape: %v; want non-negative dimensions with %d elements, as the buffer holds", t.Shape, got)
 	}
@@ -230,22 +223,6 @@ var ranks = map[wire.Modality]int{
 	wire.Modality_TEXT:   2,
 	wire.Modality_IMAGE:  5,
 	wire.Modality_TENSOR: 3,
-}
-
-// numel returns the number of elements of shape, or false when a dimension is
-// negative or the product overflows.
-func numel(shape []int64) (int64, bool) {
-	n := int64(1)
-	for _, d := range shape {
-		if d < 0 {
-			return 0, false
-		}
-		if d != 0 && n > (1<<62)/d {
-			return 0, false
-		}
-		n *= d
-	}
-	return n, true
 }
 
 // reply returns a response carrying only a code and its message.

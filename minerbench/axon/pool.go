@@ -26,8 +26,6 @@ type result struct {
 func (a *Axon) run(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wire.ReturnCode, string) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.ForwardTimeout)
 	defer cancel()
-	stop := context.AfterFunc(a.base, cancel)
-	defer stop()
 	j := &job{ctx: ctx, inputs: inputs, done: make(chan result, 1)}
 	select {
 	case <-a.quit:

@@ -220,27 +220,11 @@ func decodeOutputs(resp *wire.TensorMessage, batch, seq int64) (tensor.Tensor, w
 	if err != nil || dec.DType != tensor.Float32 {
 		return tensor.Tensor{}, wire.ReturnCode_ResponseDeserializationException
 	}
-	if want, ok := numel(t.Shape); !ok || want != int64(len(dec.Data)/4) {
+	if want, err := tensor.NumElements(t.Shape); err != nil || want != int64(len(dec.Data)/4) {
 		return tensor.Tensor{}, wire.ReturnCode_ResponseDeserializationException
 	}
 	if len(t.Shape) != 3 || t.Shape[0] != batch || t.Shape[1] != seq || t.Shape[2] != wire.NetworkDim {
 		return tensor.Tensor{}, wire.ReturnCode_ResponseShapeException
 	}
 	return tensor.Tensor{DType: tensor.Float32, Shape: t.Shape, Data: dec.Data}, wire.ReturnCode_Success
-}
-
-// numel returns the number of elements of shape, or false when a dimension is
-// negative or the product overflows.
-func numel(shape []int64) (int64, bool) {
-	n := int64(1)
-	for _, d := range shape {
-		if d < 0 {
-			return 0, false
-		}
-		if d != 0 && n > (1<<62)/d {
-			return 0, false
-		}
-		n *= d
-	}
-	return n, true
 }
