@@ -1,0 +1,457 @@
+package axon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/minerbench/minerbench/minerbench/auth"
+	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+func TestConfigValidation(t *testing.T) {
+	w := wallet.Mock("axon")
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"no wallet", Config{}, []string{"Config.Wallet: nil"}},
+		{"negative timeout", Config{Wallet: w, ForwardTimeout: -time.Second}, []string{"Config.ForwardTimeout: -1s"}},
+		{"negative workers", Config{Wallet: w, Workers: -1}, []string{"Config.Workers: -1"}},
+		{"negative queue", Config{Wallet: w, QueueSize: -3}, []string{"Config.QueueSize: -3"}},
+		{"negative message size", Config{Wallet: w, MaxMessageSize: -4}, []string{"Config.MaxMessageSize: -4"}},
+		{"all at once", Config{Workers: -1, QueueSize: -1}, []string{"Config.Wallet", "Config.Workers", "Config.QueueSize"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := New(tt.cfg, zeros)
+			require.Error(t, err)
+			assert.Nil(t, a)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	a, err := New(Config{Wallet: wallet.Mock("axon")}, nil)
+	require.NoError(t, err)
+	defer a.Stop()
+	assert.Equal(t, DefaultForwardTimeout, a.cfg.ForwardTimeout)
+	assert.Equal(t, DefaultWorkers, a.cfg.Workers)
+	assert.Equal(t, DefaultQueueSize, cap(a.jobs))
+	assert.GreaterOrEqual(t, a.cfg.MaxMessageSize, 64*256*wire.NetworkDim*4+1024)
+	assert.Equal(t, wallet.Mock("axon").SS58(), a.Hotkey())
+}
+
+// TestForwardCodes reaches every return code the axon answers, over real gRPC
+// with raw requests.
+func TestForwardCodes(t *testing.T) {
+	slow := func(ctx context.Context, _ tensor.Tensor) (tensor.Tensor, error) {
+		<-ctx.Done()
+		return tensor.Tensor{}, ctx.Err()
+	}
+	failing := func(context.Context, tensor.Tensor) (tensor.Tensor, error) {
+		return tensor.Tensor{}, errors.New("nucleus on fire")
+	}
+	panicking := func(context.Context, tensor.Tensor) (tensor.Tensor, error) { panic("nucleus exploded") }
+	empty := func(context.Context, tensor.Tensor) (tensor.Tensor, error) { return tensor.Tensor{}, nil }
+	malformed := func(context.Context, tensor.Tensor) (tensor.Tensor, error) {
+		return tensor.Tensor{DType: tensor.Float32, Shape: []int64{1, 1, wire.NetworkDim}, Data: make([]byte, 3)}, nil
+	}
+
+	valid := func(t *testing.T) *wire.TensorMessage { return textRequest(t, tokens(2, 3)) }
+	edit := func(f func(*wire.TensorMessage)) func(*testing.T) *wire.TensorMessage {
+		return func(t *testing.T) *wire.TensorMessage {
+			m := valid(t)
+			f(m)
+			return m
+		}
+	}
+	withTensor := func(in tensor.Tensor, modality wire.Modality) func(*testing.T) *wire.TensorMessage {
+		return func(t *testing.T) *wire.TensorMessage {
+			m := textRequest(t, in)
+			m.Tensors[0].Modality = modality
+			return m
+		}
+	}
+
+	tests := []struct {
+		name    string
+		fwd     ForwardFunc
+		req     func(*testing.T) *wire.TensorMessage
+		backend bool // whether the handler must have run
+		want    wire.ReturnCode
+		message string
+	}{
+		{"success", zeros, valid, true, wire.ReturnCode_Success, "Success"},
+		{"no tensors", zeros, edit(func(m *wire.TensorMessage) { m.Tensors = nil }), false, wire.ReturnCode_EmptyRequest, "tensors: 0"},
+		{"two tensors", zeros, edit(func(m *wire.TensorMessage) { m.Tensors = append(m.Tensors, m.Tensors[0]) }), false, wire.ReturnCode_EmptyRequest, "tensors: 2"},
+		{"garbage buffer", zeros, edit(func(m *wire.TensorMessage) { m.Tensors[0].Buffer = []byte("not msgpack") }), false, wire.ReturnCode_RequestDeserializationException, "decoding inputs"},
+		{"unknown serializer", zeros, edit(func(m *wire.TensorMessage) { m.Tensors[0].Serializer = 7 }), false, wire.ReturnCode_RequestDeserializationException, "serializer"},
+		{"declared dtype differs", zeros, edit(func(m *wire.TensorMessage) { m.Tensors[0].Dtype = wire.DataType_FLOAT32 }), false, wire.ReturnCode_RequestDeserializationException, "decoding inputs"},
+		{"shape disagrees with size", zeros, edit(func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{2, 2} }), false, wire.ReturnCode_RequestDeserializationException, "shape: [2 2]"},
+		{"negative shape", zeros, edit(func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{-2, -3} }), false, wire.ReturnCode_RequestDeserializationException, "shape: [-2 -3]"},
+		{"reshape keeps size", zeros, edit(func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{3, 2} }), true, wire.ReturnCode_Success, "Success"},
+		{"batch 0", zeros, withTensor(tensor.FromInt64([]int64{0, 3}, nil), wire.Modality_TEXT), false, wire.ReturnCode_RequestShapeException, "shape: [0 3]"},
+		{"seq 0", zeros, withTensor(tensor.FromInt64([]int64{2, 0}, nil), wire.Modality_TEXT), false, wire.ReturnCode_RequestShapeException, "shape: [2 0]"},
+		{"text rank 3", zeros, withTensor(tensor.FromInt64([]int64{1, 2, 3}, make([]int64, 6)), wire.Modality_TEXT), false, wire.ReturnCode_RequestShapeException, "rank 2"},
+		{"text rank 1", zeros, withTensor(tensor.FromInt64([]int64{6}, make([]int64, 6)), wire.Modality_TEXT), false, wire.ReturnCode_RequestShapeException, "rank 2"},
+		{"image rank 2", zeros, withTensor(tokens(2, 3), wire.Modality_IMAGE), false, wire.ReturnCode_RequestShapeException, "rank 5"},
+		{"tensor rank 2", zeros, withTensor(tokens(2, 3), wire.Modality_TENSOR), false, wire.ReturnCode_RequestShapeException, "rank 3"},
+		{"unknown modality", zeros, withTensor(tokens(2, 3), 9), false, wire.ReturnCode_RequestShapeException, "modality: 9"},
+		{"image not served", zeros, withTensor(tensor.FromInt64([]int64{1, 1, 1, 1, 1}, []int64{0}), wire.Modality_IMAGE), false, wire.ReturnCode_NotImplemented, "IMAGE"},
+		{"tensor not served", zeros, withTensor(tensor.FromInt64([]int64{1, 1, 1}, []int64{0}), wire.Modality_TENSOR), false, wire.ReturnCode_NotImplemented, "TENSOR"},
+		{"no handler", nil, valid, false, wire.ReturnCode_NotImplemented, "no forward handler"},
+		{"float text", zeros, withTensor(tensor.FromFloat32([]int64{1, 2}, []float32{1, 2}), wire.Modality_TEXT), false, wire.ReturnCode_InvalidRequest, "want INT64"},
+		{"slow handler", slow, valid, true, wire.ReturnCode_Timeout, "forward timeout"},
+		{"handler error", failing, valid, true, wire.ReturnCode_UnknownException, "nucleus on fire"},
+		{"handler panic", panicking, valid, true, wire.ReturnCode_UnknownException, "nucleus exploded"},
+		{"handler returns nothing", empty, valid, true, wire.ReturnCode_EmptyResponse, "no elements"},
+		{"handler returns malformed tensor", malformed, valid, true, wire.ReturnCode_ResponseSerializationException, "encoding forward output"},
+	}
+	signer := newSigner(t, "client")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			var fwd ForwardFunc
+			if tt.fwd != nil {
+				fwd = func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+					calls.Add(1)
+					return tt.fwd(ctx, in)
+				}
+			}
+			s := serve(t, Config{ForwardTimeout: 50 * time.Millisecond}, fwd)
+			resp, err := client(t, s.addr).Forward(signed(t, signer), tt.req(t))
+			require.NoError(t, err, "every outcome is gRPC status OK")
+			assert.Equal(t, tt.want, resp.ReturnCode, resp.Message)
+			assert.Contains(t, resp.Message, tt.message)
+			assert.Equal(t, int32(wire.Version), resp.Version)
+			assert.Equal(t, s.axon.Hotkey(), resp.Hotkey)
+			if tt.backend {
+				assert.Equal(t, int32(1), calls.Load(), "handler ran")
+			} else {
+				assert.Zero(t, calls.Load(), "handler did not run")
+			}
+			if tt.want != wire.ReturnCode_Success {
+				assert.Empty(t, resp.Tensors)
+			}
+		})
+	}
+}
+
+func TestForwardSuccessResponse(t *testing.T) {
+	var got []int64
+	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		got = append([]int64(nil), in.Int64s()...)
+		assert.Equal(t, []int64{2, 3}, in.Shape)
+		vals := make([]float32, 2*3*wire.NetworkDim)
+		for i := range vals {
+			vals[i] = float32(i)
+		}
+		return tensor.FromFloat32([]int64{2, 3, wire.NetworkDim}, vals), nil
+	}
+	s := serve(t, Config{}, fwd)
+	resp, err := client(t, s.addr).Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(2, 3)))
+	require.NoError(t, err)
+	require.Equal(t, wire.ReturnCode_Success, resp.ReturnCode)
+	assert.Equal(t, []int64{0, 1, 2, 3, 4, 5}, got)
+	assert.Equal(t, wallet.Mock("axon").SS58(), resp.Hotkey)
+	assert.Equal(t, int32(wire.Version), resp.Version)
+	require.Len(t, resp.Tensors, 1)
+	rt := resp.Tensors[0]
+	assert.Equal(t, wire.DataType_FLOAT32, rt.Dtype)
+	assert.Equal(t, wire.Modality_TENSOR, rt.Modality)
+	assert.Equal(t, wire.Serializer_MSGPACK, rt.Serializer)
+	assert.Equal(t, int32(wire.Version), rt.Version)
+	assert.Equal(t, []int64{2, 3, wire.NetworkDim}, rt.Shape)
+	out, err := tensor.Decode(rt.Buffer, tensor.Msgpack, tensor.Float32)
+	require.NoError(t, err)
+	vals := out.Float32s()
+	require.Len(t, vals, 2*3*wire.NetworkDim)
+	assert.Equal(t, float32(0), vals[0])
+	assert.Equal(t, float32(len(vals)-1), vals[len(vals)-1])
+}
+
+// TestRecycledResponsesStayIntact checks that pooled response buffers never
+// leak one call's answer into another's, under concurrency.
+func TestRecycledResponsesStayIntact(t *testing.T) {
+	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		first := float32(in.Int64s()[0])
+		b, s := in.Shape[0], in.Shape[1]
+		vals := make([]float32, b*s*wire.NetworkDim)
+		for i := range vals {
+			vals[i] = first
+		}
+		return tensor.FromFloat32([]int64{b, s, wire.NetworkDim}, vals), nil
+	}
+	s := serve(t, Config{Workers: 4}, fwd)
+	c := client(t, s.addr)
+	signer := newSigner(t, "client")
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 15 {
+				batch, seq := int64(1+(g+i)%3), int64(1+i%4)
+				in := tokens(batch, seq)
+				ids := in.Int64s()
+				ids[0] = int64(100*g + i)
+				resp, err := c.Forward(signed(t, signer), textRequest(t, tensor.FromInt64(in.Shape, ids)))
+				if !assert.NoError(t, err) || !assert.Equal(t, wire.ReturnCode_Success, resp.ReturnCode, resp.Message) {
+					return
+				}
+				assert.Equal(t, []int64{batch, seq, wire.NetworkDim}, resp.Tensors[0].Shape)
+				out, err := tensor.Decode(resp.Tensors[0].Buffer, tensor.Msgpack, tensor.Float32)
+				if !assert.NoError(t, err) {
+					return
+				}
+				vals := out.Float32s()
+				assert.Len(t, vals, int(batch*seq*wire.NetworkDim))
+				for _, v := range vals {
+					if v != float32(100*g+i) {
+						assert.Failf(t, "foreign value", "goroutine %d call %d got %v", g, i, v)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestBackwardNotImplemented(t *testing.T) {
+	s := serve(t, Config{}, zeros)
+	resp, err := client(t, s.addr).Backward(signed(t, newSigner(t, "client")), textRequest(t, tokens(1, 1)))
+	require.NoError(t, err)
+	assert.Equal(t, wire.ReturnCode_NotImplemented, resp.ReturnCode)
+	assert.Equal(t, s.axon.Hotkey(), resp.Hotkey)
+}
+
+// TestAuthRefusals checks that every authentication failure is refused with
+// UNAUTHENTICATED before the handler runs.
+func TestAuthRefusals(t *testing.T) {
+	signer := newSigner(t, "client")
+	good, err := signer.Sign(time.Now().UnixMilli())
+	require.NoError(t, err)
+	forged := good
+	raw, err := wallet.Mock("mallory").Sign(forged.AppendMessage(nil))
+	require.NoError(t, err)
+	copy(forged.Sig[:], raw)
+	flipped := good
+	flipped.Sig[0] ^= 0x80
+	sigValue := good.String()
+	fields := strings.Split(sigValue, auth.Separator)
+
+	md := func(header, sig string) context.Context {
+		return withMetadata(auth.KeyAuthHeader, header, auth.KeySignature, sig, auth.KeyVersion, "204", auth.KeyRequestType, "1")
+	}
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want string
+	}{
+		{"no metadata", context.Background(), "rpc-auth-header"},
+		{"wrong auth header", md("Bitcoin", sigValue), "wrong auth header"},
+		{"no signature", withMetadata(auth.KeyAuthHeader, auth.AuthHeader), "bittensor-signature"},
+		{"bad signature", md(auth.AuthHeader, flipped.String()), "does not verify"},
+		{"signed by another key", md(auth.AuthHeader, forged.String()), "does not verify"},
+		{"three fields", md(auth.AuthHeader, strings.Join(fields[:3], auth.Separator)), "number of fields"},
+		{"unparsable nonce", md(auth.AuthHeader, strings.Join(append([]string{"soon"}, fields[1:]...), auth.Separator)), "nonce"},
+		{"bad ss58", md(auth.AuthHeader, strings.Join([]string{fields[0], "5NotAnAddress", fields[2], fields[3]}, auth.Separator)), "SS58"},
+		{"bad hex", md(auth.AuthHeader, strings.Join([]string{fields[0], fields[1], "0xzz", fields[3]}, auth.Separator)), "hex"},
+		{"short signature", md(auth.AuthHeader, strings.Join([]string{fields[0], fields[1], fields[2][:64], fields[3]}, auth.Separator)), "length"},
+	}
+	var calls atomic.Int32
+	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		calls.Add(1)
+		return zeros(ctx, in)
+	}
+	s := serve(t, Config{}, fwd)
+	c := client(t, s.addr)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.Forward(tt.ctx, textRequest(t, tokens(1, 1)))
+			require.Equal(t, codes.Unauthenticated, status.Code(err), "%v", err)
+			assert.Contains(t, status.Convert(err).Message(), tt.want)
+			_, err = c.Backward(tt.ctx, textRequest(t, tokens(1, 1)))
+			require.Equal(t, codes.Unauthenticated, status.Code(err), "%v", err)
+		})
+	}
+	assert.Zero(t, calls.Load(), "handler never ran")
+
+	t.Run("replay", func(t *testing.T) {
+		now := time.Now().UnixMilli()
+		send := func(nonce int64) error {
+			kv, err := signer.Pairs(nonce, wire.RequestType_FORWARD)
+			require.NoError(t, err)
+			_, err = c.Forward(withMetadata(kv...), textRequest(t, tokens(1, 1)))
+			return err
+		}
+		require.NoError(t, send(now))
+		require.Equal(t, int32(1), calls.Load())
+		err := send(now - 11)
+		require.Equal(t, codes.Unauthenticated, status.Code(err), "%v", err)
+		assert.Contains(t, status.Convert(err).Message(), "replayed nonce")
+		assert.Equal(t, int32(1), calls.Load(), "handler did not run for the stale nonce")
+	})
+}
+
+func TestMaxMessageSize(t *testing.T) {
+	var calls atomic.Int32
+	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		calls.Add(1)
+		return zeros(ctx, in)
+	}
+	s := serve(t, Config{MaxMessageSize: 4096}, fwd)
+	_, err := client(t, s.addr).Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(16, 64)))
+	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+	assert.Zero(t, calls.Load())
+
+	// An answer over the limit is refused too.
+	resp, err := client(t, s.addr).Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(1, 2)))
+	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+	assert.Nil(t, resp)
+}
+
+func TestNucleusFull(t *testing.T) {
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		started <- struct{}{}
+		<-release
+		return zeros(ctx, in)
+	}
+	s := serve(t, Config{Workers: 1, QueueSize: 1}, fwd)
+	c := client(t, s.addr)
+	signer := newSigner(t, "client")
+
+	results := make(chan wire.ReturnCode, 2)
+	call := func() {
+		resp, err := c.Forward(signed(t, signer), textRequest(t, tokens(1, 1)))
+		if assert.NoError(t, err) {
+			results <- resp.ReturnCode
+		} else {
+			results <- wire.ReturnCode_NoReturn
+		}
+	}
+	go call()
+	<-started // the worker is busy
+	go call()
+	require.Eventually(t, func() bool { return len(s.axon.jobs) == 1 }, 10*time.Second, time.Millisecond, "second call queued")
+
+	resp, err := c.Forward(signed(t, signer), textRequest(t, tokens(1, 1)))
+	require.NoError(t, err)
+	assert.Equal(t, wire.ReturnCode_NucleusFull, resp.ReturnCode)
+	assert.Contains(t, resp.Message, "queue full")
+
+	close(release)
+	assert.Equal(t, wire.ReturnCode_Success, <-results)
+	assert.Equal(t, wire.ReturnCode_Success, <-results)
+}
+
+func TestStopFinishesInFlightCall(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		close(started)
+		<-release
+		return zeros(ctx, in)
+	}
+	a, err := New(Config{Wallet: wallet.Mock("axon")}, fwd)
+	require.NoError(t, err)
+	lis, err := netListen(t)
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(lis) }()
+	c := client(t, lis.Addr().String())
+	signer := newSigner(t, "client")
+
+	result := make(chan *wire.TensorMessage, 1)
+	go func() {
+		resp, err := c.Forward(signed(t, signer), textRequest(t, tokens(1, 2)))
+		assert.NoError(t, err)
+		result <- resp
+	}()
+	<-started
+	stopped := make(chan struct{})
+	go func() {
+		a.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while a call was in flight")
+	case resp := <-result:
+		t.Fatalf("call answered before its handler was released: %v", resp)
+	default:
+	}
+	close(release)
+	resp := <-result
+	require.NotNil(t, resp)
+	assert.Equal(t, wire.ReturnCode_Success, resp.ReturnCode)
+	<-stopped
+	require.NoError(t, <-served)
+
+	a.Stop() // idempotent
+	_, err = c.Forward(signed(t, signer), textRequest(t, tokens(1, 2)))
+	assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+
+	lis2, err := netListen(t)
+	require.NoError(t, err)
+	assert.ErrorContains(t, a.Serve(lis2), "after Stop")
+}
+
+func TestStopConcurrentAndWithoutServe(t *testing.T) {
+	a, err := New(Config{Wallet: wallet.Mock("axon")}, zeros)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(a.Stop)
+	}
+	wg.Wait()
+	resp, err := a.Forward(context.Background(), textRequest(t, tokens(1, 1)))
+	require.NoError(t, err)
+	assert.Equal(t, wire.ReturnCode_NotServingNucleus, resp.ReturnCode, "a direct call after Stop")
+}
+
+func TestTimedOutHandlerSeesContextEnd(t *testing.T) {
+	done := make(chan error, 1)
+	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		<-ctx.Done()
+		done <- ctx.Err()
+		return tensor.Tensor{}, ctx.Err()
+	}
+	s := serve(t, Config{ForwardTimeout: 20 * time.Millisecond}, fwd)
+	resp, err := client(t, s.addr).Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(1, 1)))
+	require.NoError(t, err)
+	assert.Equal(t, wire.ReturnCode_Timeout, resp.ReturnCode)
+	assert.ErrorIs(t, <-done, context.DeadlineExceeded, "the handler's context ended")
+}
+
+func ExampleNew() {
+	a, err := New(Config{Wallet: wallet.Mock("miner"), Workers: 2}, func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		b, s := in.Shape[0], in.Shape[1]
+		return tensor.FromFloat32([]int64{b, s, wire.NetworkDim}, make([]float32, b*s*wire.NetworkDim)), nil
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer a.Stop()
+	fmt.Println(a.Hotkey() == wallet.Mock("miner").SS58())
+	// Output: true
+}

@@ -1,0 +1,389 @@
+package dendrite
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/minerbench/minerbench/minerbench/auth"
+	"github.com/minerbench/minerbench/minerbench/axon"
+	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fake is a wire.BittensorServer answering whatever respond says, after
+// checking the call's authentication like an axon would.
+type fake struct {
+	wire.UnimplementedBittensorServer
+	verifier *auth.Verifier
+	respond  func(ctx context.Context, req *wire.TensorMessage) (*wire.TensorMessage, error)
+	calls    atomic.Int32
+	last     atomic.Pointer[wire.TensorMessage]
+}
+
+func (f *fake) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.TensorMessage, error) {
+	f.calls.Add(1)
+	if _, err := f.verifier.VerifyIncoming(ctx); err != nil {
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	f.last.Store(req)
+	return f.respond(ctx, req)
+}
+
+// serveFake serves f on a loopback port until the test ends.
+func serveFake(t *testing.T, f *fake) string {
+	t.Helper()
+	v, err := auth.NewVerifier(auth.VerifierConfig{})
+	require.NoError(t, err)
+	f.verifier = v
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	wire.RegisterBittensorServer(srv, f)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	return lis.Addr().String()
+}
+
+// serveAxon serves a real axon answering zeros; the returned stop is
+// idempotent and also runs at cleanup.
+func serveAxon(t *testing.T) (addr string, stop func()) {
+	t.Helper()
+	a, err := axon.New(axon.Config{Wallet: wallet.Mock("axon")}, zeroHandler())
+	require.NoError(t, err)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		assert.NoError(t, a.Serve(lis))
+	}()
+	stop = func() {
+		a.Stop()
+		<-done
+	}
+	t.Cleanup(stop)
+	return lis.Addr().String(), stop
+}
+
+// zeroHandler answers zeros of the right shape.
+func zeroHandler() axon.ForwardFunc {
+	return func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		b, s := in.Shape[0], in.Shape[1]
+		return tensor.FromFloat32([]int64{b, s, wire.NetworkDim}, make([]float32, b*s*wire.NetworkDim)), nil
+	}
+}
+
+func dial(t *testing.T, addr string, opts ...Option) *Dendrite {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := Dial(ctx, addr, wallet.Mock("dendrite"), opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func tokens(batch, seq int64) tensor.Tensor {
+	vals := make([]int64, batch*seq)
+	for i := range vals {
+		vals[i] = int64(i)
+	}
+	return tensor.FromInt64([]int64{batch, seq}, vals)
+}
+
+// answer returns a Success response holding t encoded as MSGPACK.
+func answer(t *testing.T, out tensor.Tensor) *wire.TensorMessage {
+	t.Helper()
+	buf, err := tensor.Encode(nil, out, tensor.Msgpack)
+	require.NoError(t, err)
+	return &wire.TensorMessage{
+		Version:    wire.Version,
+		ReturnCode: wire.ReturnCode_Success,
+		Tensors: []*wire.Tensor{{
+			Version: wire.Version, Buffer: buf, Shape: out.Shape,
+			Dtype: wire.DataType(out.DType), Modality: wire.Modality_TENSOR,
+		}},
+	}
+}
+
+func floats(shape ...int64) tensor.Tensor {
+	n, _ := tensor.NumElements(shape)
+	return tensor.FromFloat32(shape, make([]float32, n))
+}
+
+func TestDialRefusals(t *testing.T) {
+	ctx := context.Background()
+	_, err := Dial(ctx, "", wallet.Mock("d"))
+	assert.ErrorContains(t, err, "endpoint: empty")
+	_, err = Dial(ctx, "127.0.0.1:1", nil)
+	assert.ErrorContains(t, err, "nil")
+	_, err = Dial(ctx, "127.0.0.1:1", wallet.Mock("d"), WithMaxMessageSize(0))
+	assert.ErrorContains(t, err, "WithMaxMessageSize: 0")
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := lis.Addr().String()
+	require.NoError(t, lis.Close())
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = Dial(short, closed, wallet.Mock("d"))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestForwardTextAgainstAxon(t *testing.T) {
+	addr, stop := serveAxon(t)
+	d := dial(t, addr)
+	assert.Equal(t, wallet.Mock("dendrite").SS58(), d.Hotkey())
+	for range 3 { // the connection, the pooled request and the signer are reused
+		out, code, elapsed := d.ForwardText(context.Background(), tokens(2, 3))
+		require.Equal(t, wire.ReturnCode_Success, code)
+		assert.Positive(t, elapsed)
+		assert.Equal(t, tensor.Float32, out.DType)
+		assert.Equal(t, []int64{2, 3, wire.NetworkDim}, out.Shape)
+		assert.Len(t, out.Float32s(), 2*3*wire.NetworkDim)
+	}
+
+	stop()
+	_, code, _ := d.ForwardText(context.Background(), tokens(2, 3))
+	assert.Equal(t, wire.ReturnCode_Unavailable, code, "after the server stopped")
+}
+
+func TestRequestMessage(t *testing.T) {
+	f := &fake{respond: func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+		return &wire.TensorMessage{ReturnCode: wire.ReturnCode_NotImplemented}, nil
+	}}
+	d := dial(t, serveFake(t, f))
+	_, code, _ := d.ForwardText(context.Background(), tokens(2, 3))
+	require.Equal(t, wire.ReturnCode_NotImplemented, code)
+	req := f.last.Load()
+	require.NotNil(t, req, "the call authenticated")
+	assert.Equal(t, int32(wire.Version), req.Version)
+	assert.Equal(t, wallet.Mock("dendrite").SS58(), req.Hotkey)
+	assert.True(t, req.RequiresGrad)
+	require.Len(t, req.Tensors, 1)
+	rt := req.Tensors[0]
+	assert.Equal(t, int32(wire.Version), rt.Version)
+	assert.Equal(t, wire.DataType_INT64, rt.Dtype)
+	assert.Equal(t, wire.Modality_TEXT, rt.Modality)
+	assert.Equal(t, wire.Serializer_MSGPACK, rt.Serializer)
+	assert.False(t, rt.RequiresGrad)
+	assert.Equal(t, []int64{2, 3}, rt.Shape)
+	in, err := tensor.Decode(rt.Buffer, tensor.Msgpack, tensor.Int64)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{0, 1, 2, 3, 4, 5}, in.Int64s())
+}
+
+// TestForwardTextCodes reaches every code the dendrite records.
+func TestForwardTextCodes(t *testing.T) {
+	ok := func(out tensor.Tensor) func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+		return func(t *testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+			resp := answer(t, out)
+			return func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) { return resp, nil }
+		}
+	}
+	edited := func(out tensor.Tensor, edit func(*wire.TensorMessage)) func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+		return func(t *testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+			resp := answer(t, out)
+			edit(resp)
+			return func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) { return resp, nil }
+		}
+	}
+	fails := func(c codes.Code) func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+		return func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+			return func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+				return nil, status.Error(c, "refused by the test")
+			}
+		}
+	}
+	blocks := func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+		return func(ctx context.Context, _ *wire.TensorMessage) (*wire.TensorMessage, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+	}
+	good := floats(2, 3, wire.NetworkDim)
+
+	tests := []struct {
+		name    string
+		respond func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error)
+		inputs  tensor.Tensor
+		timeout time.Duration
+		opts    []Option
+		sent    bool
+		want    wire.ReturnCode
+	}{
+		{"success", ok(good), tokens(2, 3), 0, nil, true, wire.ReturnCode_Success},
+		{"empty input", ok(good), tensor.FromInt64([]int64{0, 3}, nil), 0, nil, false, wire.ReturnCode_EmptyRequest},
+		{"zero tensor", ok(good), tensor.Tensor{}, 0, nil, false, wire.ReturnCode_EmptyRequest},
+		{"input rank 3", ok(good), tensor.FromInt64([]int64{1, 1, 1}, []int64{1}), 0, nil, false, wire.ReturnCode_RequestShapeException},
+		{"float input", ok(good), tensor.FromFloat32([]int64{1, 1}, []float32{1}), 0, nil, false, wire.ReturnCode_InvalidRequest},
+		{"input that does not encode", ok(good), tensor.Tensor{DType: tensor.Int64, Shape: []int64{2, 3}, Data: make([]byte, 5)}, 0, nil, false, wire.ReturnCode_RequestSerializationException},
+		{"deadline exceeded", blocks, tokens(2, 3), 50 * time.Millisecond, nil, true, wire.ReturnCode_Timeout},
+		{"unavailable", fails(codes.Unavailable), tokens(2, 3), 0, nil, true, wire.ReturnCode_Unavailable},
+		{"unauthenticated", fails(codes.Unauthenticated), tokens(2, 3), 0, nil, true, wire.ReturnCode_Unauthenticated},
+		{"other gRPC error", fails(codes.Internal), tokens(2, 3), 0, nil, true, wire.ReturnCode_UnknownException},
+		{"answer over the size limit", ok(good), tokens(2, 3), 0, []Option{WithMaxMessageSize(1024)}, true, wire.ReturnCode_UnknownException},
+		{"success without tensor", edited(good, func(m *wire.TensorMessage) { m.Tensors = nil }), tokens(2, 3), 0, nil, true, wire.ReturnCode_EmptyResponse},
+		{"undecodable answer", edited(good, func(m *wire.TensorMessage) { m.Tensors[0].Buffer = []byte{0xc1} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
+		{"int64 answer", ok(tensor.FromInt64([]int64{2, 3, wire.NetworkDim}, make([]int64, 6*wire.NetworkDim))), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
+		{"answer size disagrees with shape", edited(good, func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{2, 3, 512} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
+		{"answer shape negative", edited(good, func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{-2, -3, wire.NetworkDim} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
+		{"answer of another width", ok(floats(2, 3, 512)), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseShapeException},
+		{"answer with batch and seq swapped", ok(floats(3, 2, wire.NetworkDim)), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseShapeException},
+		{"answer of rank 2", ok(floats(6, wire.NetworkDim)), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseShapeException},
+		{"answer reshaped to the right shape", edited(floats(6, wire.NetworkDim), func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{2, 3, wire.NetworkDim} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_Success},
+	}
+	// Every code but Success, NoReturn included, passes through as it is.
+	for code := range wire.ReturnCode_name {
+		c := wire.ReturnCode(code)
+		if c == wire.ReturnCode_Success {
+			continue
+		}
+		tests = append(tests, struct {
+			name    string
+			respond func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error)
+			inputs  tensor.Tensor
+			timeout time.Duration
+			opts    []Option
+			sent    bool
+			want    wire.ReturnCode
+		}{"passes " + c.String(), edited(good, func(m *wire.TensorMessage) { m.ReturnCode = c }), tokens(2, 3), 0, nil, true, c})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fake{respond: tt.respond(t)}
+			d := dial(t, serveFake(t, f), tt.opts...)
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			out, code, elapsed := d.ForwardText(ctx, tt.inputs)
+			assert.Equal(t, tt.want, code)
+			assert.Positive(t, elapsed)
+			if tt.sent {
+				assert.Equal(t, int32(1), f.calls.Load(), "sent")
+				assert.NotNil(t, f.last.Load(), "authenticated")
+			} else {
+				assert.Zero(t, f.calls.Load(), "refused before sending")
+			}
+			if code == wire.ReturnCode_Success {
+				assert.Equal(t, []int64{2, 3, wire.NetworkDim}, out.Shape)
+			} else {
+				assert.Nil(t, out.Data)
+			}
+		})
+	}
+}
+
+func TestElapsedCoversTheWait(t *testing.T) {
+	const wait = 30 * time.Millisecond
+	resp := answer(t, floats(1, 1, wire.NetworkDim))
+	f := &fake{respond: func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+		time.Sleep(wait)
+		return resp, nil
+	}}
+	d := dial(t, serveFake(t, f))
+	_, code, elapsed := d.ForwardText(context.Background(), tokens(1, 1))
+	require.Equal(t, wire.ReturnCode_Success, code)
+	assert.GreaterOrEqual(t, elapsed, wait)
+}
+
+// TestMetadataOrderOnTheWire reads the HTTP/2 HEADERS frame of a call and
+// checks that the four auth keys go out in the protocol's order.
+func TestMetadataOrderOnTheWire(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer lis.Close()
+	fields := make(chan []hpack.HeaderField, 1)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		conn, err := lis.Accept()
+		if !assert.NoError(t, err) {
+			return
+		}
+		defer conn.Close()
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(conn, preface); !assert.NoError(t, err) {
+			return
+		}
+		fr := http2.NewFramer(conn, conn)
+		fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+		if !assert.NoError(t, fr.WriteSettings()) {
+			return
+		}
+		for {
+			frame, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := frame.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck()
+				}
+			case *http2.MetaHeadersFrame:
+				fields <- f.Fields
+				return
+			}
+		}
+	}()
+	d := dial(t, lis.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	called := make(chan struct{})
+	go func() {
+		defer close(called)
+		d.ForwardText(ctx, tokens(1, 1))
+	}()
+	got := <-fields
+	cancel()
+	<-served
+	<-called
+
+	var keys []string
+	values := map[string]string{}
+	for _, f := range got {
+		switch f.Name {
+		case auth.KeyAuthHeader, auth.KeySignature, auth.KeyVersion, auth.KeyRequestType:
+			keys = append(keys, f.Name)
+			values[f.Name] = f.Value
+		}
+	}
+	assert.Equal(t, []string{auth.KeyAuthHeader, auth.KeySignature, auth.KeyVersion, auth.KeyRequestType}, keys)
+	assert.Equal(t, "Bittensor", values[auth.KeyAuthHeader])
+	assert.Equal(t, "204", values[auth.KeyVersion])
+	assert.Equal(t, "1", values[auth.KeyRequestType])
+	v, err := auth.NewVerifier(auth.VerifierConfig{})
+	require.NoError(t, err)
+	sig, err := v.Verify(values[auth.KeySignature])
+	require.NoError(t, err)
+	assert.Equal(t, wallet.Mock("dendrite").SS58(), sig.SS58)
+}
