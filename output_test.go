@@ -55,7 +55,11 @@ func TestBenchmarkOutputContract(t *testing.T) {
 			}
 			got := map[string]float64{}
 			for _, v := range rec.Values {
-				got[v.OrigUnit] = v.OrigValue
+				if v.OrigUnit != "" { // benchfmt fills Orig* only for units it tidied
+					got[v.OrigUnit] = v.OrigValue
+				} else {
+					got[v.Unit] = v.Value
+				}
 			}
 			for _, u := range wantUnits {
 				assert.Contains(t, got, u, "%s: missing metric %s", name, u)
