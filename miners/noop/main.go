@@ -17,7 +17,7 @@ func main() { plugin.Serve(noop{}) }
 // noop answers every query with zeros.
 type noop struct{}
 
-func (noop) Name() string             { return "noop" }
+func (noop) Name() string              { return "noop" }
 func (noop) Defaults() plugin.Settings { return plugin.Settings{} }
 
 func (noop) New(plugin.Settings) (axon.ForwardFunc, error) {

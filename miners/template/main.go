@@ -6,11 +6,11 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/minerbench/minerbench/miners/template/nucleus"
 	"github.com/minerbench/minerbench/minerbench/axon"
 	"github.com/minerbench/minerbench/minerbench/plugin"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/miners/template/nucleus"
 )
 
 func main() { plugin.Serve(template{}) }
