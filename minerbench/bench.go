@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minerbench/minerbench/minerbench/dendrite"
 	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wire"
@@ -121,7 +122,11 @@ func (h *harness) bench(b *testing.B, m *Miner, load Load) {
 	}
 	defer w.Abort()
 
-	run := &queryRun{h: h, m: m, load: load, inputs: inputs, w: w}
+	clients, err := m.clients(h.ctx, load.Conc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := &queryRun{h: h, m: m, load: load, inputs: inputs, clients: clients, w: w}
 	run.warmUp()
 	start := time.Now()
 	summaries := run.loop(b)
@@ -178,10 +183,11 @@ func report(b *testing.B, s *history.Summary, wall time.Duration, load Load) {
 
 // queryRun is the state of one sub-benchmark's query loop.
 type queryRun struct {
-	h      *harness
-	m      *Miner
-	load   Load
-	inputs []tensor.Tensor
+	h       *harness
+	m       *Miner
+	load    Load
+	inputs  []tensor.Tensor
+	clients []*dendrite.Dendrite // one per worker
 
 	w       *history.Writer
 	writeMu sync.Mutex
@@ -189,11 +195,11 @@ type queryRun struct {
 	done    atomic.Int64
 }
 
-// query sends one token batch and returns its record.
-func (r *queryRun) query(input tensor.Tensor) history.Record {
+// query sends one token batch through client and returns its record.
+func (r *queryRun) query(client *dendrite.Dendrite, input tensor.Tensor) history.Record {
 	ctx, cancel := context.WithTimeout(r.h.ctx, r.h.cfg.Timeout)
 	start := time.Now()
-	_, code, elapsed := r.m.dendrite.ForwardText(ctx, input)
+	_, code, elapsed := client.ForwardText(ctx, input)
 	cancel()
 	return history.Record{Time: start, Code: code, Elapsed: elapsed}
 }
@@ -201,10 +207,10 @@ func (r *queryRun) query(input tensor.Tensor) history.Record {
 // warmUp sends a few unrecorded queries per worker before the timed region.
 func (r *queryRun) warmUp() {
 	var wg sync.WaitGroup
-	for range r.load.Conc {
+	for _, client := range r.clients {
 		wg.Go(func() {
 			for i := range warmupQueries {
-				r.query(r.inputs[i%len(r.inputs)])
+				r.query(client, r.inputs[i%len(r.inputs)])
 			}
 		})
 	}
@@ -260,13 +266,14 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 // buffered records, so the hot path takes no lock.
 type worker struct {
 	r       *queryRun
+	client  *dendrite.Dendrite
 	next    int
 	summary *history.Summary
 	buf     []history.Record
 }
 
 func (r *queryRun) newWorker(i int) *worker {
-	return &worker{r: r, next: i, summary: &history.Summary{}, buf: make([]history.Record, 0, flushEvery)}
+	return &worker{r: r, client: r.clients[i], next: i, summary: &history.Summary{}, buf: make([]history.Record, 0, flushEvery)}
 }
 
 // step sends one query and records it; it reports false once the run is
@@ -276,7 +283,7 @@ func (wk *worker) step() bool {
 	if r.h.ctx.Err() != nil {
 		return false
 	}
-	rec := wk.r.query(r.inputs[wk.next%len(r.inputs)])
+	rec := r.query(wk.client, r.inputs[wk.next%len(r.inputs)])
 	wk.next++
 	wk.summary.Add(rec)
 	wk.buf = append(wk.buf, rec)

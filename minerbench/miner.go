@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/chain"
@@ -33,11 +34,14 @@ type Miner struct {
 	// Endpoint is the host:port of the miner's axon.
 	Endpoint string
 
-	network  string
-	defaults plugin.Settings
-	proc     *plugin.Process
-	dendrite *dendrite.Dendrite
-	err      error
+	network   string
+	defaults  plugin.Settings
+	proc      *plugin.Process
+	validator *wallet.Keypair
+	err       error
+
+	mu        sync.Mutex
+	dendrites []*dendrite.Dendrite
 }
 
 // Err returns why the miner is not available, or nil.
@@ -53,19 +57,37 @@ func (m *Miner) Err() error {
 
 // connect dials the miner's axon with the validator's hotkey.
 func (m *Miner) connect(ctx context.Context, validator *wallet.Keypair) {
-	d, err := dendrite.Dial(ctx, m.Endpoint, validator)
-	if err != nil {
-		m.err = fmt.Errorf("miner %s: dial %s: %w", m.Name, m.Endpoint, err)
-		return
+	m.validator = validator
+	if _, err := m.clients(ctx, 1); err != nil {
+		m.err = err
 	}
-	m.dendrite = d
 }
 
-// stop closes the connection and stops the miner's process.
-func (m *Miner) stop() {
-	if m.dendrite != nil {
-		_ = m.dendrite.Close()
+// clients returns n dendrites, one per worker, dialing the missing ones. Each
+// has its own connection and receptor uid, as the original's n_processes had:
+// workers sharing one would race each other's nonces past the axon's replay
+// guard.
+func (m *Miner) clients(ctx context.Context, n int) ([]*dendrite.Dendrite, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for len(m.dendrites) < n {
+		d, err := dendrite.Dial(ctx, m.Endpoint, m.validator)
+		if err != nil {
+			return nil, fmt.Errorf("miner %s: dial %s: %w", m.Name, m.Endpoint, err)
+		}
+		m.dendrites = append(m.dendrites, d)
 	}
+	return m.dendrites[:n], nil
+}
+
+// stop closes the connections and stops the miner's process.
+func (m *Miner) stop() {
+	m.mu.Lock()
+	for _, d := range m.dendrites {
+		_ = d.Close()
+	}
+	m.dendrites = nil
+	m.mu.Unlock()
 	if m.proc != nil {
 		m.proc.Kill()
 	}
