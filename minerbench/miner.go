@@ -23,6 +23,9 @@ import (
 // waits for its axon.
 const exitPollInterval = 20 * time.Millisecond
 
+// dialTimeout bounds connecting to a miner's axon.
+const dialTimeout = 10 * time.Second
+
 // Miner is a miner the benchmarks query: a launched plugin, or a remote
 // endpoint. A miner that could not be started carries the reason, and every
 // benchmark of it fails with that reason.
@@ -71,7 +74,9 @@ func (m *Miner) clients(ctx context.Context, n int) ([]*dendrite.Dendrite, error
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for len(m.dendrites) < n {
-		d, err := dendrite.Dial(ctx, m.Endpoint, m.validator)
+		dialCtx, cancel := context.WithTimeout(ctx, dialTimeout)
+		d, err := dendrite.Dial(dialCtx, m.Endpoint, m.validator)
+		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("miner %s: dial %s: %w", m.Name, m.Endpoint, err)
 		}

@@ -1,0 +1,61 @@
+package plugin_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/plugin"
+	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// BenchmarkLaunchToFirstSuccess measures what the harness does before the
+// first query of a miner: launch the noop plugin, hand it its settings, wait
+// for its axon on the chain (default block time), dial it, and get one
+// Success; then stop it. ns/op is launch to first Success plus the stop.
+func BenchmarkLaunchToFirstSuccess(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "noop")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/minerbench/minerbench/miners/noop").CombinedOutput()
+	require.NoError(b, err, "%s", out)
+
+	ch, err := chain.New(chain.Config{})
+	require.NoError(b, err)
+	defer ch.Start()()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	stopServe, err := ch.Serve(lis)
+	require.NoError(b, err)
+	defer func() { _ = stopServe() }()
+
+	ctx := context.Background()
+	validator := wallet.Mock("bench/validator")
+	tokens := tensor.FromInt64([]int64{1, 1}, []int64{42})
+	for i := 0; b.Loop(); i++ {
+		proc, err := plugin.Launch(plugin.LaunchConfig{Path: bin})
+		require.NoError(b, err)
+		// A fresh hotkey each time, so the chain cannot hand back the
+		// endpoint of the miner stopped in the previous iteration.
+		started, err := proc.Run(ctx, plugin.Settings{
+			plugin.KeyChainEndpoint: lis.Addr().String(),
+			plugin.KeyWalletHotkey:  fmt.Sprint("launch-", i),
+		})
+		require.NoError(b, err)
+		neuron, err := chain.FindEndpoint(ctx, ch, started.Hotkey, chain.DefaultMaxBlocks)
+		require.NoError(b, err)
+		d, err := dendrite.Dial(ctx, chain.Endpoint(neuron), validator)
+		require.NoError(b, err)
+		_, code, _ := d.ForwardText(ctx, tokens)
+		require.Equal(b, wire.ReturnCode_Success, code)
+		_ = d.Close()
+		proc.Kill()
+	}
+}
