@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -19,9 +20,42 @@ var (
 	keyData  = []byte("data")
 )
 
-// headerRoom is an upper bound on the bytes of the map around the shape
-// and data: map, keys, nd, type, kind, array header, bin32 header.
-const headerRoom = 64
+// encodedLen returns the exact length of the map Encode writes for the
+// given shape and n data bytes, so that Encode grows dst at most once and
+// not at all when dst has room for a previous buffer of the same shape.
+func encodedLen(shape []int64, n int) int {
+	// Map header, the five keys, true, the 3-byte dtype str, empty kind.
+	size := 1 + 4 + 6 + 6 + 7 + 6 + 1 + 4 + 2
+	switch {
+	case len(shape) <= 15:
+		size++
+	default: // MaxRank fits an array16
+		size += 3
+	}
+	for _, d := range shape {
+		switch {
+		case d <= math.MaxInt8:
+			size++
+		case d <= math.MaxUint8:
+			size += 2
+		case d <= math.MaxUint16:
+			size += 3
+		case d <= math.MaxUint32:
+			size += 5
+		default:
+			size += 9
+		}
+	}
+	switch {
+	case n <= math.MaxUint8:
+		size += 2
+	case n <= math.MaxUint16:
+		size += 3
+	default:
+		size += 5
+	}
+	return size + n
+}
 
 // Encode appends t serialized with s to dst and returns the extended slice,
 // growing dst at most once; pass a reused dst[:0] to encode without
@@ -58,7 +92,7 @@ func Encode(dst []byte, t Tensor, s Serializer) ([]byte, error) {
 			Detail: fmt.Sprintf("%d bytes; msgpack bin holds at most %d", n, uint32(math.MaxUint32))}
 	}
 
-	dst = slices.Grow(dst, headerRoom+9*len(t.Shape)+n)
+	dst = slices.Grow(dst, encodedLen(t.Shape, n))
 	dst = msgp.AppendMapHeader(dst, 5)
 	dst = msgp.AppendBytes(dst, keyND)
 	dst = msgp.AppendBool(dst, true)
@@ -245,6 +279,12 @@ func decodeMap(buf []byte) (Tensor, error) {
 
 // readRaw reads a msgpack str or bin from b without copying.
 func readRaw(b []byte) (v, rest []byte, err error) {
+	// msgp turns a 32-bit length into an int, which is negative on 32-bit
+	// platforms for lengths of 2 GiB and more, and then slices with it;
+	// refuse any length longer than the buffer first.
+	if len(b) >= 5 && (b[0] == 0xc6 || b[0] == 0xdb) && uint64(binary.BigEndian.Uint32(b[1:])) > uint64(len(b)-5) {
+		return nil, b, msgp.ErrShortBytes
+	}
 	if msgp.NextType(b) == msgp.BinType {
 		return msgp.ReadBytesZC(b)
 	}

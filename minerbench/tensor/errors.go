@@ -69,7 +69,11 @@ func (e *Error) Error() string {
 	if e.Field != "" {
 		s += e.Field + ": "
 	}
-	s += e.Reason.Error()
+	if e.Reason != nil {
+		s += e.Reason.Error()
+	} else {
+		s += "invalid tensor"
+	}
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}

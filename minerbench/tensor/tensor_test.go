@@ -172,6 +172,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{"kind nil", mapOf(with(2, entry{bin("kind"), []byte{0xc0}})...), Msgpack, Unknown, ErrMalformed},
 		{"shape not array", mapOf(with(3, entry{bin("shape"), []byte{0x02}})...), Msgpack, Unknown, ErrMalformed},
 		{"shape float dim", mapOf(with(3, entry{bin("shape"), []byte{0x92, 0xca, 0x40, 0, 0, 0, 0x03}})...), Msgpack, Unknown, ErrMalformed},
+		{"bin32 length over 2 GiB", mapOf(with(4, entry{bin("data"), []byte{0xc6, 0xff, 0xff, 0xff, 0xff, 1, 2}})...), Msgpack, Unknown, ErrMalformed},
+		{"str32 length over 2 GiB", mapOf(with(1, entry{bin("type"), []byte{0xdb, 0x80, 0x00, 0x00, 0x00, 1, 2}})...), Msgpack, Unknown, ErrMalformed},
 		{"data not bytes", mapOf(with(4, entry{bin("data"), []byte{0xc0}})...), Msgpack, Unknown, ErrMalformed},
 		{"missing nd", mapOf(without(0)...), Msgpack, Unknown, ErrMissingKey},
 		{"missing type", mapOf(without(1)...), Msgpack, Unknown, ErrMissingKey},
@@ -262,6 +264,7 @@ func TestEncodeLargeLayouts(t *testing.T) {
 			}
 			x := Tensor{DType: c.dtype, Shape: c.shape, Data: data}
 			buf := mustEncode(t, x, Msgpack)
+			assert.Equal(t, len(buf), encodedLen(c.shape, len(data)))
 			prefix := cat([]byte{0x85}, bin("nd"), []byte{0xc3}, bin("type"), str(c.dtype.String()), bin("kind"), bin(""), bin("shape"))
 			require.Equal(t, prefix, buf[:len(prefix)])
 			require.Equal(t, c.header, buf[len(prefix):len(prefix)+len(c.header)])
@@ -284,11 +287,14 @@ func TestRoundTripDTypes(t *testing.T) {
 		{DType: Float16, Shape: []int64{2}, Data: []byte{0x00, 0x3c, 0x00, 0xc0}},
 		{DType: Float32, Shape: []int64{}, Data: []byte{0, 0, 0x80, 0x3f}},
 		{DType: Float32, Shape: []int64{0, 1024}, Data: []byte{}},
+		{DType: Float32, Shape: []int64{1 << 32, 70000, 300, 0}, Data: []byte{}},
+		{DType: Int32, Shape: []int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, Data: []byte{1, 2, 3, 4}},
 	}
 	for _, x := range cases {
 		t.Run(x.DType.String(), func(t *testing.T) {
 			buf := mustEncode(t, x, Msgpack)
 			assert.Equal(t, x.DType.String(), string(buf[13:16]))
+			assert.Equal(t, len(buf), encodedLen(x.Shape, len(x.Data)))
 			got, err := Decode(buf, Msgpack, Unknown)
 			require.NoError(t, err)
 			assert.Equal(t, x.DType, got.DType)

@@ -53,7 +53,7 @@ func FromSeed(seed [32]byte) (*Keypair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wallet: seed: expanded secret key: %w", err)
 	}
-	public, err := newPublicKey(pub)
+	public, err := newPublicKey(pub, "")
 	if err != nil {
 		return nil, fmt.Errorf("wallet: seed: %w", err)
 	}
@@ -148,33 +148,48 @@ type PublicKey struct {
 // are not the canonical encoding of a Ristretto point, and the identity
 // point, which no secret key has.
 func NewPublicKey(raw [32]byte) (*PublicKey, error) {
+	return decodePublicKey(raw, "")
+}
+
+// decodePublicKey is NewPublicKey for a key whose address with
+// NetworkPrefix may already be known ("" if not).
+func decodePublicKey(raw [32]byte, ss58 string) (*PublicKey, error) {
 	key, err := schnorrkel.NewPublicKey(raw)
 	if err != nil {
 		return nil, fmt.Errorf("wallet: public key 0x%x: %w; want the canonical encoding of a Ristretto point", raw, err)
 	}
-	return newPublicKey(key)
+	return newPublicKey(key, ss58)
 }
 
-// newPublicKey wraps a decoded schnorrkel key. Encode caches the compressed
-// point inside key on its first call; calling it here, before the key is
-// shared, keeps later Verify calls read-only and so free of data races.
-func newPublicKey(key *schnorrkel.PublicKey) (*PublicKey, error) {
+// newPublicKey wraps a decoded schnorrkel key, computing its address unless
+// ss58 already holds it. Encode caches the compressed point inside key on its
+// first call; calling it here, before the key is shared, keeps later Verify
+// calls read-only and so free of data races.
+func newPublicKey(key *schnorrkel.PublicKey, ss58 string) (*PublicKey, error) {
 	raw := key.Encode()
 	if raw == [32]byte{} {
 		return nil, fmt.Errorf("wallet: public key 0x%x is the identity point; want the public key of a secret key", raw)
 	}
-	return &PublicKey{raw: raw, ss58: EncodeSS58(raw, NetworkPrefix), key: key}, nil
+	if ss58 == "" {
+		ss58 = EncodeSS58(raw, NetworkPrefix)
+	}
+	return &PublicKey{raw: raw, ss58: ss58, key: key}, nil
 }
 
 // ParsePublicKey decodes an SS58 address into a public key ready to verify
 // with. It accepts any valid prefix (see DecodeSS58); the key's SS58 method
 // writes it with NetworkPrefix.
 func ParsePublicKey(ss58 string) (*PublicKey, error) {
-	raw, _, err := DecodeSS58(ss58)
+	raw, prefix, err := DecodeSS58(ss58)
 	if err != nil {
 		return nil, err
 	}
-	return NewPublicKey(raw)
+	if prefix != NetworkPrefix {
+		// Base58 is a bijection, so an address with NetworkPrefix is the
+		// only one of its key and can be kept as is; others are rewritten.
+		ss58 = ""
+	}
+	return decodePublicKey(raw, ss58)
 }
 
 // Bytes returns the 32-byte public key.

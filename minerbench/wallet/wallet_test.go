@@ -276,8 +276,13 @@ func TestPublicKeyConcurrentVerify(t *testing.T) {
 	}
 }
 
-func TestParsePublicKeyErrors(t *testing.T) {
-	_, err := ParsePublicKey("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ")
+func TestParsePublicKey(t *testing.T) {
+	key, err := ParsePublicKey(aliceSS58)
+	require.NoError(t, err)
+	assert.Equal(t, mustRaw(t, alicePublic), key.Bytes())
+	assert.Equal(t, aliceSS58, key.SS58())
+
+	_, err = ParsePublicKey("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ")
 	require.ErrorIs(t, err, ErrChecksum)
 
 	// A well-formed address of the identity point: SS58 is fine, the key is not.
@@ -294,7 +299,7 @@ func TestParsePublicKeyErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "canonical encoding of a Ristretto point")
 
-	key, err := ParsePublicKey(EncodeSS58(mustRaw(t, alicePublic), 0))
+	key, err = ParsePublicKey(EncodeSS58(mustRaw(t, alicePublic), 0))
 	require.NoError(t, err, "any valid prefix is accepted")
 	assert.Equal(t, aliceSS58, key.SS58(), "SS58 writes NetworkPrefix")
 }
