@@ -1,0 +1,78 @@
+package axon
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/minerbench/minerbench/minerbench/wallet"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// Defaults of Config, used where a field is zero.
+const (
+	// DefaultForwardTimeout is Bittensor's axon.forward_timeout.
+	DefaultForwardTimeout = 10 * time.Second
+	// DefaultWorkers is Bittensor's axon.max_workers.
+	DefaultWorkers = 10
+	// DefaultQueueSize is the number of calls that may wait for a worker.
+	DefaultQueueSize = 100
+	// DefaultMaxMessageSize fits the largest answer the benchmark asks for,
+	// [64, 256, wire.NetworkDim] float32 (64 MiB), with room for framing.
+	DefaultMaxMessageSize = 64<<20 + 1<<20
+)
+
+// Config configures an Axon. Zero values mean the defaults above.
+type Config struct {
+	// Wallet is the hotkey the axon answers as (required).
+	Wallet *wallet.Keypair
+	// ForwardTimeout bounds the time from a call's arrival to its handler's
+	// answer, queue wait included; later calls answer Timeout.
+	ForwardTimeout time.Duration
+	// Workers is the number of goroutines running the ForwardFunc.
+	Workers int
+	// QueueSize is how many calls may wait for a free worker; more answer
+	// NucleusFull at once.
+	QueueSize int
+	// MaxMessageSize bounds received and sent messages in bytes; gRPC refuses
+	// a larger request with status RESOURCE_EXHAUSTED before reading it.
+	MaxMessageSize int
+}
+
+// withDefaults checks c and returns it with zero fields set to the defaults.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.Wallet == nil {
+		errs = append(errs, errors.New("axon: Config.Wallet: nil; want a hotkey"))
+	}
+	if c.ForwardTimeout < 0 {
+		errs = append(errs, fmt.Errorf("axon: Config.ForwardTimeout: %v; want 0 (default %v) or more", c.ForwardTimeout, DefaultForwardTimeout))
+	}
+	if c.Workers < 0 {
+		errs = append(errs, fmt.Errorf("axon: Config.Workers: %d; want 0 (default %d) or more", c.Workers, DefaultWorkers))
+	}
+	if c.QueueSize < 0 {
+		errs = append(errs, fmt.Errorf("axon: Config.QueueSize: %d; want 0 (default %d) or more", c.QueueSize, DefaultQueueSize))
+	}
+	if c.MaxMessageSize < 0 {
+		errs = append(errs, fmt.Errorf("axon: Config.MaxMessageSize: %d; want 0 (default %d) or more", c.MaxMessageSize, DefaultMaxMessageSize))
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	if c.ForwardTimeout == 0 {
+		c.ForwardTimeout = DefaultForwardTimeout
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	return c, nil
+}
+
+var _ wire.BittensorServer = (*Axon)(nil)

@@ -1,0 +1,82 @@
+package axon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// job is one forward call waiting for, or running on, a worker.
+type job struct {
+	ctx    context.Context
+	inputs tensor.Tensor
+	done   chan result // buffered: a worker never blocks on a caller that left
+}
+
+type result struct {
+	out tensor.Tensor
+	err error
+}
+
+// run queues a forward call without blocking and waits for its result or
+// the forward timeout.
+func (a *Axon) run(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wire.ReturnCode, string) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ForwardTimeout)
+	defer cancel()
+	stop := context.AfterFunc(a.base, cancel)
+	defer stop()
+	j := &job{ctx: ctx, inputs: inputs, done: make(chan result, 1)}
+	select {
+	case <-a.quit:
+		return tensor.Tensor{}, wire.ReturnCode_NotServingNucleus, "axon is stopping"
+	default:
+	}
+	select {
+	case a.jobs <- j:
+	default:
+		return tensor.Tensor{}, wire.ReturnCode_NucleusFull, fmt.Sprintf("work queue full (%d waiting)", cap(a.jobs))
+	}
+	select {
+	case r := <-j.done:
+		if r.err != nil {
+			return tensor.Tensor{}, wire.ReturnCode_UnknownException, "forward handler: " + r.err.Error()
+		}
+		return r.out, wire.ReturnCode_Success, ""
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return tensor.Tensor{}, wire.ReturnCode_Timeout, fmt.Sprintf("no answer within the forward timeout of %v", a.cfg.ForwardTimeout)
+		}
+		return tensor.Tensor{}, wire.ReturnCode_Timeout, "call ended before the forward handler answered"
+	}
+}
+
+// work runs queued jobs until the axon stops.
+func (a *Axon) work() {
+	defer a.workers.Done()
+	for {
+		select {
+		case <-a.quit:
+			return
+		case j := <-a.jobs:
+			if err := j.ctx.Err(); err != nil {
+				j.done <- result{err: err}
+				continue
+			}
+			j.done <- a.call(j)
+		}
+	}
+}
+
+// call runs the ForwardFunc, turning a panic into an error.
+func (a *Axon) call(j *job) (r result) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = result{err: fmt.Errorf("panic: %v", p)}
+		}
+	}()
+	out, err := a.forward(j.ctx, j.inputs)
+	return result{out: out, err: err}
+}

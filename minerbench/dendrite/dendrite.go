@@ -1,0 +1,246 @@
+// Package dendrite is the client side of the wire protocol: it signs and
+// sends forward text queries to an axon over one reused gRPC connection,
+// times them, and maps every outcome to the return code WIRE.md names.
+package dendrite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/minerbench/minerbench/minerbench/auth"
+	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// DefaultMaxMessageSize bounds sent and received messages by default: the
+// largest answer the benchmark asks for, [64, 256, wire.NetworkDim] float32
+// (64 MiB), with room for framing.
+const DefaultMaxMessageSize = 64<<20 + 1<<20
+
+// Option configures Dial.
+type Option func(*options) error
+
+type options struct {
+	maxMessageSize int
+	dialOptions    []grpc.DialOption
+}
+
+// WithMaxMessageSize sets the largest message sent or received, in bytes
+// (DefaultMaxMessageSize). A larger answer is recorded as UnknownException
+// (gRPC status RESOURCE_EXHAUSTED).
+func WithMaxMessageSize(n int) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("dendrite: WithMaxMessageSize: %d; want a positive number of bytes", n)
+		}
+		o.maxMessageSize = n
+		return nil
+	}
+}
+
+// WithDialOptions adds gRPC dial options after the dendrite's own (insecure
+// transport credentials and the message size limits). A stats handler among
+// them must not keep the request messages it sees: the dendrite reuses them.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) error {
+		o.dialOptions = append(o.dialOptions, opts...)
+		return nil
+	}
+}
+
+// Dendrite queries one axon endpoint. It is safe for concurrent use; every
+// call goes over the same connection and carries the same receptor uid.
+type Dendrite struct {
+	conn   *grpc.ClientConn
+	client wire.BittensorClient
+	signer *auth.Signer
+	reqs   sync.Pool // of *request
+}
+
+// request is a forward request message with its tensor and buffer, reused
+// from call to call: gRPC has marshaled it by the time Forward returns.
+type request struct {
+	msg     wire.TensorMessage
+	tensor  wire.Tensor
+	tensors [1]*wire.Tensor
+}
+
+// Dial connects to endpoint (host:port) without TLS and signs every call
+// with w. It returns once the connection is ready, or with an error when ctx
+// ends first.
+func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Option) (*Dendrite, error) {
+	if endpoint == "" {
+		return nil, errors.New("dendrite: endpoint: empty; want host:port")
+	}
+	o := options{maxMessageSize: DefaultMaxMessageSize}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	signer, err := auth.NewSigner(w)
+	if err != nil {
+		return nil, fmt.Errorf("dendrite: %w", err)
+	}
+	dialOpts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(o.maxMessageSize),
+			grpc.MaxCallSendMsgSize(o.maxMessageSize),
+		),
+	}, o.dialOptions...)
+	conn, err := grpc.NewClient("passthrough:///"+endpoint, dialOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("dendrite: endpoint %q: %w", endpoint, err)
+	}
+	conn.Connect()
+	for {
+		s := conn.GetState()
+		if s == connectivity.Ready {
+			break
+		}
+		if !conn.WaitForStateChange(ctx, s) {
+			conn.Close()
+			return nil, fmt.Errorf("dendrite: connecting to %s (last state %v): %w", endpoint, s, ctx.Err())
+		}
+	}
+	return &Dendrite{conn: conn, client: wire.NewBittensorClient(conn), signer: signer}, nil
+}
+
+// Close closes the connection. Calls in flight fail with Unavailable or
+// UnknownException.
+func (d *Dendrite) Close() error {
+	return d.conn.Close()
+}
+
+// Hotkey returns the SS58 address the dendrite signs as.
+func (d *Dendrite) Hotkey() string { return d.signer.SS58() }
+
+// ForwardText sends a forward text query with inputs, an INT64 tensor of
+// shape [batch, seq], and returns the outputs, the return code and the time
+// from the start of the call to the end of decoding. The outputs are set only
+// with Success: a FLOAT32 tensor of shape [batch, seq, wire.NetworkDim] whose
+// Data shares memory with the received message. ctx bounds the call.
+//
+// Codes recorded before sending: EmptyRequest for inputs without elements,
+// RequestShapeException for a rank other than 2, InvalidRequest for a dtype
+// other than INT64, RequestSerializationException for inputs that do not
+// encode. After sending, as WIRE.md maps them: gRPC DEADLINE_EXCEEDED →
+// Timeout, UNAVAILABLE → Unavailable, UNAUTHENTICATED → Unauthenticated, any
+// other gRPC error → UnknownException; a return_code other than Success →
+// that code; Success without a tensor → EmptyResponse; a tensor that does not
+// decode, is not FLOAT32 or whose size disagrees with its shape →
+// ResponseDeserializationException; a shape other than
+// [batch, seq, wire.NetworkDim] → ResponseShapeException.
+func (d *Dendrite) ForwardText(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wire.ReturnCode, time.Duration) {
+	start := time.Now()
+	out, code := d.forwardText(ctx, inputs)
+	return out, code, time.Since(start)
+}
+
+func (d *Dendrite) forwardText(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wire.ReturnCode) {
+	if len(inputs.Data) == 0 {
+		return tensor.Tensor{}, wire.ReturnCode_EmptyRequest
+	}
+	if len(inputs.Shape) != 2 {
+		return tensor.Tensor{}, wire.ReturnCode_RequestShapeException
+	}
+	if inputs.DType != tensor.Int64 {
+		return tensor.Tensor{}, wire.ReturnCode_InvalidRequest
+	}
+	req, _ := d.reqs.Get().(*request)
+	if req == nil {
+		req = &request{}
+		req.tensors[0] = &req.tensor
+	}
+	defer d.reqs.Put(req)
+	buf, err := tensor.Encode(req.tensor.Buffer[:0], inputs, tensor.Msgpack)
+	if err != nil {
+		return tensor.Tensor{}, wire.ReturnCode_RequestSerializationException
+	}
+	req.tensor.Version = wire.Version
+	req.tensor.Buffer = buf
+	req.tensor.Shape = append(req.tensor.Shape[:0], inputs.Shape...)
+	req.tensor.Serializer = wire.Serializer_MSGPACK
+	req.tensor.TensorType = wire.TensorType_TORCH
+	req.tensor.Dtype = wire.DataType_INT64
+	req.tensor.Modality = wire.Modality_TEXT
+	req.tensor.RequiresGrad = false
+	req.msg.Version = wire.Version
+	req.msg.Hotkey = d.signer.SS58()
+	req.msg.Tensors = req.tensors[:]
+	req.msg.RequiresGrad = true
+
+	ctx, err = d.signer.AppendToOutgoingContext(ctx, wire.RequestType_FORWARD)
+	if err != nil {
+		return tensor.Tensor{}, wire.ReturnCode_UnknownException
+	}
+	resp, err := d.client.Forward(ctx, &req.msg)
+	if err != nil {
+		return tensor.Tensor{}, codeOf(err)
+	}
+	return decodeOutputs(resp, inputs.Shape[0], inputs.Shape[1])
+}
+
+// codeOf maps a gRPC error to the code the dendrite records.
+func codeOf(err error) wire.ReturnCode {
+	switch status.Code(err) {
+	case codes.DeadlineExceeded:
+		return wire.ReturnCode_Timeout
+	case codes.Unavailable:
+		return wire.ReturnCode_Unavailable
+	case codes.Unauthenticated:
+		return wire.ReturnCode_Unauthenticated
+	default:
+		return wire.ReturnCode_UnknownException
+	}
+}
+
+// decodeOutputs checks and decodes a forward response to inputs of shape
+// [batch, seq].
+func decodeOutputs(resp *wire.TensorMessage, batch, seq int64) (tensor.Tensor, wire.ReturnCode) {
+	if resp.ReturnCode != wire.ReturnCode_Success {
+		return tensor.Tensor{}, resp.ReturnCode
+	}
+	if len(resp.Tensors) == 0 || resp.Tensors[0] == nil {
+		return tensor.Tensor{}, wire.ReturnCode_EmptyResponse
+	}
+	t := resp.Tensors[0]
+	dec, err := tensor.Decode(t.Buffer, tensor.Serializer(t.Serializer), tensor.DType(t.Dtype))
+	if err != nil || dec.DType != tensor.Float32 {
+		return tensor.Tensor{}, wire.ReturnCode_ResponseDeserializationException
+	}
+	if want, ok := numel(t.Shape); !ok || want != int64(len(dec.Data)/4) {
+		return tensor.Tensor{}, wire.ReturnCode_ResponseDeserializationException
+	}
+	if len(t.Shape) != 3 || t.Shape[0] != batch || t.Shape[1] != seq || t.Shape[2] != wire.NetworkDim {
+		return tensor.Tensor{}, wire.ReturnCode_ResponseShapeException
+	}
+	return tensor.Tensor{DType: tensor.Float32, Shape: t.Shape, Data: dec.Data}, wire.ReturnCode_Success
+}
+
+// numel returns the number of elements of shape, or false when a dimension is
+// negative or the product overflows.
+func numel(shape []int64) (int64, bool) {
+	n := int64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, false
+		}
+		if d != 0 && n > (1<<62)/d {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
+}

@@ -1,0 +1,106 @@
+package history
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// maxLine bounds the length of a history line; the longest well-formed row
+// is a few hundred bytes.
+const maxLine = 4096
+
+// Reader reads the rows of a history one at a time, so a tool can summarize
+// a history of any length in bounded memory.
+type Reader struct {
+	name string
+	br   *bufio.Reader
+	line int
+	err  error
+}
+
+// NewReader returns a Reader of the history in r; name is the file name its
+// errors carry.
+func NewReader(r io.Reader, name string) *Reader {
+	return &Reader{name: name, br: bufio.NewReaderSize(r, maxLine)}
+}
+
+// Next returns the next row. It checks the header before the first row and
+// returns io.EOF after the last; a malformed file gives a *FormatError
+// carrying the line, and every later call returns the same error.
+func (r *Reader) Next() (Row, error) {
+	if r.err != nil {
+		return Row{}, r.err
+	}
+	if r.line == 0 {
+		line, err := r.readLine()
+		if err == io.EOF {
+			err = &FormatError{Path: r.name, Reason: "empty file: want the header " + strconv.Quote(Header)}
+		}
+		if err != nil {
+			r.err = err
+			return Row{}, err
+		}
+		if err := checkHeader(r.name, line); err != nil {
+			r.err = err
+			return Row{}, err
+		}
+	}
+	line, err := r.readLine()
+	if err != nil {
+		r.err = err
+		return Row{}, err
+	}
+	row, ferr := parseRow(line)
+	if ferr != nil {
+		r.err = ferr.at(r.name, r.line)
+		return Row{}, r.err
+	}
+	return row, nil
+}
+
+// readLine returns the next line without its newline; io.EOF only at a
+// clean end of the file.
+func (r *Reader) readLine() ([]byte, error) {
+	line, err := r.br.ReadSlice('\n')
+	if len(line) == 0 && err == io.EOF {
+		return nil, io.EOF
+	}
+	r.line++
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return nil, &FormatError{Path: r.name, Line: r.line, Value: quote(line),
+			Reason: fmt.Sprintf("line longer than %d bytes: not a history row", maxLine)}
+	case err == io.EOF:
+		return nil, &FormatError{Path: r.name, Line: r.line, Value: quote(line),
+			Reason: "last line does not end in a newline: the file is truncated"}
+	case err != nil:
+		return nil, fmt.Errorf("history: read %s: %w", r.name, err)
+	}
+	return line[:len(line)-1], nil
+}
+
+// Read parses the whole history at path. It is meant for tests and small
+// tools; use NewReader to stream a large history.
+func Read(path string) ([]Row, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer f.Close()
+	r := NewReader(f, path)
+	var rows []Row
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
+}

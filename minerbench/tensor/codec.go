@@ -1,0 +1,289 @@
+package tensor
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/tinylib/msgp/msgp"
+)
+
+// The five keys of the msgpack-numpy map, in the order msgpack-numpy writes
+// them.
+var (
+	keyND    = []byte("nd")
+	keyType  = []byte("type")
+	keyKind  = []byte("kind")
+	keyShape = []byte("shape")
+	keyData  = []byte("data")
+)
+
+// headerRoom is an upper bound on the bytes of the map around the shape
+// and data: map, keys, nd, type, kind, array header, bin32 header.
+const headerRoom = 64
+
+// Encode appends t serialized with s to dst and returns the extended slice,
+// growing dst at most once; pass a reused dst[:0] to encode without
+// allocating.
+//
+// Msgpack writes the msgpack-numpy map byte for byte as Python's msgpack
+// 1.0 with msgpack-numpy 0.4 does: keys as bin, type as str, kind as empty
+// bin, shape as an array of unsigned ints, data as bin. It takes any DType
+// with a size. Cmppack writes the same map holding "<f2" values: Float32
+// and Float64 tensors are narrowed to binary16 (nearest, ties to even;
+// overflow becomes ±inf), Float16 tensors are written as they are.
+//
+// t must pass Validate, and its Data must fit a bin32 (< 4 GiB).
+func Encode(dst []byte, t Tensor, s Serializer) ([]byte, error) {
+	if err := t.Validate(); err != nil {
+		return dst, withOp(err, "encode")
+	}
+	wire := t.DType
+	switch s {
+	case Msgpack:
+	case Cmppack:
+		if t.DType != Float16 && t.DType != Float32 && t.DType != Float64 {
+			return dst, &Error{Op: "encode", Field: "dtype", Reason: ErrUnsupportedDType,
+				Detail: fmt.Sprintf("%s for CMPPACK; want Float16, Float32 or Float64", t.DType)}
+		}
+		wire = Float16
+	default:
+		return dst, &Error{Op: "encode", Field: "serializer", Reason: ErrSerializer,
+			Detail: fmt.Sprintf("%s; want MSGPACK or CMPPACK", s)}
+	}
+	n := len(t.Data) / t.DType.Size() * wire.Size()
+	if uint64(n) > math.MaxUint32 {
+		return dst, &Error{Op: "encode", Field: "data", Reason: ErrOverflow,
+			Detail: fmt.Sprintf("%d bytes; msgpack bin holds at most %d", n, uint32(math.MaxUint32))}
+	}
+
+	dst = slices.Grow(dst, headerRoom+9*len(t.Shape)+n)
+	dst = msgp.AppendMapHeader(dst, 5)
+	dst = msgp.AppendBytes(dst, keyND)
+	dst = msgp.AppendBool(dst, true)
+	dst = msgp.AppendBytes(dst, keyType)
+	dst = msgp.AppendString(dst, wire.String())
+	dst = msgp.AppendBytes(dst, keyKind)
+	dst = msgp.AppendBytes(dst, nil)
+	dst = msgp.AppendBytes(dst, keyShape)
+	dst = msgp.AppendArrayHeader(dst, uint32(len(t.Shape)))
+	for _, d := range t.Shape {
+		dst = msgp.AppendUint64(dst, uint64(d))
+	}
+	dst = msgp.AppendBytes(dst, keyData)
+	if wire == t.DType {
+		return msgp.AppendBytes(dst, t.Data), nil
+	}
+	dst = msgp.AppendBytesHeader(dst, uint32(n))
+	start := len(dst)
+	dst = dst[:start+n]
+	narrowToHalf(dst[start:], t.Data, t.DType)
+	return dst, nil
+}
+
+// Decode reads a tensor serialized with s from buf; dtype is the dtype the
+// message declares.
+//
+// For Msgpack, dtype Unknown takes whatever dtype the buffer holds, and any
+// other dtype must equal it (ErrDTypeMismatch). The returned Data aliases
+// buf, so buf must not be changed while the tensor is in use; Shape is the
+// one allocation.
+//
+// For Cmppack the buffer must hold "<f2" values, which are widened to dtype:
+// Float32 or Float64 (one more allocation, for the widened Data), or Float16
+// (Data then aliases buf).
+//
+// Decode accepts keys, type, kind and data written as msgpack str or bin and
+// the keys in any order. It refuses, with an *Error whose Reason says why: a
+// buffer that is not a single msgpack map (ErrMalformed, ErrTrailingData), a
+// missing, repeated or unknown key, nd not true, a non-empty kind (data is
+// never unpickled), an unknown dtype string, a negative dimension, more
+// than MaxRank dimensions, sizes that overflow, and data whose length is not
+// the shape's product times the element size. It never panics.
+func Decode(buf []byte, s Serializer, dtype DType) (Tensor, error) {
+	switch s {
+	case Msgpack:
+		if dtype != Unknown && dtype.Size() == 0 {
+			return Tensor{}, &Error{Op: "decode", Field: "dtype", Reason: ErrUnsupportedDType,
+				Detail: fmt.Sprintf("%s for MSGPACK; want Unknown, Float16, Float32, Float64, Int32 or Int64", dtype)}
+		}
+	case Cmppack:
+		if dtype != Float16 && dtype != Float32 && dtype != Float64 {
+			return Tensor{}, &Error{Op: "decode", Field: "dtype", Reason: ErrUnsupportedDType,
+				Detail: fmt.Sprintf("%s for CMPPACK; want Float16, Float32 or Float64", dtype)}
+		}
+	default:
+		return Tensor{}, &Error{Op: "decode", Field: "serializer", Reason: ErrSerializer,
+			Detail: fmt.Sprintf("%s; want MSGPACK or CMPPACK", s)}
+	}
+	t, err := decodeMap(buf)
+	if err != nil {
+		return Tensor{}, withOp(err, "decode")
+	}
+	if s == Msgpack {
+		if dtype != Unknown && dtype != t.DType {
+			return Tensor{}, &Error{Op: "decode", Field: "type", Reason: ErrDTypeMismatch,
+				Detail: fmt.Sprintf("buffer holds %s; want %s", t.DType, dtype)}
+		}
+		return t, nil
+	}
+	if t.DType != Float16 {
+		return Tensor{}, &Error{Op: "decode", Field: "type", Reason: ErrDTypeMismatch,
+			Detail: fmt.Sprintf("CMPPACK buffer holds %s; want %s", t.DType, Float16)}
+	}
+	if dtype == Float16 {
+		return t, nil
+	}
+	// The size check in decodeMap bounds this allocation by 4×len(buf).
+	wide := make([]byte, len(t.Data)/2*dtype.Size())
+	widenHalf(wide, t.Data, dtype)
+	return Tensor{DType: dtype, Shape: t.Shape, Data: wide}, nil
+}
+
+// Bits of the keys seen by decodeMap.
+const (
+	seenND = 1 << iota
+	seenType
+	seenKind
+	seenShape
+	seenData
+)
+
+// decodeMap parses the msgpack-numpy map in buf and checks it; errors
+// carry no Op.
+func decodeMap(buf []byte) (Tensor, error) {
+	var t Tensor
+	n, b, err := msgp.ReadMapHeaderBytes(buf)
+	if err != nil {
+		return t, malformed("", "want a map of 5 entries", err)
+	}
+	seen := 0
+	for range n {
+		var key []byte
+		key, b, err = readRaw(b)
+		if err != nil {
+			return t, malformed("", "want a str or bin key", err)
+		}
+		var bit int
+		switch string(key) {
+		case "nd":
+			bit = seenND
+		case "type":
+			bit = seenType
+		case "kind":
+			bit = seenKind
+		case "shape":
+			bit = seenShape
+		case "data":
+			bit = seenData
+		default:
+			return t, &Error{Field: quoteShort(string(key)), Reason: ErrUnknownKey,
+				Detail: "want nd, type, kind, shape and data"}
+		}
+		if seen&bit != 0 {
+			return t, &Error{Field: string(key), Reason: ErrDuplicateKey, Detail: "each key must occur once"}
+		}
+		seen |= bit
+		switch bit {
+		case seenND:
+			var nd bool
+			nd, b, err = msgp.ReadBoolBytes(b)
+			if err != nil {
+				return t, malformed("nd", "want true", err)
+			}
+			if !nd {
+				return t, &Error{Field: "nd", Reason: ErrNotArray, Detail: "nd is false (a numpy scalar); want true"}
+			}
+		case seenType:
+			var v []byte
+			v, b, err = readRaw(b)
+			if err != nil {
+				return t, malformed("type", "want a numpy dtype string", err)
+			}
+			if t.DType, err = ParseDType(string(v)); err != nil {
+				return t, err
+			}
+		case seenKind:
+			var v []byte
+			v, b, err = readRaw(b)
+			if err != nil {
+				return t, malformed("kind", "want an empty bin", err)
+			}
+			if len(v) != 0 {
+				return t, &Error{Field: "kind", Reason: ErrKind,
+					Detail: fmt.Sprintf("%s; want empty (object arrays are refused)", quoteShort(string(v)))}
+			}
+		case seenShape:
+			t.Shape, b, err = readShape(b)
+			if err != nil {
+				return t, err
+			}
+		case seenData:
+			t.Data, b, err = readRaw(b)
+			if err != nil {
+				return t, malformed("data", "want a bin", err)
+			}
+		}
+	}
+	for _, k := range []struct {
+		bit  int
+		name string
+	}{{seenND, "nd"}, {seenType, "type"}, {seenKind, "kind"}, {seenShape, "shape"}, {seenData, "data"}} {
+		if seen&k.bit == 0 {
+			return t, &Error{Field: k.name, Reason: ErrMissingKey, Detail: "want nd, type, kind, shape and data"}
+		}
+	}
+	if len(b) != 0 {
+		return t, &Error{Reason: ErrTrailingData, Detail: fmt.Sprintf("%d bytes after the map; want none", len(b))}
+	}
+	if err := t.Validate(); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// readRaw reads a msgpack str or bin from b without copying.
+func readRaw(b []byte) (v, rest []byte, err error) {
+	if msgp.NextType(b) == msgp.BinType {
+		return msgp.ReadBytesZC(b)
+	}
+	return msgp.ReadStringZC(b)
+}
+
+// readShape reads the shape array from b, refusing more than MaxRank
+// dimensions before allocating, and negative or oversized dimensions.
+func readShape(b []byte) ([]int64, []byte, error) {
+	n, b, err := msgp.ReadArrayHeaderBytes(b)
+	if err != nil {
+		return nil, b, malformed("shape", "want an array of ints", err)
+	}
+	if n > MaxRank {
+		return nil, b, &Error{Field: "shape", Reason: ErrRank,
+			Detail: fmt.Sprintf("%d dimensions; want at most %d", n, MaxRank)}
+	}
+	shape := make([]int64, n)
+	for i := range shape {
+		var d int64
+		d, b, err = msgp.ReadInt64Bytes(b)
+		if err != nil {
+			var uo msgp.UintOverflow
+			if errors.As(err, &uo) {
+				return nil, b, &Error{Field: "shape", Reason: ErrOverflow,
+					Detail: fmt.Sprintf("shape[%d] = %d; want at most %d", i, uo.Value, int64(math.MaxInt64))}
+			}
+			return nil, b, malformed("shape", fmt.Sprintf("shape[%d]: want an int", i), err)
+		}
+		if d < 0 {
+			return nil, b, &Error{Field: "shape", Reason: ErrNegativeDim,
+				Detail: fmt.Sprintf("shape[%d] = %d; want >= 0", i, d)}
+		}
+		shape[i] = d
+	}
+	return shape, b, nil
+}
+
+// malformed wraps a msgp error as an ErrMalformed *Error.
+func malformed(field, want string, err error) error {
+	return &Error{Field: field, Reason: ErrMalformed, Detail: want + ": " + err.Error()}
+}
