@@ -56,7 +56,7 @@ func pluginSet(impl Controller) goplugin.PluginSet {
 
 // grpcPlugin binds a Controller to go-plugin's gRPC transport.
 type grpcPlugin struct {
-	goplugin.NotImplementedGRPCPlugin
+	goplugin.NetRPCUnsupportedPlugin
 	impl Controller
 }
 
