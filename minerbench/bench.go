@@ -138,10 +138,15 @@ func (h *harness) bench(b *testing.B, m *Miner, load Load) {
 	if err := m.Err(); err != nil {
 		b.Fatal(err)
 	}
-	s := history.Merge(summaries...)
+	s := &history.Summary{}
+	for _, shard := range summaries {
+		s.Merge(shard)
+	}
 	report(b, s, wall, load)
 	var analysis strings.Builder
-	s.Analysis(&analysis, wall)
+	if err := s.Analysis(&analysis, wall); err != nil {
+		b.Fatal(err)
+	}
 	b.Log("\n" + analysis.String())
 }
 
@@ -257,7 +262,7 @@ type worker struct {
 }
 
 func (r *queryRun) newWorker(i int) *worker {
-	return &worker{r: r, next: i, summary: history.NewSummary(), buf: make([]history.Record, 0, flushEvery)}
+	return &worker{r: r, next: i, summary: &history.Summary{}, buf: make([]history.Record, 0, flushEvery)}
 }
 
 // step sends one query and records it; it reports false once the run is
