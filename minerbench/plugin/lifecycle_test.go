@@ -23,13 +23,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/miners/template/nucleus"
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
 	"github.com/minerbench/minerbench/minerbench/plugin"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/miners/template/nucleus"
 )
 
 // The test binary re-executes itself as a helper host process when
