@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,6 +57,25 @@ func (m *Miner) Err() error {
 		return m.proc.Explain(fmt.Errorf("miner %s exited", m.Name))
 	}
 	return nil
+}
+
+// Pid returns the process id of the miner's plugin, or 0 for a remote
+// endpoint or a miner that could not be started.
+func (m *Miner) Pid() int {
+	if m.proc == nil {
+		return 0
+	}
+	return m.proc.Pid()
+}
+
+// Miners returns the miners Main started, in the bench file's order, or nil
+// when it started none (no benchmarks were asked for, or TestMain does not
+// call Main). The slice is a copy; the miners are shared.
+func Miners() []*Miner {
+	if current == nil {
+		return nil
+	}
+	return slices.Clone(current.miners)
 }
 
 // connect dials the miner's axon with the validator's hotkey.

@@ -58,13 +58,25 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 	}
 }
 
-// Dendrite queries one axon endpoint. It is safe for concurrent use; every
-// call goes over the same connection and carries the same receptor uid.
+// Dendrite queries one axon endpoint over one connection. It is safe for
+// concurrent use.
+//
+// A sequential caller signs every call with one receptor uid, as Bittensor's
+// receptor did. Concurrent calls each borrow a signer with a uid of its own:
+// an axon refuses a nonce more than 10 ms older than the newest it has seen
+// for the same hotkey and uid, and calls signed at nearly the same time may
+// be verified in another order, so sharing one uid between calls in flight
+// would turn scheduling delays into spurious Unauthenticated answers. The
+// dendrite holds at most as many uids as calls were ever in flight at once.
 type Dendrite struct {
 	conn   *grpc.ClientConn
 	client wire.BittensorClient
-	signer *auth.Signer
+	key    *wallet.Keypair
+	hotkey string
 	reqs   sync.Pool // of *request
+
+	signersMu sync.Mutex
+	signers   []*auth.Signer // idle signers, each with its own receptor uid
 }
 
 // request is a forward request message with its tensor and buffer, reused
@@ -114,7 +126,32 @@ func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Optio
 			return nil, fmt.Errorf("dendrite: connecting to %s (last state %v): %w", endpoint, s, ctx.Err())
 		}
 	}
-	return &Dendrite{conn: conn, client: wire.NewBittensorClient(conn), signer: signer}, nil
+	return &Dendrite{
+		conn:    conn,
+		client:  wire.NewBittensorClient(conn),
+		key:     w,
+		hotkey:  signer.SS58(),
+		signers: []*auth.Signer{signer},
+	}, nil
+}
+
+// signer takes an idle signer, or makes one with a new receptor uid.
+func (d *Dendrite) signer() *auth.Signer {
+	d.signersMu.Lock()
+	defer d.signersMu.Unlock()
+	if n := len(d.signers); n > 0 {
+		s := d.signers[n-1]
+		d.signers = d.signers[:n-1]
+		return s
+	}
+	s, _ := auth.NewSigner(d.key) // d.key is not nil: Dial checked it.
+	return s
+}
+
+func (d *Dendrite) release(s *auth.Signer) {
+	d.signersMu.Lock()
+	d.signers = append(d.signers, s)
+	d.signersMu.Unlock()
 }
 
 // Close closes the connection. Calls in flight fail with Unavailable or
@@ -124,7 +161,7 @@ func (d *Dendrite) Close() error {
 }
 
 // Hotkey returns the SS58 address the dendrite signs as.
-func (d *Dendrite) Hotkey() string { return d.signer.SS58() }
+func (d *Dendrite) Hotkey() string { return d.hotkey }
 
 // ForwardText sends a forward text query with inputs, an INT64 tensor of
 // shape [batch, seq], and returns the outputs, the return code and the time
@@ -177,11 +214,13 @@ func (d *Dendrite) forwardText(ctx context.Context, inputs tensor.Tensor) (tenso
 	req.tensor.Modality = wire.Modality_TEXT
 	req.tensor.RequiresGrad = false
 	req.msg.Version = wire.Version
-	req.msg.Hotkey = d.signer.SS58()
+	req.msg.Hotkey = d.hotkey
 	req.msg.Tensors = req.tensors[:]
 	req.msg.RequiresGrad = true
 
-	ctx, err = d.signer.AppendToOutgoingContext(ctx, wire.RequestType_FORWARD)
+	signer := d.signer()
+	defer d.release(signer)
+	ctx, err = signer.AppendToOutgoingContext(ctx, wire.RequestType_FORWARD)
 	if err != nil {
 		return tensor.Tensor{}, wire.ReturnCode_UnknownException
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/minerbench/minerbench/minerbench/auth"
@@ -386,4 +388,60 @@ func TestMetadataOrderOnTheWire(t *testing.T) {
 	sig, err := v.Verify(values[auth.KeySignature])
 	require.NoError(t, err)
 	assert.Equal(t, wallet.Mock("dendrite").SS58(), sig.SS58)
+}
+
+// TestConcurrentCallsAuthenticate runs many calls at once through one
+// dendrite: none may be refused as a replay, however the calls interleave.
+func TestConcurrentCallsAuthenticate(t *testing.T) {
+	addr, _ := serveAxon(t)
+	d := dial(t, addr)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 25 {
+				_, code, _ := d.ForwardText(context.Background(), tokens(1, 4))
+				if !assert.Equal(t, wire.ReturnCode_Success, code) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d.signersMu.Lock()
+	defer d.signersMu.Unlock()
+	assert.LessOrEqual(t, len(d.signers), 8, "at most one receptor uid per call in flight")
+	assert.NotEmpty(t, d.signers)
+}
+
+// TestReceptorUIDs checks that calls in flight together carry different
+// receptor uids and that a later call reuses an idle one.
+func TestReceptorUIDs(t *testing.T) {
+	arrived := make(chan string, 3)
+	release := make(chan struct{})
+	resp := answer(t, floats(1, 1, wire.NetworkDim))
+	f := &fake{respond: func(ctx context.Context, _ *wire.TensorMessage) (*wire.TensorMessage, error) {
+		sig, err := auth.ParseSignature(metadata.ValueFromIncomingContext(ctx, auth.KeySignature)[0])
+		if err != nil {
+			return nil, err
+		}
+		arrived <- sig.ReceptorUID
+		<-release
+		return resp, nil
+	}}
+	d := dial(t, serveFake(t, f))
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			_, code, _ := d.ForwardText(context.Background(), tokens(1, 1))
+			assert.Equal(t, wire.ReturnCode_Success, code)
+		})
+	}
+	first, second := <-arrived, <-arrived
+	assert.NotEqual(t, first, second, "calls in flight together use different uids")
+	close(release)
+	wg.Wait()
+
+	_, code, _ := d.ForwardText(context.Background(), tokens(1, 1))
+	require.Equal(t, wire.ReturnCode_Success, code)
+	assert.Contains(t, []string{first, second}, <-arrived, "a sequential call reuses an idle uid")
 }

@@ -94,6 +94,12 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, stop <-chan
 	overrides[KeyWalletSeed] = *seed
 	overrides[KeyChainEndpoint] = *chainEndpoint
 
+	// Catch the signals before the endpoint is printed: whoever reads it may
+	// send one at once, and must get a clean stop rather than the default
+	// death by signal.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
 	log := hclog.New(&hclog.LoggerOptions{Name: m.Name(), Output: stderr, Level: hclog.Info})
 	rt := newRuntime(m, log)
 	started, err := rt.Run(context.Background(), overrides)
@@ -103,9 +109,6 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, stop <-chan
 	defer rt.Stop(context.Background())
 	fmt.Fprintf(stdout, "miner %s serving\nhotkey: %s\nendpoint: %s\n", m.Name(), started.Hotkey, started.Endpoint)
 
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(signals)
 	select {
 	case sig := <-signals:
 		log.Info("stopping", "signal", sig.String())
