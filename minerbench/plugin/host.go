@@ -108,12 +108,12 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	rpc, err := p.client.Client()
 	if err != nil {
 		p.client.Kill()
-		return nil, p.explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
+		return nil, p.Explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
 	}
 	raw, err := rpc.Dispense(pluginName)
 	if err != nil {
 		p.client.Kill()
-		return nil, p.explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
+		return nil, p.Explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
 	}
 	p.Controller = raw.(Controller)
 	return p, nil
@@ -172,8 +172,9 @@ func (p *Process) Kill() {
 	})
 }
 
-// explain adds the exit status and the last log lines to err, when there are any.
-func (p *Process) explain(err error) error {
+// Explain adds the process's exit status and its last log lines to err,
+// when there are any.
+func (p *Process) Explain(err error) error {
 	if exit := p.ExitError(); exit != nil {
 		err = fmt.Errorf("%w (miner %s)", err, exit)
 	}
@@ -182,9 +183,6 @@ func (p *Process) explain(err error) error {
 	}
 	return err
 }
-
-// Explain adds the process's exit status and last log lines to err.
-func (p *Process) Explain(err error) error { return p.explain(err) }
 
 // cmdRunner runs the plugin command for go-plugin and remembers how it ended.
 type cmdRunner struct {
