@@ -23,10 +23,12 @@ const parentPollInterval = 100 * time.Millisecond
 // of a miner's main. It logs to stderr; stdout belongs to go-plugin's handshake.
 func Serve(m Miner) {
 	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
-		if err := runStandalone(m, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
-			if !errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintf(os.Stderr, "%s: %v\n", m.Name(), err)
-			}
+		err := runStandalone(m, os.Args[1:], os.Stdout, os.Stderr, nil)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			os.Exit(0)
+		case err != nil:
+			fmt.Fprintf(os.Stderr, "%s: %v\n", m.Name(), err)
 			os.Exit(2)
 		}
 		return
