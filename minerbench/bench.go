@@ -39,6 +39,11 @@ type Load struct {
 	Conc int
 	// Delay is the pause each worker makes after each query.
 	Delay time.Duration
+	// Rate, when positive, runs an open loop: queries are sent at Rate per
+	// second on a fixed schedule by the Conc workers, and latency is
+	// measured from each query's intended send time (see openloop.go).
+	// Zero runs the closed loop.
+	Rate float64
 	// History is the CSV file name (without .csv) under the miner's results
 	// directory; empty means DefaultHistory.
 	History string
@@ -48,7 +53,7 @@ type Load struct {
 // run_standard_benchmark.
 func Standard() Load {
 	c := configOrDefault()
-	return Load{Batch: c.Batch, Block: c.Block, Conc: c.Conc, Delay: c.Delay}
+	return Load{Batch: c.Batch, Block: c.Block, Conc: c.Conc, Delay: c.Delay, Rate: c.Rate}
 }
 
 func configOrDefault() Config {
@@ -60,7 +65,11 @@ func configOrDefault() Config {
 
 // name returns the sub-benchmark name carrying the load's keys.
 func (l Load) name(miner string) string {
-	return fmt.Sprintf("miner=%s/batch=%d/block=%d/conc=%d", miner, l.Batch, l.Block, l.Conc)
+	name := fmt.Sprintf("miner=%s/batch=%d/block=%d/conc=%d", miner, l.Batch, l.Block, l.Conc)
+	if l.Rate > 0 {
+		name += "/rate=" + strconv.FormatFloat(l.Rate, 'f', -1, 64)
+	}
+	return name
 }
 
 func (l Load) normalize() (Load, error) {
@@ -79,6 +88,10 @@ func (l Load) normalize() (Load, error) {
 		return l, fmt.Errorf("load conc %d: want 1 to %d", l.Conc, maxConc)
 	case l.Delay < 0:
 		return l, fmt.Errorf("load delay %v: want 0 or more", l.Delay)
+	case !(l.Rate >= 0 && l.Rate <= maxRate):
+		return l, fmt.Errorf("load rate %v: want 0 (closed loop) or queries per second up to %d", l.Rate, maxRate)
+	case l.Rate > 0 && l.Delay > 0:
+		return l, fmt.Errorf("load delay %v: want 0 with a rate (an open loop paces queries by its schedule)", l.Delay)
 	case strings.ContainsAny(l.History, `/\`) || l.History == "." || l.History == "..":
 		return l, fmt.Errorf("load history %q: want a file name without a path", l.History)
 	}
@@ -86,12 +99,13 @@ func (l Load) normalize() (Load, error) {
 }
 
 // Bench runs load against every miner Main started, one sub-benchmark per
-// miner named miner=NAME/batch=B/block=S/conc=C. Each sub-benchmark runs b.N
-// queries (-benchtime 100x is the original's n_calls 100), appends every query
-// to the miner's CSV history, reports queries/s, success-%, p50-ns, p90-ns,
-// p99-ns and MB/s, and logs the original's analysis. A failed query is a
-// record with its return code; only a harness fault or a miner that is gone
-// fails the benchmark.
+// miner named miner=NAME/batch=B/block=S/conc=C (and /rate=R with a Rate).
+// Each sub-benchmark runs b.N queries (-benchtime 100x is the original's
+// n_calls 100), appends every query to the miner's CSV history, reports
+// queries/s, success-%, p50-ns, p90-ns, p99-ns and MB/s (an open loop adds
+// p99-uncorrected-ns, late and dropped), and logs the original's analysis.
+// A failed query is a record with its return code; only a harness fault or a
+// miner that is gone fails the benchmark.
 func Bench(b *testing.B, load Load) {
 	b.Helper()
 	h := current
@@ -148,6 +162,9 @@ func (h *harness) bench(b *testing.B, m *Miner, load Load) {
 		s.Merge(shard)
 	}
 	report(b, s, wall, load)
+	if load.Rate > 0 {
+		run.reportOpenLoop(b, wall)
+	}
 	var analysis strings.Builder
 	if err := s.Analysis(&analysis, wall); err != nil {
 		b.Fatal(err)
@@ -189,6 +206,8 @@ type queryRun struct {
 	inputs  []tensor.Tensor
 	clients []*dendrite.Dendrite // one per worker
 
+	open *openStats // set by openLoop
+
 	w       *history.Writer
 	writeMu sync.Mutex
 	werr    error
@@ -221,6 +240,9 @@ func (r *queryRun) warmUp() {
 // worker the queries run in b.Loop itself; with more, b.Loop hands each query
 // to the next free worker.
 func (r *queryRun) loop(b *testing.B) []*history.Summary {
+	if r.load.Rate > 0 {
+		return r.openLoop(b)
+	}
 	summaries := make([]*history.Summary, r.load.Conc)
 	progress := newProgress(r.m.Name, &r.done)
 	defer progress.stop()

@@ -25,6 +25,7 @@ const (
 	maxBatch = 4096
 	maxBlock = 4096
 	maxConc  = 1024
+	maxRate  = 100000 // queries per second of an open loop
 )
 
 // Config is what the test binary's -mb.* flags set. Every field is validated
@@ -39,6 +40,9 @@ type Config struct {
 	Conc int
 	// Delay is the pause each worker makes after each query.
 	Delay time.Duration
+	// Rate, when positive, runs the standard benchmark as an open loop
+	// sending Rate queries per second; 0 runs the closed loop.
+	Rate float64
 	// Timeout bounds each query; a query cut by it is recorded as Timeout.
 	Timeout time.Duration
 	// Restart starts fresh history files instead of appending to them.
@@ -87,6 +91,7 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Block, name("block"), c.Block, fmt.Sprintf("block size (tokens per sequence) of the standard benchmark's queries (1 to %d)", maxBlock))
 	fs.IntVar(&c.Conc, name("conc"), c.Conc, fmt.Sprintf("concurrent workers of the standard benchmark, the original's n_processes (1 to %d)", maxConc))
 	fs.DurationVar(&c.Delay, name("delay"), c.Delay, "pause each worker makes after each query")
+	fs.Float64Var(&c.Rate, name("rate"), c.Rate, fmt.Sprintf("open loop: queries per second the standard benchmark sends on a fixed schedule, latency measured from each query's intended send time; 0 runs the closed loop (0 to %d)", maxRate))
 	fs.DurationVar(&c.Timeout, name("timeout"), c.Timeout, "per-query timeout; a query cut by it is recorded as Timeout")
 	fs.BoolVar(&c.Restart, name("restart"), c.Restart, "start fresh query histories instead of appending to them")
 	fs.StringVar(&c.Results, name("results"), c.Results, "`directory` of the CSV query histories")
@@ -128,6 +133,11 @@ func (c *Config) Validate(known []string) error {
 	intIn("conc", c.Conc, 1, maxConc)
 	if c.Delay < 0 {
 		bad("delay", c.Delay, "a duration of 0 or more, such as 100ms")
+	}
+	if !(c.Rate >= 0 && c.Rate <= maxRate) {
+		bad("rate", c.Rate, fmt.Sprintf("0 (closed loop) or queries per second up to %d", maxRate))
+	} else if c.Rate > 0 && c.Delay > 0 {
+		bad("delay", c.Delay, "0 with -"+flagPrefix+"rate (an open loop paces queries by its schedule)")
 	}
 	if c.Timeout <= 0 {
 		bad("timeout", c.Timeout, "a positive duration, such as 12s")

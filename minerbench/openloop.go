@@ -1,0 +1,201 @@
+package minerbench
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// The open loop.
+//
+// A closed loop sends a query only when the previous one of its worker has
+// been answered: while a miner stalls, the loop stops asking, so the queries
+// a real client would have sent during the stall are never measured and the
+// quantiles hide the stall (coordinated omission). An open loop sends query i
+// at its intended time t0 + i/Rate whatever happened to the earlier ones,
+// each by the next free one of the Conc workers (each with its own
+// connection), and measures its latency from that intended time, as wrk2
+// does: a query that waited for a free worker carries its wait.
+//
+// Per query the open loop records:
+//   - in the history and the summary behind p50-ns, p90-ns, p99-ns and
+//     success-%: time = the intended send time, elapsed = the corrected
+//     latency (from the intended send time to the answer);
+//   - in a second summary: the uncorrected latency, from the actual send,
+//     reported as p99-uncorrected-ns.
+//
+// The per-query timeout runs from the intended send time, as a client that
+// wanted to send then would start its deadline then. A query still waiting
+// for a free worker when its timeout has passed is dropped: it is not sent,
+// it is counted in the dropped metric, and it is recorded (history and
+// corrected summary) with code Timeout and elapsed = its wait. Dropping keeps
+// a miner that cannot take the rate from building an ever longer backlog of
+// queries no client would still wait for; the schedule stays the same, so
+// the loop catches up with it. Memory stays bounded: the schedule is
+// computed, not queued, and the latencies go to HDR histograms per worker.
+//
+// b.Loop and the schedule: with b.Loop, N is not known in advance (unless
+// -benchtime Nx), so the schedule is open-ended. Each b.Loop iteration is
+// one query: it sleeps until the query's intended time, then hands it to a
+// free worker without waiting for its answer. ns/op is thus about 1/Rate
+// while the miner keeps up (the queries still in flight when b.Loop ends
+// belong to the timed region too), and b.Loop's own scaling of N to
+// -benchtime works on it as on any benchmark. When every worker is busy the
+// hand-off blocks; the next queries, already due, then go out at once with
+// their intended times unchanged, so the wait is charged to them.
+
+// lateAfter is how much later than its intended time a query may be sent
+// before it counts as late.
+const lateAfter = time.Millisecond
+
+// openStats are an open loop's figures beside its corrected summaries.
+type openStats struct {
+	uncorrected   *history.Summary // latency from the actual send, of the queries sent
+	late, dropped int64
+}
+
+// openWorker is one worker of an open loop: the closed loop's worker state
+// (corrected summary shard, buffered history records) and its own figures.
+type openWorker struct {
+	*worker
+	uncorrected   *history.Summary
+	late, dropped int64
+}
+
+// openLoop runs the timed queries at load.Rate per second and returns one
+// corrected summary per worker; it leaves the open-loop figures in r.open.
+func (r *queryRun) openLoop(b *testing.B) []*history.Summary {
+	ctx, stop := context.WithCancel(r.h.ctx)
+	defer stop()
+	progress := newProgress(r.m.Name, &r.done)
+	defer progress.stop()
+
+	due := make(chan time.Time) // intended send times; unbuffered: a send waits for a free worker
+	workers := make([]*openWorker, r.load.Conc)
+	var wg sync.WaitGroup
+	for i := range workers {
+		ow := &openWorker{worker: r.newWorker(i), uncorrected: &history.Summary{}}
+		workers[i] = ow
+		wg.Go(func() {
+			for intended := range due {
+				ow.send(ctx, stop, intended)
+			}
+			ow.flush()
+		})
+	}
+
+	interval := float64(time.Second) / r.load.Rate
+	var (
+		t0    time.Time
+		i     int64
+		timer *time.Timer
+	)
+schedule:
+	for b.Loop() {
+		if i == 0 {
+			t0 = time.Now()
+		}
+		intended := t0.Add(time.Duration(float64(i) * interval))
+		i++
+		if wait := time.Until(intended); wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				break schedule
+			}
+		}
+		select {
+		case due <- intended:
+		case <-ctx.Done():
+			break schedule
+		}
+	}
+	if timer != nil {
+		timer.Stop()
+	}
+	// As in the closed loop, the queries still in flight belong to the
+	// timed region.
+	b.StartTimer()
+	close(due)
+	wg.Wait()
+	b.StopTimer()
+
+	summaries := make([]*history.Summary, len(workers))
+	r.open = &openStats{uncorrected: &history.Summary{}}
+	for i, ow := range workers {
+		summaries[i] = ow.summary
+		r.open.uncorrected.Merge(ow.uncorrected)
+		r.open.late += ow.late
+		r.open.dropped += ow.dropped
+	}
+	return summaries
+}
+
+// send sends the query intended for intended, or drops it when its timeout
+// has already passed, and records it. It calls stop once the miner is gone.
+func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intended time.Time) {
+	r := ow.r
+	if ctx.Err() != nil {
+		return
+	}
+	deadline := intended.Add(r.h.cfg.Timeout)
+	sent := time.Now()
+	if !sent.Before(deadline) {
+		ow.dropped++
+		ow.record(history.Record{Time: intended, Code: wire.ReturnCode_Timeout, Elapsed: sent.Sub(intended)})
+		return
+	}
+	if sent.Sub(intended) > lateAfter {
+		ow.late++
+	}
+	qctx, cancel := context.WithDeadline(ctx, deadline)
+	_, code, elapsed := ow.client.ForwardText(qctx, r.inputs[ow.next%len(r.inputs)])
+	cancel()
+	corrected := time.Since(intended)
+	ow.next++
+	ow.uncorrected.Add(history.Record{Time: sent, Code: code, Elapsed: elapsed})
+	ow.record(history.Record{Time: intended, Code: code, Elapsed: corrected})
+	if code == wire.ReturnCode_Unavailable && r.m.Err() != nil {
+		stop()
+	}
+}
+
+// record adds rec to the worker's corrected summary and history buffer.
+func (ow *openWorker) record(rec history.Record) {
+	ow.summary.Add(rec)
+	ow.buf = append(ow.buf, rec)
+	if len(ow.buf) == cap(ow.buf) {
+		ow.flush()
+	}
+	ow.r.done.Add(1)
+}
+
+// reportOpenLoop reports the open loop's figures beside report's: queries/s
+// becomes the achieved rate (queries sent per wall second of the run,
+// dropped ones left out), plus p99-uncorrected-ns, late and dropped.
+func (r *queryRun) reportOpenLoop(b *testing.B, wall time.Duration) {
+	o := r.open
+	if o == nil || wall <= 0 {
+		return
+	}
+	achieved := float64(o.uncorrected.Count()) / wall.Seconds()
+	b.ReportMetric(achieved, "queries/s")
+	if o.uncorrected.Count() > 0 {
+		b.ReportMetric(float64(o.uncorrected.Quantile(0.99)), "p99-uncorrected-ns")
+	}
+	b.ReportMetric(float64(o.late), "late")
+	b.ReportMetric(float64(o.dropped), "dropped")
+	b.Logf("\nOpen loop at %v queries/s offered: %.3f queries/s sent; %d sent more than %v late, %d dropped (timeout %v passed before a worker was free)\n"+
+		"Latency from the actual send (uncorrected): p50 %v, p90 %v, p99 %v, max %v; the statistics below are from the intended send time",
+		r.load.Rate, achieved, o.late, lateAfter, o.dropped, r.h.cfg.Timeout,
+		o.uncorrected.Quantile(0.50), o.uncorrected.Quantile(0.90), o.uncorrected.Quantile(0.99), o.uncorrected.Max())
+}

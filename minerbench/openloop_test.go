@@ -1,0 +1,275 @@
+package minerbench
+
+import (
+	"context"
+	"flag"
+	"math"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/minerbench/minerbench/minerbench/axon"
+	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// inProcess returns a harness with one miner, name, whose axon is served in
+// this process with forward on a loopback port, connected as Main connects a
+// launched miner; its histories go under a temporary directory. Everything is
+// stopped at test cleanup.
+func inProcess(t *testing.T, name string, timeout time.Duration, forward axon.ForwardFunc) (*harness, *Miner) {
+	t.Helper()
+	a, err := axon.New(axon.Config{Wallet: wallet.Mock(name)}, forward)
+	require.NoError(t, err)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(lis) }()
+	t.Cleanup(func() {
+		a.Stop()
+		require.NoError(t, <-served)
+	})
+
+	cfg := DefaultConfig()
+	cfg.Results = t.TempDir()
+	cfg.Timeout = timeout
+	h := &harness{cfg: cfg, ctx: t.Context(), restarted: map[string]bool{}}
+	m := &Miner{Name: name, Endpoint: lis.Addr().String(), network: "mock"}
+	m.connect(h.ctx, wallet.Mock(validatorName))
+	t.Cleanup(m.stop)
+	require.NoError(t, m.Err())
+	h.miners = []*Miner{m}
+	return h, m
+}
+
+// benchN runs one sub-benchmark of load against m for exactly n queries and
+// returns its result and the history it wrote.
+func benchN(t *testing.T, h *harness, m *Miner, load Load, n int) (testing.BenchmarkResult, []history.Row) {
+	t.Helper()
+	load, err := load.normalize()
+	require.NoError(t, err)
+	bt := flag.Lookup("test.benchtime")
+	old := bt.Value.String()
+	require.NoError(t, bt.Value.Set(strconv.Itoa(n)+"x"))
+	defer func() { require.NoError(t, bt.Value.Set(old)) }()
+	res := testing.Benchmark(func(b *testing.B) { h.bench(b, m, load) })
+	require.Equal(t, n, res.N, "the benchmark failed")
+	rows, err := history.Read(filepath.Join(h.cfg.Results, m.network, "mock", m.Name, load.History+".csv"))
+	require.NoError(t, err)
+	return res, rows
+}
+
+// zeros answers zeros of the right shape.
+func zeros(in tensor.Tensor) tensor.Tensor {
+	n := in.Shape[0] * in.Shape[1] * wire.NetworkDim
+	return tensor.FromFloat32([]int64{in.Shape[0], in.Shape[1], wire.NetworkDim}, make([]float32, n))
+}
+
+// stallingMiner freezes for stall at every every-th call, as a miner in a
+// garbage collection pause or a GIL-holding step would: the call that starts
+// the stall and every call arriving during it wait until it ends.
+type stallingMiner struct {
+	every int64
+	stall time.Duration
+	calls atomic.Int64
+
+	mu    sync.Mutex
+	until time.Time
+}
+
+func (s *stallingMiner) forward(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+	n := s.calls.Add(1)
+	s.mu.Lock()
+	if n%s.every == 0 {
+		s.until = time.Now().Add(s.stall)
+	}
+	wait := time.Until(s.until)
+	s.mu.Unlock()
+	if wait > 0 {
+		time.Sleep(wait)
+	}
+	return zeros(in), nil
+}
+
+// TestOpenLoopShowsStall queries a miner that stalls for 200 ms once every
+// 250 calls, closed loop and open loop at the same offered load (one query
+// every 2 ms, one worker). The closed loop waits out each stall without
+// sending: only the 4 stalled queries of 1000 see it, below its p99. The open
+// loop keeps the schedule, so the queries due during a stall are sent after
+// it and their corrected latency carries the wait: its p99 is near the stall
+// while its uncorrected p99 stays low. The lower bounds hold by construction
+// (a stall is a sleep, and the one worker cannot send during it); the upper
+// bounds are generous.
+func TestOpenLoopShowsStall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two 1000-query benchmarks of several seconds")
+	}
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	const (
+		n     = 1000
+		stall = 200 * time.Millisecond
+		rate  = 500 // queries per second: one every 2 ms
+	)
+	interval := time.Second / rate
+
+	closedH, closedM := inProcess(t, "closed", 12*time.Second, (&stallingMiner{every: 250, stall: stall}).forward)
+	closed, closedRows := benchN(t, closedH, closedM, Load{Batch: 1, Block: 1, Delay: interval}, n)
+	openH, openM := inProcess(t, "open", 12*time.Second, (&stallingMiner{every: 250, stall: stall}).forward)
+	open, openRows := benchN(t, openH, openM, Load{Batch: 1, Block: 1, Rate: rate}, n)
+
+	closedP99 := time.Duration(closed.Extra["p99-ns"])
+	openP99 := time.Duration(open.Extra["p99-ns"])
+	uncorrectedP99 := time.Duration(open.Extra["p99-uncorrected-ns"])
+	t.Logf("closed loop: p99 %v; open loop at %d/s: corrected p90 %v, p99 %v, uncorrected p99 %v, achieved %.1f queries/s, %v late, %v dropped",
+		closedP99, rate, time.Duration(open.Extra["p90-ns"]), openP99, uncorrectedP99, open.Extra["queries/s"], open.Extra["late"], open.Extra["dropped"])
+
+	// The closed loop met the stalls, yet its p99 does not show them.
+	stalled := 0
+	for _, row := range closedRows {
+		if row.Elapsed >= stall {
+			stalled++
+		}
+	}
+	assert.GreaterOrEqual(t, stalled, 4, "stalled queries of the closed loop")
+	assert.Less(t, closedP99, stall/2, "closed-loop p99")
+	assert.NotContains(t, closed.Extra, "p99-uncorrected-ns")
+	assert.NotContains(t, closed.Extra, "dropped")
+
+	// The open loop's corrected p99 carries the stall; its uncorrected p99
+	// does not.
+	assert.GreaterOrEqual(t, openP99, stall*9/10, "corrected p99")
+	assert.Less(t, uncorrectedP99, stall/2, "uncorrected p99")
+	assert.Greater(t, openP99, uncorrectedP99)
+	assert.Greater(t, openP99, closedP99)
+	assert.Positive(t, open.Extra["late"], "queries due during a stall are sent late")
+	assert.Zero(t, open.Extra["dropped"], "nothing waits past the 12 s timeout")
+	assert.Positive(t, open.Extra["queries/s"])
+
+	// The history holds every query once, at its intended send time (one
+	// worker writes them in schedule order), with the corrected latency.
+	require.Len(t, openRows, n)
+	first := openRows[0].Time
+	late := 0
+	for i, row := range openRows {
+		assert.Equal(t, wire.ReturnCode_Success, row.Code)
+		assert.InDelta(t, float64(time.Duration(i)*interval), float64(row.Time.Sub(first)), float64(10*time.Microsecond), "row %d time", i)
+		if row.Elapsed >= stall/2 {
+			late++
+		}
+	}
+	assert.Greater(t, late, n/100, "rows whose corrected latency carries at least half a stall")
+}
+
+// TestOpenLoopDrops runs a miner that takes at least 20 ms a query at 1000
+// queries per second with one worker and a 100 ms timeout: the worker falls
+// behind by at least 19 ms a query, so queries whose timeout passes before it
+// is free are dropped. Every scheduled query is still in the history once,
+// the dropped ones as Timeout with their wait.
+func TestOpenLoopDrops(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	const (
+		n       = 100
+		timeout = 100 * time.Millisecond
+	)
+	slow := func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		time.Sleep(20 * time.Millisecond)
+		return zeros(in), nil
+	}
+	h, m := inProcess(t, "slow", timeout, slow)
+	res, rows := benchN(t, h, m, Load{Batch: 1, Block: 1, Rate: 1000}, n)
+
+	dropped := int(res.Extra["dropped"])
+	t.Logf("%d dropped, %v late, achieved %.1f queries/s", dropped, res.Extra["late"], res.Extra["queries/s"])
+	assert.Positive(t, dropped)
+	assert.Less(t, dropped, n, "the first query is sent on time")
+	require.Len(t, rows, n, "every scheduled query is recorded")
+	timedOut := 0
+	for _, row := range rows {
+		if row.Code == wire.ReturnCode_Timeout && row.Elapsed >= timeout {
+			timedOut++
+		}
+	}
+	assert.GreaterOrEqual(t, timedOut, dropped, "dropped queries are recorded as Timeout with their wait")
+	// The achieved rate counts only the queries sent, over the timed region.
+	assert.InEpsilon(t, float64(n-dropped)/res.T.Seconds(), res.Extra["queries/s"], 0.25, "achieved rate")
+	assert.Less(t, res.Extra["success-%"], 100.0, "dropped queries count against success")
+}
+
+func TestLoadRate(t *testing.T) {
+	tests := []struct {
+		name    string
+		load    Load
+		want    string // the sub-benchmark name, when valid
+		wantErr string
+	}{
+		{name: "closed loop", load: Load{Batch: 10, Block: 10}, want: "miner=m/batch=10/block=10/conc=1"},
+		{name: "whole rate", load: Load{Batch: 10, Block: 10, Conc: 4, Rate: 500}, want: "miner=m/batch=10/block=10/conc=4/rate=500"},
+		{name: "fractional rate", load: Load{Batch: 1, Block: 1, Rate: 0.5}, want: "miner=m/batch=1/block=1/conc=1/rate=0.5"},
+		{name: "largest rate", load: Load{Batch: 1, Block: 1, Rate: maxRate}, want: "miner=m/batch=1/block=1/conc=1/rate=100000"},
+		{name: "negative rate", load: Load{Batch: 1, Block: 1, Rate: -1}, wantErr: "load rate -1: want 0 (closed loop) or queries per second up to 100000"},
+		{name: "too high", load: Load{Batch: 1, Block: 1, Rate: 1e9}, wantErr: "load rate 1e+09"},
+		{name: "NaN", load: Load{Batch: 1, Block: 1, Rate: math.NaN()}, wantErr: "load rate NaN"},
+		{name: "infinite", load: Load{Batch: 1, Block: 1, Rate: math.Inf(1)}, wantErr: "load rate +Inf"},
+		{name: "delay with rate", load: Load{Batch: 1, Block: 1, Rate: 10, Delay: time.Millisecond}, wantErr: "load delay 1ms: want 0 with a rate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.load.normalize()
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.name("m"))
+		})
+	}
+}
+
+func TestRateFlag(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    float64
+		wantErr string // in Validate's error, empty when valid
+	}{
+		{name: "default closed loop", want: 0},
+		{name: "rate", args: []string{"-mb.rate=250.5"}, want: 250.5},
+		{name: "with conc", args: []string{"-mb.rate=1000", "-mb.conc=8"}, want: 1000},
+		{name: "negative", args: []string{"-mb.rate=-5"}, want: -5, wantErr: "-mb.rate=-5: want 0 (closed loop) or queries per second up to 100000"},
+		{name: "too high", args: []string{"-mb.rate=200000"}, want: 200000, wantErr: "-mb.rate=200000: want"},
+		{name: "NaN", args: []string{"-mb.rate=NaN"}, want: math.NaN(), wantErr: "-mb.rate=NaN: want"},
+		{name: "with delay", args: []string{"-mb.rate=10", "-mb.delay=5ms"}, want: 10, wantErr: "-mb.delay=5ms: want 0 with -mb.rate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.Results = t.TempDir()
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			c.registerFlags(fs)
+			require.NoError(t, fs.Parse(tt.args))
+			if math.IsNaN(tt.want) {
+				assert.True(t, math.IsNaN(c.Rate))
+			} else {
+				assert.Equal(t, tt.want, c.Rate)
+			}
+			err := c.Validate(nil)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
