@@ -117,7 +117,8 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 
 // Validate checks every setting against known, the names of the miners the
 // bench file offers, and returns all problems at once; each names the flag,
-// the value and what is accepted.
+// the value and what is accepted. It creates the results directory if
+// needed and dials the endpoint, if one is set, to prove it reachable.
 func (c *Config) Validate(known []string) error {
 	var errs []error
 	bad := func(flagName string, value any, want string) {
@@ -145,19 +146,27 @@ func (c *Config) Validate(known []string) error {
 	if c.BlockTime <= 0 {
 		bad("blocktime", c.BlockTime, "a positive duration, such as 50ms or 12s")
 	}
+	var unknown []string
 	for _, m := range c.Miners {
 		if !slices.Contains(known, m) {
-			bad("miners", strings.Join(c.Miners, ","), "names from: "+strings.Join(known, ", "))
-			break
+			unknown = append(unknown, m)
 		}
 	}
+	if len(unknown) > 0 {
+		bad("miners", strings.Join(c.Miners, ","), "names from: "+strings.Join(known, ", ")+" (unknown: "+strings.Join(unknown, ", ")+")")
+	}
 	for _, m := range slices.Sorted(maps.Keys(c.Overrides)) {
-		if m != "" && !slices.Contains(known, m) {
-			bad("set", m+":…", "a miner name from: "+strings.Join(known, ", "))
+		if m == "" || slices.Contains(known, m) {
+			continue
+		}
+		for _, k := range c.Overrides[m].Keys() {
+			bad("set", m+":"+k+"="+c.Overrides[m][k], "[miner:]key=value with a miner name from: "+strings.Join(known, ", "))
 		}
 	}
 	if c.Endpoint != "" {
 		if err := checkEndpoint(c.Endpoint); err != nil {
+			bad("endpoint", c.Endpoint, "host:port of a running miner ("+err.Error()+")")
+		} else if err := probe(c.Endpoint); err != nil {
 			bad("endpoint", c.Endpoint, "host:port of a running miner ("+err.Error()+")")
 		}
 	}

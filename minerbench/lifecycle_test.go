@@ -129,6 +129,7 @@ func testEndings(t *testing.T, bin string) {
 }
 
 func testBadFlags(t *testing.T, bin string) {
+	closed := closedPort(t)
 	tests := []struct {
 		flag string
 		want []string // on stderr
@@ -137,8 +138,9 @@ func testBadFlags(t *testing.T, bin string) {
 		{"-mb.conc=0", []string{"-mb.conc=0", "want an integer from 1 to 1024"}},
 		{"-mb.miners=nosuch", []string{"-mb.miners=nosuch", "want names from: noop"}},
 		{"-mb.set==x", []string{`invalid value "=x" for flag -mb.set`, "want key=value"}},
-		{"-mb.set=nosuch:k=v", []string{"-mb.set=nosuch:…", "want a miner name from: noop"}},
+		{"-mb.set=nosuch:k=v", []string{"-mb.set=nosuch:k=v", "want [miner:]key=value with a miner name from: noop"}},
 		{"-mb.endpoint=notanendpoint", []string{"-mb.endpoint=notanendpoint", "want host:port"}},
+		{"-mb.endpoint=" + closed, []string{"-mb.endpoint=" + closed, "want host:port of a running miner (unreachable"}},
 		{"-mb.results=/dev/null/x", []string{"-mb.results=/dev/null/x", "want a directory that can be created and written"}},
 	}
 	for _, tt := range tests {

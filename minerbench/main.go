@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -75,11 +76,7 @@ func Main(m *testing.M, miners ...MinerSpec) {
 
 // run is Main after flag parsing.
 func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) int {
-	if err := checkSpecs(specs); err != nil {
-		fmt.Fprintf(stderr, "minerbench: %v\n", err)
-		return exitUsage
-	}
-	if err := cfg.Validate(specNames(specs)); err != nil {
+	if err := validate(cfg, specs); err != nil {
 		fmt.Fprintf(stderr, "minerbench: %v\n", err)
 		return exitUsage
 	}
@@ -128,6 +125,17 @@ func benchmarksRequested() bool {
 	return f != nil && f.Value.String() != ""
 }
 
+// validate checks the bench file's miners and the settings, before anything
+// is started.
+func validate(cfg Config, specs []MinerSpec) error {
+	if err := checkSpecs(specs); err != nil {
+		return err
+	}
+	return cfg.Validate(specNames(specs))
+}
+
+// checkSpecs checks the miners a bench file names: valid, distinct names,
+// one of Package and Binary each, and every Binary an executable file.
 func checkSpecs(specs []MinerSpec) error {
 	seen := map[string]bool{}
 	for _, s := range specs {
@@ -135,11 +143,31 @@ func checkSpecs(specs []MinerSpec) error {
 		case s.Name == "" || !validName(s.Name):
 			return fmt.Errorf("miner name %q: want letters, digits, '-' or '_'", s.Name)
 		case seen[s.Name]:
-			return fmt.Errorf("miner %q is named twice", s.Name)
+			return fmt.Errorf("miner %q is named twice; want distinct names", s.Name)
 		case (s.Package == "") == (s.Binary == ""):
-			return fmt.Errorf("miner %q: want exactly one of Package and Binary", s.Name)
+			return fmt.Errorf("miner %q: Package %q, Binary %q: want exactly one of Package and Binary", s.Name, s.Package, s.Binary)
+		case s.Binary != "":
+			if err := checkExecutable(s.Binary); err != nil {
+				return fmt.Errorf("miner %q: MinerSpec.Binary %q: want an executable file (%v)", s.Name, s.Binary, err)
+			}
 		}
 		seen[s.Name] = true
+	}
+	return nil
+}
+
+// checkExecutable checks that path is a regular file the system may run: on
+// Windows any regular file, elsewhere one with an execute permission bit.
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", fi.Mode().Type())
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("mode %v has no execute permission", fi.Mode().Perm())
 	}
 	return nil
 }
@@ -193,9 +221,8 @@ func start(ctx context.Context, cfg Config, specs []MinerSpec, stderr io.Writer)
 	h := &harness{cfg: cfg, ctx: ctx, restarted: map[string]bool{}}
 	validator := wallet.Mock(validatorName)
 	if cfg.Endpoint != "" {
-		if err := probe(ctx, cfg.Endpoint); err != nil {
-			return nil, fmt.Errorf("-%sendpoint=%s: %w", flagPrefix, cfg.Endpoint, err)
-		}
+		// Validate has probed the endpoint; a miner gone since fails its
+		// benchmarks with the reason.
 		m := &Miner{Name: "remote", Endpoint: cfg.Endpoint, network: "remote"}
 		m.connect(ctx, validator)
 		h.miners = []*Miner{m}
@@ -264,11 +291,12 @@ func (h *harness) stop() {
 	})
 }
 
-// probe checks that something listens at endpoint.
-func probe(ctx context.Context, endpoint string) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", endpoint)
+// probeTimeout bounds the probe of -mb.endpoint.
+const probeTimeout = 3 * time.Second
+
+// probe checks that something accepts TCP connections at endpoint.
+func probe(endpoint string) error {
+	conn, err := net.DialTimeout("tcp", endpoint, probeTimeout)
 	if err != nil {
 		return fmt.Errorf("unreachable: %w", err)
 	}

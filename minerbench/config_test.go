@@ -1,0 +1,166 @@
+package minerbench
+
+import (
+	"bytes"
+	"flag"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// closedPort returns a 127.0.0.1 address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := lis.Addr().String()
+	require.NoError(t, lis.Close())
+	return addr
+}
+
+// parseFlags returns the default settings overridden by args, as Main parses
+// them, with the results going to a temporary directory unless args say
+// otherwise. Parse errors and the usage text go to out.
+func parseFlags(t *testing.T, out *bytes.Buffer, args ...string) (Config, error) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Results = filepath.Join(t.TempDir(), "results")
+	fs := flag.NewFlagSet("bench.test", flag.ContinueOnError)
+	fs.SetOutput(out)
+	cfg.registerFlags(fs)
+	return cfg, fs.Parse(args)
+}
+
+// TestValidateRefusesBadSettings feeds every setting, and every field of a
+// MinerSpec, a bad value: validate, which Main runs before it starts
+// anything, refuses each with a message naming the flag (or the miner and
+// field), the value and what is accepted.
+func TestValidateRefusesBadSettings(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "miner")
+	require.NoError(t, os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755))
+	plain := filepath.Join(dir, "plain")
+	require.NoError(t, os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644))
+	missing := filepath.Join(dir, "missing")
+	closed := closedPort(t)
+	specs := []MinerSpec{{Name: "template", Package: "./miners/template"}, {Name: "noop", Binary: exe}}
+	withSpec := func(s MinerSpec) []MinerSpec { return []MinerSpec{specs[0], s} }
+
+	tests := []struct {
+		name  string
+		args  []string
+		specs []MinerSpec // nil: specs
+		want  []string
+	}{
+		{"zero batch", []string{"-mb.batch=0"}, nil, []string{"-mb.batch=0: want an integer from 1 to 4096"}},
+		{"negative batch", []string{"-mb.batch=-5"}, nil, []string{"-mb.batch=-5: want an integer from 1 to 4096"}},
+		{"batch over the limit", []string{"-mb.batch=4097"}, nil, []string{"-mb.batch=4097: want an integer from 1 to 4096"}},
+		{"zero block", []string{"-mb.block=0"}, nil, []string{"-mb.block=0: want an integer from 1 to 4096"}},
+		{"negative block", []string{"-mb.block=-1"}, nil, []string{"-mb.block=-1: want an integer from 1 to 4096"}},
+		{"zero conc", []string{"-mb.conc=0"}, nil, []string{"-mb.conc=0: want an integer from 1 to 1024"}},
+		{"negative conc", []string{"-mb.conc=-2"}, nil, []string{"-mb.conc=-2: want an integer from 1 to 1024"}},
+		{"negative delay", []string{"-mb.delay=-1ms"}, nil, []string{"-mb.delay=-1ms: want a duration of 0 or more, such as 100ms"}},
+		{"zero timeout", []string{"-mb.timeout=0s"}, nil, []string{"-mb.timeout=0s: want a positive duration, such as 12s"}},
+		{"negative timeout", []string{"-mb.timeout=-1s"}, nil, []string{"-mb.timeout=-1s: want a positive duration, such as 12s"}},
+		{"zero blocktime", []string{"-mb.blocktime=0s"}, nil, []string{"-mb.blocktime=0s: want a positive duration, such as 50ms or 12s"}},
+		{"unknown miner", []string{"-mb.miners=template,nosuch"}, nil,
+			[]string{"-mb.miners=template,nosuch: want names from: template, noop (unknown: nosuch)"}},
+		{"set for an unknown miner", []string{"-mb.set=nosuch:nucleus.nhid=600"}, nil,
+			[]string{"-mb.set=nosuch:nucleus.nhid=600: want [miner:]key=value with a miner name from: template, noop"}},
+		{"endpoint without port", []string{"-mb.endpoint=127.0.0.1"}, nil,
+			[]string{"-mb.endpoint=127.0.0.1: want host:port of a running miner (address 127.0.0.1: missing port in address)"}},
+		{"endpoint without host", []string{"-mb.endpoint=:8091"}, nil, []string{"-mb.endpoint=:8091: want host:port of a running miner (empty host)"}},
+		{"endpoint port out of range", []string{"-mb.endpoint=127.0.0.1:70000"}, nil,
+			[]string{`-mb.endpoint=127.0.0.1:70000: want host:port of a running miner (port "70000" is not 1 to 65535)`}},
+		{"unreachable endpoint", []string{"-mb.endpoint=" + closed}, nil,
+			[]string{"-mb.endpoint=" + closed + ": want host:port of a running miner (unreachable: ", "connection refused"}},
+		{"unwritable results", []string{"-mb.results=" + exe + "/results"}, nil,
+			[]string{"-mb.results=" + exe + "/results: want a directory that can be created and written (", "not a directory"}},
+		{"empty results", []string{"-mb.results="}, nil, []string{"-mb.results=: want a directory that can be created and written (empty path)"}},
+		{"every problem at once", []string{"-mb.batch=0", "-mb.conc=0", "-mb.timeout=0s"}, nil,
+			[]string{"-mb.batch=0: want", "-mb.conc=0: want", "-mb.timeout=0s: want"}},
+		{"missing binary", nil, withSpec(MinerSpec{Name: "noop", Binary: missing}),
+			[]string{`miner "noop": MinerSpec.Binary "` + missing + `": want an executable file (`, "no such file or directory"}},
+		{"binary is a directory", nil, withSpec(MinerSpec{Name: "noop", Binary: dir}),
+			[]string{`miner "noop": MinerSpec.Binary "` + dir + `": want an executable file (d--------- is not a regular file)`}},
+		{"neither package nor binary", nil, withSpec(MinerSpec{Name: "noop"}),
+			[]string{`miner "noop": Package "", Binary "": want exactly one of Package and Binary`}},
+		{"both package and binary", nil, withSpec(MinerSpec{Name: "noop", Package: "./miners/noop", Binary: exe}),
+			[]string{`miner "noop": Package "./miners/noop", Binary "` + exe + `": want exactly one of Package and Binary`}},
+		{"bad miner name", nil, withSpec(MinerSpec{Name: "no op", Binary: exe}), []string{`miner name "no op": want letters, digits, '-' or '_'`}},
+		{"miner named twice", nil, withSpec(MinerSpec{Name: "template", Binary: exe}), []string{`miner "template" is named twice; want distinct names`}},
+	}
+	if runtime.GOOS != "windows" {
+		tests = append(tests, struct {
+			name  string
+			args  []string
+			specs []MinerSpec
+			want  []string
+		}{"binary not executable", nil, withSpec(MinerSpec{Name: "noop", Binary: plain}),
+			[]string{`miner "noop": MinerSpec.Binary "` + plain + `": want an executable file (mode -rw-r--r-- has no execute permission)`}})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			cfg, err := parseFlags(t, &out, tt.args...)
+			require.NoError(t, err)
+			s := tt.specs
+			if s == nil {
+				s = specs
+			}
+			err = validate(cfg, s)
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+
+	t.Run("good settings", func(t *testing.T) {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer lis.Close()
+		var out bytes.Buffer
+		cfg, err := parseFlags(t, &out, "-mb.batch=4096", "-mb.block=1", "-mb.conc=1024", "-mb.delay=0s", "-mb.timeout=1ms",
+			"-mb.blocktime=1ms", "-mb.miners=noop", "-mb.set=template:nucleus.nhid=600", "-mb.set=axon.workers=2",
+			"-mb.endpoint="+lis.Addr().String())
+		require.NoError(t, err)
+		assert.NoError(t, validate(cfg, specs))
+		assert.DirExists(t, cfg.Results)
+	})
+}
+
+// TestFlagsRefuseMalformedValues checks the values refused while the flags
+// are parsed: the error names the flag and the value, and what is accepted
+// is in the error or in the usage text printed with it.
+func TestFlagsRefuseMalformedValues(t *testing.T) {
+	tests := []struct {
+		arg  string
+		want []string
+	}{
+		{"-mb.set=nucleus.nhid", []string{`invalid value "nucleus.nhid" for flag -mb.set: setting "nucleus.nhid": want key=value with a dotted key, such as nucleus.nhid=600`}},
+		{"-mb.set==600", []string{`invalid value "=600" for flag -mb.set: setting "=600": want key=value`}},
+		{"-mb.set=template:=600", []string{`invalid value "template:=600" for flag -mb.set: setting "=600": want key=value`}},
+		{"-mb.set=template:nucleus nhid=600", []string{`invalid value "template:nucleus nhid=600" for flag -mb.set`, "want key=value with a dotted key"}},
+		{"-mb.batch=ten", []string{`invalid value "ten" for flag -mb.batch`, "batch size of the standard benchmark's queries (1 to 4096)"}},
+		{"-mb.conc=1.5", []string{`invalid value "1.5" for flag -mb.conc`, "(1 to 1024)"}},
+		{"-mb.timeout=12", []string{`invalid value "12" for flag -mb.timeout`, "per-query timeout"}},
+		{"-mb.restart=maybe", []string{`invalid boolean value "maybe" for -mb.restart`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			var out bytes.Buffer
+			_, err := parseFlags(t, &out, tt.arg)
+			require.Error(t, err)
+			shown := err.Error() + "\n" + out.String()
+			for _, w := range tt.want {
+				assert.Contains(t, shown, w)
+			}
+		})
+	}
+}
