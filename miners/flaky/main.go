@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 
 	"github.com/minerbench/minerbench/minerbench/axon"
@@ -14,10 +15,15 @@ import (
 	"github.com/minerbench/minerbench/miners/flaky/fault"
 )
 
-func main() { plugin.Serve(&flaky{}) }
+// main hands the miner the process's stderr before plugin.Serve replaces
+// os.Stderr with a pipe the host does not read.
+func main() { plugin.Serve(&flaky{log: os.Stderr}) }
 
 // flaky is the miner; New builds its injector, which Register then uses.
-type flaky struct{ inj *fault.Injector }
+type flaky struct {
+	log io.Writer
+	inj *fault.Injector
+}
 
 func (*flaky) Name() string              { return "flaky" }
 func (*flaky) Defaults() plugin.Settings { return fault.Defaults() }
@@ -27,7 +33,7 @@ func (f *flaky) New(s plugin.Settings) (axon.ForwardFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.inj = fault.New(cfg, os.Exit, os.Stderr)
+	f.inj = fault.New(cfg, os.Exit, f.log)
 	return f.inj.Forward, nil
 }
 
