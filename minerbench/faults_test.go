@@ -68,6 +68,7 @@ func TestFaults(t *testing.T) {
 	t.Run("crash under concurrency", func(t *testing.T) { t.Parallel(); testFaultCrashConcurrent(t, bin, miners) })
 	t.Run("registration", func(t *testing.T) { t.Parallel(); testFaultRegistration(t, bin, miners) })
 	t.Run("interrupt", func(t *testing.T) { t.Parallel(); testFaultInterrupt(t, bin, miners) })
+	t.Run("interrupt while starting", func(t *testing.T) { t.Parallel(); testFaultInterruptStart(t, bin, miners) })
 }
 
 // testFaultSchedules checks that answered faults are records with their
@@ -296,6 +297,25 @@ func testFaultInterrupt(t *testing.T, bin, miners string) {
 	for _, pid := range pids {
 		assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
 	}
+}
+
+// testFaultInterruptStart sends SIGINT while a miner is slow to start: the
+// run stops at once rather than waiting for it, and stops the miner.
+func testFaultInterruptStart(t *testing.T, bin, miners string) {
+	r := runFaults(t, bin, miners, "-mb.miners", "flaky", "-mb.debug", "-mb.set", "flaky:flaky.start_delay=1h")
+	starting := regexp.MustCompile(`flaky: starting slowly \(pid (\d+)\): registering the axon in 1h0m0s, as flaky.start_delay asks\n`)
+	r.waitStderr(t, "flaky: starting slowly")
+	m := starting.FindStringSubmatch(r.stderr.String())
+	require.NotNil(t, m, "stderr:\n%s", r.stderr.String())
+	pid, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGINT))
+	r.waitEnd(t)
+	assert.Equal(t, exitInterrupted, r.cmd.ProcessState.ExitCode(), "stderr:\n%s", r.stderr.String())
+	assert.Contains(t, r.stderr.String(), "minerbench: interrupt: stopping the queries and the miners\n")
+	assert.NotContains(t, r.stdout.String(), "Benchmark", "no benchmark ran")
+	assert.NoFileExists(t, r.pidFile, "no benchmark ran")
+	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
 }
 
 // runFaults starts the fault bench file with the prebuilt miners, 20

@@ -24,6 +24,7 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -323,7 +324,7 @@ func (in *Injector) Register(ctx context.Context, announce func(context.Context,
 		a.IP = "0.0.0.0"
 	}
 	if c.StartDelay > 0 {
-		in.log.Printf("starting slowly: registering the axon in %v, as %s asks", c.StartDelay, KeyStartDelay)
+		in.log.Printf("starting slowly (pid %d): registering the axon in %v, as %s asks", os.Getpid(), c.StartDelay, KeyStartDelay)
 		if err := sleep(ctx, c.StartDelay); err != nil {
 			return fmt.Errorf("flaky: slow start cut short: %w", err)
 		}

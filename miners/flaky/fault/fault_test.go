@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -365,7 +366,7 @@ func TestRegister(t *testing.T) {
 		a := newAnnouncer()
 		require.NoError(t, in.Register(context.Background(), a.announce, reg))
 		assert.Equal(t, []chain.Axon{reg}, a.axons, "announced before Register returns")
-		assert.Equal(t, "flaky: starting slowly: registering the axon in 1ms, as flaky.start_delay asks\n", logw.String())
+		assert.Equal(t, fmt.Sprintf("flaky: starting slowly (pid %d): registering the axon in 1ms, as flaky.start_delay asks\n", os.Getpid()), logw.String())
 	})
 	t.Run("slow start cut short", func(t *testing.T) {
 		in, _, _ := injector(t, KeyStartDelay, "1h")
