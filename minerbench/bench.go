@@ -270,7 +270,7 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 		})
 	}
 	for b.Loop() {
-		if r.h.ctx.Err() != nil {
+		if r.h.ctx.Err() != nil || r.m.Err() != nil {
 			break
 		}
 		tickets <- struct{}{}
@@ -306,6 +306,9 @@ func (wk *worker) step() bool {
 		return false
 	}
 	rec := r.query(wk.client, r.inputs[wk.next%len(r.inputs)])
+	if r.h.ctx.Err() != nil {
+		return false // cut by the interrupt: no answer of the miner's to record
+	}
 	wk.next++
 	wk.summary.Add(rec)
 	wk.buf = append(wk.buf, rec)
@@ -313,7 +316,7 @@ func (wk *worker) step() bool {
 		wk.flush()
 	}
 	r.done.Add(1)
-	if rec.Code == wire.ReturnCode_Unavailable && r.m.Err() != nil {
+	if rec.Code == wire.ReturnCode_Unavailable && r.m.gone() {
 		return false
 	}
 	if r.load.Delay > 0 {

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -85,14 +86,10 @@ func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h, err := start(ctx, cfg, selected(specs, cfg.Miners), stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "minerbench: %v\n", err)
-		return 1
-	}
-	current = h
-	defer h.stop()
 
+	// Signals are caught from the start, so that an interrupt while the
+	// miners start (a build, a slow miner) stops them too.
+	var started atomic.Pointer[harness]
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -107,9 +104,26 @@ func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) 
 		case <-signals:
 		case <-time.After(shutdownGrace):
 		}
-		h.stop()
+		if h := started.Load(); h != nil {
+			h.stop()
+		}
 		os.Exit(exitInterrupted)
 	}()
+
+	h, err := start(ctx, cfg, selected(specs, cfg.Miners), stderr)
+	if ctx.Err() != nil {
+		if h != nil {
+			h.stop()
+		}
+		return exitInterrupted
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "minerbench: %v\n", err)
+		return 1
+	}
+	current = h
+	started.Store(h)
+	defer h.stop()
 
 	fmt.Fprint(stdout, unitLines)
 	code := m.Run()

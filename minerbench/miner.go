@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
 	"github.com/minerbench/minerbench/minerbench/plugin"
@@ -26,6 +29,13 @@ const exitPollInterval = 20 * time.Millisecond
 
 // dialTimeout bounds connecting to a miner's axon.
 const dialTimeout = 10 * time.Second
+
+// Bounds of telling whether a miner that answered Unavailable is gone: the
+// probe of its control channel, and the wait for its exit status.
+const (
+	probeTimeout = 2 * time.Second
+	exitWait     = 10 * time.Second
+)
 
 // Miner is a miner the benchmarks query: a launched plugin, or a remote
 // endpoint. A miner that could not be started carries the reason, and every
@@ -57,6 +67,37 @@ func (m *Miner) Err() error {
 		return m.proc.Explain(fmt.Errorf("miner %s exited", m.Name))
 	}
 	return nil
+}
+
+// gone reports whether the miner's process has ended or is ending; the
+// query loop asks it when a query was answered Unavailable. A dead process
+// breaks its axon's connections a moment before the host reaps it, so an
+// unreaped process is asked for its Info on its control channel: if that
+// fails (other than by timing out: a busy miner is alive), the process is
+// ending, and gone waits for its exit status, which Err then reports, killing
+// it if it does not exit. A miner that is alive (and answered Unavailable
+// itself) or remote is not gone.
+func (m *Miner) gone() bool {
+	if m.proc == nil {
+		return false
+	}
+	if m.proc.Exited() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	_, err := m.proc.Info(ctx)
+	cancel()
+	if err == nil || status.Code(err) == codes.DeadlineExceeded {
+		return false
+	}
+	deadline := time.Now().Add(exitWait)
+	for !m.proc.Exited() && time.Now().Before(deadline) {
+		time.Sleep(exitPollInterval)
+	}
+	if !m.proc.Exited() {
+		m.proc.Kill()
+	}
+	return true
 }
 
 // Pid returns the process id of the miner's plugin, or 0 for a remote

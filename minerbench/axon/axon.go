@@ -144,7 +144,8 @@ func (a *Axon) Backward(context.Context, *wire.TensorMessage) (*wire.TensorMessa
 //   - worker queue full: NucleusFull;
 //   - no answer within the forward timeout (queue wait included): Timeout,
 //     as Bittensor's axon answered;
-//   - handler error or panic: UnknownException;
+//   - handler error that is a *CodeError: its code (unless Success);
+//   - other handler error, or a panic: UnknownException;
 //   - handler output without elements: EmptyResponse;
 //   - handler output that does not encode: ResponseSerializationException;
 //   - otherwise Success with one MSGPACK tensor of modality TENSOR holding

@@ -40,7 +40,8 @@ func (a *Axon) run(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wi
 	select {
 	case r := <-j.done:
 		if r.err != nil {
-			return tensor.Tensor{}, wire.ReturnCode_UnknownException, "forward handler: " + r.err.Error()
+			code, msg := failure(r.err)
+			return tensor.Tensor{}, code, msg
 		}
 		return r.out, wire.ReturnCode_Success, ""
 	case <-ctx.Done():
@@ -49,6 +50,15 @@ func (a *Axon) run(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wi
 		}
 		return tensor.Tensor{}, wire.ReturnCode_Timeout, "call ended before the forward handler answered"
 	}
+}
+
+// failure is the return code and message that answer a handler's error: a
+// *CodeError's own, unless its code is Success, else UnknownException.
+func failure(err error) (wire.ReturnCode, string) {
+	if ce, ok := errors.AsType[*CodeError](err); ok && ce.Code != wire.ReturnCode_Success {
+		return ce.Code, ce.Message
+	}
+	return wire.ReturnCode_UnknownException, "forward handler: " + err.Error()
 }
 
 // work runs queued jobs until the axon stops.

@@ -20,7 +20,8 @@ import (
 // Miner is what a miner author implements: a name, the miner's own settings
 // with their defaults, and a constructor of its forward function. The runtime
 // adds the settings every miner shares (see RuntimeDefaults) and does the rest:
-// wallet, axon, listener, chain registration.
+// wallet, axon, listener, chain registration (which a Miner that also
+// implements Registrar controls).
 type Miner interface {
 	// Name names the miner, as benchmark names and the history show it.
 	Name() string
@@ -30,6 +31,20 @@ type Miner interface {
 	Defaults() Settings
 	// New builds the forward function from the merged settings.
 	New(s Settings) (axon.ForwardFunc, error)
+}
+
+// Registrar is an optional interface of a Miner that controls how its axon
+// is announced on the chain. Without it, Run announces the axon itself and
+// fails if the announcement does. With it, Run calls Register once the axon
+// serves (and after New) in place of announcing, and fails if Register
+// returns an error. announce is serve_axon on the chain of
+// subtensor.chain_endpoint; a is what Run would have announced. Register may
+// change a before announcing it, announce nothing, or return at once and
+// announce later from a goroutine, with a context of its own: ctx is the
+// host's Run call's and may end as soon as Run returns. Register is not
+// called when no chain is set.
+type Registrar interface {
+	Register(ctx context.Context, announce func(context.Context, chain.Axon) error, a chain.Axon) error
 }
 
 // Settings the runtime owns, shared by every miner.
@@ -139,7 +154,7 @@ func (r *runtime) Run(ctx context.Context, overrides Settings) (Started, error) 
 	started := Started{Hotkey: cfg.hotkey.SS58(), Endpoint: net.JoinHostPort(cfg.ip, strconv.Itoa(port))}
 	r.log.Info("axon serving", "hotkey", started.Hotkey, "endpoint", started.Endpoint)
 	if cfg.chainEndpoint != "" {
-		reg := chain.Axon{
+		axonReg := chain.Axon{
 			Hotkey:   started.Hotkey,
 			Coldkey:  cfg.coldkey.SS58(),
 			IP:       cfg.externalIP,
@@ -147,12 +162,23 @@ func (r *runtime) Run(ctx context.Context, overrides Settings) (Started, error) 
 			IPType:   ipType(cfg.externalIP),
 			Modality: wire.Modality_TEXT,
 		}
-		if err := register(ctx, cfg.chainEndpoint, reg); err != nil {
+		announce := func(ctx context.Context, a chain.Axon) error {
+			if err := register(ctx, cfg.chainEndpoint, a); err != nil {
+				return err
+			}
+			r.log.Info("axon registered", "chain", cfg.chainEndpoint, "ip", a.IP, "port", a.Port)
+			return nil
+		}
+		if registrar, ok := r.miner.(Registrar); ok {
+			err = registrar.Register(ctx, announce, axonReg)
+		} else {
+			err = announce(ctx, axonReg)
+		}
+		if err != nil {
 			ax.Stop()
 			<-done
 			return Started{}, fmt.Errorf("miner %s: %w", r.miner.Name(), err)
 		}
-		r.log.Info("axon registered", "chain", cfg.chainEndpoint, "ip", reg.IP, "port", reg.Port)
 	}
 	r.axon, r.done = ax, done
 	return started, nil

@@ -1,0 +1,397 @@
+//go:build unix
+
+package minerbench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/perf/benchfmt"
+
+	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// Environment variables read by the bench file in testdata/faults.
+const (
+	faultsPidsEnv = "MINERBENCH_FAULTS_PIDS"
+	faultsBinEnv  = "MINERBENCH_FAULTS_BIN"
+)
+
+// The bench file's load, and its benchmark names as benchfmt has them
+// (without the leading "Benchmark").
+const (
+	faultsCalls = 20
+	faultsFlaky = "Faults/miner=flaky/batch=2/block=4/conc=1"
+	faultsNoop  = "Faults/miner=noop/batch=2/block=4/conc=1"
+)
+
+// TestFaults runs a real bench file (testdata/faults) against the real flaky
+// miner made to misbehave in each way it can, and checks that every
+// misbehaviour ends in exact records and a clear verdict: never a hang, a
+// crash of the harness, a lost history or a leftover process.
+func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a test binary and miner plugins")
+	}
+	dir := t.TempDir()
+	bin, miners := filepath.Join(dir, "faults.test"), filepath.Join(dir, "miners")
+	var wg sync.WaitGroup
+	var testErr, minersErr error
+	var testOut, minersOut []byte
+	wg.Go(func() {
+		testOut, testErr = exec.Command(goTool(), "test", "-c", "-o", bin, "./testdata/faults").CombinedOutput()
+	})
+	wg.Go(func() {
+		minersOut, minersErr = exec.Command(goTool(), "build", "-o", miners+"/",
+			"github.com/minerbench/minerbench/miners/flaky", "github.com/minerbench/minerbench/miners/noop").CombinedOutput()
+	})
+	wg.Wait()
+	require.NoError(t, testErr, "go test -c ./testdata/faults\n%s", testOut)
+	require.NoError(t, minersErr, "go build the miners\n%s", minersOut)
+
+	t.Run("schedules", func(t *testing.T) { t.Parallel(); testFaultSchedules(t, bin, miners) })
+	t.Run("crash", func(t *testing.T) { t.Parallel(); testFaultCrash(t, bin, miners) })
+	t.Run("crash under concurrency", func(t *testing.T) { t.Parallel(); testFaultCrashConcurrent(t, bin, miners) })
+	t.Run("registration", func(t *testing.T) { t.Parallel(); testFaultRegistration(t, bin, miners) })
+	t.Run("interrupt", func(t *testing.T) { t.Parallel(); testFaultInterrupt(t, bin, miners) })
+	t.Run("interrupt while starting", func(t *testing.T) { t.Parallel(); testFaultInterruptStart(t, bin, miners) })
+}
+
+// testFaultSchedules checks that answered faults are records with their
+// codes, at exactly the queries the schedule names, and that they do not
+// fail the benchmark.
+func testFaultSchedules(t *testing.T, bin, miners string) {
+	// n is the miner's number of the query (warm-up queries come first).
+	tests := []struct {
+		name    string
+		args    []string
+		want    func(n int) wire.ReturnCode
+		counts  map[wire.ReturnCode]int
+		success float64
+	}{
+		{
+			name: "code every 4th",
+			args: []string{"-mb.set", "flaky:flaky.code=NucleusFull", "-mb.set", "flaky:flaky.every=4"},
+			want: func(n int) wire.ReturnCode {
+				if n%4 == 0 {
+					return wire.ReturnCode_NucleusFull
+				}
+				return wire.ReturnCode_Success
+			},
+			counts:  map[wire.ReturnCode]int{wire.ReturnCode_Success: 15, wire.ReturnCode_NucleusFull: 5},
+			success: 75,
+		},
+		{
+			name: "panic every 5th",
+			args: []string{"-mb.set", "flaky:flaky.panic_every=5"},
+			want: func(n int) wire.ReturnCode {
+				if n%5 == 0 {
+					return wire.ReturnCode_UnknownException
+				}
+				return wire.ReturnCode_Success
+			},
+			counts:  map[wire.ReturnCode]int{wire.ReturnCode_Success: 16, wire.ReturnCode_UnknownException: 4},
+			success: 80,
+		},
+		{
+			// The hung queries are cut by -mb.timeout, and the queries
+			// after each succeed.
+			name: "hang every 5th",
+			args: []string{"-mb.set", "flaky:flaky.hang_every=5", "-mb.timeout", "300ms"},
+			want: func(n int) wire.ReturnCode {
+				if n%5 == 0 {
+					return wire.ReturnCode_Timeout
+				}
+				return wire.ReturnCode_Success
+			},
+			counts:  map[wire.ReturnCode]int{wire.ReturnCode_Success: 16, wire.ReturnCode_Timeout: 4},
+			success: 80,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runFaults(t, bin, miners, append([]string{"-mb.miners", "flaky"}, tt.args...)...)
+			r.waitEnd(t)
+			require.Equal(t, 0, r.cmd.ProcessState.ExitCode(), "failed queries do not fail the benchmark; stdout:\n%s\nstderr:\n%s", r.stdout.String(), r.stderr.String())
+
+			rows := readRows(t, r.results, "flaky")
+			require.Len(t, rows, faultsCalls)
+			counts := map[wire.ReturnCode]int{}
+			for i, row := range rows {
+				assert.Equal(t, tt.want(i+1+warmupQueries), row.Code, "row %d", i)
+				counts[row.Code]++
+			}
+			assert.Equal(t, tt.counts, counts)
+
+			results := benchResults(t, r.stdout.String())
+			require.Contains(t, results, faultsFlaky, "stdout:\n%s", r.stdout.String())
+			res := results[faultsFlaky]
+			assert.Equal(t, faultsCalls, res.Iters)
+			assert.Equal(t, tt.success, metric(res, "success-%"))
+		})
+	}
+}
+
+// testFaultCrash checks a miner that exits in the middle of its benchmark:
+// the benchmark fails with the exit status and the miner's last log lines,
+// the history holds the queries up to the crash, the other miner's
+// benchmark still runs, and no miner is left running.
+func testFaultCrash(t *testing.T, bin, miners string) {
+	const answered = 2 // timed queries answered before the exit
+	r := runFaults(t, bin, miners,
+		"-mb.set", fmt.Sprintf("flaky:flaky.exit_after=%d", warmupQueries+answered),
+		"-mb.set", "flaky:flaky.exit_code=7")
+	pids := r.waitPids(t)
+	require.Len(t, pids, 2)
+	r.waitEnd(t)
+	out := r.stdout.String()
+	assert.Equal(t, 1, r.cmd.ProcessState.ExitCode(), "stdout:\n%s\nstderr:\n%s", out, r.stderr.String())
+	assert.Contains(t, out, "--- FAIL: Benchmark"+faultsFlaky+"\n")
+	assert.Regexp(t, `\w+\.go:\d+: miner flaky exited \(miner exit status 7\)\n\s+last lines of the miner's log:\n`, out)
+	assert.Regexp(t, fmt.Sprintf(`\n\s+flaky: query %d: exiting with status 7, as flaky.exit_after=%d asks\n`, warmupQueries+answered+1, warmupQueries+answered), out)
+
+	results := benchResults(t, out)
+	assert.NotContains(t, results, faultsFlaky)
+	require.Contains(t, results, faultsNoop, "the other miner still runs")
+	assert.Equal(t, 100.0, metric(results[faultsNoop], "success-%"))
+
+	assert.Equal(t, []wire.ReturnCode{wire.ReturnCode_Success, wire.ReturnCode_Success, wire.ReturnCode_Unavailable},
+		codesOf(readRows(t, r.results, "flaky")), "the answered queries, then the one the exit cut")
+	assert.Len(t, readRows(t, r.results, "noop"), faultsCalls)
+	for _, pid := range pids {
+		assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
+	}
+}
+
+// testFaultCrashConcurrent checks that concurrent workers stop querying a
+// miner once it has exited, rather than recording every query left as
+// Unavailable.
+func testFaultCrashConcurrent(t *testing.T, bin, miners string) {
+	const conc, answered = 2, 4
+	r := runFaults(t, bin, miners, "-test.benchtime", "1000x", "-mb.miners", "flaky", "-mb.conc", fmt.Sprint(conc),
+		"-mb.set", fmt.Sprintf("flaky:flaky.exit_after=%d", conc*warmupQueries+answered))
+	r.waitEnd(t)
+	out := r.stdout.String()
+	assert.Equal(t, 1, r.cmd.ProcessState.ExitCode(), "stdout:\n%s\nstderr:\n%s", out, r.stderr.String())
+	assert.Contains(t, out, "--- FAIL: BenchmarkFaults/miner=flaky/batch=2/block=4/conc=2\n")
+	assert.Regexp(t, `\w+\.go:\d+: miner flaky exited \(miner exit status 1\)\n`, out)
+
+	counts := map[wire.ReturnCode]int{}
+	for _, c := range codesOf(readRows(t, r.results, "flaky")) {
+		counts[c]++
+	}
+	assert.Equal(t, answered, counts[wire.ReturnCode_Success])
+	// Each worker may have sent one query more before it saw the exit.
+	assert.GreaterOrEqual(t, counts[wire.ReturnCode_Unavailable], 1)
+	assert.LessOrEqual(t, counts[wire.ReturnCode_Unavailable], 2*conc)
+	assert.Len(t, counts, 2, "no other codes: %v", counts)
+}
+
+// testFaultRegistration checks the ways a miner can fail to appear on the
+// chain, and that a slow or late one is still found within the 100 blocks.
+func testFaultRegistration(t *testing.T, bin, miners string) {
+	hotkey := wallet.Mock("mock/flaky").SS58()
+	tests := []struct {
+		name string
+		args []string
+		// fail is the regexp of the flaky benchmark's failure, its group the
+		// blocks waited, or "" when the benchmark must succeed.
+		fail string
+		log  string // a line of the miner's log in the failure
+	}{
+		{
+			name: "never",
+			args: []string{"-mb.set", "flaky:flaky.register=never"},
+			fail: `miner flaky: chain: hotkey "` + hotkey + `" is not registered after waiting (\d+) blocks; run with -mb.debug to see the miner's log\n`,
+			log:  "flaky: not registering the axon, as flaky.register=never asks",
+		},
+		{
+			name: "unspecified",
+			args: []string{"-mb.set", "flaky:flaky.register=unspecified"},
+			fail: `miner flaky: chain: hotkey "` + hotkey + `" has no routable axon after waiting (\d+) blocks: uid \d is registered at 0\.0\.0\.0:\d+ and its ip 0\.0\.0\.0 is unspecified; want the miner to serve_axon a dialable ip and a port other than 0; run with -mb.debug to see the miner's log\n`,
+			log:  "flaky: registering the axon at the unspecified address 0.0.0.0, as flaky.register=unspecified asks",
+		},
+		{
+			name: "slow start",
+			args: []string{"-mb.set", "flaky:flaky.start_delay=300ms"},
+		},
+		{
+			name: "late",
+			args: []string{"-mb.set", "flaky:flaky.register=late", "-mb.set", "flaky:flaky.start_delay=100ms", "-mb.blocktime", "5ms"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runFaults(t, bin, miners, append([]string{"-mb.blocktime", "2ms"}, tt.args...)...)
+			r.waitEnd(t)
+			out := r.stdout.String()
+			results := benchResults(t, out)
+			require.Contains(t, results, faultsNoop, "the other miner still runs; stdout:\n%s", out)
+			if tt.fail == "" {
+				assert.Equal(t, 0, r.cmd.ProcessState.ExitCode(), "stdout:\n%s\nstderr:\n%s", out, r.stderr.String())
+				require.Contains(t, results, faultsFlaky)
+				assert.Equal(t, 100.0, metric(results[faultsFlaky], "success-%"))
+				assert.Equal(t, slices.Repeat([]wire.ReturnCode{wire.ReturnCode_Success}, faultsCalls), codesOf(readRows(t, r.results, "flaky")))
+				return
+			}
+			assert.Equal(t, 1, r.cmd.ProcessState.ExitCode(), "stdout:\n%s\nstderr:\n%s", out, r.stderr.String())
+			assert.Contains(t, out, "--- FAIL: Benchmark"+faultsFlaky+"\n")
+			assert.NotContains(t, results, faultsFlaky)
+			m := regexp.MustCompile(tt.fail).FindStringSubmatch(out)
+			require.NotNil(t, m, "no match of %q in stdout:\n%s", tt.fail, out)
+			blocks, err := strconv.Atoi(m[1])
+			require.NoError(t, err)
+			// The harness gives up at the first poll of the chain that sees
+			// 100 blocks or more.
+			assert.GreaterOrEqual(t, blocks, chain.DefaultMaxBlocks, "blocks waited")
+			assert.Contains(t, out, tt.log)
+			assert.NoFileExists(t, historyPath(r.results, "flaky"), "no query was made")
+		})
+	}
+}
+
+// testFaultInterrupt sends SIGINT in the middle of a long run: the queries
+// stop, the process exits, the history holds exactly the queries answered
+// so far, and no miner is left running.
+func testFaultInterrupt(t *testing.T, bin, miners string) {
+	const seen = 10 // queries the miner answers before the signal
+	r := runFaults(t, bin, miners, "-test.benchtime", "100000x", "-mb.miners", "flaky", "-mb.debug",
+		"-mb.set", "flaky:flaky.latency=20ms", "-mb.set", "flaky:flaky.log=true")
+	pids := r.waitPids(t)
+	require.Len(t, pids, 1)
+	r.waitStderr(t, fmt.Sprintf("flaky: query %d: Success\n", seen))
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGINT))
+	r.waitEnd(t)
+	assert.Equal(t, 1, r.cmd.ProcessState.ExitCode(), "stderr:\n%s", r.stderr.String())
+	assert.Contains(t, r.stderr.String(), "minerbench: interrupt: stopping the queries and the miners\n")
+	assert.Regexp(t, `--- FAIL: Benchmark`+regexp.QuoteMeta(faultsFlaky)+`\n\s+\w+\.go:\d+: `+errInterrupted.Error()+`\n`, r.stdout.String())
+	assert.NotContains(t, benchResults(t, r.stdout.String()), faultsFlaky)
+
+	// The miner logs every query it answers; the history holds each of
+	// those after the warm-up, and no record of the query the signal cut.
+	answered := len(regexp.MustCompile(`flaky: query \d+: Success\n`).FindAllString(r.stderr.String(), -1))
+	rows := readRows(t, r.results, "flaky")
+	assert.GreaterOrEqual(t, len(rows), seen-1-warmupQueries)
+	assert.LessOrEqual(t, len(rows), answered-warmupQueries)
+	assert.Equal(t, slices.Repeat([]wire.ReturnCode{wire.ReturnCode_Success}, len(rows)), codesOf(rows), "only answers are recorded")
+	for i, row := range rows {
+		assert.Equal(t, int64(i), row.Index)
+		assert.Equal(t, history.RunInfo{NProcesses: 1, NCalls: 100000, BatchSize: 2, BlockSize: 4, WorldSize: 1}, row.RunInfo)
+	}
+	for _, pid := range pids {
+		assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
+	}
+}
+
+// testFaultInterruptStart sends SIGINT while a miner is slow to start: the
+// run stops at once rather than waiting for it, and stops the miner.
+func testFaultInterruptStart(t *testing.T, bin, miners string) {
+	r := runFaults(t, bin, miners, "-mb.miners", "flaky", "-mb.debug", "-mb.set", "flaky:flaky.start_delay=1h")
+	starting := regexp.MustCompile(`flaky: starting slowly \(pid (\d+)\): registering the axon in 1h0m0s, as flaky.start_delay asks\n`)
+	r.waitStderr(t, "flaky: starting slowly")
+	m := starting.FindStringSubmatch(r.stderr.String())
+	require.NotNil(t, m, "stderr:\n%s", r.stderr.String())
+	pid, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGINT))
+	r.waitEnd(t)
+	assert.Equal(t, exitInterrupted, r.cmd.ProcessState.ExitCode(), "stderr:\n%s", r.stderr.String())
+	assert.Contains(t, r.stderr.String(), "minerbench: interrupt: stopping the queries and the miners\n")
+	assert.NotContains(t, r.stdout.String(), "Benchmark", "no benchmark ran")
+	assert.NoFileExists(t, r.pidFile, "no benchmark ran")
+	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
+}
+
+// runFaults starts the fault bench file with the prebuilt miners, 20
+// queries per benchmark, and args.
+func runFaults(t *testing.T, bin, miners string, args ...string) *lifeRun {
+	t.Helper()
+	dir := t.TempDir()
+	r := &lifeRun{pidFile: filepath.Join(dir, "pids"), results: filepath.Join(dir, "results"), done: make(chan struct{})}
+	args = append([]string{"-test.run", "^$", "-test.bench", ".", "-test.benchtime", fmt.Sprintf("%dx", faultsCalls), "-mb.results", r.results}, args...)
+	r.cmd = exec.Command(bin, args...)
+	r.cmd.Env = append(os.Environ(), faultsPidsEnv+"="+r.pidFile, faultsBinEnv+"="+miners)
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	require.NoError(t, r.cmd.Start())
+	go func() {
+		_ = r.cmd.Wait()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-r.done:
+		default:
+			_ = r.cmd.Process.Kill()
+			<-r.done
+		}
+	})
+	return r
+}
+
+func historyPath(results, miner string) string {
+	return filepath.Join(results, "mock", "mock", miner, DefaultHistory+".csv")
+}
+
+// readRows reads a miner's history, which must be well formed.
+func readRows(t *testing.T, results, miner string) []history.Row {
+	t.Helper()
+	rows, err := history.Read(historyPath(results, miner))
+	require.NoError(t, err)
+	return rows
+}
+
+func codesOf(rows []history.Row) []wire.ReturnCode {
+	out := make([]wire.ReturnCode, len(rows))
+	for i, r := range rows {
+		out[i] = r.Code
+	}
+	return out
+}
+
+// benchResults reads the results of a run's stdout with benchfmt, keyed by
+// name without the -GOMAXPROCS suffix.
+func benchResults(t *testing.T, stdout string) map[string]*benchfmt.Result {
+	t.Helper()
+	suffix := regexp.MustCompile(`-[0-9]+$`)
+	out := map[string]*benchfmt.Result{}
+	reader := benchfmt.NewReader(bytes.NewReader([]byte(stdout)), "stdout")
+	for reader.Scan() {
+		switch rec := reader.Result().(type) {
+		case *benchfmt.SyntaxError:
+			t.Errorf("syntax error: %v", rec)
+		case *benchfmt.Result:
+			out[suffix.ReplaceAllString(rec.Name.String(), "")] = rec.Clone()
+		}
+	}
+	require.NoError(t, reader.Err())
+	return out
+}
+
+// metric returns the value of a result's metric in the unit written.
+func metric(r *benchfmt.Result, unit string) float64 {
+	for _, v := range r.Values {
+		if v.OrigUnit == unit || v.OrigUnit == "" && v.Unit == unit {
+			if v.OrigUnit != "" {
+				return v.OrigValue
+			}
+			return v.Value
+		}
+	}
+	return -1
+}

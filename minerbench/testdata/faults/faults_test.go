@@ -1,0 +1,67 @@
+// Package faults_test is a bench file over the flaky miner and noop,
+// compiled and run by minerbench's fault tests with -mb.set flaky:… to make
+// the flaky miner misbehave. It writes the pids of the miners Main launched
+// to the file named by MINERBENCH_FAULTS_PIDS (when set), then benchmarks
+// every miner with small queries. When MINERBENCH_FAULTS_BIN names a
+// directory, the miners are the prebuilt binaries flaky and noop in it;
+// otherwise Main builds them.
+package faults_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/minerbench/minerbench/minerbench"
+)
+
+// Environment variables the outer test sets.
+const (
+	envPids = "MINERBENCH_FAULTS_PIDS"
+	envBin  = "MINERBENCH_FAULTS_BIN"
+)
+
+func TestMain(m *testing.M) {
+	minerbench.Main(m, miner("flaky"), miner("noop"))
+}
+
+// miner is the spec of the bundled miner name.
+func miner(name string) minerbench.MinerSpec {
+	if dir := os.Getenv(envBin); dir != "" {
+		return minerbench.MinerSpec{Name: name, Binary: filepath.Join(dir, name)}
+	}
+	return minerbench.MinerSpec{Name: name, Package: "github.com/minerbench/minerbench/miners/" + name}
+}
+
+// BenchmarkFaults queries every miner with [2, 4] token batches, from
+// -mb.conc workers.
+func BenchmarkFaults(b *testing.B) {
+	writePids(b)
+	load := minerbench.Standard()
+	load.Batch, load.Block = 2, 4
+	minerbench.Bench(b, load)
+}
+
+// writePids writes the pids of the running miners, one a line, to the file
+// named by MINERBENCH_FAULTS_PIDS, all at once (by rename).
+func writePids(tb testing.TB) {
+	tb.Helper()
+	path := os.Getenv(envPids)
+	if path == "" {
+		return
+	}
+	var lines strings.Builder
+	for _, m := range minerbench.Miners() {
+		if pid := m.Pid(); pid > 0 {
+			fmt.Fprintln(&lines, pid)
+		}
+	}
+	if err := os.WriteFile(path+".tmp", []byte(lines.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		tb.Fatal(err)
+	}
+}
