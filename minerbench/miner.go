@@ -33,8 +33,8 @@ const dialTimeout = 10 * time.Second
 // Bounds of telling whether a miner that answered Unavailable is gone: the
 // probe of its control channel, and the wait for its exit status.
 const (
-	probeTimeout = 2 * time.Second
-	exitWait     = 10 * time.Second
+	controlProbeTimeout = 2 * time.Second
+	exitWait            = 10 * time.Second
 )
 
 // Miner is a miner the benchmarks query: a launched plugin, or a remote
@@ -84,7 +84,7 @@ func (m *Miner) gone() bool {
 	if m.proc.Exited() {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), controlProbeTimeout)
 	_, err := m.proc.Info(ctx)
 	cancel()
 	if err == nil || status.Code(err) == codes.DeadlineExceeded {
