@@ -195,7 +195,10 @@ func testFaultCrashConcurrent(t *testing.T, bin, miners string) {
 	for _, c := range codesOf(readRows(t, r.results, "flaky")) {
 		counts[c]++
 	}
-	assert.Equal(t, answered, counts[wire.ReturnCode_Success])
+	// The exit can cut the answer of a query another worker has in flight,
+	// so up to conc-1 of the answered queries may be recorded Unavailable.
+	assert.GreaterOrEqual(t, counts[wire.ReturnCode_Success], answered-(conc-1))
+	assert.LessOrEqual(t, counts[wire.ReturnCode_Success], answered)
 	// Each worker may have sent one query more before it saw the exit.
 	assert.GreaterOrEqual(t, counts[wire.ReturnCode_Unavailable], 1)
 	assert.LessOrEqual(t, counts[wire.ReturnCode_Unavailable], 2*conc)
