@@ -5,7 +5,6 @@ package minerbench
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -325,25 +324,8 @@ func testFaultInterruptStart(t *testing.T, bin, miners string) {
 // queries per benchmark, and args.
 func runFaults(t *testing.T, bin, miners string, args ...string) *lifeRun {
 	t.Helper()
-	dir := t.TempDir()
-	r := &lifeRun{pidFile: filepath.Join(dir, "pids"), results: filepath.Join(dir, "results"), done: make(chan struct{})}
-	args = append([]string{"-test.run", "^$", "-test.bench", ".", "-test.benchtime", fmt.Sprintf("%dx", faultsCalls), "-mb.results", r.results}, args...)
-	r.cmd = exec.Command(bin, args...)
-	r.cmd.Env = append(os.Environ(), faultsPidsEnv+"="+r.pidFile, faultsBinEnv+"="+miners)
-	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
-	require.NoError(t, r.cmd.Start())
-	go func() {
-		_ = r.cmd.Wait()
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-r.done:
-		default:
-			_ = r.cmd.Process.Kill()
-			<-r.done
-		}
-	})
+	r := newLifeRun(t)
+	r.start(t, bin, fmt.Sprintf("%dx", faultsCalls), args, faultsPidsEnv+"="+r.pidFile, faultsBinEnv+"="+miners)
 	return r
 }
 

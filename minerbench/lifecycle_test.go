@@ -4,7 +4,6 @@ package minerbench
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minerbench/minerbench/minerbench/internal/proctest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -94,7 +94,7 @@ func testEndings(t *testing.T, bin string) {
 			pids := r.waitPids(t)
 			if len(e.signals) > 0 {
 				for _, pid := range pids {
-					require.False(t, pidGone(pid), "miner pid %d is not running before the signal", pid)
+					require.False(t, proctest.Gone(pid), "miner pid %d is not running before the signal", pid)
 				}
 			}
 			for i, sig := range e.signals {
@@ -118,7 +118,7 @@ func testEndings(t *testing.T, bin string) {
 				if e.stopped {
 					assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped by the harness", pid)
 				}
-				assert.Eventually(t, func() bool { return pidGone(pid) }, lifeGoneBound, lifePoll,
+				assert.Eventually(t, func() bool { return proctest.Gone(pid) }, lifeGoneBound, lifePoll,
 					"miner pid %d outlived the run", pid)
 			}
 			if e.mode == "return" {
@@ -170,13 +170,28 @@ type lifeRun struct {
 // temporary files, the built miners included, go to a directory of the test.
 func startLife(t *testing.T, bin, mode string, args ...string) *lifeRun {
 	t.Helper()
-	dir := t.TempDir()
-	r := &lifeRun{pidFile: filepath.Join(dir, "pids"), results: filepath.Join(dir, "results"), done: make(chan struct{})}
-	tmp := filepath.Join(dir, "tmp")
+	r := newLifeRun(t)
+	tmp := filepath.Join(filepath.Dir(r.pidFile), "tmp")
 	require.NoError(t, os.Mkdir(tmp, 0o755))
-	args = append([]string{"-test.run", "^$", "-test.bench", ".", "-test.benchtime", "1x", "-mb.results", r.results}, args...)
+	r.start(t, bin, "1x", args, lifePidsEnv+"="+r.pidFile, lifeModeEnv+"="+mode, "TMPDIR="+tmp)
+	return r
+}
+
+// newLifeRun returns a run whose pid file and results go to a directory of
+// the test.
+func newLifeRun(t *testing.T) *lifeRun {
+	dir := t.TempDir()
+	return &lifeRun{pidFile: filepath.Join(dir, "pids"), results: filepath.Join(dir, "results"), done: make(chan struct{})}
+}
+
+// start runs the compiled bench file bin with benchtime iterations per
+// benchmark, args after the standard ones and env added to the environment;
+// the test's cleanup kills it if it is still running.
+func (r *lifeRun) start(t *testing.T, bin, benchtime string, args []string, env ...string) {
+	t.Helper()
+	args = append([]string{"-test.run", "^$", "-test.bench", ".", "-test.benchtime", benchtime, "-mb.results", r.results}, args...)
 	r.cmd = exec.Command(bin, args...)
-	r.cmd.Env = append(os.Environ(), lifePidsEnv+"="+r.pidFile, lifeModeEnv+"="+mode, "TMPDIR="+tmp)
+	r.cmd.Env = append(os.Environ(), env...)
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
 	require.NoError(t, r.cmd.Start())
 	go func() {
@@ -191,7 +206,6 @@ func startLife(t *testing.T, bin, mode string, args ...string) *lifeRun {
 			<-r.done
 		}
 	})
-	return r
 }
 
 // waitPids waits for the pid file and returns its pids.
@@ -210,7 +224,7 @@ func (r *lifeRun) waitPids(t *testing.T) []int {
 			require.NotEmpty(t, pids, "no miner was launched")
 			t.Cleanup(func() {
 				for _, pid := range pids {
-					if !pidGone(pid) {
+					if !proctest.Gone(pid) {
 						_ = syscall.Kill(pid, syscall.SIGKILL)
 					}
 				}
@@ -271,20 +285,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// pidGone reports whether pid has ended: it no longer exists, or it is a
-// zombie. An orphaned miner that exits stays a zombie until init reaps it,
-// and the init of some containers never does.
-func pidGone(pid int) bool {
-	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-		return true
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return errors.Is(err, os.ErrNotExist)
-	}
-	// The state follows the command name, which is in parentheses.
-	i := bytes.LastIndexByte(stat, ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
 }

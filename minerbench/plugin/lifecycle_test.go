@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/proctest"
 	"github.com/minerbench/minerbench/minerbench/plugin"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
@@ -116,27 +116,6 @@ func startChain(t *testing.T, blockTime time.Duration) (*chain.Chain, string) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = stop() })
 	return ch, lis.Addr().String()
-}
-
-// reaped reports whether pid no longer exists at all.
-func reaped(pid int) bool {
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
-}
-
-// gone reports whether pid has ended: it no longer exists, or it is a zombie.
-// An orphan that exits stays a zombie until init reaps it, and the init of
-// some containers never does.
-func gone(pid int) bool {
-	if reaped(pid) {
-		return true
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return errors.Is(err, os.ErrNotExist)
-	}
-	// The state follows the command name, which is in parentheses.
-	i := bytes.LastIndexByte(stat, ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
 }
 
 // writeScript writes an executable shell script and returns its path.
@@ -248,7 +227,7 @@ func TestKillIsIdempotentAndReaps(t *testing.T) {
 	p.Kill()
 	p.Kill()
 	assert.True(t, p.Exited())
-	require.Eventually(t, func() bool { return reaped(pid) }, endBound, pollEvery,
+	require.Eventually(t, func() bool { return proctest.Reaped(pid) }, endBound, pollEvery,
 		"pid %d still exists after Kill", pid)
 }
 
@@ -406,11 +385,11 @@ func TestPluginExitsWithItsHost(t *testing.T) {
 	require.NoError(t, err, "helper host printed %q", line)
 	require.Positive(t, pid)
 	t.Cleanup(func() {
-		if !gone(pid) {
+		if !proctest.Gone(pid) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
-	require.False(t, gone(pid), "the plugin runs while its host does")
+	require.False(t, proctest.Gone(pid), "the plugin runs while its host does")
 
 	require.NoError(t, host.Process.Signal(syscall.SIGKILL))
 	err = host.Wait()
@@ -418,6 +397,6 @@ func TestPluginExitsWithItsHost(t *testing.T) {
 	require.ErrorAs(t, err, &exit)
 	require.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal())
 
-	require.Eventually(t, func() bool { return gone(pid) }, endBound, pollEvery,
+	require.Eventually(t, func() bool { return proctest.Gone(pid) }, endBound, pollEvery,
 		"plugin pid %d outlived its SIGKILLed host", pid)
 }
