@@ -35,7 +35,7 @@ import (
 // Both report ns/op as wall time per query, so harness/raw is the harness's
 // overhead factor; the server's work is in both and the same.
 func BenchmarkOverhead(b *testing.B) {
-	addr := serveZeros(b)
+	addr := serveAxon(b, zeros())
 	ctx, cancel := context.WithCancel(context.Background()) // as Main's
 	defer cancel()
 	h := &harness{cfg: DefaultConfig(), ctx: ctx, restarted: map[string]bool{}}
@@ -56,22 +56,28 @@ func BenchmarkOverhead(b *testing.B) {
 	}
 }
 
-// serveZeros serves an axon answering zeros of the asked shape from one
-// prebuilt buffer until b ends, and returns its address.
-func serveZeros(b *testing.B) string {
-	zeros := make([]float32, 10*10*wire.NetworkDim)
-	a, err := axon.New(axon.Config{Wallet: wallet.Mock("axon")}, func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+// zeros answers zeros of the asked shape, up to [10, 10], from one prebuilt
+// buffer.
+func zeros() axon.ForwardFunc {
+	buf := make([]float32, 10*10*wire.NetworkDim)
+	return func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
 		shape := []int64{in.Shape[0], in.Shape[1], wire.NetworkDim}
-		return tensor.FromFloat32(shape, zeros[:in.Shape[0]*in.Shape[1]*wire.NetworkDim]), nil
-	})
-	require.NoError(b, err)
+		return tensor.FromFloat32(shape, buf[:in.Shape[0]*in.Shape[1]*wire.NetworkDim]), nil
+	}
+}
+
+// serveAxon serves an axon answering with forward until tb ends, and
+// returns its address.
+func serveAxon(tb testing.TB, forward axon.ForwardFunc) string {
+	a, err := axon.New(axon.Config{Wallet: wallet.Mock("axon")}, forward)
+	require.NoError(tb, err)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(b, err)
+	require.NoError(tb, err)
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(lis) }()
-	b.Cleanup(func() {
+	tb.Cleanup(func() {
 		a.Stop()
-		require.NoError(b, <-served)
+		require.NoError(tb, <-served)
 	})
 	return lis.Addr().String()
 }
