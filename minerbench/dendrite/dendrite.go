@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -75,8 +76,12 @@ type Dendrite struct {
 	hotkey string
 	reqs   sync.Pool // of *request
 
+	// Idle signers, each with its own receptor uid: one in idle, taken and
+	// given back without a lock (all a sequential caller needs), the others
+	// in signers.
+	idle      atomic.Pointer[auth.Signer]
 	signersMu sync.Mutex
-	signers   []*auth.Signer // idle signers, each with its own receptor uid
+	signers   []*auth.Signer
 }
 
 // request is a forward request message with its tensor and buffer, and room
@@ -128,17 +133,21 @@ func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Optio
 			return nil, fmt.Errorf("dendrite: connecting to %s (last state %v): %w", endpoint, s, ctx.Err())
 		}
 	}
-	return &Dendrite{
-		conn:    conn,
-		client:  wire.NewBittensorClient(conn),
-		key:     w,
-		hotkey:  signer.SS58(),
-		signers: []*auth.Signer{signer},
-	}, nil
+	d := &Dendrite{
+		conn:   conn,
+		client: wire.NewBittensorClient(conn),
+		key:    w,
+		hotkey: signer.SS58(),
+	}
+	d.idle.Store(signer)
+	return d, nil
 }
 
 // signer takes an idle signer, or makes one with a new receptor uid.
 func (d *Dendrite) signer() *auth.Signer {
+	if s := d.idle.Swap(nil); s != nil {
+		return s
+	}
 	d.signersMu.Lock()
 	defer d.signersMu.Unlock()
 	if n := len(d.signers); n > 0 {
@@ -151,6 +160,9 @@ func (d *Dendrite) signer() *auth.Signer {
 }
 
 func (d *Dendrite) release(s *auth.Signer) {
+	if d.idle.CompareAndSwap(nil, s) {
+		return
+	}
 	d.signersMu.Lock()
 	d.signers = append(d.signers, s)
 	d.signersMu.Unlock()
