@@ -316,9 +316,9 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 	return summaries
 }
 
-// worker is one querying goroutine's state: its query timer, its summary
-// shard and its buffered records, so the hot path takes no lock and
-// allocates nothing.
+// worker is one querying goroutine's state: its query timer (made by its
+// first step), its summary shard and its buffered records, so the hot path
+// takes no lock and allocates nothing.
 type worker struct {
 	r       *queryRun
 	client  *dendrite.Dendrite
@@ -329,8 +329,7 @@ type worker struct {
 }
 
 func (r *queryRun) newWorker(i int) *worker {
-	return &worker{r: r, client: r.clients[i], timer: newQueryTimer(r.h.ctx, r.h.cfg.Timeout), next: i,
-		summary: &history.Summary{}, buf: make([]history.Record, 0, flushEvery)}
+	return &worker{r: r, client: r.clients[i], next: i, summary: &history.Summary{}, buf: make([]history.Record, 0, flushEvery)}
 }
 
 // step sends one query and records it; it reports false once the run is
@@ -339,6 +338,9 @@ func (wk *worker) step() bool {
 	r := wk.r
 	if r.h.ctx.Err() != nil {
 		return false
+	}
+	if wk.timer == nil {
+		wk.timer = newQueryTimer(r.h.ctx, r.h.cfg.Timeout)
 	}
 	rec := r.query(wk.client, wk.timer, r.inputs[wk.next%len(r.inputs)])
 	wk.next++
@@ -360,7 +362,9 @@ func (wk *worker) step() bool {
 // finish writes out the worker's last records and frees its timer.
 func (wk *worker) finish() {
 	wk.flush()
-	wk.timer.release()
+	if wk.timer != nil {
+		wk.timer.release()
+	}
 }
 
 // flush writes the worker's buffered records to the history.
