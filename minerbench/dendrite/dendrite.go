@@ -91,7 +91,7 @@ type request struct {
 	msg      wire.TensorMessage
 	tensor   wire.Tensor
 	tensors  [1]*wire.Tensor
-	outShape [3]int64 // the decoded shape of the answer
+	outShape [3]int64 // room to decode the answer's shape
 }
 
 // Dial connects to endpoint (host:port) without TLS and signs every call

@@ -140,9 +140,9 @@ func Decode(buf []byte, s Serializer, dtype DType) (Tensor, error) {
 }
 
 // DecodeTo is Decode, except that the decoded Shape is shape[:rank] when
-// shape has room for rank dimensions: a caller that reuses shape, or passes
-// an array of its own such as a [3]int64 for a response, decodes MSGPACK
-// without allocating. Without room, a new Shape is allocated as Decode does.
+// shape has room for rank dimensions, so that a caller reusing shape decodes
+// MSGPACK without allocating. Without room, a new Shape is allocated as
+// Decode does.
 func DecodeTo(shape []int64, buf []byte, s Serializer, dtype DType) (Tensor, error) {
 	switch s {
 	case Msgpack:
