@@ -273,7 +273,9 @@ func (r *queryRun) warmUp() {
 
 // loop runs the timed queries and returns one summary per worker. With one
 // worker the queries run in b.Loop itself; with more, b.Loop hands each query
-// to the next free worker.
+// to the next free worker, through a channel with room for a ticket per
+// worker, so that a worker finishing a query finds its next ticket waiting
+// rather than waiting for b.Loop's goroutine to be scheduled.
 func (r *queryRun) loop(b *testing.B) []*history.Summary {
 	summaries := make([]*history.Summary, r.load.Conc)
 	progress := newProgress(r.m.Name, &r.done)
@@ -289,7 +291,7 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 		wk.finish()
 		return summaries
 	}
-	tickets := make(chan struct{})
+	tickets := make(chan struct{}, r.load.Conc)
 	var wg sync.WaitGroup
 	for i := range r.load.Conc {
 		wk := r.newWorker(i)
