@@ -214,13 +214,65 @@ type queryRun struct {
 	done    atomic.Int64
 }
 
-// query sends one token batch through client and returns its record.
-func (r *queryRun) query(client *dendrite.Dendrite, input tensor.Tensor) history.Record {
-	ctx, cancel := context.WithTimeout(r.h.ctx, r.h.cfg.Timeout)
+// query sends one token batch through client, bounded by the per-query
+// timeout of qt, and returns its record.
+func (r *queryRun) query(client *dendrite.Dendrite, qt *queryTimer, input tensor.Tensor) history.Record {
+	ctx := qt.start()
 	start := time.Now()
 	_, code, elapsed := client.ForwardText(ctx, input)
-	cancel()
+	qt.stop()
 	return history.Record{Time: start, Code: code, Elapsed: elapsed}
+}
+
+// queryTimer bounds one goroutine's queries, one at a time, by the per-query
+// timeout without allocating per query: one cancellable context serves query
+// after query, and one timer, armed for each query, cancels it with cause
+// context.DeadlineExceeded, which the dendrite records as Timeout. Only a
+// query the timer cut costs a new context and timer. The deadline stays on
+// the client's side: the axon learns of a cut query by its cancellation.
+type queryTimer struct {
+	parent  context.Context
+	timeout time.Duration
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	timer   *time.Timer
+}
+
+func newQueryTimer(parent context.Context, timeout time.Duration) *queryTimer {
+	qt := &queryTimer{parent: parent, timeout: timeout}
+	qt.renew()
+	return qt
+}
+
+// renew replaces the context; start makes the timer that cancels it.
+func (qt *queryTimer) renew() {
+	qt.ctx, qt.cancel = context.WithCancelCause(qt.parent)
+	qt.timer = nil
+}
+
+// start arms the timer and returns the context of the next query.
+func (qt *queryTimer) start() context.Context {
+	if qt.timer == nil {
+		cancel := qt.cancel
+		qt.timer = time.AfterFunc(qt.timeout, func() { cancel(context.DeadlineExceeded) })
+	} else {
+		qt.timer.Reset(qt.timeout)
+	}
+	return qt.ctx
+}
+
+// stop disarms the timer once the query has ended; if it had fired, the
+// context is spent and is replaced.
+func (qt *queryTimer) stop() {
+	if !qt.timer.Stop() {
+		qt.cancel(context.DeadlineExceeded)
+		qt.renew()
+	}
+}
+
+// release frees the context of an idle timer.
+func (qt *queryTimer) release() {
+	qt.cancel(context.Canceled)
 }
 
 // warmUp sends a few unrecorded queries per worker before the timed region.
@@ -228,8 +280,10 @@ func (r *queryRun) warmUp() {
 	var wg sync.WaitGroup
 	for _, client := range r.clients {
 		wg.Go(func() {
+			qt := newQueryTimer(r.h.ctx, r.h.cfg.Timeout)
+			defer qt.release()
 			for i := range warmupQueries {
-				r.query(client, r.inputs[i%len(r.inputs)])
+				r.query(client, qt, r.inputs[i%len(r.inputs)])
 			}
 		})
 	}
@@ -238,7 +292,9 @@ func (r *queryRun) warmUp() {
 
 // loop runs the timed queries and returns one summary per worker. With one
 // worker the queries run in b.Loop itself; with more, b.Loop hands each query
-// to the next free worker.
+// to the next free worker, through a channel with room for a ticket per
+// worker, so that a worker finishing a query finds its next ticket waiting
+// rather than waiting for b.Loop's goroutine to be scheduled.
 func (r *queryRun) loop(b *testing.B) []*history.Summary {
 	if r.load.Rate > 0 {
 		return r.openLoop(b)
@@ -254,10 +310,10 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 				break
 			}
 		}
-		wk.flush()
+		wk.finish()
 		return summaries
 	}
-	tickets := make(chan struct{})
+	tickets := make(chan struct{}, r.load.Conc)
 	var wg sync.WaitGroup
 	for i := range r.load.Conc {
 		wk := r.newWorker(i)
@@ -266,7 +322,7 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 			for range tickets {
 				wk.step()
 			}
-			wk.flush()
+			wk.finish()
 		})
 	}
 	for b.Loop() {
@@ -284,11 +340,13 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 	return summaries
 }
 
-// worker is one querying goroutine's state: its summary shard and its
-// buffered records, so the hot path takes no lock.
+// worker is one querying goroutine's state: its query timer (made by its
+// first step), its summary shard and its buffered records, so the hot path
+// takes no lock and allocates nothing.
 type worker struct {
 	r       *queryRun
 	client  *dendrite.Dendrite
+	timer   *queryTimer
 	next    int
 	summary *history.Summary
 	buf     []history.Record
@@ -305,7 +363,10 @@ func (wk *worker) step() bool {
 	if r.h.ctx.Err() != nil {
 		return false
 	}
-	rec := r.query(wk.client, r.inputs[wk.next%len(r.inputs)])
+	if wk.timer == nil {
+		wk.timer = newQueryTimer(r.h.ctx, r.h.cfg.Timeout)
+	}
+	rec := r.query(wk.client, wk.timer, r.inputs[wk.next%len(r.inputs)])
 	if r.h.ctx.Err() != nil {
 		return false // cut by the interrupt: no answer of the miner's to record
 	}
@@ -323,6 +384,14 @@ func (wk *worker) step() bool {
 		time.Sleep(r.load.Delay)
 	}
 	return true
+}
+
+// finish writes out the worker's last records and frees its timer.
+func (wk *worker) finish() {
+	wk.flush()
+	if wk.timer != nil {
+		wk.timer.release()
+	}
 }
 
 // flush writes the worker's buffered records to the history.

@@ -70,7 +70,7 @@ func benchN(t *testing.T, h *harness, m *Miner, load Load, n int) (testing.Bench
 }
 
 // zeros answers zeros of the right shape.
-func zeros(in tensor.Tensor) tensor.Tensor {
+func zerosFor(in tensor.Tensor) tensor.Tensor {
 	n := in.Shape[0] * in.Shape[1] * wire.NetworkDim
 	return tensor.FromFloat32([]int64{in.Shape[0], in.Shape[1], wire.NetworkDim}, make([]float32, n))
 }
@@ -98,7 +98,7 @@ func (s *stallingMiner) forward(ctx context.Context, in tensor.Tensor) (tensor.T
 	if wait > 0 {
 		time.Sleep(wait)
 	}
-	return zeros(in), nil
+	return zerosFor(in), nil
 }
 
 // TestOpenLoopShowsStall queries a miner that stalls for 200 ms once every
@@ -183,7 +183,7 @@ func TestOpenLoopDrops(t *testing.T) {
 	)
 	slow := func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
 		time.Sleep(20 * time.Millisecond)
-		return zeros(in), nil
+		return zerosFor(in), nil
 	}
 	h, m := inProcess(t, "slow", timeout, slow)
 	res, rows := benchN(t, h, m, Load{Batch: 1, Block: 1, Rate: 1000}, n)

@@ -41,6 +41,7 @@ type Axon struct {
 	verifier *auth.Verifier
 	server   *grpc.Server
 	pool     *sync.Pool // of *wire.TensorMessage, recycled by the codec
+	freeJobs sync.Pool  // of *job
 
 	jobs    chan *job
 	quit    chan struct{}
@@ -151,14 +152,18 @@ func (a *Axon) Backward(context.Context, *wire.TensorMessage) (*wire.TensorMessa
 //   - otherwise Success with one MSGPACK tensor of modality TENSOR holding
 //     the handler's output.
 func (a *Axon) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.TensorMessage, error) {
-	inputs, code, msg := decodeText(req)
+	j := a.newJob()
+	inputs, code, msg := decodeText(req, j.shape[:])
 	if code != wire.ReturnCode_Success {
+		a.freeJob(j)
 		return a.reply(code, msg), nil
 	}
 	if a.forward == nil {
+		a.freeJob(j)
 		return a.reply(wire.ReturnCode_NotImplemented, "no forward handler"), nil
 	}
-	out, code, msg := a.run(ctx, inputs)
+	j.inputs = inputs
+	out, code, msg := a.run(ctx, j)
 	if code != wire.ReturnCode_Success {
 		return a.reply(code, msg), nil
 	}
@@ -185,13 +190,14 @@ func (a *Axon) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.Tens
 	return resp, nil
 }
 
-// decodeText validates a forward request and decodes its inputs.
-func decodeText(req *wire.TensorMessage) (tensor.Tensor, wire.ReturnCode, string) {
+// decodeText validates a forward request and decodes its inputs; shape is
+// room for the decoded shape, which only the size check reads.
+func decodeText(req *wire.TensorMessage, shape []int64) (tensor.Tensor, wire.ReturnCode, string) {
 	if n := len(req.GetTensors()); n != 1 || req.Tensors[0] == nil {
 		return tensor.Tensor{}, wire.ReturnCode_EmptyRequest, fmt.Sprintf("tensors: %d; want exactly one", n)
 	}
 	t := req.Tensors[0]
-	dec, err := tensor.Decode(t.Buffer, tensor.Serializer(t.Serializer), tensor.DType(t.Dtype))
+	dec, err := tensor.DecodeTo(shape, t.Buffer, tensor.Serializer(t.Serializer), tensor.DType(t.Dtype))
 	if err != nil {
 		return tensor.Tensor{}, wire.ReturnCode_RequestDeserializationException, "decoding inputs: " + err.Error()
 	}

@@ -66,7 +66,7 @@ func FuzzValidate(f *testing.F) {
 		}
 		origBuffer, origShape := bytes.Clone(buffer), slices.Clone(in.Shape)
 
-		got, code, msg := decodeText(req)
+		got, code, msg := decodeText(req, make([]int64, 5)) // the room a job has
 
 		require.Equal(t, origBuffer, in.Buffer, "the request's buffer is left as it was")
 		require.Equal(t, origShape, in.Shape, "the request's shape is left as it was")

@@ -9,11 +9,29 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// job is one forward call waiting for, or running on, a worker.
+// job is one forward call waiting for, or running on, a worker. Jobs are
+// reused: a job goes back to the axon's free jobs once its caller has its
+// result, and is dropped when the caller left first (its worker may still
+// answer it).
 type job struct {
 	ctx    context.Context
 	inputs tensor.Tensor
 	done   chan result // buffered: a worker never blocks on a caller that left
+	shape  [5]int64    // room to decode the inputs' shape, of any served rank
+}
+
+// newJob takes a free job or makes one.
+func (a *Axon) newJob() *job {
+	if j, ok := a.freeJobs.Get().(*job); ok {
+		return j
+	}
+	return &job{done: make(chan result, 1)}
+}
+
+// freeJob gives back a job that no worker holds.
+func (a *Axon) freeJob(j *job) {
+	j.ctx, j.inputs = nil, tensor.Tensor{}
+	a.freeJobs.Put(j)
 }
 
 type result struct {
@@ -21,24 +39,27 @@ type result struct {
 	err error
 }
 
-// run queues a forward call without blocking and waits for its result or
-// the forward timeout.
-func (a *Axon) run(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wire.ReturnCode, string) {
+// run queues the forward call j, its inputs set, without blocking and waits
+// for its result or the forward timeout. run owns j from then on.
+func (a *Axon) run(ctx context.Context, j *job) (tensor.Tensor, wire.ReturnCode, string) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.ForwardTimeout)
 	defer cancel()
-	j := &job{ctx: ctx, inputs: inputs, done: make(chan result, 1)}
+	j.ctx = ctx
 	select {
 	case <-a.quit:
+		a.freeJob(j)
 		return tensor.Tensor{}, wire.ReturnCode_NotServingNucleus, "axon is stopping"
 	default:
 	}
 	select {
 	case a.jobs <- j:
 	default:
+		a.freeJob(j)
 		return tensor.Tensor{}, wire.ReturnCode_NucleusFull, fmt.Sprintf("work queue full (%d waiting)", cap(a.jobs))
 	}
 	select {
 	case r := <-j.done:
+		a.freeJob(j)
 		if r.err != nil {
 			code, msg := failure(r.err)
 			return tensor.Tensor{}, code, msg

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -75,16 +76,22 @@ type Dendrite struct {
 	hotkey string
 	reqs   sync.Pool // of *request
 
+	// Idle signers, each with its own receptor uid: one in idle, taken and
+	// given back without a lock (all a sequential caller needs), the others
+	// in signers.
+	idle      atomic.Pointer[auth.Signer]
 	signersMu sync.Mutex
-	signers   []*auth.Signer // idle signers, each with its own receptor uid
+	signers   []*auth.Signer
 }
 
-// request is a forward request message with its tensor and buffer, reused
-// from call to call: gRPC has marshaled it by the time Forward returns.
+// request is a forward request message with its tensor and buffer, and room
+// to decode the answer's shape, reused from call to call: gRPC has marshaled
+// it by the time Forward returns.
 type request struct {
-	msg     wire.TensorMessage
-	tensor  wire.Tensor
-	tensors [1]*wire.Tensor
+	msg      wire.TensorMessage
+	tensor   wire.Tensor
+	tensors  [1]*wire.Tensor
+	outShape [3]int64 // room to decode the answer's shape
 }
 
 // Dial connects to endpoint (host:port) without TLS and signs every call
@@ -126,17 +133,21 @@ func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Optio
 			return nil, fmt.Errorf("dendrite: connecting to %s (last state %v): %w", endpoint, s, ctx.Err())
 		}
 	}
-	return &Dendrite{
-		conn:    conn,
-		client:  wire.NewBittensorClient(conn),
-		key:     w,
-		hotkey:  signer.SS58(),
-		signers: []*auth.Signer{signer},
-	}, nil
+	d := &Dendrite{
+		conn:   conn,
+		client: wire.NewBittensorClient(conn),
+		key:    w,
+		hotkey: signer.SS58(),
+	}
+	d.idle.Store(signer)
+	return d, nil
 }
 
 // signer takes an idle signer, or makes one with a new receptor uid.
 func (d *Dendrite) signer() *auth.Signer {
+	if s := d.idle.Swap(nil); s != nil {
+		return s
+	}
 	d.signersMu.Lock()
 	defer d.signersMu.Unlock()
 	if n := len(d.signers); n > 0 {
@@ -149,6 +160,9 @@ func (d *Dendrite) signer() *auth.Signer {
 }
 
 func (d *Dendrite) release(s *auth.Signer) {
+	if d.idle.CompareAndSwap(nil, s) {
+		return
+	}
 	d.signersMu.Lock()
 	d.signers = append(d.signers, s)
 	d.signersMu.Unlock()
@@ -173,7 +187,9 @@ func (d *Dendrite) Hotkey() string { return d.hotkey }
 // RequestShapeException for a rank other than 2, InvalidRequest for a dtype
 // other than INT64, RequestSerializationException for inputs that do not
 // encode. After sending, as WIRE.md maps them: gRPC DEADLINE_EXCEEDED →
-// Timeout, UNAVAILABLE → Unavailable, UNAUTHENTICATED → Unauthenticated, any
+// Timeout (so is a call cut by ctx being cancelled with cause
+// context.DeadlineExceeded, a timeout kept on the client's side), UNAVAILABLE
+// → Unavailable, UNAUTHENTICATED → Unauthenticated, any
 // other gRPC error → UnknownException; a return_code other than Success →
 // that code; Success without a tensor → EmptyResponse; a tensor that does not
 // decode, is not FLOAT32 or whose size disagrees with its shape →
@@ -226,16 +242,22 @@ func (d *Dendrite) forwardText(ctx context.Context, inputs tensor.Tensor) (tenso
 	}
 	resp, err := d.client.Forward(ctx, &req.msg)
 	if err != nil {
-		return tensor.Tensor{}, codeOf(err)
+		return tensor.Tensor{}, codeOf(ctx, err)
 	}
-	return decodeOutputs(resp, inputs.Shape[0], inputs.Shape[1])
+	return decodeOutputs(resp, inputs.Shape[0], inputs.Shape[1], req.outShape[:])
 }
 
-// codeOf maps a gRPC error to the code the dendrite records.
-func codeOf(err error) wire.ReturnCode {
+// codeOf maps the gRPC error of a call made with ctx to the code the
+// dendrite records.
+func codeOf(ctx context.Context, err error) wire.ReturnCode {
 	switch status.Code(err) {
 	case codes.DeadlineExceeded:
 		return wire.ReturnCode_Timeout
+	case codes.Canceled:
+		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			return wire.ReturnCode_Timeout
+		}
+		return wire.ReturnCode_UnknownException
 	case codes.Unavailable:
 		return wire.ReturnCode_Unavailable
 	case codes.Unauthenticated:
@@ -246,8 +268,9 @@ func codeOf(err error) wire.ReturnCode {
 }
 
 // decodeOutputs checks and decodes a forward response to inputs of shape
-// [batch, seq].
-func decodeOutputs(resp *wire.TensorMessage, batch, seq int64) (tensor.Tensor, wire.ReturnCode) {
+// [batch, seq]; shape is room for the decoded shape, which only the size
+// check reads.
+func decodeOutputs(resp *wire.TensorMessage, batch, seq int64, shape []int64) (tensor.Tensor, wire.ReturnCode) {
 	if resp.ReturnCode != wire.ReturnCode_Success {
 		return tensor.Tensor{}, resp.ReturnCode
 	}
@@ -255,7 +278,7 @@ func decodeOutputs(resp *wire.TensorMessage, batch, seq int64) (tensor.Tensor, w
 		return tensor.Tensor{}, wire.ReturnCode_EmptyResponse
 	}
 	t := resp.Tensors[0]
-	dec, err := tensor.Decode(t.Buffer, tensor.Serializer(t.Serializer), tensor.DType(t.Dtype))
+	dec, err := tensor.DecodeTo(shape, t.Buffer, tensor.Serializer(t.Serializer), tensor.DType(t.Dtype))
 	if err != nil || dec.DType != tensor.Float32 {
 		return tensor.Tensor{}, wire.ReturnCode_ResponseDeserializationException
 	}

@@ -2,6 +2,8 @@ package dendrite
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -408,9 +410,13 @@ func TestConcurrentCallsAuthenticate(t *testing.T) {
 	}
 	wg.Wait()
 	d.signersMu.Lock()
-	defer d.signersMu.Unlock()
-	assert.LessOrEqual(t, len(d.signers), 8, "at most one receptor uid per call in flight")
-	assert.NotEmpty(t, d.signers)
+	idle := len(d.signers)
+	d.signersMu.Unlock()
+	if d.idle.Load() != nil {
+		idle++
+	}
+	assert.LessOrEqual(t, idle, 8, "at most one receptor uid per call in flight")
+	assert.Positive(t, idle)
 }
 
 // TestReceptorUIDs checks that calls in flight together carry different
@@ -444,4 +450,39 @@ func TestReceptorUIDs(t *testing.T) {
 	_, code, _ := d.ForwardText(context.Background(), tokens(1, 1))
 	require.Equal(t, wire.ReturnCode_Success, code)
 	assert.Contains(t, []string{first, second}, <-arrived, "a sequential call reuses an idle uid")
+}
+
+// TestCancelCause checks that a call cut by cancelling its context is a
+// Timeout only when the cause says a deadline passed: a timeout kept on the
+// client's side, as the harness keeps its per-query timeout.
+func TestCancelCause(t *testing.T) {
+	tests := []struct {
+		name  string
+		cause error
+		want  wire.ReturnCode
+	}{
+		{"deadline exceeded", context.DeadlineExceeded, wire.ReturnCode_Timeout},
+		{"wrapped deadline exceeded", fmt.Errorf("query timeout: %w", context.DeadlineExceeded), wire.ReturnCode_Timeout},
+		{"plain cancel", nil, wire.ReturnCode_UnknownException},
+		{"other cause", errors.New("interrupted"), wire.ReturnCode_UnknownException},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			arrived := make(chan struct{}, 1)
+			f := &fake{respond: func(ctx context.Context, _ *wire.TensorMessage) (*wire.TensorMessage, error) {
+				arrived <- struct{}{}
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}}
+			d := dial(t, serveFake(t, f))
+			ctx, cancel := context.WithCancelCause(context.Background())
+			go func() {
+				<-arrived
+				cancel(tt.cause)
+			}()
+			_, code, _ := d.ForwardText(ctx, tokens(2, 3))
+			assert.Equal(t, tt.want, code)
+			assert.Equal(t, int32(1), f.calls.Load(), "sent")
+		})
+	}
 }

@@ -136,6 +136,14 @@ func Encode(dst []byte, t Tensor, s Serializer) ([]byte, error) {
 // than MaxRank dimensions, sizes that overflow, and data whose length is not
 // the shape's product times the element size. It never panics.
 func Decode(buf []byte, s Serializer, dtype DType) (Tensor, error) {
+	return DecodeTo(nil, buf, s, dtype)
+}
+
+// DecodeTo is Decode, except that the decoded Shape is shape[:rank] when
+// shape has room for rank dimensions, so that a caller reusing shape decodes
+// MSGPACK without allocating. Without room, a new Shape is allocated as
+// Decode does.
+func DecodeTo(shape []int64, buf []byte, s Serializer, dtype DType) (Tensor, error) {
 	switch s {
 	case Msgpack:
 		if dtype != Unknown && dtype.Size() == 0 {
@@ -151,7 +159,7 @@ func Decode(buf []byte, s Serializer, dtype DType) (Tensor, error) {
 		return Tensor{}, &Error{Op: "decode", Field: "serializer", Reason: ErrSerializer,
 			Detail: fmt.Sprintf("%s; want MSGPACK or CMPPACK", s)}
 	}
-	t, err := decodeMap(buf)
+	t, err := decodeMap(shape, buf)
 	if err != nil {
 		return Tensor{}, withOp(err, "decode")
 	}
@@ -184,9 +192,9 @@ const (
 	seenData
 )
 
-// decodeMap parses the msgpack-numpy map in buf and checks it; errors
-// carry no Op.
-func decodeMap(buf []byte) (Tensor, error) {
+// decodeMap parses the msgpack-numpy map in buf and checks it, decoding
+// the shape into shape when it has room; errors carry no Op.
+func decodeMap(shape []int64, buf []byte) (Tensor, error) {
 	var t Tensor
 	n, b, err := msgp.ReadMapHeaderBytes(buf)
 	if err != nil {
@@ -249,7 +257,7 @@ func decodeMap(buf []byte) (Tensor, error) {
 					Detail: fmt.Sprintf("%s; want empty (object arrays are refused)", quoteShort(string(v)))}
 			}
 		case seenShape:
-			t.Shape, b, err = readShape(b)
+			t.Shape, b, err = readShape(shape, b)
 			if err != nil {
 				return t, err
 			}
@@ -291,9 +299,10 @@ func readRaw(b []byte) (v, rest []byte, err error) {
 	return msgp.ReadStringZC(b)
 }
 
-// readShape reads the shape array from b, refusing more than MaxRank
-// dimensions before allocating, and negative or oversized dimensions.
-func readShape(b []byte) ([]int64, []byte, error) {
+// readShape reads the shape array from b into dst when it has room, else
+// into a new slice, refusing more than MaxRank dimensions before allocating,
+// and negative or oversized dimensions.
+func readShape(dst []int64, b []byte) ([]int64, []byte, error) {
 	n, b, err := msgp.ReadArrayHeaderBytes(b)
 	if err != nil {
 		return nil, b, malformed("shape", "want an array of ints", err)
@@ -302,7 +311,11 @@ func readShape(b []byte) ([]int64, []byte, error) {
 		return nil, b, &Error{Field: "shape", Reason: ErrRank,
 			Detail: fmt.Sprintf("%d dimensions; want at most %d", n, MaxRank)}
 	}
-	shape := make([]int64, n)
+	shape := dst[:0]
+	if dst == nil || uint32(cap(dst)) < n {
+		shape = make([]int64, n)
+	}
+	shape = shape[:n]
 	for i := range shape {
 		var d int64
 		d, b, err = msgp.ReadInt64Bytes(b)

@@ -467,3 +467,41 @@ func TestFloat32sOfDecodedResponseIsAView(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeTo(t *testing.T) {
+	buf := goldenBytes(t) // int64 [[1, 2, 3], [4, 5, 6]]
+	want, err := Decode(buf, Msgpack, Int64)
+	require.NoError(t, err)
+	tests := []struct {
+		name   string
+		shape  []int64
+		reused bool
+	}{
+		{"nil", nil, false},
+		{"no room", make([]int64, 1), false},
+		{"exact room", make([]int64, 2), true},
+		{"more room", make([]int64, 1, 5), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeTo(tt.shape, buf, Msgpack, Int64)
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+			if tt.reused {
+				assert.Same(t, &tt.shape[:1][0], &got.Shape[0], "decoded into the given shape")
+			} else if cap(tt.shape) > 0 {
+				assert.NotSame(t, &tt.shape[:1][0], &got.Shape[0], "a new shape")
+			}
+		})
+	}
+	var room [3]int64
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := DecodeTo(room[:], buf, Msgpack, Int64); err != nil {
+			panic(err)
+		}
+	})
+	assert.Zero(t, allocs, "MSGPACK decode into a shape with room")
+	scalar, err := Decode(mustEncode(t, FromInt64([]int64{}, []int64{7}), Msgpack), Msgpack, Int64)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{}, scalar.Shape, "Decode gives rank 0 an empty, not nil, shape")
+}

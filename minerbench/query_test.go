@@ -1,0 +1,95 @@
+package minerbench
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/minerbench/minerbench/minerbench/axon"
+	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// TestQueryTimeout checks the per-query timeout of the query loop: a query
+// it cuts is recorded as Timeout, the queries before and after it on the
+// same timer succeed, and a run interrupted through the harness's context
+// records UnknownException as before.
+func TestQueryTimeout(t *testing.T) {
+	answer := zeros()
+	addr := serveAxon(t, func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		if in.Shape[0] == 2 { // the slow query
+			<-ctx.Done()
+			return tensor.Tensor{}, ctx.Err()
+		}
+		return answer(ctx, in)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, err := dendrite.Dial(ctx, addr, wallet.Mock(validatorName))
+	require.NoError(t, err)
+	defer d.Close()
+	cfg := DefaultConfig()
+	cfg.Timeout = 100 * time.Millisecond
+	r := &queryRun{h: &harness{cfg: cfg, ctx: ctx}}
+	fast, slow := makeTokenBatches(1, 3)[0], makeTokenBatches(2, 3)[0]
+
+	qt := newQueryTimer(ctx, cfg.Timeout)
+	defer qt.release()
+	steps := []struct {
+		name    string
+		input   tensor.Tensor
+		want    wire.ReturnCode
+		renewed bool
+	}{
+		{"fast", fast, wire.ReturnCode_Success, false},
+		{"fast again", fast, wire.ReturnCode_Success, false},
+		{"slow", slow, wire.ReturnCode_Timeout, true},
+		{"fast after a timeout", fast, wire.ReturnCode_Success, false},
+	}
+	for _, s := range steps {
+		before := qt.ctx
+		rec := r.query(d, qt, s.input)
+		assert.Equal(t, s.want, rec.Code, s.name)
+		assert.Positive(t, rec.Elapsed, s.name)
+		assert.Equal(t, s.renewed, qt.ctx != before, "%s: context renewed", s.name)
+		assert.NoError(t, qt.ctx.Err(), "%s: the next query's context is live", s.name)
+	}
+	slowRec := r.query(d, qt, slow)
+	assert.GreaterOrEqual(t, slowRec.Elapsed, cfg.Timeout, "a query is cut only once its timeout has passed")
+
+	cancel()
+	rec := r.query(d, qt, fast)
+	assert.Equal(t, wire.ReturnCode_UnknownException, rec.Code, "interrupted")
+}
+
+// zeros answers zeros of the asked shape, up to [10, 10], from one prebuilt
+// buffer.
+func zeros() axon.ForwardFunc {
+	buf := make([]float32, 10*10*wire.NetworkDim)
+	return func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		shape := []int64{in.Shape[0], in.Shape[1], wire.NetworkDim}
+		return tensor.FromFloat32(shape, buf[:in.Shape[0]*in.Shape[1]*wire.NetworkDim]), nil
+	}
+}
+
+// serveAxon serves an axon answering with forward until tb ends, and
+// returns its address.
+func serveAxon(tb testing.TB, forward axon.ForwardFunc) string {
+	a, err := axon.New(axon.Config{Wallet: wallet.Mock("axon")}, forward)
+	require.NoError(tb, err)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(lis) }()
+	tb.Cleanup(func() {
+		a.Stop()
+		require.NoError(tb, <-served)
+	})
+	return lis.Addr().String()
+}
