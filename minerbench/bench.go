@@ -319,8 +319,11 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 		wk := r.newWorker(i)
 		summaries[i] = wk.summary
 		wg.Go(func() {
+			live := true
 			for range tickets {
-				wk.step()
+				// Once the run is interrupted or the miner is gone, the
+				// tickets left are drained without querying.
+				live = live && wk.step()
 			}
 			wk.finish()
 		})
