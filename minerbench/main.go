@@ -14,7 +14,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,6 +24,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/plugin"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
@@ -161,27 +161,11 @@ func checkSpecs(specs []MinerSpec) error {
 		case (s.Package == "") == (s.Binary == ""):
 			return fmt.Errorf("miner %q: Package %q, Binary %q: want exactly one of Package and Binary", s.Name, s.Package, s.Binary)
 		case s.Binary != "":
-			if err := checkExecutable(s.Binary); err != nil {
+			if err := plugin.CheckExecutable(s.Binary); err != nil {
 				return fmt.Errorf("miner %q: MinerSpec.Binary %q: want an executable file (%v)", s.Name, s.Binary, err)
 			}
 		}
 		seen[s.Name] = true
-	}
-	return nil
-}
-
-// checkExecutable checks that path is a regular file the system may run: on
-// Windows any regular file, elsewhere one with an execute permission bit.
-func checkExecutable(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", fi.Mode().Type())
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("mode %v has no execute permission", fi.Mode().Perm())
 	}
 	return nil
 }

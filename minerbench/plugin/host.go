@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -61,12 +62,8 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("launch miner: plugin path is empty")
 	}
-	info, err := os.Stat(cfg.Path)
-	if err != nil {
-		return nil, fmt.Errorf("launch miner: %w", err)
-	}
-	if info.IsDir() || info.Mode()&0o111 == 0 {
-		return nil, fmt.Errorf("launch miner: %s is not an executable file", cfg.Path)
+	if err := CheckExecutable(cfg.Path); err != nil {
+		return nil, fmt.Errorf("launch miner: %s: %w", cfg.Path, err)
 	}
 	if cfg.LogLines <= 0 {
 		cfg.LogLines = DefaultLogLines
@@ -117,6 +114,22 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	}
 	p.Controller = raw.(Controller)
 	return p, nil
+}
+
+// CheckExecutable checks that path is a regular file the system may run: on
+// Windows any regular file, elsewhere one with an execute permission bit.
+func CheckExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", fi.Mode().Type())
+	}
+	if goruntime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("mode %v has no execute permission", fi.Mode().Perm())
+	}
+	return nil
 }
 
 // verifyChecksum refuses a binary whose SHA-256 is not want.
