@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"math"
-	"net"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -16,41 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
 	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/tensor"
-	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
-
-// inProcess returns a harness with one miner, name, whose axon is served in
-// this process with forward on a loopback port, connected as Main connects a
-// launched miner; its histories go under a temporary directory. Everything is
-// stopped at test cleanup.
-func inProcess(t *testing.T, name string, timeout time.Duration, forward axon.ForwardFunc) (*harness, *Miner) {
-	t.Helper()
-	a, err := axon.New(axon.Config{Wallet: wallet.Mock(name)}, forward)
-	require.NoError(t, err)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(lis) }()
-	t.Cleanup(func() {
-		a.Stop()
-		require.NoError(t, <-served)
-	})
-
-	cfg := DefaultConfig()
-	cfg.Results = t.TempDir()
-	cfg.Timeout = timeout
-	h := &harness{cfg: cfg, ctx: t.Context(), restarted: map[string]bool{}}
-	m := &Miner{Name: name, Endpoint: lis.Addr().String(), network: "mock"}
-	m.connect(h.ctx, wallet.Mock(validatorName))
-	t.Cleanup(m.stop)
-	require.NoError(t, m.Err())
-	h.miners = []*Miner{m}
-	return h, m
-}
 
 // benchN runs one sub-benchmark of load against m for exactly n queries and
 // returns its result and the history it wrote.
@@ -67,12 +35,6 @@ func benchN(t *testing.T, h *harness, m *Miner, load Load, n int) (testing.Bench
 	rows, err := history.Read(filepath.Join(h.cfg.Results, m.network, "mock", m.Name, load.History+".csv"))
 	require.NoError(t, err)
 	return res, rows
-}
-
-// zeros answers zeros of the right shape.
-func zerosFor(in tensor.Tensor) tensor.Tensor {
-	n := in.Shape[0] * in.Shape[1] * wire.NetworkDim
-	return tensor.FromFloat32([]int64{in.Shape[0], in.Shape[1], wire.NetworkDim}, make([]float32, n))
 }
 
 // stallingMiner freezes for stall at every every-th call, as a miner in a
@@ -98,7 +60,7 @@ func (s *stallingMiner) forward(ctx context.Context, in tensor.Tensor) (tensor.T
 	if wait > 0 {
 		time.Sleep(wait)
 	}
-	return zerosFor(in), nil
+	return zeroAnswer(in), nil
 }
 
 // TestOpenLoopShowsStall queries a miner that stalls for 200 ms once every
@@ -183,7 +145,7 @@ func TestOpenLoopDrops(t *testing.T) {
 	)
 	slow := func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
 		time.Sleep(20 * time.Millisecond)
-		return zerosFor(in), nil
+		return zeroAnswer(in), nil
 	}
 	h, m := inProcess(t, "slow", timeout, slow)
 	res, rows := benchN(t, h, m, Load{Batch: 1, Block: 1, Rate: 1000}, n)

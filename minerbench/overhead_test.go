@@ -39,7 +39,7 @@ import (
 // over the whole sub-benchmark, setup included (dialing, the warm-up, the
 // history's commit), steadier than wall time on a shared machine.
 func BenchmarkOverhead(b *testing.B) {
-	addr := serveAxon(b, zeros())
+	addr := serveAxon(b, "axon", zeros)
 	ctx, cancel := context.WithCancel(context.Background()) // as Main's
 	defer cancel()
 	h := &harness{cfg: DefaultConfig(), ctx: ctx, restarted: map[string]bool{}}

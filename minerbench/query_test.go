@@ -2,14 +2,12 @@ package minerbench
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
@@ -21,13 +19,12 @@ import (
 // same timer succeed, and a run interrupted through the harness's context
 // records UnknownException as before.
 func TestQueryTimeout(t *testing.T) {
-	answer := zeros()
-	addr := serveAxon(t, func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+	addr := serveAxon(t, "axon", func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
 		if in.Shape[0] == 2 { // the slow query
 			<-ctx.Done()
 			return tensor.Tensor{}, ctx.Err()
 		}
-		return answer(ctx, in)
+		return zeroAnswer(in), nil
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -66,30 +63,4 @@ func TestQueryTimeout(t *testing.T) {
 	cancel()
 	rec := r.query(d, qt, fast)
 	assert.Equal(t, wire.ReturnCode_UnknownException, rec.Code, "interrupted")
-}
-
-// zeros answers zeros of the asked shape, up to [10, 10], from one prebuilt
-// buffer.
-func zeros() axon.ForwardFunc {
-	buf := make([]float32, 10*10*wire.NetworkDim)
-	return func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
-		shape := []int64{in.Shape[0], in.Shape[1], wire.NetworkDim}
-		return tensor.FromFloat32(shape, buf[:in.Shape[0]*in.Shape[1]*wire.NetworkDim]), nil
-	}
-}
-
-// serveAxon serves an axon answering with forward until tb ends, and
-// returns its address.
-func serveAxon(tb testing.TB, forward axon.ForwardFunc) string {
-	a, err := axon.New(axon.Config{Wallet: wallet.Mock("axon")}, forward)
-	require.NoError(tb, err)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(lis) }()
-	tb.Cleanup(func() {
-		a.Stop()
-		require.NoError(tb, <-served)
-	})
-	return lis.Addr().String()
 }
