@@ -53,7 +53,8 @@ func TestConfigDefaults(t *testing.T) {
 	defer a.Stop()
 	assert.Equal(t, DefaultForwardTimeout, a.cfg.ForwardTimeout)
 	assert.Equal(t, DefaultWorkers, a.cfg.Workers)
-	assert.Equal(t, DefaultQueueSize, cap(a.jobs))
+	assert.Equal(t, DefaultWorkers, cap(a.slots))
+	assert.Equal(t, DefaultQueueSize, a.cfg.QueueSize)
 	assert.GreaterOrEqual(t, a.cfg.MaxMessageSize, 64*256*wire.NetworkDim*4+1024)
 	assert.Equal(t, wallet.Mock("axon").SS58(), a.Hotkey())
 }
@@ -353,7 +354,7 @@ func TestNucleusFull(t *testing.T) {
 	go call()
 	<-started // the worker is busy
 	go call()
-	require.Eventually(t, func() bool { return len(s.axon.jobs) == 1 }, 10*time.Second, time.Millisecond, "second call queued")
+	require.Eventually(t, func() bool { return s.axon.waiting.Load() == 1 }, 10*time.Second, time.Millisecond, "second call queued")
 
 	resp, err := c.Forward(signed(t, signer), textRequest(t, tokens(1, 1)))
 	require.NoError(t, err)
