@@ -48,7 +48,8 @@ type Axon struct {
 	hotkey   string
 	verifier *auth.Verifier
 	server   *grpc.Server
-	pool     *sync.Pool // of *wire.TensorMessage, recycled by the codec
+	pool     *sync.Pool  // of *wire.TensorMessage, recycled by the codec
+	buffers  *bufferPool // of encoded outputs, recycled by gRPC once sent
 
 	slots   chan struct{} // holds one element per call running the ForwardFunc
 	waiting atomic.Int32  // calls waiting for a slot, at most cfg.QueueSize
@@ -74,6 +75,7 @@ func New(cfg Config, forward ForwardFunc) (*Axon, error) {
 		hotkey:   cfg.Wallet.SS58(),
 		verifier: verifier,
 		pool:     &sync.Pool{},
+		buffers:  &bufferPool{},
 		slots:    make(chan struct{}, cfg.Workers),
 		quit:     make(chan struct{}),
 	}
@@ -81,7 +83,7 @@ func New(cfg Config, forward ForwardFunc) (*Axon, error) {
 		grpc.UnaryInterceptor(a.authenticate),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
-		grpc.ForceServerCodecV2(recyclingCodec{pool: a.pool}),
+		grpc.ForceServerCodecV2(recyclingCodec{responses: a.pool, buffers: a.buffers}),
 	)
 	wire.RegisterBittensorServer(a.server, a)
 	return a, nil
@@ -168,13 +170,14 @@ func (a *Axon) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.Tens
 	if len(out.Data) == 0 {
 		return a.reply(wire.ReturnCode_EmptyResponse, "forward handler returned no elements"), nil
 	}
+	into := a.buffers.Get(0)
+	buf, err := tensor.Encode((*into)[:0], out, tensor.Msgpack)
+	if err != nil {
+		a.buffers.Put(into)
+		return a.reply(wire.ReturnCode_ResponseSerializationException, "encoding forward output: "+err.Error()), nil
+	}
 	resp := a.response()
 	t := resp.Tensors[:1][0]
-	buf, err := tensor.Encode(t.Buffer[:0], out, tensor.Msgpack)
-	if err != nil {
-		a.fill(resp, wire.ReturnCode_ResponseSerializationException, "encoding forward output: "+err.Error())
-		return resp, nil
-	}
 	a.fill(resp, wire.ReturnCode_Success, "Success")
 	resp.Tensors = resp.Tensors[:1]
 	t.Version = wire.Version
@@ -247,8 +250,8 @@ func (a *Axon) fill(resp *wire.TensorMessage, code wire.ReturnCode, msg string) 
 }
 
 // response takes a response message from the pool. Its Tensors slice has
-// length 0 and capacity 1, and its one backing element keeps the buffer of an
-// earlier response for reuse.
+// length 0 and capacity 1, and its one backing element, without a buffer,
+// keeps the shape slice of an earlier response for reuse.
 func (a *Axon) response() *wire.TensorMessage {
 	if m, ok := a.pool.Get().(*wire.TensorMessage); ok {
 		return m
