@@ -33,8 +33,8 @@ const (
 // The axon's server marshals nothing but its own responses and installs no
 // stats handler, so no one holds a response after Marshal.
 type recyclingCodec struct {
-	responses *sync.Pool // of *wire.TensorMessage
-	buffers   *bufferPool
+	responses *sync.Pool     // of *wire.TensorMessage
+	buffers   mem.BufferPool // where the tensor buffers go once written
 }
 
 var protoCodec = encoding.GetCodecV2("proto")
