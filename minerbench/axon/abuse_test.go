@@ -125,7 +125,7 @@ func TestQueueBoundedUnderLoad(t *testing.T) {
 
 	grown := liveHeap() - before
 	t.Logf("live heap grew by %d bytes with %d calls refused", grown, answered.Load())
-	assert.Equal(t, queue, len(s.axon.jobs), "the queue is full")
+	assert.Equal(t, int32(queue), s.axon.waiting.Load(), "the queue is full")
 	assert.Equal(t, int32(1), calls.Load(), "only the first call reached the handler")
 	// Were the refused calls kept, the server would hold at least
 	// (callers-3) × reqSize = 49 MiB; a quarter of callers × reqSize is far

@@ -1,6 +1,6 @@
 // Package axon is the server side of the wire protocol that a miner embeds:
 // it authenticates every call, validates forward text requests, runs the
-// miner's ForwardFunc on a bounded worker pool with a bounded queue and a
+// miner's ForwardFunc with bounded concurrency, a bounded queue and a
 // timeout, and answers every outcome with the return code WIRE.md names.
 package axon
 
@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -22,12 +23,19 @@ import (
 
 // ForwardFunc computes the outputs of a forward text query: inputs is an
 // INT64 tensor of shape [batch, seq] (token ids), the result a FLOAT32 tensor
-// of shape [batch, seq, wire.NetworkDim]. It is called from up to
-// Config.Workers goroutines at once. ctx ends when the axon's forward timeout
-// passes, the caller goes away or the axon stops; a ForwardFunc should return
-// soon after, and a result that comes too late is dropped. The axon only
-// reads the result, so a ForwardFunc may return the same read-only tensor to
-// every call.
+// of shape [batch, seq, wire.NetworkDim]. It runs on the goroutine that
+// serves the call, for up to Config.Workers calls at once.
+//
+// ctx ends when the axon's forward timeout passes or the caller goes away; a
+// ForwardFunc should then return at once. The call is answered when the
+// ForwardFunc returns: a result that comes after ctx ended is dropped and the
+// call answered Timeout. So a ForwardFunc that ignores ctx gets its call
+// answered Timeout only when it returns, not when the timeout passes, and
+// holds its slot, and Stop, until then.
+//
+// The axon only reads the result, until the call's answer is encoded, so a
+// ForwardFunc may return the same read-only tensor to every call, but must
+// not change a tensor it returned.
 type ForwardFunc func(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, error)
 
 // Axon serves the Bittensor gRPC service for one hotkey. Create it with New,
@@ -40,19 +48,18 @@ type Axon struct {
 	hotkey   string
 	verifier *auth.Verifier
 	server   *grpc.Server
-	pool     *sync.Pool // of *wire.TensorMessage, recycled by the codec
-	freeJobs sync.Pool  // of *job
+	pool     *sync.Pool  // of *wire.TensorMessage, recycled by the codec
+	buffers  *bufferPool // of encoded outputs, recycled by gRPC once sent
 
-	jobs    chan *job
+	slots   chan struct{} // holds one element per call running the ForwardFunc
+	waiting atomic.Int32  // calls waiting for a slot, at most cfg.QueueSize
 	quit    chan struct{}
-	workers sync.WaitGroup
 
 	stopOnce sync.Once
 }
 
 // New validates cfg, fills in its defaults and returns an Axon that answers
-// forward calls with forward. A nil forward answers NotImplemented. New starts
-// the worker pool; Stop releases it.
+// forward calls with forward. A nil forward answers NotImplemented.
 func New(cfg Config, forward ForwardFunc) (*Axon, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -68,20 +75,17 @@ func New(cfg Config, forward ForwardFunc) (*Axon, error) {
 		hotkey:   cfg.Wallet.SS58(),
 		verifier: verifier,
 		pool:     &sync.Pool{},
-		jobs:     make(chan *job, cfg.QueueSize),
+		buffers:  &bufferPool{},
+		slots:    make(chan struct{}, cfg.Workers),
 		quit:     make(chan struct{}),
 	}
 	a.server = grpc.NewServer(
 		grpc.UnaryInterceptor(a.authenticate),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
-		grpc.ForceServerCodecV2(recyclingCodec{pool: a.pool}),
+		grpc.ForceServerCodecV2(recyclingCodec{responses: a.pool, buffers: a.buffers}),
 	)
 	wire.RegisterBittensorServer(a.server, a)
-	a.workers.Add(cfg.Workers)
-	for range cfg.Workers {
-		go a.work()
-	}
 	return a, nil
 }
 
@@ -103,16 +107,15 @@ func (a *Axon) Serve(lis net.Listener) error {
 	return nil
 }
 
-// Stop stops accepting calls, waits for the calls in flight to be answered
-// (each is answered within the forward timeout), then stops the workers,
-// waiting for handlers still running after their call timed out: their
-// contexts have ended, and a handler that ignores its context delays Stop.
-// Stop is safe to call more than once and from several goroutines.
+// Stop stops accepting calls and waits for the calls in flight to be
+// answered: each is answered within the forward timeout, unless its
+// ForwardFunc ignores its context, which delays Stop until it returns. Calls
+// made directly on a stopped axon answer NotServingNucleus. Stop is safe to
+// call more than once and from several goroutines.
 func (a *Axon) Stop() {
 	a.stopOnce.Do(func() {
 		a.server.GracefulStop()
 		close(a.quit)
-		a.workers.Wait()
 	})
 }
 
@@ -142,9 +145,9 @@ func (a *Axon) Backward(context.Context, *wire.TensorMessage) (*wire.TensorMessa
 //   - IMAGE or TENSOR inputs, or no ForwardFunc: NotImplemented;
 //   - TEXT inputs that are not INT64: InvalidRequest;
 //   - axon stopping: NotServingNucleus;
-//   - worker queue full: NucleusFull;
-//   - no answer within the forward timeout (queue wait included): Timeout,
-//     as Bittensor's axon answered;
+//   - Workers calls running and QueueSize waiting: NucleusFull;
+//   - no answer within the forward timeout (queue wait included), or the
+//     caller gone: Timeout, as Bittensor's axon answered;
 //   - handler error that is a *CodeError: its code (unless Success);
 //   - other handler error, or a panic: UnknownException;
 //   - handler output without elements: EmptyResponse;
@@ -152,31 +155,29 @@ func (a *Axon) Backward(context.Context, *wire.TensorMessage) (*wire.TensorMessa
 //   - otherwise Success with one MSGPACK tensor of modality TENSOR holding
 //     the handler's output.
 func (a *Axon) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.TensorMessage, error) {
-	j := a.newJob()
-	inputs, code, msg := decodeText(req, j.shape[:])
+	var shape [5]int64 // room to decode the inputs' shape, of any served rank
+	inputs, code, msg := decodeText(req, shape[:])
 	if code != wire.ReturnCode_Success {
-		a.freeJob(j)
 		return a.reply(code, msg), nil
 	}
 	if a.forward == nil {
-		a.freeJob(j)
 		return a.reply(wire.ReturnCode_NotImplemented, "no forward handler"), nil
 	}
-	j.inputs = inputs
-	out, code, msg := a.run(ctx, j)
+	out, code, msg := a.run(ctx, inputs)
 	if code != wire.ReturnCode_Success {
 		return a.reply(code, msg), nil
 	}
 	if len(out.Data) == 0 {
 		return a.reply(wire.ReturnCode_EmptyResponse, "forward handler returned no elements"), nil
 	}
+	into := a.buffers.Get(0)
+	buf, err := tensor.Encode((*into)[:0], out, tensor.Msgpack)
+	if err != nil {
+		a.buffers.Put(into)
+		return a.reply(wire.ReturnCode_ResponseSerializationException, "encoding forward output: "+err.Error()), nil
+	}
 	resp := a.response()
 	t := resp.Tensors[:1][0]
-	buf, err := tensor.Encode(t.Buffer[:0], out, tensor.Msgpack)
-	if err != nil {
-		a.fill(resp, wire.ReturnCode_ResponseSerializationException, "encoding forward output: "+err.Error())
-		return resp, nil
-	}
 	a.fill(resp, wire.ReturnCode_Success, "Success")
 	resp.Tensors = resp.Tensors[:1]
 	t.Version = wire.Version
@@ -249,8 +250,8 @@ func (a *Axon) fill(resp *wire.TensorMessage, code wire.ReturnCode, msg string) 
 }
 
 // response takes a response message from the pool. Its Tensors slice has
-// length 0 and capacity 1, and its one backing element keeps the buffer of an
-// earlier response for reuse.
+// length 0 and capacity 1, and its one backing element, without a buffer,
+// keeps the shape slice of an earlier response for reuse.
 func (a *Axon) response() *wire.TensorMessage {
 	if m, ok := a.pool.Get().(*wire.TensorMessage); ok {
 		return m

@@ -53,7 +53,8 @@ func TestConfigDefaults(t *testing.T) {
 	defer a.Stop()
 	assert.Equal(t, DefaultForwardTimeout, a.cfg.ForwardTimeout)
 	assert.Equal(t, DefaultWorkers, a.cfg.Workers)
-	assert.Equal(t, DefaultQueueSize, cap(a.jobs))
+	assert.Equal(t, DefaultWorkers, cap(a.slots))
+	assert.Equal(t, DefaultQueueSize, a.cfg.QueueSize)
 	assert.GreaterOrEqual(t, a.cfg.MaxMessageSize, 64*256*wire.NetworkDim*4+1024)
 	assert.Equal(t, wallet.Mock("axon").SS58(), a.Hotkey())
 }
@@ -353,7 +354,7 @@ func TestNucleusFull(t *testing.T) {
 	go call()
 	<-started // the worker is busy
 	go call()
-	require.Eventually(t, func() bool { return len(s.axon.jobs) == 1 }, 10*time.Second, time.Millisecond, "second call queued")
+	require.Eventually(t, func() bool { return s.axon.waiting.Load() == 1 }, 10*time.Second, time.Millisecond, "second call queued")
 
 	resp, err := c.Forward(signed(t, signer), textRequest(t, tokens(1, 1)))
 	require.NoError(t, err)
@@ -442,6 +443,84 @@ func TestTimedOutHandlerSeesContextEnd(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, wire.ReturnCode_Timeout, resp.ReturnCode)
 	assert.ErrorIs(t, <-done, context.DeadlineExceeded, "the handler's context ended")
+}
+
+// TestUncooperativeHandlerAnsweredWhenItReturns checks the documented
+// answer to a handler that ignores its context: the call is not answered
+// while the handler runs, even past the forward timeout, and once it
+// returns, its result is dropped and the call answered Timeout.
+func TestUncooperativeHandlerAnsweredWhenItReturns(t *testing.T) {
+	started := make(chan context.Context, 1)
+	release := make(chan struct{})
+	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		started <- ctx
+		<-release
+		return zeros(ctx, in)
+	}
+	s := serve(t, Config{ForwardTimeout: 20 * time.Millisecond}, fwd)
+	result := make(chan *wire.TensorMessage, 1)
+	go func() {
+		resp, err := client(t, s.addr).Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(1, 1)))
+		assert.NoError(t, err)
+		result <- resp
+	}()
+	ctx := <-started
+	<-ctx.Done() // the forward timeout has passed
+	assert.ErrorIs(t, ctx.Err(), context.DeadlineExceeded)
+	select {
+	case resp := <-result:
+		t.Fatalf("call answered while its handler ran: %v", resp)
+	default:
+	}
+	close(release)
+	resp := <-result
+	require.NotNil(t, resp)
+	assert.Equal(t, wire.ReturnCode_Timeout, resp.ReturnCode, resp.Message)
+	assert.Contains(t, resp.Message, "forward timeout")
+	assert.Empty(t, resp.Tensors, "the late result is dropped")
+}
+
+// TestQueueWaitTimesOut checks that the forward timeout counts the wait for
+// a slot: a call queued behind a handler that never returns in time is
+// answered Timeout while that handler still runs, and its own handler never
+// runs.
+func TestQueueWaitTimesOut(t *testing.T) {
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		calls.Add(1)
+		started <- struct{}{}
+		<-release
+		return zeros(ctx, in)
+	}
+	s := serve(t, Config{Workers: 1, QueueSize: 1, ForwardTimeout: 50 * time.Millisecond}, fwd)
+	c := client(t, s.addr)
+	first := make(chan *wire.TensorMessage, 1)
+	go func() {
+		resp, err := c.Forward(signed(t, newSigner(t, "first")), textRequest(t, tokens(1, 1)))
+		assert.NoError(t, err)
+		first <- resp
+	}()
+	<-started // the one slot is taken until release
+
+	resp, err := c.Forward(signed(t, newSigner(t, "second")), textRequest(t, tokens(1, 1)))
+	require.NoError(t, err)
+	assert.Equal(t, wire.ReturnCode_Timeout, resp.ReturnCode, resp.Message)
+	assert.Contains(t, resp.Message, "forward timeout")
+	assert.Equal(t, int32(1), calls.Load(), "the queued call's handler never ran")
+	assert.Zero(t, s.axon.waiting.Load(), "the timed-out call left the queue")
+	select {
+	case resp := <-first:
+		t.Fatalf("the first call was answered while its handler ran: %v", resp)
+	default:
+	}
+
+	close(release)
+	assert.Equal(t, wire.ReturnCode_Timeout, (<-first).ReturnCode, "its handler returned after the timeout")
+	resp, err = c.Forward(signed(t, newSigner(t, "third")), textRequest(t, tokens(1, 1)))
+	require.NoError(t, err)
+	assert.Equal(t, wire.ReturnCode_Success, resp.ReturnCode, "the slot is free again")
 }
 
 func ExampleNew() {

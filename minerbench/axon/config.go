@@ -15,7 +15,7 @@ const (
 	DefaultForwardTimeout = 10 * time.Second
 	// DefaultWorkers is Bittensor's axon.max_workers.
 	DefaultWorkers = 10
-	// DefaultQueueSize is the number of calls that may wait for a worker.
+	// DefaultQueueSize is the number of calls that may wait for a slot.
 	DefaultQueueSize = 100
 	// DefaultMaxMessageSize fits the largest answer the benchmark asks for,
 	// [64, 256, wire.NetworkDim] float32 (64 MiB), with room for framing.
@@ -27,12 +27,18 @@ type Config struct {
 	// Wallet is the hotkey the axon answers as (required).
 	Wallet *wallet.Keypair
 	// ForwardTimeout bounds the time from a call's arrival to its handler's
-	// answer, queue wait included; later calls answer Timeout.
+	// answer, queue wait included: the handler's context ends when it
+	// passes, and a call not answered by then answers Timeout. A call
+	// waiting for a slot, or whose handler returns when its context ends,
+	// is answered Timeout on time; a handler that ignores its context holds
+	// its call until it returns, and the call then answers Timeout.
 	ForwardTimeout time.Duration
-	// Workers is the number of goroutines running the ForwardFunc.
+	// Workers is the number of calls that may run the ForwardFunc at once,
+	// each on the goroutine serving it: its slots.
 	Workers int
-	// QueueSize is how many calls may wait for a free worker; more answer
-	// NucleusFull at once.
+	// QueueSize is how many calls may wait for a free slot, in the order
+	// they came; a call that finds all slots taken and QueueSize calls
+	// waiting answers NucleusFull at once.
 	QueueSize int
 	// MaxMessageSize bounds received and sent messages in bytes; gRPC refuses
 	// a larger request with status RESOURCE_EXHAUSTED before reading it.

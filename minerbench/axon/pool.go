@@ -9,68 +9,71 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// job is one forward call waiting for, or running on, a worker. Jobs are
-// reused: a job goes back to the axon's free jobs once its caller has its
-// result, and is dropped when the caller left first (its worker may still
-// answer it).
-type job struct {
-	ctx    context.Context
-	inputs tensor.Tensor
-	done   chan result // buffered: a worker never blocks on a caller that left
-	shape  [5]int64    // room to decode the inputs' shape, of any served rank
-}
-
-// newJob takes a free job or makes one.
-func (a *Axon) newJob() *job {
-	if j, ok := a.freeJobs.Get().(*job); ok {
-		return j
-	}
-	return &job{done: make(chan result, 1)}
-}
-
-// freeJob gives back a job that no worker holds.
-func (a *Axon) freeJob(j *job) {
-	j.ctx, j.inputs = nil, tensor.Tensor{}
-	a.freeJobs.Put(j)
-}
-
-type result struct {
-	out tensor.Tensor
-	err error
-}
-
-// run queues the forward call j, its inputs set, without blocking and waits
-// for its result or the forward timeout. run owns j from then on.
-func (a *Axon) run(ctx context.Context, j *job) (tensor.Tensor, wire.ReturnCode, string) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.ForwardTimeout)
-	defer cancel()
-	j.ctx = ctx
+// run runs the ForwardFunc on inputs on the calling goroutine, once a slot
+// is free, and returns its output or the code that answers the call. The
+// forward timeout, counted from run's start, bounds both the wait for a slot
+// and the handler: the handler's context ends when it passes, and a result
+// that comes after that is dropped.
+func (a *Axon) run(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wire.ReturnCode, string) {
 	select {
 	case <-a.quit:
-		a.freeJob(j)
 		return tensor.Tensor{}, wire.ReturnCode_NotServingNucleus, "axon is stopping"
 	default:
 	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ForwardTimeout)
+	defer cancel()
+	if code, msg := a.admit(ctx); code != wire.ReturnCode_Success {
+		return tensor.Tensor{}, code, msg
+	}
+	out, err := a.call(ctx, inputs)
+	<-a.slots
+	if ctx.Err() != nil {
+		code, msg := a.ended(ctx)
+		return tensor.Tensor{}, code, msg
+	}
+	if err != nil {
+		code, msg := failure(err)
+		return tensor.Tensor{}, code, msg
+	}
+	return out, wire.ReturnCode_Success, ""
+}
+
+// admit takes a slot for a call, waiting while all Workers slots are taken
+// if fewer than QueueSize calls already wait, until ctx ends. It answers
+// Success once the call holds a slot, which the caller then gives back.
+// Waiting calls take slots in the order they began to wait: a freed slot
+// goes to the longest waiting sender on a.slots.
+func (a *Axon) admit(ctx context.Context) (wire.ReturnCode, string) {
 	select {
-	case a.jobs <- j:
+	case a.slots <- struct{}{}:
+		return wire.ReturnCode_Success, ""
 	default:
-		a.freeJob(j)
-		return tensor.Tensor{}, wire.ReturnCode_NucleusFull, fmt.Sprintf("work queue full (%d waiting)", cap(a.jobs))
 	}
+	for {
+		w := a.waiting.Load()
+		if w >= int32(a.cfg.QueueSize) {
+			return wire.ReturnCode_NucleusFull, fmt.Sprintf("work queue full (%d waiting)", a.cfg.QueueSize)
+		}
+		if a.waiting.CompareAndSwap(w, w+1) {
+			break
+		}
+	}
+	defer a.waiting.Add(-1)
 	select {
-	case r := <-j.done:
-		a.freeJob(j)
-		if r.err != nil {
-			code, msg := failure(r.err)
-			return tensor.Tensor{}, code, msg
-		}
-		return r.out, wire.ReturnCode_Success, ""
+	case a.slots <- struct{}{}:
+		return wire.ReturnCode_Success, ""
 	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return tensor.Tensor{}, wire.ReturnCode_Timeout, fmt.Sprintf("no answer within the forward timeout of %v", a.cfg.ForwardTimeout)
-		}
-		return tensor.Tensor{}, wire.ReturnCode_Timeout, "call ended before the forward handler answered"
+		return a.ended(ctx)
 	}
+}
+
+// ended is the code and message that answer a call whose context ended
+// before its handler answered: Timeout, as Bittensor's axon answered.
+func (a *Axon) ended(ctx context.Context) (wire.ReturnCode, string) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return wire.ReturnCode_Timeout, fmt.Sprintf("no answer within the forward timeout of %v", a.cfg.ForwardTimeout)
+	}
+	return wire.ReturnCode_Timeout, "call ended before the forward handler answered"
 }
 
 // failure is the return code and message that answer a handler's error: a
@@ -82,30 +85,12 @@ func failure(err error) (wire.ReturnCode, string) {
 	return wire.ReturnCode_UnknownException, "forward handler: " + err.Error()
 }
 
-// work runs queued jobs until the axon stops.
-func (a *Axon) work() {
-	defer a.workers.Done()
-	for {
-		select {
-		case <-a.quit:
-			return
-		case j := <-a.jobs:
-			if err := j.ctx.Err(); err != nil {
-				j.done <- result{err: err}
-				continue
-			}
-			j.done <- a.call(j)
-		}
-	}
-}
-
 // call runs the ForwardFunc, turning a panic into an error.
-func (a *Axon) call(j *job) (r result) {
+func (a *Axon) call(ctx context.Context, inputs tensor.Tensor) (out tensor.Tensor, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			r = result{err: fmt.Errorf("panic: %v", p)}
+			out, err = tensor.Tensor{}, fmt.Errorf("panic: %v", p)
 		}
 	}()
-	out, err := a.forward(j.ctx, j.inputs)
-	return result{out: out, err: err}
+	return a.forward(ctx, inputs)
 }

@@ -60,7 +60,7 @@ func BenchmarkServer(b *testing.B) {
 			interceptor grpc.UnaryServerInterceptor
 		}{
 			{"raw", raw, encoding.GetCodecV2("proto"), raw.authenticate},
-			{"axon", a, recyclingCodec{pool: a.pool}, a.authenticate},
+			{"axon", a, recyclingCodec{responses: a.pool, buffers: a.buffers}, a.authenticate},
 		}
 		for _, p := range paths {
 			b.Run(fmt.Sprintf("shape=%dx%d/path=%s", shape[0], shape[1], p.name), func(b *testing.B) {
