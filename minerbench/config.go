@@ -115,14 +115,19 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	})
 }
 
+// badFlag describes a refused value: the flag, the value and what is accepted.
+func badFlag(flagName string, value any, want string) error {
+	return fmt.Errorf("-%s%s=%v: want %s", flagPrefix, flagName, value, want)
+}
+
 // Validate checks every setting against known, the names of the miners the
 // bench file offers, and returns all problems at once; each names the flag,
-// the value and what is accepted. It creates the results directory if
-// needed and dials the endpoint, if one is set, to prove it reachable.
+// the value and what is accepted. It has no side effects; CheckEnvironment
+// checks what a run will use.
 func (c *Config) Validate(known []string) error {
 	var errs []error
 	bad := func(flagName string, value any, want string) {
-		errs = append(errs, fmt.Errorf("-%s%s=%v: want %s", flagPrefix, flagName, value, want))
+		errs = append(errs, badFlag(flagName, value, want))
 	}
 	intIn := func(flagName string, v, lo, hi int) {
 		if v < lo || v > hi {
@@ -166,12 +171,26 @@ func (c *Config) Validate(known []string) error {
 	if c.Endpoint != "" {
 		if err := checkEndpoint(c.Endpoint); err != nil {
 			bad("endpoint", c.Endpoint, "host:port of a running miner ("+err.Error()+")")
-		} else if err := probe(c.Endpoint); err != nil {
-			bad("endpoint", c.Endpoint, "host:port of a running miner ("+err.Error()+")")
+		}
+	}
+	if c.Results == "" {
+		bad("results", c.Results, "a directory that can be created and written (empty path)")
+	}
+	return errors.Join(errs...)
+}
+
+// CheckEnvironment checks, for a valid Config, what a benchmark run will use:
+// it creates the results directory if needed and proves it writable, and
+// dials the endpoint, if one is set, to prove it reachable.
+func (c *Config) CheckEnvironment() error {
+	var errs []error
+	if c.Endpoint != "" {
+		if err := probe(c.Endpoint); err != nil {
+			errs = append(errs, badFlag("endpoint", c.Endpoint, "host:port of a running miner ("+err.Error()+")"))
 		}
 	}
 	if err := checkWritableDir(c.Results); err != nil {
-		bad("results", c.Results, "a directory that can be created and written ("+err.Error()+")")
+		errs = append(errs, badFlag("results", c.Results, "a directory that can be created and written ("+err.Error()+")"))
 	}
 	return errors.Join(errs...)
 }

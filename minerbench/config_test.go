@@ -113,7 +113,7 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 			if s == nil {
 				s = specs
 			}
-			err = validate(cfg, s)
+			err = validate(cfg, s, true)
 			require.Error(t, err)
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
@@ -130,7 +130,7 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 			"-mb.blocktime=1ms", "-mb.miners=noop", "-mb.set=template:nucleus.nhid=600", "-mb.set=axon.workers=2",
 			"-mb.endpoint="+lis.Addr().String())
 		require.NoError(t, err)
-		assert.NoError(t, validate(cfg, specs))
+		assert.NoError(t, validate(cfg, specs, true))
 		assert.DirExists(t, cfg.Results)
 	})
 }

@@ -77,7 +77,7 @@ func Main(m *testing.M, miners ...MinerSpec) {
 
 // run is Main after flag parsing.
 func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) int {
-	if err := validate(cfg, specs); err != nil {
+	if err := validate(cfg, specs, benchmarksRequested()); err != nil {
 		fmt.Fprintf(stderr, "minerbench: %v\n", err)
 		return exitUsage
 	}
@@ -93,9 +93,13 @@ func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) 
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
+	returned := make(chan struct{})
+	defer close(returned)
 	go func() {
-		sig, ok := <-signals
-		if !ok {
+		var sig os.Signal
+		select {
+		case sig = <-signals:
+		case <-returned:
 			return
 		}
 		fmt.Fprintf(stderr, "minerbench: %v: stopping the queries and the miners\n", sig)
@@ -140,12 +144,18 @@ func benchmarksRequested() bool {
 }
 
 // validate checks the bench file's miners and the settings, before anything
-// is started.
-func validate(cfg Config, specs []MinerSpec) error {
+// is started; for a run, also what the run will use (CheckEnvironment).
+func validate(cfg Config, specs []MinerSpec, run bool) error {
 	if err := checkSpecs(specs); err != nil {
 		return err
 	}
-	return cfg.Validate(specNames(specs))
+	if err := cfg.Validate(specNames(specs)); err != nil {
+		return err
+	}
+	if run {
+		return cfg.CheckEnvironment()
+	}
+	return nil
 }
 
 // checkSpecs checks the miners a bench file names: valid, distinct names,
@@ -206,7 +216,7 @@ type harness struct {
 	ctx      context.Context
 	miners   []*Miner
 	stopOnce sync.Once
-	stops    []func()
+	stops    []func() // of what start started before the miners
 
 	historyMu sync.Mutex
 	restarted map[string]bool
@@ -224,7 +234,6 @@ func start(ctx context.Context, cfg Config, specs []MinerSpec, stderr io.Writer)
 		m := &Miner{Name: "remote", Endpoint: cfg.Endpoint, network: "remote"}
 		m.connect(ctx, validator)
 		h.miners = []*Miner{m}
-		h.stops = append(h.stops, m.stop)
 		return h, nil
 	}
 	ch, err := chain.New(chain.Config{BlockTime: cfg.BlockTime})
@@ -266,9 +275,6 @@ func start(ctx context.Context, cfg Config, specs []MinerSpec, stderr io.Writer)
 		})
 	}
 	wg.Wait()
-	for _, m := range h.miners {
-		h.stops = append(h.stops, m.stop)
-	}
 	if err := checkGlobalOverrides(cfg.Overrides[""], h.miners); err != nil {
 		h.stop()
 		return nil, err
@@ -276,16 +282,22 @@ func start(ctx context.Context, cfg Config, specs []MinerSpec, stderr io.Writer)
 	return h, nil
 }
 
-// stop stops the miners, then the chain, and removes the built binaries. It
-// is idempotent and safe to call from a signal handler.
+// stop stops the miners (at once, each gracefully), then what start started
+// before them, in reverse order: the built binaries, the chain's service, the
+// chain. It is idempotent and safe to call from a signal handler.
 func (h *harness) stop() {
 	h.stopOnce.Do(func() {
 		var wg sync.WaitGroup
-		for i := len(h.stops) - 1; i >= 0; i-- {
-			wg.Go(h.stops[i])
+		for _, m := range h.miners {
+			if m != nil {
+				wg.Go(m.stop)
+			}
 		}
 		wg.Wait()
 		goplugin.CleanupClients()
+		for i := len(h.stops) - 1; i >= 0; i-- {
+			h.stops[i]()
+		}
 	})
 }
 
