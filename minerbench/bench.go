@@ -2,6 +2,7 @@ package minerbench
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -79,21 +80,15 @@ func (l Load) normalize() (Load, error) {
 	if l.History == "" {
 		l.History = DefaultHistory
 	}
-	switch {
-	case l.Batch < 1 || l.Batch > maxBatch:
-		return l, fmt.Errorf("load batch %d: want 1 to %d", l.Batch, maxBatch)
-	case l.Block < 1 || l.Block > maxBlock:
-		return l, fmt.Errorf("load block %d: want 1 to %d", l.Block, maxBlock)
-	case l.Conc < 1 || l.Conc > maxConc:
-		return l, fmt.Errorf("load conc %d: want 1 to %d", l.Conc, maxConc)
-	case l.Delay < 0:
-		return l, fmt.Errorf("load delay %v: want 0 or more", l.Delay)
-	case !(l.Rate >= 0 && l.Rate <= maxRate):
-		return l, fmt.Errorf("load rate %v: want 0 (closed loop) or queries per second up to %d", l.Rate, maxRate)
-	case l.Rate > 0 && l.Delay > 0:
-		return l, fmt.Errorf("load delay %v: want 0 with a rate (an open loop paces queries by its schedule)", l.Delay)
-	case strings.ContainsAny(l.History, `/\`) || l.History == "." || l.History == "..":
-		return l, fmt.Errorf("load history %q: want a file name without a path", l.History)
+	var errs []error
+	for _, p := range checkLoad(l.Batch, l.Block, l.Conc, l.Delay, l.Rate, "a rate") {
+		errs = append(errs, fmt.Errorf("load %s %v: want %s", p.field, p.value, p.want))
+	}
+	if strings.ContainsAny(l.History, `/\`) || l.History == "." || l.History == ".." {
+		errs = append(errs, fmt.Errorf("load history %q: want a file name without a path", l.History))
+	}
+	if len(errs) > 0 {
+		return l, errors.Join(errs...)
 	}
 	return l, nil
 }

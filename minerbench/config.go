@@ -24,8 +24,12 @@ const flagPrefix = "mb."
 const (
 	maxBatch = 4096
 	maxBlock = 4096
-	maxConc  = 1024
-	maxRate  = 100000 // queries per second of an open loop
+	// maxTokens bounds batch × block so that an answer, [batch, block, 1024]
+	// float32, fits the axon's and dendrite's default message limit: the
+	// original's largest, [64, 256, 1024], is 64 MiB.
+	maxTokens = 64 * 256
+	maxConc   = 1024
+	maxRate   = 100000 // queries per second of an open loop
 )
 
 // Config is what the test binary's -mb.* flags set. Every field is validated
@@ -97,7 +101,7 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Results, name("results"), c.Results, "`directory` of the CSV query histories")
 	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "show the miners' logs on stderr")
 	fs.StringVar(&c.Endpoint, name("endpoint"), c.Endpoint, "`host:port` of a running miner to benchmark instead of launching plugins")
-	fs.DurationVar(&c.BlockTime, name("blocktime"), c.BlockTime, "block time of the embedded mock chain (the real chain's is 12s)")
+	fs.DurationVar(&c.BlockTime, name("blocktime"), c.BlockTime, fmt.Sprintf("block time of the embedded mock chain (the real chain's is %v)", chain.RealBlockTime))
 	fs.Func(name("set"), "override a miner setting, `[miner:]key=value` (repeatable), e.g. template:nucleus.nhid=600", func(s string) error {
 		miner, assignment := "", s
 		if i := strings.Index(s, ":"); i >= 0 && i < strings.Index(s, "=") {
@@ -115,6 +119,40 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	})
 }
 
+// loadProblem is a refused value of a load: its field (the flag's name
+// without the prefix), the value and what is accepted.
+type loadProblem struct {
+	field string
+	value any
+	want  string
+}
+
+// checkLoad returns what is wrong with the values of a load, whether they
+// come from flags or a bench file's Load; rateName names the rate setting.
+func checkLoad(batch, block, conc int, delay time.Duration, rate float64, rateName string) []loadProblem {
+	var ps []loadProblem
+	intIn := func(field string, v, lo, hi int) {
+		if v < lo || v > hi {
+			ps = append(ps, loadProblem{field, v, fmt.Sprintf("an integer from %d to %d", lo, hi)})
+		}
+	}
+	intIn("batch", batch, 1, maxBatch)
+	intIn("block", block, 1, maxBlock)
+	intIn("conc", conc, 1, maxConc)
+	if batch >= 1 && block >= 1 && batch*block > maxTokens {
+		ps = append(ps, loadProblem{"batch", batch, fmt.Sprintf("batch × block (here × %d) at most %d tokens, so that an answer fits the message size limit", block, maxTokens)})
+	}
+	if delay < 0 {
+		ps = append(ps, loadProblem{"delay", delay, "a duration of 0 or more, such as 100ms"})
+	}
+	if !(rate >= 0 && rate <= maxRate) {
+		ps = append(ps, loadProblem{"rate", rate, fmt.Sprintf("0 (closed loop) or queries per second up to %d", maxRate)})
+	} else if rate > 0 && delay > 0 {
+		ps = append(ps, loadProblem{"delay", delay, "0 with " + rateName + " (an open loop paces queries by its schedule)"})
+	}
+	return ps
+}
+
 // badFlag describes a refused value: the flag, the value and what is accepted.
 func badFlag(flagName string, value any, want string) error {
 	return fmt.Errorf("-%s%s=%v: want %s", flagPrefix, flagName, value, want)
@@ -129,21 +167,8 @@ func (c *Config) Validate(known []string) error {
 	bad := func(flagName string, value any, want string) {
 		errs = append(errs, badFlag(flagName, value, want))
 	}
-	intIn := func(flagName string, v, lo, hi int) {
-		if v < lo || v > hi {
-			bad(flagName, v, fmt.Sprintf("an integer from %d to %d", lo, hi))
-		}
-	}
-	intIn("batch", c.Batch, 1, maxBatch)
-	intIn("block", c.Block, 1, maxBlock)
-	intIn("conc", c.Conc, 1, maxConc)
-	if c.Delay < 0 {
-		bad("delay", c.Delay, "a duration of 0 or more, such as 100ms")
-	}
-	if !(c.Rate >= 0 && c.Rate <= maxRate) {
-		bad("rate", c.Rate, fmt.Sprintf("0 (closed loop) or queries per second up to %d", maxRate))
-	} else if c.Rate > 0 && c.Delay > 0 {
-		bad("delay", c.Delay, "0 with -"+flagPrefix+"rate (an open loop paces queries by its schedule)")
+	for _, p := range checkLoad(c.Batch, c.Block, c.Conc, c.Delay, c.Rate, "-"+flagPrefix+"rate") {
+		bad(p.field, p.value, p.want)
 	}
 	if c.Timeout <= 0 {
 		bad("timeout", c.Timeout, "a positive duration, such as 12s")

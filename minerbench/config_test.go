@@ -60,6 +60,8 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 		{"zero batch", []string{"-mb.batch=0"}, nil, []string{"-mb.batch=0: want an integer from 1 to 4096"}},
 		{"negative batch", []string{"-mb.batch=-5"}, nil, []string{"-mb.batch=-5: want an integer from 1 to 4096"}},
 		{"batch over the limit", []string{"-mb.batch=4097"}, nil, []string{"-mb.batch=4097: want an integer from 1 to 4096"}},
+		{"answer over the message limit", []string{"-mb.batch=64", "-mb.block=512"}, nil,
+			[]string{"-mb.batch=64: want batch × block (here × 512) at most 16384 tokens, so that an answer fits the message size limit"}},
 		{"zero block", []string{"-mb.block=0"}, nil, []string{"-mb.block=0: want an integer from 1 to 4096"}},
 		{"negative block", []string{"-mb.block=-1"}, nil, []string{"-mb.block=-1: want an integer from 1 to 4096"}},
 		{"zero conc", []string{"-mb.conc=0"}, nil, []string{"-mb.conc=0: want an integer from 1 to 1024"}},

@@ -52,10 +52,10 @@ func TestFaults(t *testing.T) {
 	var testErr, minersErr error
 	var testOut, minersOut []byte
 	wg.Go(func() {
-		testOut, testErr = exec.Command(goTool(), "test", "-c", "-o", bin, "./testdata/faults").CombinedOutput()
+		testOut, testErr = exec.Command("go", "test", "-c", "-o", bin, "./testdata/faults").CombinedOutput()
 	})
 	wg.Go(func() {
-		minersOut, minersErr = exec.Command(goTool(), "build", "-o", miners+"/",
+		minersOut, minersErr = exec.Command("go", "build", "-o", miners+"/",
 			"github.com/minerbench/minerbench/miners/flaky", "github.com/minerbench/minerbench/miners/noop").CombinedOutput()
 	})
 	wg.Wait()

@@ -41,7 +41,7 @@ func TestLifecycle(t *testing.T) {
 		t.Skip("builds and runs a test binary and miner plugins")
 	}
 	bin := filepath.Join(t.TempDir(), "life.test")
-	if msg, err := exec.Command(goTool(), "test", "-c", "-o", bin, "./testdata/lifecycle").CombinedOutput(); err != nil {
+	if msg, err := exec.Command("go", "test", "-c", "-o", bin, "./testdata/lifecycle").CombinedOutput(); err != nil {
 		t.Fatalf("go test -c ./testdata/lifecycle: %v\n%s", err, msg)
 	}
 	testEndings(t, bin)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -260,46 +259,30 @@ func checkGlobalOverrides(global plugin.Settings, miners []*Miner) error {
 }
 
 // buildMiners builds the plugin binaries of the specs that name a package,
-// with one go build (the build cache makes repeats fast), into a temporary
-// directory that cleanup removes. It returns the binary of every spec.
+// one go build each (the build cache makes repeats fast), into a temporary
+// directory that cleanup removes. It returns the binary of every spec. The
+// go command is the one on PATH: go test puts its own toolchain's first.
 func buildMiners(ctx context.Context, specs []MinerSpec) (binaries map[string]string, cleanup func(), err error) {
 	binaries = map[string]string{}
-	var pkgs []string
+	cleanup = func() {}
+	var dir string
 	for _, s := range specs {
 		if s.Binary != "" {
 			binaries[s.Name] = s.Binary
-		} else {
-			pkgs = append(pkgs, s.Package)
+			continue
 		}
-	}
-	cleanup = func() {}
-	if len(pkgs) == 0 {
-		return binaries, cleanup, nil
-	}
-	dir, err := os.MkdirTemp("", "minerbench-miners-")
-	if err != nil {
-		return nil, nil, err
-	}
-	cleanup = func() { _ = os.RemoveAll(dir) }
-	for _, s := range specs {
-		if s.Package != "" {
-			out := filepath.Join(dir, s.Name)
-			binaries[s.Name] = out
-			cmd := exec.CommandContext(ctx, goTool(), "build", "-o", out, s.Package)
-			if msg, err := cmd.CombinedOutput(); err != nil {
-				cleanup()
-				return nil, nil, fmt.Errorf("build miner %s (%s): %w\n%s", s.Name, s.Package, err, msg)
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "minerbench-miners-"); err != nil {
+				return nil, nil, err
 			}
+			cleanup = func() { _ = os.RemoveAll(dir) }
+		}
+		out := filepath.Join(dir, s.Name)
+		binaries[s.Name] = out
+		if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, s.Package).CombinedOutput(); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("build miner %s (%s): %w\n%s", s.Name, s.Package, err, msg)
 		}
 	}
 	return binaries, cleanup, nil
-}
-
-// goTool returns the go command: the one on PATH, else the one of the
-// toolchain that built this binary.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }

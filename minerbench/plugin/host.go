@@ -204,7 +204,6 @@ type cmdRunner struct {
 
 	mu      sync.Mutex
 	waitErr error
-	ended   bool
 }
 
 func newCmdRunner(cmd *exec.Cmd) (*cmdRunner, error) {
@@ -232,7 +231,7 @@ func (r *cmdRunner) Name() string          { return r.cmd.Path }
 func (r *cmdRunner) Wait(context.Context) error {
 	err := r.cmd.Wait()
 	r.mu.Lock()
-	r.waitErr, r.ended = err, true
+	r.waitErr = err
 	r.mu.Unlock()
 	return err
 }
