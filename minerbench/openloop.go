@@ -141,7 +141,9 @@ schedule:
 }
 
 // send sends the query intended for intended, or drops it when its timeout
-// has already passed, and records it. It calls stop once the miner is gone.
+// has already passed, and records it; a query cut by the end of ctx (the
+// run's interruption, or stop) is not recorded, as in the closed loop. It
+// calls stop once the miner is gone.
 func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intended time.Time) {
 	r := ow.r
 	if ctx.Err() != nil {
@@ -160,6 +162,9 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	qctx, cancel := context.WithDeadline(ctx, deadline)
 	_, code, elapsed := ow.client.ForwardText(qctx, r.inputs[ow.next%len(r.inputs)])
 	cancel()
+	if ctx.Err() != nil {
+		return // cut by the interrupt: no answer of the miner's to record
+	}
 	corrected := time.Since(intended)
 	ow.next++
 	ow.uncorrected.Add(history.Record{Time: sent, Code: code, Elapsed: elapsed})

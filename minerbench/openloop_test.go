@@ -235,3 +235,51 @@ func TestRateFlag(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenLoopInterrupted interrupts an open loop through the harness's
+// context while both workers wait for a miner that answers only when its
+// context ends: the queries answered before are in the history, the ones
+// the interruption cut are not (as in the closed loop), so no row is
+// UnknownException.
+func TestOpenLoopInterrupted(t *testing.T) {
+	const (
+		conc     = 2
+		answered = 5
+	)
+	var calls atomic.Int64
+	inFlight := make(chan struct{}, conc)
+	forward := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		if calls.Add(1) <= warmupQueries*conc+answered {
+			return zeroAnswer(in), nil
+		}
+		inFlight <- struct{}{}
+		<-ctx.Done()
+		return tensor.Tensor{}, ctx.Err()
+	}
+	h, m := inProcess(t, "hung", 10*time.Second, forward)
+	ctx, interrupt := context.WithCancel(h.ctx)
+	defer interrupt()
+	h.ctx = ctx
+	load, err := Load{Batch: 1, Block: 1, Conc: conc, Rate: 200}.normalize()
+	require.NoError(t, err)
+
+	bt := flag.Lookup("test.benchtime")
+	old := bt.Value.String()
+	require.NoError(t, bt.Value.Set("100000x"))
+	defer func() { require.NoError(t, bt.Value.Set(old)) }()
+	go func() {
+		for range conc {
+			<-inFlight
+		}
+		interrupt()
+	}()
+	res := testing.Benchmark(func(b *testing.B) { h.bench(b, m, load) })
+	assert.Zero(t, res.N, "an interrupted benchmark fails")
+
+	rows, err := history.Read(filepath.Join(h.cfg.Results, m.network, "mock", m.Name, load.History+".csv"))
+	require.NoError(t, err)
+	require.Len(t, rows, answered, "only the answered queries are recorded")
+	for i, row := range rows {
+		assert.Equal(t, wire.ReturnCode_Success, row.Code, "row %d", i)
+	}
+}
