@@ -169,7 +169,7 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	ow.next++
 	ow.uncorrected.Add(history.Record{Time: sent, Code: code, Elapsed: elapsed})
 	ow.record(history.Record{Time: intended, Code: code, Elapsed: corrected})
-	if code == wire.ReturnCode_Unavailable && r.m.Err() != nil {
+	if code == wire.ReturnCode_Unavailable && r.m.gone() {
 		stop()
 	}
 }
