@@ -17,9 +17,9 @@ const (
 	DefaultWorkers = 10
 	// DefaultQueueSize is the number of calls that may wait for a slot.
 	DefaultQueueSize = 100
-	// DefaultMaxMessageSize fits the largest answer the benchmark asks for,
-	// [64, 256, wire.NetworkDim] float32 (64 MiB), with room for framing.
-	DefaultMaxMessageSize = 64<<20 + 1<<20
+	// DefaultMaxMessageSize is wire.MaxMessageSize: it fits the largest
+	// answer the benchmark asks for, with room for framing.
+	DefaultMaxMessageSize = wire.MaxMessageSize
 )
 
 // Config configures an Axon. Zero values mean the defaults above.

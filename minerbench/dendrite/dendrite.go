@@ -23,10 +23,10 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// DefaultMaxMessageSize bounds sent and received messages by default: the
-// largest answer the benchmark asks for, [64, 256, wire.NetworkDim] float32
-// (64 MiB), with room for framing.
-const DefaultMaxMessageSize = 64<<20 + 1<<20
+// DefaultMaxMessageSize bounds sent and received messages by default: it is
+// wire.MaxMessageSize, which fits the largest answer the benchmark asks for
+// with room for framing.
+const DefaultMaxMessageSize = wire.MaxMessageSize
 
 // Option configures Dial.
 type Option func(*options) error
