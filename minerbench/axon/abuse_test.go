@@ -55,7 +55,7 @@ func clients(t *testing.T, addr string, n int) []wire.BittensorClient {
 	return out
 }
 
-// TestQueueBoundedUnderLoad floods an axon of one worker and a queue of two,
+// TestQueueBoundedUnderLoad floods an axon of one slot and a queue of two,
 // whose handler is blocked, with 200 concurrent callers over several
 // connections: exactly three calls are taken (one running, two queued), the
 // other 197 answer NucleusFull at once, and the server holds no more than
@@ -115,7 +115,7 @@ func TestQueueBoundedUnderLoad(t *testing.T) {
 	}
 
 	wg.Go(func() { call(cs[0], signers[0]) })
-	<-started // the one worker is busy from here on
+	<-started // the one slot is taken from here on
 	before := liveHeap()
 	for i := 1; i < callers; i++ {
 		wg.Go(func() { call(cs[i%conns], signers[i]) })

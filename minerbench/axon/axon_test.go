@@ -352,7 +352,7 @@ func TestNucleusFull(t *testing.T) {
 		}
 	}
 	go call()
-	<-started // the worker is busy
+	<-started // the one slot is taken
 	go call()
 	require.Eventually(t, func() bool { return s.axon.waiting.Load() == 1 }, 10*time.Second, time.Millisecond, "second call queued")
 
