@@ -77,7 +77,10 @@ func TestQueueBoundedUnderLoad(t *testing.T) {
 		<-release
 		return zeros(ctx, tokens(1, 1)) // a small answer: the client's receive limit is 4 MiB
 	}
-	s := serve(t, Config{Workers: 1, QueueSize: queue, ForwardTimeout: time.Hour}, fwd)
+	// The request's announced answer, [32, 1024, wire.NetworkDim] float32
+	// (128 MiB), must fit the message size limit for the calls to be
+	// admitted; the handler answers small.
+	s := serve(t, Config{Workers: 1, QueueSize: queue, ForwardTimeout: time.Hour, MaxMessageSize: 256 << 20}, fwd)
 	// Registered after serve, so it runs before the axon's Stop waits for
 	// the blocked calls.
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })

@@ -41,7 +41,9 @@ type Config struct {
 	// waiting answers NucleusFull at once.
 	QueueSize int
 	// MaxMessageSize bounds received and sent messages in bytes; gRPC refuses
-	// a larger request with status RESOURCE_EXHAUSTED before reading it.
+	// a larger request with status RESOURCE_EXHAUSTED before reading it, and
+	// a request whose answer would not fit is answered RequestShapeException
+	// before the handler runs.
 	MaxMessageSize int
 }
 
