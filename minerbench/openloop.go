@@ -29,7 +29,8 @@ import (
 //     reported as p99-uncorrected-ns.
 //
 // The per-query timeout runs from the intended send time, as a client that
-// wanted to send then would start its deadline then. A query still waiting
+// wanted to send then would start its deadline then; as in the closed loop,
+// it is kept on the client's side, not sent to the axon as a gRPC deadline. A query still waiting
 // for a free worker when its timeout has passed is dropped: it is not sent,
 // it is counted in the dropped metric, and it is recorded (history and
 // corrected summary) with code Timeout and elapsed = its wait. Dropping keeps
@@ -141,7 +142,9 @@ schedule:
 }
 
 // send sends the query intended for intended, or drops it when its timeout
-// has already passed, and records it. It calls stop once the miner is gone.
+// has already passed, and records it; a query cut by the end of ctx (the
+// run's interruption, or stop) is not recorded, as in the closed loop. It
+// calls stop once the miner is gone.
 func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intended time.Time) {
 	r := ow.r
 	if ctx.Err() != nil {
@@ -157,14 +160,22 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	if sent.Sub(intended) > lateAfter {
 		ow.late++
 	}
-	qctx, cancel := context.WithDeadline(ctx, deadline)
+	// As in the closed loop (queryTimer), the deadline stays on the client's
+	// side: a timer cancels the query with cause context.DeadlineExceeded,
+	// which the dendrite records as Timeout.
+	qctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(time.Until(deadline), func() { cancel(context.DeadlineExceeded) })
 	_, code, elapsed := ow.client.ForwardText(qctx, r.inputs[ow.next%len(r.inputs)])
-	cancel()
+	timer.Stop()
+	cancel(nil)
+	if ctx.Err() != nil {
+		return // cut by the interrupt: no answer of the miner's to record
+	}
 	corrected := time.Since(intended)
 	ow.next++
 	ow.uncorrected.Add(history.Record{Time: sent, Code: code, Elapsed: elapsed})
 	ow.record(history.Record{Time: intended, Code: code, Elapsed: corrected})
-	if code == wire.ReturnCode_Unavailable && r.m.Err() != nil {
+	if code == wire.ReturnCode_Unavailable && r.m.gone() {
 		stop()
 	}
 }

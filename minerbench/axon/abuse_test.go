@@ -55,7 +55,7 @@ func clients(t *testing.T, addr string, n int) []wire.BittensorClient {
 	return out
 }
 
-// TestQueueBoundedUnderLoad floods an axon of one worker and a queue of two,
+// TestQueueBoundedUnderLoad floods an axon of one slot and a queue of two,
 // whose handler is blocked, with 200 concurrent callers over several
 // connections: exactly three calls are taken (one running, two queued), the
 // other 197 answer NucleusFull at once, and the server holds no more than
@@ -77,7 +77,10 @@ func TestQueueBoundedUnderLoad(t *testing.T) {
 		<-release
 		return zeros(ctx, tokens(1, 1)) // a small answer: the client's receive limit is 4 MiB
 	}
-	s := serve(t, Config{Workers: 1, QueueSize: queue, ForwardTimeout: time.Hour}, fwd)
+	// The request's announced answer, [32, 1024, wire.NetworkDim] float32
+	// (128 MiB), must fit the message size limit for the calls to be
+	// admitted; the handler answers small.
+	s := serve(t, Config{Workers: 1, QueueSize: queue, ForwardTimeout: time.Hour, MaxMessageSize: 256 << 20}, fwd)
 	// Registered after serve, so it runs before the axon's Stop waits for
 	// the blocked calls.
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
@@ -115,7 +118,7 @@ func TestQueueBoundedUnderLoad(t *testing.T) {
 	}
 
 	wg.Go(func() { call(cs[0], signers[0]) })
-	<-started // the one worker is busy from here on
+	<-started // the one slot is taken from here on
 	before := liveHeap()
 	for i := 1; i < callers; i++ {
 		wg.Go(func() { call(cs[i%conns], signers[i]) })

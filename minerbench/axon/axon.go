@@ -142,6 +142,9 @@ func (a *Axon) Backward(context.Context, *wire.TensorMessage) (*wire.TensorMessa
 //     RequestDeserializationException;
 //   - batch < 1, seq < 1, an unknown modality or a rank other than 2 for
 //     TEXT, 5 for IMAGE, 3 for TENSOR: RequestShapeException;
+//   - TEXT inputs whose answer, [batch, seq, wire.NetworkDim] float32, would
+//     not fit in Config.MaxMessageSize: RequestShapeException, before the
+//     handler runs;
 //   - IMAGE or TENSOR inputs, or no ForwardFunc: NotImplemented;
 //   - TEXT inputs that are not INT64: InvalidRequest;
 //   - axon stopping: NotServingNucleus;
@@ -158,6 +161,9 @@ func (a *Axon) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.Tens
 	var shape [5]int64 // room to decode the inputs' shape, of any served rank
 	inputs, code, msg := decodeText(req, shape[:])
 	if code != wire.ReturnCode_Success {
+		return a.reply(code, msg), nil
+	}
+	if code, msg := a.checkAnswerSize(inputs.Shape[0], inputs.Shape[1]); code != wire.ReturnCode_Success {
 		return a.reply(code, msg), nil
 	}
 	if a.forward == nil {
@@ -224,6 +230,27 @@ func decodeText(req *wire.TensorMessage, shape []int64) (tensor.Tensor, wire.Ret
 		return tensor.Tensor{}, wire.ReturnCode_InvalidRequest, fmt.Sprintf("dtype: %s; want INT64 token ids", wire.DataType(dec.DType))
 	}
 	return tensor.Tensor{DType: tensor.Int64, Shape: t.Shape, Data: dec.Data}, wire.ReturnCode_Success, ""
+}
+
+// answerOverhead bounds the bytes of a forward answer besides its float32
+// data: the message's fields, the tensor's and the msgpack header (about 140
+// bytes), with room to spare.
+const answerOverhead = 1 << 10
+
+// checkAnswerSize answers RequestShapeException for inputs of shape
+// [batch, seq], both at least 1, whose answer, [batch, seq, wire.NetworkDim]
+// float32 and answerOverhead, would exceed MaxMessageSize: gRPC would refuse
+// to send it, after the handler had computed it. It answers Success
+// otherwise.
+func (a *Axon) checkAnswerSize(batch, seq int64) (wire.ReturnCode, string) {
+	// batch*seq <= maxTokens, without computing batch*seq, which could overflow.
+	maxTokens := max((int64(a.cfg.MaxMessageSize)-answerOverhead)/(wire.NetworkDim*4), 0)
+	if batch <= maxTokens/seq {
+		return wire.ReturnCode_Success, ""
+	}
+	return wire.ReturnCode_RequestShapeException,
+		fmt.Sprintf("shape: [%d %d]: the answer, [%d, %d, %d] float32, would exceed the message size limit of %d bytes; want batch × seq at most %d",
+			batch, seq, batch, seq, wire.NetworkDim, a.cfg.MaxMessageSize, maxTokens)
 }
 
 // ranks is the input rank each modality must have.

@@ -91,6 +91,10 @@ func TestForwardCodes(t *testing.T) {
 		}
 	}
 
+	// One batch more than the largest the benchmark asks for: the answer
+	// (65 MiB) does not fit in the default message size limit.
+	valid65x256 := func(t *testing.T) *wire.TensorMessage { return textRequest(t, tokens(65, 256)) }
+
 	tests := []struct {
 		name    string
 		fwd     ForwardFunc
@@ -115,6 +119,7 @@ func TestForwardCodes(t *testing.T) {
 		{"image rank 2", zeros, withTensor(tokens(2, 3), wire.Modality_IMAGE), false, wire.ReturnCode_RequestShapeException, "rank 5"},
 		{"tensor rank 2", zeros, withTensor(tokens(2, 3), wire.Modality_TENSOR), false, wire.ReturnCode_RequestShapeException, "rank 3"},
 		{"unknown modality", zeros, withTensor(tokens(2, 3), 9), false, wire.ReturnCode_RequestShapeException, "modality: 9"},
+		{"answer over the message size limit", zeros, valid65x256, false, wire.ReturnCode_RequestShapeException, "shape: [65 256]: the answer, [65, 256, 1024] float32, would exceed the message size limit of 68157440 bytes"},
 		{"image not served", zeros, withTensor(tensor.FromInt64([]int64{1, 1, 1, 1, 1}, []int64{0}), wire.Modality_IMAGE), false, wire.ReturnCode_NotImplemented, "IMAGE"},
 		{"tensor not served", zeros, withTensor(tensor.FromInt64([]int64{1, 1, 1}, []int64{0}), wire.Modality_TENSOR), false, wire.ReturnCode_NotImplemented, "TENSOR"},
 		{"no handler", nil, valid, false, wire.ReturnCode_NotImplemented, "no forward handler"},
@@ -324,10 +329,25 @@ func TestMaxMessageSize(t *testing.T) {
 	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
 	assert.Zero(t, calls.Load())
 
-	// An answer over the limit is refused too.
+	// A request whose answer would exceed the limit is answered
+	// RequestShapeException before the handler runs.
 	resp, err := client(t, s.addr).Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(1, 2)))
+	require.NoError(t, err)
+	assert.Equal(t, wire.ReturnCode_RequestShapeException, resp.ReturnCode)
+	assert.Contains(t, resp.Message, "shape: [1 2]: the answer, [1, 2, 1024] float32, would exceed the message size limit of 4096 bytes; want batch × seq at most 0")
+	assert.Zero(t, calls.Load())
+
+	// An answer over the limit that the request's shape did not announce
+	// is refused too.
+	larger := func(context.Context, tensor.Tensor) (tensor.Tensor, error) {
+		calls.Add(1)
+		return tensor.FromFloat32([]int64{4, 2, wire.NetworkDim}, make([]float32, 4*2*wire.NetworkDim)), nil
+	}
+	s = serve(t, Config{MaxMessageSize: 16 << 10}, larger)
+	resp, err = client(t, s.addr).Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(1, 2)))
 	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
 	assert.Nil(t, resp)
+	assert.Equal(t, int32(1), calls.Load(), "the handler ran")
 }
 
 func TestNucleusFull(t *testing.T) {
@@ -352,7 +372,7 @@ func TestNucleusFull(t *testing.T) {
 		}
 	}
 	go call()
-	<-started // the worker is busy
+	<-started // the one slot is taken
 	go call()
 	require.Eventually(t, func() bool { return s.axon.waiting.Load() == 1 }, 10*time.Second, time.Millisecond, "second call queued")
 

@@ -17,9 +17,9 @@ const (
 	DefaultWorkers = 10
 	// DefaultQueueSize is the number of calls that may wait for a slot.
 	DefaultQueueSize = 100
-	// DefaultMaxMessageSize fits the largest answer the benchmark asks for,
-	// [64, 256, wire.NetworkDim] float32 (64 MiB), with room for framing.
-	DefaultMaxMessageSize = 64<<20 + 1<<20
+	// DefaultMaxMessageSize is wire.MaxMessageSize: it fits the largest
+	// answer the benchmark asks for, with room for framing.
+	DefaultMaxMessageSize = wire.MaxMessageSize
 )
 
 // Config configures an Axon. Zero values mean the defaults above.
@@ -41,7 +41,9 @@ type Config struct {
 	// waiting answers NucleusFull at once.
 	QueueSize int
 	// MaxMessageSize bounds received and sent messages in bytes; gRPC refuses
-	// a larger request with status RESOURCE_EXHAUSTED before reading it.
+	// a larger request with status RESOURCE_EXHAUSTED before reading it, and
+	// a request whose answer would not fit is answered RequestShapeException
+	// before the handler runs.
 	MaxMessageSize int
 }
 

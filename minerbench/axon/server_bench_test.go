@@ -37,8 +37,8 @@ import (
 // and the transport's goroutines are left out: they are the same gRPC code
 // for both paths, so leaving them out makes axon/raw larger, not smaller.
 // ns/op is wall time; cpu-ns/op is the process's user and system CPU time
-// (getrusage) per query, which also counts the axon's worker goroutines and
-// the garbage collector.
+// (getrusage) per query, which also counts the garbage collector and any
+// other goroutine of the process.
 func BenchmarkServer(b *testing.B) {
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{})
 	require.NoError(b, err)

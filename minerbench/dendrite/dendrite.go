@@ -23,17 +23,16 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// DefaultMaxMessageSize bounds sent and received messages by default: the
-// largest answer the benchmark asks for, [64, 256, wire.NetworkDim] float32
-// (64 MiB), with room for framing.
-const DefaultMaxMessageSize = 64<<20 + 1<<20
+// DefaultMaxMessageSize bounds sent and received messages by default: it is
+// wire.MaxMessageSize, which fits the largest answer the benchmark asks for
+// with room for framing.
+const DefaultMaxMessageSize = wire.MaxMessageSize
 
 // Option configures Dial.
 type Option func(*options) error
 
 type options struct {
 	maxMessageSize int
-	dialOptions    []grpc.DialOption
 }
 
 // WithMaxMessageSize sets the largest message sent or received, in bytes
@@ -45,16 +44,6 @@ func WithMaxMessageSize(n int) Option {
 			return fmt.Errorf("dendrite: WithMaxMessageSize: %d; want a positive number of bytes", n)
 		}
 		o.maxMessageSize = n
-		return nil
-	}
-}
-
-// WithDialOptions adds gRPC dial options after the dendrite's own (insecure
-// transport credentials and the message size limits). A stats handler among
-// them must not keep the request messages it sees: the dendrite reuses them.
-func WithDialOptions(opts ...grpc.DialOption) Option {
-	return func(o *options) error {
-		o.dialOptions = append(o.dialOptions, opts...)
 		return nil
 	}
 }
@@ -111,14 +100,13 @@ func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Optio
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: %w", err)
 	}
-	dialOpts := append([]grpc.DialOption{
+	conn, err := grpc.NewClient("passthrough:///"+endpoint,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(o.maxMessageSize),
 			grpc.MaxCallSendMsgSize(o.maxMessageSize),
 		),
-	}, o.dialOptions...)
-	conn, err := grpc.NewClient("passthrough:///"+endpoint, dialOpts...)
+	)
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: endpoint %q: %w", endpoint, err)
 	}

@@ -179,6 +179,10 @@ func TestOpenRefusesForeignFile(t *testing.T) {
 			assert.Equal(t, tt.content, readFile(t, path), "the file is unchanged byte for byte")
 			assert.Equal(t, []string{"queries.csv", "queries.csv.lock"}, dirNames(t, dir), "no temporary file is left")
 			w, err = Open(path, testInfo, false)
+			if w != nil {
+				w.Abort() // do not leave the lock held
+			}
+			assert.Nil(t, w, "a malformed file is refused again")
 			assert.ErrorAs(t, err, &ferr, "the refusal released the lock")
 		})
 	}

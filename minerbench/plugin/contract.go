@@ -30,22 +30,33 @@ const pluginName = "miner"
 
 // Info describes a miner: its name and its settings with their defaults.
 type Info struct {
-	Name     string
+	// Name is the miner's name, as benchmark names and the history show it.
+	Name string
+	// Defaults are every setting the miner accepts, its own and the
+	// runtime's, with their default values.
 	Defaults Settings
 }
 
 // Started tells where a running miner serves: its hotkey's SS58 address and
 // its axon's host:port.
 type Started struct {
-	Hotkey   string
+	// Hotkey is the SS58 address of the hotkey the miner's axon answers as.
+	Hotkey string
+	// Endpoint is the host:port the miner's axon serves on.
 	Endpoint string
 }
 
 // Controller is what the host can ask of a miner, the original's hooks: its
 // name and default config, run with a config, and stop.
 type Controller interface {
+	// Info returns the miner's name and its settings with their defaults.
 	Info(ctx context.Context) (Info, error)
+	// Run starts the miner with s, overrides of its default settings, and
+	// returns once its axon serves (and is announced on the chain, when one
+	// is set). A miner already running refuses with an error.
 	Run(ctx context.Context, s Settings) (Started, error)
+	// Stop stops the running miner's axon gracefully; it does nothing when
+	// the miner is not running.
 	Stop(ctx context.Context) error
 }
 

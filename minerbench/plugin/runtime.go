@@ -44,6 +44,8 @@ type Miner interface {
 // host's Run call's and may end as soon as Run returns. Register is not
 // called when no chain is set.
 type Registrar interface {
+	// Register announces a, or what it makes of a, with announce, now or
+	// later; an error it returns fails Run.
 	Register(ctx context.Context, announce func(context.Context, chain.Axon) error, a chain.Axon) error
 }
 

@@ -14,3 +14,8 @@ const (
 	// VocabSize bounds the token ids of a text request: [0, VocabSize).
 	VocabSize = 50378
 )
+
+// MaxMessageSize is the default bound, in bytes, on the messages the axon
+// and the dendrite send and receive: large enough for a [64, 256, 1024]
+// float32 answer (64 MiB) plus framing.
+const MaxMessageSize = 64<<20 + 1<<20

@@ -9,8 +9,9 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// run runs the ForwardFunc on inputs on the calling goroutine, once a slot
-// is free, and returns its output or the code that answers the call. The
+// run runs the ForwardFunc on inputs inline, on the goroutine serving the
+// call, once admit has given the call one of the Workers slots of the
+// semaphore a.slots, and returns its output or the code that answers it. The
 // forward timeout, counted from run's start, bounds both the wait for a slot
 // and the handler: the handler's context ends when it passes, and a result
 // that comes after that is dropped.
