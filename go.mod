@@ -6,7 +6,7 @@ require (
 	github.com/ChainSafe/go-schnorrkel v1.1.0
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/hashicorp/go-hclog v1.6.3
-	github.com/hashicorp/go-plugin v1.7.0
+	github.com/hashicorp/go-plugin v1.8.0
 	github.com/mr-tron/base58 v1.2.0
 	github.com/stretchr/testify v1.12.1
 	github.com/tinylib/msgp v1.6.5
