@@ -20,37 +20,7 @@ func benchTensor() Tensor {
 // data bytes. MB/s counts the data bytes.
 func BenchmarkCodec(b *testing.B) {
 	x := benchTensor()
-	buf, err := Encode(nil, x, Msgpack)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("op=encode", func(b *testing.B) {
-		dst := make([]byte, 0, len(buf))
-		b.SetBytes(int64(len(x.Data)))
-		b.ReportAllocs()
-		for b.Loop() {
-			dst, err = Encode(dst[:0], x, Msgpack)
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("op=decode", func(b *testing.B) {
-		b.SetBytes(int64(len(x.Data)))
-		b.ReportAllocs()
-		var sink float32
-		for b.Loop() {
-			got, err := Decode(buf, Msgpack, Float32)
-			if err != nil {
-				b.Fatal(err)
-			}
-			f := got.Float32s()
-			sink += f[len(f)-1]
-		}
-		if sink == 0 {
-			b.Fatal("decoded data is zero")
-		}
-	})
+	benchSerializer(b, x, Msgpack)
 	b.Run("op=copy", func(b *testing.B) {
 		dst := make([]byte, len(x.Data))
 		b.SetBytes(int64(len(x.Data)))
@@ -65,8 +35,13 @@ func BenchmarkCodec(b *testing.B) {
 // to float16 into a reused buffer, op=decode widens back to a new []float32.
 // MB/s counts the float32 data bytes.
 func BenchmarkCmppack(b *testing.B) {
-	x := benchTensor()
-	buf, err := Encode(nil, x, Cmppack)
+	benchSerializer(b, benchTensor(), Cmppack)
+}
+
+// benchSerializer runs op=encode (into a reused buffer) and op=decode (and
+// reading the []float32) of x with s.
+func benchSerializer(b *testing.B, x Tensor, s Serializer) {
+	buf, err := Encode(nil, x, s)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,8 +50,7 @@ func BenchmarkCmppack(b *testing.B) {
 		b.SetBytes(int64(len(x.Data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			dst, err = Encode(dst[:0], x, Cmppack)
-			if err != nil {
+			if dst, err = Encode(dst[:0], x, s); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -86,7 +60,7 @@ func BenchmarkCmppack(b *testing.B) {
 		b.ReportAllocs()
 		var sink float32
 		for b.Loop() {
-			got, err := Decode(buf, Cmppack, Float32)
+			got, err := Decode(buf, s, Float32)
 			if err != nil {
 				b.Fatal(err)
 			}
