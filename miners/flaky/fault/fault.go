@@ -36,6 +36,7 @@ import (
 	"github.com/minerbench/minerbench/minerbench/plugin"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/miners/internal/zeros"
 )
 
 // The flaky miner's settings.
@@ -213,7 +214,7 @@ type Injector struct {
 	log      *log.Logger
 	queries  atomic.Int64
 	exitOnce sync.Once
-	zeros    atomic.Pointer[[]float32]
+	zeros    zeros.Answerer
 }
 
 // New returns an Injector of cfg. exit ends the process (os.Exit in the
@@ -275,21 +276,7 @@ func (in *Injector) Forward(ctx context.Context, x tensor.Tensor) (tensor.Tensor
 		return tensor.Tensor{}, &axon.CodeError{Code: c.Code, Message: fmt.Sprintf("flaky: query %d: %s, as %s=%d asks", n, c.Code, KeyEvery, c.Every)}
 	}
 	in.logf("query %d: Success", n)
-	return in.answer(x), nil
-}
-
-// answer returns zeros of shape [batch, seq, wire.NetworkDim], views of one
-// shared buffer that is never written.
-func (in *Injector) answer(x tensor.Tensor) tensor.Tensor {
-	batch, seq := x.Shape[0], x.Shape[1]
-	size := int(batch * seq * wire.NetworkDim)
-	p := in.zeros.Load()
-	if p == nil || len(*p) < size {
-		b := make([]float32, size)
-		in.zeros.Store(&b)
-		p = &b
-	}
-	return tensor.FromFloat32([]int64{batch, seq, wire.NetworkDim}, (*p)[:size])
+	return in.zeros.Answer(x), nil
 }
 
 func (in *Injector) logf(format string, args ...any) {
