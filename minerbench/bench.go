@@ -369,12 +369,7 @@ func (wk *worker) step() bool {
 		return false // cut by the interrupt: no answer of the miner's to record
 	}
 	wk.next++
-	wk.summary.Add(rec)
-	wk.buf = append(wk.buf, rec)
-	if len(wk.buf) == cap(wk.buf) {
-		wk.flush()
-	}
-	r.done.Add(1)
+	wk.record(rec)
 	if rec.Code == wire.ReturnCode_Unavailable && r.m.gone() {
 		return false
 	}
@@ -382,6 +377,17 @@ func (wk *worker) step() bool {
 		time.Sleep(r.load.Delay)
 	}
 	return true
+}
+
+// record adds rec to the worker's summary shard and history buffer, writing
+// the buffer out when it is full.
+func (wk *worker) record(rec history.Record) {
+	wk.summary.Add(rec)
+	wk.buf = append(wk.buf, rec)
+	if len(wk.buf) == cap(wk.buf) {
+		wk.flush()
+	}
+	wk.r.done.Add(1)
 }
 
 // finish writes out the worker's last records and frees its timer.

@@ -30,10 +30,10 @@ import (
 //
 // The per-query timeout runs from the intended send time, as a client that
 // wanted to send then would start its deadline then; as in the closed loop,
-// it is kept on the client's side, not sent to the axon as a gRPC deadline. A query still waiting
-// for a free worker when its timeout has passed is dropped: it is not sent,
-// it is counted in the dropped metric, and it is recorded (history and
-// corrected summary) with code Timeout and elapsed = its wait. Dropping keeps
+// it is kept on the client's side, not sent to the axon as a gRPC deadline.
+// A query still waiting for a free worker when its timeout has passed is
+// dropped: it is not sent, it is counted in the dropped metric, and it is
+// recorded (history and corrected summary) with code Timeout and elapsed = its wait. Dropping keeps
 // a miner that cannot take the rate from building an ever longer backlog of
 // queries no client would still wait for; the schedule stays the same, so
 // the loop catches up with it. Memory stays bounded: the schedule is
@@ -178,16 +178,6 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	if code == wire.ReturnCode_Unavailable && r.m.gone() {
 		stop()
 	}
-}
-
-// record adds rec to the worker's corrected summary and history buffer.
-func (ow *openWorker) record(rec history.Record) {
-	ow.summary.Add(rec)
-	ow.buf = append(ow.buf, rec)
-	if len(ow.buf) == cap(ow.buf) {
-		ow.flush()
-	}
-	ow.r.done.Add(1)
 }
 
 // reportOpenLoop reports the open loop's figures beside report's: queries/s
