@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/chain"
-	"github.com/minerbench/minerbench/minerbench/plugin"
+	"github.com/minerbench/minerbench/minerbench/miner"
 )
 
 // flagPrefix namespaces minerbench's flags so they cannot collide with go test's.
@@ -62,7 +62,7 @@ type Config struct {
 	BlockTime time.Duration
 	// Overrides holds per-miner settings: miner name → key → value; the
 	// name "" applies to every miner.
-	Overrides map[string]plugin.Settings
+	Overrides map[string]miner.Settings
 }
 
 // DefaultConfig returns the settings used when no flag is given.
@@ -74,7 +74,7 @@ func DefaultConfig() Config {
 		Timeout:   12 * time.Second,
 		Results:   "results",
 		BlockTime: chain.DefaultBlockTime,
-		Overrides: map[string]plugin.Settings{},
+		Overrides: map[string]miner.Settings{},
 	}
 }
 
@@ -103,18 +103,18 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Endpoint, name("endpoint"), c.Endpoint, "`host:port` of a running miner to benchmark instead of launching plugins")
 	fs.DurationVar(&c.BlockTime, name("blocktime"), c.BlockTime, fmt.Sprintf("block time of the embedded mock chain (the real chain's is %v)", chain.RealBlockTime))
 	fs.Func(name("set"), "override a miner setting, `[miner:]key=value` (repeatable), e.g. template:nucleus.nhid=600", func(s string) error {
-		miner, assignment := "", s
+		name, assignment := "", s
 		if i := strings.Index(s, ":"); i >= 0 && i < strings.Index(s, "=") {
-			miner, assignment = s[:i], s[i+1:]
+			name, assignment = s[:i], s[i+1:]
 		}
-		k, v, err := plugin.ParseAssignment(assignment)
+		k, v, err := miner.ParseAssignment(assignment)
 		if err != nil {
 			return err
 		}
-		if c.Overrides[miner] == nil {
-			c.Overrides[miner] = plugin.Settings{}
+		if c.Overrides[name] == nil {
+			c.Overrides[name] = miner.Settings{}
 		}
-		c.Overrides[miner][k] = v
+		c.Overrides[name][k] = v
 		return nil
 	})
 }

@@ -24,7 +24,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/minerbench/minerbench/minerbench/chain"
-	"github.com/minerbench/minerbench/minerbench/plugin"
+	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
@@ -171,7 +171,7 @@ func checkSpecs(specs []MinerSpec) error {
 		case (s.Package == "") == (s.Binary == ""):
 			return fmt.Errorf("miner %q: Package %q, Binary %q: want exactly one of Package and Binary", s.Name, s.Package, s.Binary)
 		case s.Binary != "":
-			if err := plugin.CheckExecutable(s.Binary); err != nil {
+			if err := launch.CheckExecutable(s.Binary); err != nil {
 				return fmt.Errorf("miner %q: MinerSpec.Binary %q: want an executable file (%v)", s.Name, s.Binary, err)
 			}
 		}
@@ -266,12 +266,12 @@ func start(ctx context.Context, cfg Config, specs []MinerSpec, stderr io.Writer)
 	}
 	status := newStatusLine(stderr)
 	defer status.done()
-	launch := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, log: log, status: status}
+	l := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, log: log, status: status}
 	h.miners = make([]*Miner, len(specs))
 	var wg sync.WaitGroup
 	for i, spec := range specs {
 		wg.Go(func() {
-			h.miners[i] = launch.start(ctx, spec, binaries[spec.Name], ownOverrides(cfg, spec), cfg.Overrides[""])
+			h.miners[i] = l.start(ctx, spec, binaries[spec.Name], ownOverrides(cfg, spec), cfg.Overrides[""])
 		})
 	}
 	wg.Wait()

@@ -18,7 +18,8 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
-	"github.com/minerbench/minerbench/minerbench/plugin"
+	"github.com/minerbench/minerbench/minerbench/internal/launch"
+	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
@@ -48,8 +49,8 @@ type Miner struct {
 	Endpoint string
 
 	network   string
-	defaults  plugin.Settings
-	proc      *plugin.Process
+	defaults  miner.Settings
+	proc      *launch.Process
 	validator *wallet.Keypair
 	err       error
 
@@ -172,7 +173,7 @@ type launcher struct {
 //
 // own are the settings for this miner alone (refused by the miner if it does
 // not have them); global ones apply only where the miner has the key.
-func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own, global plugin.Settings) *Miner {
+func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own, global miner.Settings) *Miner {
 	m := &Miner{Name: spec.Name, network: "mock"}
 	fail := func(err error) *Miner {
 		m.err = fmt.Errorf("miner %s: %w", spec.Name, err)
@@ -185,7 +186,7 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own,
 	}
 	l.status.set(spec.Name, "Starting miner "+spec.Name+" …")
 	defer l.status.set(spec.Name, "")
-	proc, err := plugin.Launch(plugin.LaunchConfig{Path: binary, Log: l.log})
+	proc, err := launch.Launch(launch.LaunchConfig{Path: binary, Log: l.log})
 	if err != nil {
 		return fail(err)
 	}
@@ -194,13 +195,13 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own,
 	if err != nil {
 		return fail(fmt.Errorf("info: %w", err))
 	}
-	settings := plugin.Settings{
-		plugin.KeyWalletName:    "mock",
-		plugin.KeyWalletHotkey:  spec.Name,
-		plugin.KeyNetwork:       "mock",
-		plugin.KeyChainEndpoint: l.chainEndpoint,
+	settings := miner.Settings{
+		miner.KeyWalletName:    "mock",
+		miner.KeyWalletHotkey:  spec.Name,
+		miner.KeyNetwork:       "mock",
+		miner.KeyChainEndpoint: l.chainEndpoint,
 	}
-	m.defaults = info.Defaults
+	m.defaults = miner.Settings(info.Defaults)
 	for k, v := range global {
 		if _, known := info.Defaults[k]; known {
 			settings[k] = v
@@ -235,8 +236,8 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own,
 
 // ownOverrides merges the bench file's settings for spec and the -mb.set
 // NAME:key=value overrides, which win.
-func ownOverrides(cfg Config, spec MinerSpec) plugin.Settings {
-	out := plugin.Settings{}
+func ownOverrides(cfg Config, spec MinerSpec) miner.Settings {
+	out := miner.Settings{}
 	maps.Copy(out, spec.Settings)
 	maps.Copy(out, cfg.Overrides[spec.Name])
 	return out
@@ -244,7 +245,7 @@ func ownOverrides(cfg Config, spec MinerSpec) plugin.Settings {
 
 // checkGlobalOverrides refuses a -mb.set key=value (no miner name) whose key
 // no started miner has: a typo must not pass silently.
-func checkGlobalOverrides(global plugin.Settings, miners []*Miner) error {
+func checkGlobalOverrides(global miner.Settings, miners []*Miner) error {
 	for _, k := range global.Keys() {
 		used := false
 		for _, m := range miners {

@@ -4,22 +4,21 @@ package main
 
 import (
 	"context"
+	"log/slog"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
-	"github.com/minerbench/minerbench/minerbench/plugin"
-	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/miners/internal/zeros"
 )
 
-func main() { plugin.Serve(noop{}) }
+func main() { miner.Serve(noop{}) }
 
 // noop answers every query with zeros.
 type noop struct{}
 
-func (noop) Name() string              { return "noop" }
-func (noop) Defaults() plugin.Settings { return plugin.Settings{} }
+func (noop) Name() string             { return "noop" }
+func (noop) Defaults() miner.Settings { return miner.Settings{} }
 
-func (noop) New(plugin.Settings) (axon.ForwardFunc, error) {
+func (noop) New(context.Context, miner.Settings, *slog.Logger) (miner.Forwarder, error) {
 	z := new(zeros.Answerer)
-	return func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) { return z.Answer(in), nil }, nil
+	return miner.ForwardFunc(func(_ context.Context, in miner.Tensor) (miner.Tensor, error) { return z.Answer(in), nil }), nil
 }

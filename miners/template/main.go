@@ -4,25 +4,23 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
-	"github.com/minerbench/minerbench/minerbench/plugin"
-	"github.com/minerbench/minerbench/minerbench/tensor"
-	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/miners/template/nucleus"
 )
 
-func main() { plugin.Serve(template{}) }
+func main() { miner.Serve(template{}) }
 
 // template serves a nucleus.Nucleus built from the nucleus.* settings.
 type template struct{}
 
 func (template) Name() string { return "template" }
 
-func (template) Defaults() plugin.Settings {
+func (template) Defaults() miner.Settings {
 	c := nucleus.DefaultConfig()
-	return plugin.Settings{
+	return miner.Settings{
 		"nucleus.nhid":    strconv.Itoa(c.NHid),
 		"nucleus.nhead":   strconv.Itoa(c.NHead),
 		"nucleus.nlayers": strconv.Itoa(c.NLayers),
@@ -31,7 +29,7 @@ func (template) Defaults() plugin.Settings {
 	}
 }
 
-func (template) New(s plugin.Settings) (axon.ForwardFunc, error) {
+func (template) New(_ context.Context, s miner.Settings, _ *slog.Logger) (miner.Forwarder, error) {
 	cfg, err := nucleus.FromSettings(s)
 	if err != nil {
 		return nil, err
@@ -40,12 +38,12 @@ func (template) New(s plugin.Settings) (axon.ForwardFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+	return miner.ForwardFunc(func(_ context.Context, in miner.Tensor) (miner.Tensor, error) {
 		batch, seq := in.Shape[0], in.Shape[1]
 		out, err := n.Forward(in.Int64s(), int(batch), int(seq))
 		if err != nil {
-			return tensor.Tensor{}, err
+			return miner.Tensor{}, err
 		}
-		return tensor.FromFloat32([]int64{batch, seq, wire.NetworkDim}, out), nil
-	}, nil
+		return miner.FromFloat32([]int64{batch, seq, miner.NetworkDim}, out), nil
+	}), nil
 }

@@ -31,11 +31,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
-	"github.com/minerbench/minerbench/minerbench/chain"
-	"github.com/minerbench/minerbench/minerbench/plugin"
-	"github.com/minerbench/minerbench/minerbench/tensor"
-	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/miners/internal/zeros"
 )
 
@@ -63,8 +59,8 @@ const lateTimeout = 30 * time.Second
 
 // Defaults returns the flaky miner's settings with their defaults: no fault
 // at all, a miner as fast and as reliable as noop.
-func Defaults() plugin.Settings {
-	return plugin.Settings{
+func Defaults() miner.Settings {
+	return miner.Settings{
 		KeyLatency:     "0s",
 		KeyLatencyDist: string(Fixed),
 		KeySeed:        "0",
@@ -121,7 +117,7 @@ type Config struct {
 	// seed and n.
 	Seed uint64
 	// Code is answered on every Every-th query, when HasCode is set.
-	Code wire.ReturnCode
+	Code miner.ReturnCode
 	// HasCode says flaky.code is set.
 	HasCode bool
 	// Every is the period of Code.
@@ -145,7 +141,7 @@ type Config struct {
 
 // Parse reads the flaky.* settings of s, refusing a bad value with an error
 // naming the key, the value and what is accepted.
-func Parse(s plugin.Settings) (Config, error) {
+func Parse(s miner.Settings) (Config, error) {
 	var c Config
 	var errs []error
 	check := func(err error) { errs = append(errs, err) }
@@ -191,19 +187,15 @@ func Parse(s plugin.Settings) (Config, error) {
 }
 
 // parseCode reads a return code by name (NucleusFull) or number (18).
-func parseCode(v string) (wire.ReturnCode, error) {
-	n, ok := wire.ReturnCode_value[v]
-	if !ok {
-		i, err := strconv.Atoi(v)
-		if _, known := wire.ReturnCode_name[int32(i)]; err != nil || !known {
-			return 0, fmt.Errorf("setting %s=%q: want a return code name such as NucleusFull, or its number", KeyCode, v)
-		}
-		n = int32(i)
+func parseCode(v string) (miner.ReturnCode, error) {
+	code, err := miner.ParseReturnCode(v)
+	if err != nil {
+		return 0, fmt.Errorf("setting %s=%q: want a return code name such as NucleusFull, or its number", KeyCode, v)
 	}
-	if wire.ReturnCode(n) == wire.ReturnCode_Success {
+	if code == miner.Success {
 		return 0, fmt.Errorf("setting %s=%q: want a return code other than Success", KeyCode, v)
 	}
-	return wire.ReturnCode(n), nil
+	return code, nil
 }
 
 // Injector answers queries and registers the axon with the faults of its
@@ -246,9 +238,9 @@ func (in *Injector) rng(n int64) *rand.Rand {
 // errExited is Forward's answer when exit returned (only in tests).
 var errExited = errors.New("the process was asked to exit")
 
-// Forward is the miner's axon.ForwardFunc: it numbers the query and answers
+// Forward is the miner's forward function: it numbers the query and answers
 // it as the package documentation says.
-func (in *Injector) Forward(ctx context.Context, x tensor.Tensor) (tensor.Tensor, error) {
+func (in *Injector) Forward(ctx context.Context, x miner.Tensor) (miner.Tensor, error) {
 	c := &in.cfg
 	n := in.queries.Add(1)
 	if c.ExitAfter > 0 && n > int64(c.ExitAfter) {
@@ -256,16 +248,16 @@ func (in *Injector) Forward(ctx context.Context, x tensor.Tensor) (tensor.Tensor
 			in.log.Printf("query %d: exiting with status %d, as %s=%d asks", n, c.ExitCode, KeyExitAfter, c.ExitAfter)
 			in.exit(c.ExitCode)
 		})
-		return tensor.Tensor{}, errExited
+		return miner.Tensor{}, errExited
 	}
 	if multiple(n, c.HangEvery) {
 		in.logf("query %d: hanging until the call ends, as %s=%d asks", n, KeyHangEvery, c.HangEvery)
 		<-ctx.Done()
-		return tensor.Tensor{}, ctx.Err()
+		return miner.Tensor{}, ctx.Err()
 	}
 	if err := sleep(ctx, in.Latency(n)); err != nil {
 		in.logf("query %d: cut during its latency: %v", n, err)
-		return tensor.Tensor{}, err
+		return miner.Tensor{}, err
 	}
 	if multiple(n, c.PanicEvery) {
 		in.logf("query %d: panicking, as %s=%d asks", n, KeyPanicEvery, c.PanicEvery)
@@ -273,7 +265,7 @@ func (in *Injector) Forward(ctx context.Context, x tensor.Tensor) (tensor.Tensor
 	}
 	if c.HasCode && multiple(n, c.Every) {
 		in.logf("query %d: answering %s, as %s=%d asks", n, c.Code, KeyEvery, c.Every)
-		return tensor.Tensor{}, &axon.CodeError{Code: c.Code, Message: fmt.Sprintf("flaky: query %d: %s, as %s=%d asks", n, c.Code, KeyEvery, c.Every)}
+		return miner.Tensor{}, miner.Refuse(c.Code, "flaky: query %d: %s, as %s=%d asks", n, c.Code, KeyEvery, c.Every)
 	}
 	in.logf("query %d: Success", n)
 	return in.zeros.Answer(x), nil
@@ -285,9 +277,9 @@ func (in *Injector) logf(format string, args ...any) {
 	}
 }
 
-// Register is the miner's plugin.Registrar: it announces a as flaky.register
+// Register is the miner's miner.Registrar: it announces a as flaky.register
 // and flaky.start_delay say.
-func (in *Injector) Register(ctx context.Context, announce func(context.Context, chain.Axon) error, a chain.Axon) error {
+func (in *Injector) Register(ctx context.Context, announce func(context.Context, miner.AxonInfo) error, a miner.AxonInfo) error {
 	c := &in.cfg
 	switch c.Register {
 	case RegisterNever:

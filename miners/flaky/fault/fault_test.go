@@ -14,17 +14,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
-	"github.com/minerbench/minerbench/minerbench/chain"
-	"github.com/minerbench/minerbench/minerbench/plugin"
-	"github.com/minerbench/minerbench/minerbench/tensor"
-	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/minerbench/miner"
 )
 
 // settings returns the defaults overridden by kv pairs.
-func settings(t *testing.T, kv ...string) plugin.Settings {
+func settings(t *testing.T, kv ...string) miner.Settings {
 	t.Helper()
-	over := plugin.Settings{}
+	over := miner.Settings{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		over[kv[i]] = kv[i+1]
 	}
@@ -61,7 +57,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var input = tensor.FromInt64([]int64{2, 3}, []int64{1, 2, 3, 4, 5, 6})
+var input = miner.FromInt64([]int64{2, 3}, []int64{1, 2, 3, 4, 5, 6})
 
 // outcome runs one query and names how it ended: "ok", "panic", the
 // CodeError's code, or the error.
@@ -72,13 +68,13 @@ func outcome(ctx context.Context, in *Injector) (out string) {
 		}
 	}()
 	res, err := in.Forward(ctx, input)
-	if ce, ok := errors.AsType[*axon.CodeError](err); ok {
+	if ce, ok := errors.AsType[*miner.CodeError](err); ok {
 		return ce.Code.String()
 	}
 	if err != nil {
 		return err.Error()
 	}
-	if len(res.Shape) != 3 || res.Shape[0] != 2 || res.Shape[1] != 3 || res.Shape[2] != wire.NetworkDim {
+	if len(res.Shape) != 3 || res.Shape[0] != 2 || res.Shape[1] != 3 || res.Shape[2] != miner.NetworkDim {
 		return fmt.Sprintf("shape %v", res.Shape)
 	}
 	return "ok"
@@ -132,12 +128,12 @@ func TestParseCodes(t *testing.T) {
 		cfg, err := Parse(settings(t, KeyCode, v))
 		require.NoError(t, err, v)
 		assert.True(t, cfg.HasCode)
-		assert.Equal(t, wire.ReturnCode_NucleusFull, cfg.Code)
+		assert.Equal(t, miner.NucleusFull, cfg.Code)
 	}
 	cfg, err := Parse(settings(t, KeyCode, "NoReturn"))
 	require.NoError(t, err)
 	assert.True(t, cfg.HasCode, "NoReturn (0) is a code, not the absence of one")
-	assert.Equal(t, wire.ReturnCode_NoReturn, cfg.Code)
+	assert.Equal(t, miner.NoReturn, cfg.Code)
 }
 
 // TestSchedules checks the outcome of each of the first 20 queries.
@@ -311,14 +307,14 @@ func TestLatency(t *testing.T) {
 // announcer records the axons announced and the announcements' contexts.
 type announcer struct {
 	mu     sync.Mutex
-	axons  []chain.Axon
+	axons  []miner.AxonInfo
 	ctxErr []error
 	done   chan struct{}
 }
 
 func newAnnouncer() *announcer { return &announcer{done: make(chan struct{}, 10)} }
 
-func (a *announcer) announce(ctx context.Context, ax chain.Axon) error {
+func (a *announcer) announce(ctx context.Context, ax miner.AxonInfo) error {
 	a.mu.Lock()
 	a.axons = append(a.axons, ax)
 	a.ctxErr = append(a.ctxErr, ctx.Err())
@@ -328,17 +324,17 @@ func (a *announcer) announce(ctx context.Context, ax chain.Axon) error {
 }
 
 func TestRegister(t *testing.T) {
-	reg := chain.Axon{Hotkey: "5Hot", Coldkey: "5Cold", IP: "127.0.0.1", Port: 8091, IPType: 4}
+	reg := miner.AxonInfo{Hotkey: "5Hot", Coldkey: "5Cold", IP: "127.0.0.1", Port: 8091, IPType: 4}
 	unspecified := reg
 	unspecified.IP = "0.0.0.0"
 	tests := []struct {
 		mode string
-		want []chain.Axon
+		want []miner.AxonInfo
 		log  string
 	}{
-		{"normal", []chain.Axon{reg}, ""},
+		{"normal", []miner.AxonInfo{reg}, ""},
 		{"never", nil, "flaky: not registering the axon, as flaky.register=never asks\n"},
-		{"unspecified", []chain.Axon{unspecified}, "flaky: registering the axon at the unspecified address 0.0.0.0, as flaky.register=unspecified asks\n"},
+		{"unspecified", []miner.AxonInfo{unspecified}, "flaky: registering the axon at the unspecified address 0.0.0.0, as flaky.register=unspecified asks\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
@@ -356,7 +352,7 @@ func TestRegister(t *testing.T) {
 		require.NoError(t, in.Register(ctx, a.announce, reg))
 		cancel() // the host's Run call ends
 		<-a.done
-		assert.Equal(t, []chain.Axon{reg}, a.axons)
+		assert.Equal(t, []miner.AxonInfo{reg}, a.axons)
 		assert.Equal(t, []error{nil}, a.ctxErr, "the late announcement has a context of its own")
 		require.Eventually(t, func() bool { return strings.Contains(logw.String(), "registered the axon late") }, 10*time.Second, time.Millisecond)
 		assert.Equal(t, "flaky: registering the axon in 1ms from the background, as flaky.register=late asks\nflaky: registered the axon late\n", logw.String())
@@ -365,7 +361,7 @@ func TestRegister(t *testing.T) {
 		in, _, logw := injector(t, KeyStartDelay, "1ms")
 		a := newAnnouncer()
 		require.NoError(t, in.Register(context.Background(), a.announce, reg))
-		assert.Equal(t, []chain.Axon{reg}, a.axons, "announced before Register returns")
+		assert.Equal(t, []miner.AxonInfo{reg}, a.axons, "announced before Register returns")
 		assert.Equal(t, fmt.Sprintf("flaky: starting slowly (pid %d): registering the axon in 1ms, as flaky.start_delay asks\n", os.Getpid()), logw.String())
 	})
 	t.Run("slow start cut short", func(t *testing.T) {

@@ -5,8 +5,7 @@ package zeros
 import (
 	"sync/atomic"
 
-	"github.com/minerbench/minerbench/minerbench/tensor"
-	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/minerbench/miner"
 )
 
 // Answerer hands out views of one shared zero buffer, grown to the largest
@@ -14,16 +13,16 @@ import (
 // the shape. Its zero value is ready; it is safe for concurrent use.
 type Answerer struct{ buf atomic.Pointer[[]float32] }
 
-// Answer returns zeros of shape [batch, seq, wire.NetworkDim] for the
+// Answer returns zeros of shape [batch, seq, miner.NetworkDim] for the
 // [batch, seq] inputs in.
-func (z *Answerer) Answer(in tensor.Tensor) tensor.Tensor {
+func (z *Answerer) Answer(in miner.Tensor) miner.Tensor {
 	batch, seq := in.Shape[0], in.Shape[1]
-	n := int(batch * seq * wire.NetworkDim)
+	n := int(batch * seq * miner.NetworkDim)
 	p := z.buf.Load()
 	if p == nil || len(*p) < n {
 		b := make([]float32, n)
 		z.buf.Store(&b)
 		p = &b
 	}
-	return tensor.FromFloat32([]int64{batch, seq, wire.NetworkDim}, (*p)[:n])
+	return miner.FromFloat32([]int64{batch, seq, miner.NetworkDim}, (*p)[:n])
 }

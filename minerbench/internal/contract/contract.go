@@ -1,12 +1,11 @@
-// Package plugin owns the contract between the benchmark host and a miner
-// plugin: the go-plugin handshake, the Controller interface that crosses the
-// process boundary, the adapter pair that carries it over gRPC, the runtime
-// that turns a Miner into a registered axon, Serve for miner mains, and the
-// host side that launches plugin binaries and stops them.
+// Package contract is the control channel between the benchmark host and a
+// miner plugin: the go-plugin handshake, the Controller interface that
+// crosses the process boundary, and the adapter pair that carries it over
+// gRPC.
 //
-// A miner author implements Miner and calls Serve from main; nothing else of
-// gRPC or go-plugin is theirs to touch.
-package plugin
+// The miner side (package miner) serves a Controller; the host side (package
+// launch) dispenses one. Settings cross it as plain string maps.
+package contract
 
 import (
 	"context"
@@ -14,7 +13,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/minerbench/minerbench/minerbench/plugin/pluginpb"
+	"github.com/minerbench/minerbench/minerbench/internal/contract/pluginpb"
 )
 
 // Handshake is the go-plugin handshake every miner plugin answers. A plugin in
@@ -25,8 +24,8 @@ var Handshake = goplugin.HandshakeConfig{
 	MagicCookieValue: "miner-v1",
 }
 
-// pluginName is the single entry of the plugin map.
-const pluginName = "miner"
+// PluginName is the single entry of the plugin map, which the host dispenses.
+const PluginName = "miner"
 
 // Info describes a miner: its name and its settings with their defaults.
 type Info struct {
@@ -34,7 +33,7 @@ type Info struct {
 	Name string
 	// Defaults are every setting the miner accepts, its own and the
 	// runtime's, with their default values.
-	Defaults Settings
+	Defaults map[string]string
 }
 
 // Started tells where a running miner serves: its hotkey's SS58 address and
@@ -54,15 +53,15 @@ type Controller interface {
 	// Run starts the miner with s, overrides of its default settings, and
 	// returns once its axon serves (and is announced on the chain, when one
 	// is set). A miner already running refuses with an error.
-	Run(ctx context.Context, s Settings) (Started, error)
+	Run(ctx context.Context, s map[string]string) (Started, error)
 	// Stop stops the running miner's axon gracefully; it does nothing when
 	// the miner is not running.
 	Stop(ctx context.Context) error
 }
 
-// pluginSet returns the plugin map of both sides; impl is nil on the host.
-func pluginSet(impl Controller) goplugin.PluginSet {
-	return goplugin.PluginSet{pluginName: &grpcPlugin{impl: impl}}
+// PluginSet returns the plugin map of both sides; impl is nil on the host.
+func PluginSet(impl Controller) goplugin.PluginSet {
+	return goplugin.PluginSet{PluginName: &grpcPlugin{impl: impl}}
 }
 
 // grpcPlugin binds a Controller to go-plugin's gRPC transport.
@@ -93,7 +92,7 @@ func (c *grpcClient) Info(ctx context.Context) (Info, error) {
 	return Info{Name: r.GetName(), Defaults: r.GetDefaults()}, nil
 }
 
-func (c *grpcClient) Run(ctx context.Context, s Settings) (Started, error) {
+func (c *grpcClient) Run(ctx context.Context, s map[string]string) (Started, error) {
 	r, err := c.stub.Run(ctx, &pluginpb.RunRequest{Settings: s})
 	if err != nil {
 		return Started{}, err

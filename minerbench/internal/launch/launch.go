@@ -1,4 +1,7 @@
-package plugin
+// Package launch is the host's side of a miner plugin: it starts the plugin
+// binary, completes go-plugin's handshake, hands out its Controller, keeps
+// everything the miner writes, and stops it.
+package launch
 
 import (
 	"bytes"
@@ -17,6 +20,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+
+	"github.com/minerbench/minerbench/minerbench/internal/contract"
 )
 
 // DefaultLogLines is how many of a miner's last log lines a Process keeps for
@@ -48,7 +53,7 @@ type LaunchConfig struct {
 // Process is a running miner plugin: a Controller over go-plugin's gRPC
 // channel, plus what is needed to stop it and explain a failure.
 type Process struct {
-	Controller
+	contract.Controller
 	client *goplugin.Client
 	runner *cmdRunner
 	tail   *lineTail
@@ -83,8 +88,8 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	}
 	p := &Process{tail: tail}
 	cc := &goplugin.ClientConfig{
-		HandshakeConfig:  Handshake,
-		Plugins:          pluginSet(nil),
+		HandshakeConfig:  contract.Handshake,
+		Plugins:          contract.PluginSet(nil),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Managed:          true,
 		AutoMTLS:         true,
@@ -107,12 +112,12 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 		p.client.Kill()
 		return nil, p.Explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
 	}
-	raw, err := rpc.Dispense(pluginName)
+	raw, err := rpc.Dispense(contract.PluginName)
 	if err != nil {
 		p.client.Kill()
 		return nil, p.Explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
 	}
-	p.Controller = raw.(Controller)
+	p.Controller = raw.(contract.Controller)
 	return p, nil
 }
 
@@ -221,7 +226,7 @@ func newCmdRunner(cmd *exec.Cmd) (*cmdRunner, error) {
 func (r *cmdRunner) Start(context.Context) error { return r.cmd.Start() }
 
 func (r *cmdRunner) Diagnose(context.Context) string {
-	return "the plugin did not complete go-plugin's handshake: is " + r.cmd.Path + " a minerbench miner built with plugin.Serve?"
+	return "the plugin did not complete go-plugin's handshake: is " + r.cmd.Path + " a minerbench miner built with miner.Serve?"
 }
 
 func (r *cmdRunner) Stdout() io.ReadCloser { return r.stdout }

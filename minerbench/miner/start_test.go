@@ -1,20 +1,18 @@
-package plugin
+package miner
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
 	"github.com/minerbench/minerbench/minerbench/chain"
-	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
@@ -23,19 +21,19 @@ type plainMiner struct{}
 
 func (plainMiner) Name() string       { return "plain" }
 func (plainMiner) Defaults() Settings { return Settings{} }
-func (plainMiner) New(Settings) (axon.ForwardFunc, error) {
-	return func(context.Context, tensor.Tensor) (tensor.Tensor, error) {
-		return tensor.Tensor{}, errors.New("not queried")
-	}, nil
+func (plainMiner) New(context.Context, Settings, *slog.Logger) (Forwarder, error) {
+	return ForwardFunc(func(context.Context, Tensor) (Tensor, error) {
+		return Tensor{}, errors.New("not queried")
+	}), nil
 }
 
 // registrarMiner is a Miner whose Register is register.
 type registrarMiner struct {
 	plainMiner
-	register func(ctx context.Context, announce func(context.Context, chain.Axon) error, a chain.Axon) error
+	register func(ctx context.Context, announce func(context.Context, AxonInfo) error, a AxonInfo) error
 }
 
-func (m registrarMiner) Register(ctx context.Context, announce func(context.Context, chain.Axon) error, a chain.Axon) error {
+func (m registrarMiner) Register(ctx context.Context, announce func(context.Context, AxonInfo) error, a AxonInfo) error {
 	return m.register(ctx, announce, a)
 }
 
@@ -77,45 +75,44 @@ func TestRunRegistrar(t *testing.T) {
 		gotAxons int    // announce calls the Registrar saw
 	}{
 		{"no registrar announces itself", plainMiner{}, nil, "127.0.0.1", 0},
-		{"registrar announces as given", registrarMiner{register: func(ctx context.Context, announce func(context.Context, chain.Axon) error, a chain.Axon) error {
+		{"registrar announces as given", registrarMiner{register: func(ctx context.Context, announce func(context.Context, AxonInfo) error, a AxonInfo) error {
 			return announce(ctx, a)
 		}}, nil, "127.0.0.1", 1},
-		{"registrar announces unspecified ip", registrarMiner{register: func(ctx context.Context, announce func(context.Context, chain.Axon) error, a chain.Axon) error {
+		{"registrar announces unspecified ip", registrarMiner{register: func(ctx context.Context, announce func(context.Context, AxonInfo) error, a AxonInfo) error {
 			a.IP = "0.0.0.0"
 			return announce(ctx, a)
 		}}, nil, "0.0.0.0", 1},
-		{"registrar announces nothing", registrarMiner{register: func(context.Context, func(context.Context, chain.Axon) error, chain.Axon) error {
+		{"registrar announces nothing", registrarMiner{register: func(context.Context, func(context.Context, AxonInfo) error, AxonInfo) error {
 			return nil
 		}}, nil, "", 0},
-		{"registrar fails", registrarMiner{register: func(context.Context, func(context.Context, chain.Axon) error, chain.Axon) error {
+		{"registrar fails", registrarMiner{register: func(context.Context, func(context.Context, AxonInfo) error, AxonInfo) error {
 			return errRefused
 		}}, errRefused, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ch, endpoint := serveChain(t)
-			var seen []chain.Axon
+			var seen []AxonInfo
 			if rm, ok := tt.miner.(registrarMiner); ok {
 				inner := rm.register
-				rm.register = func(ctx context.Context, announce func(context.Context, chain.Axon) error, a chain.Axon) error {
-					return inner(ctx, func(ctx context.Context, a chain.Axon) error {
+				rm.register = func(ctx context.Context, announce func(context.Context, AxonInfo) error, a AxonInfo) error {
+					return inner(ctx, func(ctx context.Context, a AxonInfo) error {
 						seen = append(seen, a)
 						return announce(ctx, a)
 					}, a)
 				}
 				tt.miner = rm
 			}
-			rt := newRuntime(tt.miner, hclog.NewNullLogger())
-			started, err := rt.Run(context.Background(), Settings{KeyChainEndpoint: endpoint})
+			started, err := Start(context.Background(), tt.miner, Settings{KeyChainEndpoint: endpoint}, nil)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				assert.Contains(t, err.Error(), "miner plain: ")
-				assert.Nil(t, rt.axon, "a failed Run leaves no axon serving")
+				assert.Nil(t, started, "a failed start leaves no axon serving")
 				assert.Empty(t, neuronsAfterBlock(t, ch))
 				return
 			}
 			require.NoError(t, err)
-			t.Cleanup(func() { _ = rt.Stop(context.Background()) })
+			t.Cleanup(func() { _ = started.Stop() })
 			assert.Equal(t, hotkey, started.Hotkey)
 			_, port, err := net.SplitHostPort(started.Endpoint)
 			require.NoError(t, err)
@@ -140,7 +137,7 @@ func TestRunRegistrarLate(t *testing.T) {
 	ch, endpoint := serveChain(t)
 	release := make(chan struct{})
 	announced := make(chan error, 1)
-	m := registrarMiner{register: func(_ context.Context, announce func(context.Context, chain.Axon) error, a chain.Axon) error {
+	m := registrarMiner{register: func(_ context.Context, announce func(context.Context, AxonInfo) error, a AxonInfo) error {
 		go func() {
 			<-release
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -149,12 +146,11 @@ func TestRunRegistrarLate(t *testing.T) {
 		}()
 		return nil
 	}}
-	rt := newRuntime(m, hclog.NewNullLogger())
 	runCtx, endRun := context.WithCancel(context.Background())
-	started, err := rt.Run(runCtx, Settings{KeyChainEndpoint: endpoint})
+	started, err := Start(runCtx, m, Settings{KeyChainEndpoint: endpoint}, nil)
 	endRun() // as the host's Run call ends
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = rt.Stop(context.Background()) })
+	t.Cleanup(func() { _ = started.Stop() })
 	assert.Empty(t, neuronsAfterBlock(t, ch), "registered before the Registrar announced")
 
 	close(release)

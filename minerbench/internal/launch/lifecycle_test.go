@@ -1,6 +1,6 @@
 //go:build unix
 
-package plugin_test
+package launch_test
 
 import (
 	"bufio"
@@ -24,8 +24,10 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/contract"
+	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/internal/proctest"
-	"github.com/minerbench/minerbench/minerbench/plugin"
+	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
@@ -84,7 +86,7 @@ func runTests(m *testing.M) int {
 
 // helperHost is the body of the helper host process.
 func helperHost() int {
-	p, err := plugin.Launch(plugin.LaunchConfig{Path: os.Getenv(helperPluginEnv)})
+	p, err := launch.Launch(launch.LaunchConfig{Path: os.Getenv(helperPluginEnv)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -94,10 +96,10 @@ func helperHost() int {
 	return 0
 }
 
-// launch starts the plugin at path and kills it when the test ends.
-func launch(t *testing.T, path string) *plugin.Process {
+// start launches the plugin at path and kills it when the test ends.
+func start(t *testing.T, path string) *launch.Process {
 	t.Helper()
-	p, err := plugin.Launch(plugin.LaunchConfig{Path: path})
+	p, err := launch.Launch(launch.LaunchConfig{Path: path})
 	require.NoError(t, err)
 	t.Cleanup(p.Kill)
 	return p
@@ -131,10 +133,10 @@ func TestInfo(t *testing.T) {
 	tests := []struct {
 		name  string
 		path  *string
-		extra plugin.Settings
+		extra miner.Settings
 	}{
 		{"noop", &noopBin, nil},
-		{"template", &templateBin, plugin.Settings{
+		{"template", &templateBin, miner.Settings{
 			"nucleus.nhid":    strconv.Itoa(nc.NHid),
 			"nucleus.nhead":   strconv.Itoa(nc.NHead),
 			"nucleus.nlayers": strconv.Itoa(nc.NLayers),
@@ -144,17 +146,17 @@ func TestInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := launch(t, *tt.path)
+			p := start(t, *tt.path)
 			assert.Positive(t, p.Pid())
 			info, err := p.Info(context.Background())
 			require.NoError(t, err)
 			assert.Equal(t, tt.name, info.Name)
-			want := plugin.RuntimeDefaults()
+			want := miner.RuntimeDefaults()
 			for k, v := range tt.extra {
 				want[k] = v
 			}
-			assert.Equal(t, want, info.Defaults)
-			for _, k := range []string{plugin.KeyWalletName, plugin.KeyAxonIP, plugin.KeyChainEndpoint} {
+			assert.Equal(t, map[string]string(want), info.Defaults)
+			for _, k := range []string{miner.KeyWalletName, miner.KeyAxonIP, miner.KeyChainEndpoint} {
 				assert.Contains(t, info.Defaults, k)
 			}
 		})
@@ -165,18 +167,18 @@ func TestRunRegistersAndServes(t *testing.T) {
 	tests := []struct {
 		name      string
 		path      *string
-		overrides plugin.Settings
+		overrides miner.Settings
 	}{
-		{"noop", &noopBin, plugin.Settings{plugin.KeyWalletHotkey: "x"}},
-		{"template", &templateBin, plugin.Settings{plugin.KeyWalletHotkey: "x", "nucleus.nhid": "8"}},
+		{"noop", &noopBin, miner.Settings{miner.KeyWalletHotkey: "x"}},
+		{"template", &templateBin, miner.Settings{miner.KeyWalletHotkey: "x", "nucleus.nhid": "8"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ch, endpoint := startChain(t, 2*time.Millisecond)
-			p := launch(t, *tt.path)
+			p := start(t, *tt.path)
 			ctx, cancel := context.WithTimeout(context.Background(), endBound)
 			defer cancel()
-			overrides := plugin.Settings{plugin.KeyChainEndpoint: endpoint}
+			overrides := miner.Settings{miner.KeyChainEndpoint: endpoint}
 			for k, v := range tt.overrides {
 				overrides[k] = v
 			}
@@ -201,21 +203,21 @@ func TestRunRegistersAndServes(t *testing.T) {
 }
 
 func TestRunRefusesUnknownSetting(t *testing.T) {
-	p := launch(t, templateBin)
+	p := start(t, templateBin)
 	ctx, cancel := context.WithTimeout(context.Background(), endBound)
 	defer cancel()
-	_, err := p.Run(ctx, plugin.Settings{"nucleus.nhdi": "8"})
+	_, err := p.Run(ctx, miner.Settings{"nucleus.nhdi": "8"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown setting "nucleus.nhdi"`)
 	assert.Contains(t, err.Error(), "nucleus.nhid", "the refusal lists the known settings")
 
 	// The refused run left nothing half-started: a good one still works.
-	_, err = p.Run(ctx, plugin.Settings{"nucleus.nhid": "8"})
+	_, err = p.Run(ctx, miner.Settings{"nucleus.nhid": "8"})
 	require.NoError(t, err)
 }
 
 func TestKillIsIdempotentAndReaps(t *testing.T) {
-	p := launch(t, noopBin)
+	p := start(t, noopBin)
 	ctx, cancel := context.WithTimeout(context.Background(), endBound)
 	defer cancel()
 	_, err := p.Run(ctx, nil)
@@ -240,7 +242,7 @@ func TestLaunchChecksum(t *testing.T) {
 
 	t.Run("mismatch is refused before it runs", func(t *testing.T) {
 		wrong := bytes.Repeat([]byte{0xab}, sha256.Size)
-		p, err := plugin.Launch(plugin.LaunchConfig{Path: fake, Checksum: wrong})
+		p, err := launch.Launch(launch.LaunchConfig{Path: fake, Checksum: wrong})
 		require.Error(t, err)
 		assert.Nil(t, p)
 		assert.Contains(t, err.Error(), "SHA-256")
@@ -250,7 +252,7 @@ func TestLaunchChecksum(t *testing.T) {
 	t.Run("match runs it", func(t *testing.T) {
 		// The script is no plugin, so the handshake fails, but only after
 		// the script ran: this proves the marker would have shown a run.
-		_, err := plugin.Launch(plugin.LaunchConfig{Path: fake, Checksum: sum[:]})
+		_, err := launch.Launch(launch.LaunchConfig{Path: fake, Checksum: sum[:]})
 		require.Error(t, err)
 		assert.FileExists(t, marker)
 	})
@@ -258,7 +260,7 @@ func TestLaunchChecksum(t *testing.T) {
 		body, err := os.ReadFile(noopBin)
 		require.NoError(t, err)
 		sum := sha256.Sum256(body)
-		p, err := plugin.Launch(plugin.LaunchConfig{Path: noopBin, Checksum: sum[:]})
+		p, err := launch.Launch(launch.LaunchConfig{Path: noopBin, Checksum: sum[:]})
 		require.NoError(t, err)
 		defer p.Kill()
 		info, err := p.Info(context.Background())
@@ -273,7 +275,7 @@ echo "weights.bin: no such file" >&2
 echo "giving up" >&2
 exit 3
 `)
-	p, err := plugin.Launch(plugin.LaunchConfig{Path: crash})
+	p, err := launch.Launch(launch.LaunchConfig{Path: crash})
 	require.Error(t, err)
 	assert.Nil(t, p)
 	msg := err.Error()
@@ -291,20 +293,20 @@ func TestFindEndpointGivesUp(t *testing.T) {
 	const maxBlocks = 20
 	tests := []struct {
 		name      string
-		overrides func(chainEndpoint string) plugin.Settings
+		overrides func(chainEndpoint string) miner.Settings
 		seen      bool
 	}{
-		{"unspecified external ip", func(ep string) plugin.Settings {
-			return plugin.Settings{plugin.KeyChainEndpoint: ep, plugin.KeyAxonExternalIP: "0.0.0.0"}
+		{"unspecified external ip", func(ep string) miner.Settings {
+			return miner.Settings{miner.KeyChainEndpoint: ep, miner.KeyAxonExternalIP: "0.0.0.0"}
 		}, true},
-		{"no chain", func(string) plugin.Settings {
-			return plugin.Settings{plugin.KeyChainEndpoint: ""}
+		{"no chain", func(string) miner.Settings {
+			return miner.Settings{miner.KeyChainEndpoint: ""}
 		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ch, endpoint := startChain(t, 2*time.Millisecond)
-			p := launch(t, noopBin)
+			p := start(t, noopBin)
 			ctx, cancel := context.WithTimeout(context.Background(), endBound)
 			defer cancel()
 			started, err := p.Run(ctx, tt.overrides(endpoint))
@@ -333,7 +335,7 @@ func TestStandalone(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, noopBin, "-port", "0")
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, plugin.Handshake.MagicCookieKey+"=") {
+		if !strings.HasPrefix(kv, contract.Handshake.MagicCookieKey+"=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}

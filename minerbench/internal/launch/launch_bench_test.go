@@ -1,4 +1,4 @@
-package plugin_test
+package launch_test
 
 import (
 	"context"
@@ -12,7 +12,8 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
-	"github.com/minerbench/minerbench/minerbench/plugin"
+	"github.com/minerbench/minerbench/minerbench/internal/launch"
+	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
@@ -40,13 +41,13 @@ func BenchmarkLaunchToFirstSuccess(b *testing.B) {
 	validator := wallet.Mock("bench/validator")
 	tokens := tensor.FromInt64([]int64{1, 1}, []int64{42})
 	for i := 0; b.Loop(); i++ {
-		proc, err := plugin.Launch(plugin.LaunchConfig{Path: bin})
+		proc, err := launch.Launch(launch.LaunchConfig{Path: bin})
 		require.NoError(b, err)
 		// A fresh hotkey each time, so the chain cannot hand back the
 		// endpoint of the miner stopped in the previous iteration.
-		started, err := proc.Run(ctx, plugin.Settings{
-			plugin.KeyChainEndpoint: lis.Addr().String(),
-			plugin.KeyWalletHotkey:  fmt.Sprint("launch-", i),
+		started, err := proc.Run(ctx, miner.Settings{
+			miner.KeyChainEndpoint: lis.Addr().String(),
+			miner.KeyWalletHotkey:  fmt.Sprint("launch-", i),
 		})
 		require.NoError(b, err)
 		neuron, err := chain.FindEndpoint(ctx, ch, started.Hotkey, chain.DefaultMaxBlocks)

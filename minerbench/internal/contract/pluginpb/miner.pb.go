@@ -306,7 +306,7 @@ const file_miner_proto_rawDesc = "" +
 	"\x05Miner\x12I\n" +
 	"\x04Info\x12\x1e.minerbench.plugin.InfoRequest\x1a\x1f.minerbench.plugin.InfoResponse\"\x00\x12F\n" +
 	"\x03Run\x12\x1d.minerbench.plugin.RunRequest\x1a\x1e.minerbench.plugin.RunResponse\"\x00\x12I\n" +
-	"\x04Stop\x12\x1e.minerbench.plugin.StopRequest\x1a\x1f.minerbench.plugin.StopResponse\"\x00B=Z;github.com/minerbench/minerbench/minerbench/plugin/pluginpbb\x06proto3"
+	"\x04Stop\x12\x1e.minerbench.plugin.StopRequest\x1a\x1f.minerbench.plugin.StopResponse\"\x00BHZFgithub.com/minerbench/minerbench/minerbench/internal/contract/pluginpbb\x06proto3"
 
 var (
 	file_miner_proto_rawDescOnce sync.Once

@@ -1,4 +1,4 @@
-package plugin
+package miner
 
 import (
 	"fmt"
@@ -7,12 +7,57 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/minerbench/minerbench/minerbench/axon"
 )
 
 // Settings is a miner's configuration in the original's dotted form, such as
 // "nucleus.nhid" → "600". Values are text; the typed getters parse them and
 // name the key, the value and what is accepted when they cannot.
 type Settings map[string]string
+
+// Settings the runtime owns, shared by every miner.
+const (
+	KeyWalletName     = "wallet.name"
+	KeyWalletHotkey   = "wallet.hotkey"
+	KeyWalletSeed     = "wallet.seed"
+	KeyAxonIP         = "axon.ip"
+	KeyAxonPort       = "axon.port"
+	KeyAxonExternalIP = "axon.external_ip"
+	KeyAxonTimeout    = "axon.forward_timeout"
+	KeyAxonWorkers    = "axon.workers"
+	KeyAxonQueue      = "axon.queue"
+	KeyNetwork        = "subtensor.network"
+	KeyChainEndpoint  = "subtensor.chain_endpoint"
+)
+
+// RuntimeDefaults returns the settings every miner has, with their defaults:
+// a mock wallet (an empty wallet.seed derives the hotkey from wallet.name and
+// wallet.hotkey), an axon on a free loopback port, and no chain (an empty
+// subtensor.chain_endpoint registers nowhere).
+func RuntimeDefaults() Settings {
+	return Settings{
+		KeyWalletName:     "default",
+		KeyWalletHotkey:   "default",
+		KeyWalletSeed:     "",
+		KeyAxonIP:         "127.0.0.1",
+		KeyAxonPort:       "0",
+		KeyAxonExternalIP: "",
+		KeyAxonTimeout:    axon.DefaultForwardTimeout.String(),
+		KeyAxonWorkers:    "0",
+		KeyAxonQueue:      "0",
+		KeyNetwork:        "mock",
+		KeyChainEndpoint:  "",
+	}
+}
+
+// defaults returns m's settings with their defaults: the runtime's and m's
+// own.
+func defaults(m Miner) Settings {
+	s := RuntimeDefaults()
+	maps.Copy(s, m.Defaults())
+	return s
+}
 
 // ParseAssignment reads one "key=value" override such as "nucleus.nhid=600".
 func ParseAssignment(s string) (key, value string, err error) {

@@ -1,0 +1,223 @@
+package miner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/minerbench/minerbench/minerbench/axon"
+	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// Running is a started miner: its axon serves until Stop.
+type Running struct {
+	// Hotkey is the SS58 address of the hotkey the axon answers as.
+	Hotkey string
+	// Endpoint is the host:port the axon serves on.
+	Endpoint string
+
+	axon    *axon.Axon
+	served  chan struct{}
+	closer  func() error
+	once    sync.Once
+	stopErr error
+}
+
+// Start runs m in this process as a host's start of it does: it merges
+// overrides into the defaults (refusing an unknown key), calls New, serves
+// the axon, and announces it on the chain when subtensor.chain_endpoint is
+// set. It returns once the axon serves (and is announced). On error nothing
+// is left running, and what New returned is closed. log receives the
+// runtime's and the miner's log; nil discards it.
+//
+// Serve is how a miner's main runs it; Start is for running a miner inside
+// another program, and for package minertest.
+func Start(ctx context.Context, m Miner, overrides Settings, log *slog.Logger) (*Running, error) {
+	r, err := start(ctx, m, overrides, log)
+	if err != nil {
+		return nil, fmt.Errorf("miner %s: %w", m.Name(), err)
+	}
+	return r, nil
+}
+
+func start(ctx context.Context, m Miner, overrides Settings, log *slog.Logger) (*Running, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s, err := defaults(m).Merge(overrides)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := parseRuntimeSettings(s)
+	if err != nil {
+		return nil, err
+	}
+	fw, err := m.New(ctx, s, log)
+	if err != nil {
+		return nil, err
+	}
+	if fw == nil {
+		return nil, errors.New("New returned a nil Forwarder and no error")
+	}
+	r := &Running{closer: closer(fw)}
+	fail := func(err error) (*Running, error) {
+		if cerr := r.closer(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close: %w", cerr))
+		}
+		return nil, err
+	}
+	r.axon, err = axon.New(axon.Config{
+		Wallet:         cfg.hotkey,
+		ForwardTimeout: cfg.forwardTimeout,
+		Workers:        cfg.workers,
+		QueueSize:      cfg.queue,
+	}, fw.Forward)
+	if err != nil {
+		return fail(err)
+	}
+	lis, err := net.Listen("tcp", net.JoinHostPort(cfg.ip, strconv.Itoa(cfg.port)))
+	if err != nil {
+		return fail(fmt.Errorf("axon listen: %w", err))
+	}
+	r.served = make(chan struct{})
+	go func() {
+		defer close(r.served)
+		if err := r.axon.Serve(lis); err != nil {
+			log.Error("axon stopped", "error", err)
+		}
+	}()
+	port := lis.Addr().(*net.TCPAddr).Port
+	r.Hotkey, r.Endpoint = cfg.hotkey.SS58(), net.JoinHostPort(cfg.ip, strconv.Itoa(port))
+	log.Info("axon serving", "hotkey", r.Hotkey, "endpoint", r.Endpoint)
+	if cfg.chainEndpoint == "" {
+		return r, nil
+	}
+	a := AxonInfo{
+		Hotkey:   r.Hotkey,
+		Coldkey:  cfg.coldkey.SS58(),
+		IP:       cfg.externalIP,
+		Port:     int32(port),
+		IPType:   ipType(cfg.externalIP),
+		Modality: wire.Modality_TEXT,
+	}
+	announce := func(ctx context.Context, a AxonInfo) error {
+		if err := register(ctx, cfg.chainEndpoint, a); err != nil {
+			return err
+		}
+		log.Info("axon registered", "chain", cfg.chainEndpoint, "ip", a.IP, "port", a.Port)
+		return nil
+	}
+	if registrar, ok := m.(Registrar); ok {
+		err = registrar.Register(ctx, announce, a)
+	} else {
+		err = announce(ctx, a)
+	}
+	if err != nil {
+		r.stopAxon()
+		return fail(err)
+	}
+	return r, nil
+}
+
+// closer returns the Close of fw, or a no-op when fw is no io.Closer.
+func closer(fw Forwarder) func() error {
+	if c, ok := fw.(io.Closer); ok {
+		return c.Close
+	}
+	return func() error { return nil }
+}
+
+// Stop stops the axon gracefully (the calls in flight are answered), then
+// closes what New returned, if it is an io.Closer, and returns Close's error.
+// It is idempotent.
+func (r *Running) Stop() error {
+	r.once.Do(func() {
+		r.stopAxon()
+		r.stopErr = r.closer()
+	})
+	return r.stopErr
+}
+
+func (r *Running) stopAxon() {
+	r.axon.Stop()
+	<-r.served
+}
+
+// register announces reg on the chain at endpoint, as serve_axon did.
+func register(ctx context.Context, endpoint string, reg chain.Axon) error {
+	c, err := chain.Dial(ctx, endpoint)
+	if err != nil {
+		return fmt.Errorf("chain %s: %w", endpoint, err)
+	}
+	defer c.Close()
+	if err := c.ServeAxon(ctx, reg); err != nil {
+		return fmt.Errorf("serve_axon on chain %s: %w", endpoint, err)
+	}
+	return nil
+}
+
+func ipType(ip string) int32 {
+	if a := net.ParseIP(ip); a != nil && a.To4() == nil {
+		return 6
+	}
+	return 4
+}
+
+// runtimeConfig is the parsed form of the runtime's settings.
+type runtimeConfig struct {
+	hotkey, coldkey *wallet.Keypair
+	ip, externalIP  string
+	port            int
+	forwardTimeout  time.Duration
+	workers, queue  int
+	chainEndpoint   string
+}
+
+func parseRuntimeSettings(s Settings) (runtimeConfig, error) {
+	var c runtimeConfig
+	var err error
+	name, hot := s[KeyWalletName], s[KeyWalletHotkey]
+	if name == "" || hot == "" {
+		return c, fmt.Errorf("settings %s=%q %s=%q: want non-empty wallet and hotkey names", KeyWalletName, name, KeyWalletHotkey, hot)
+	}
+	if seed := s[KeyWalletSeed]; seed != "" {
+		if c.hotkey, err = wallet.FromHexSeed(seed); err != nil {
+			return c, fmt.Errorf("setting %s: %w", KeyWalletSeed, err)
+		}
+	} else {
+		c.hotkey = wallet.Mock(name + "/" + hot)
+	}
+	c.coldkey = wallet.Mock(name)
+	c.ip = s[KeyAxonIP]
+	if net.ParseIP(c.ip) == nil {
+		return c, fmt.Errorf("setting %s=%q: want an IP address such as 127.0.0.1", KeyAxonIP, c.ip)
+	}
+	c.externalIP = s[KeyAxonExternalIP]
+	if c.externalIP == "" {
+		c.externalIP = c.ip
+	} else if net.ParseIP(c.externalIP) == nil {
+		return c, fmt.Errorf("setting %s=%q: want an IP address, or empty for %s", KeyAxonExternalIP, c.externalIP, KeyAxonIP)
+	}
+	if c.port, err = s.Int(KeyAxonPort, 0, 65535); err != nil {
+		return c, err
+	}
+	if c.forwardTimeout, err = s.Duration(KeyAxonTimeout); err != nil {
+		return c, err
+	}
+	if c.workers, err = s.Int(KeyAxonWorkers, 0, 4096); err != nil {
+		return c, err
+	}
+	if c.queue, err = s.Int(KeyAxonQueue, 0, 1<<20); err != nil {
+		return c, err
+	}
+	c.chainEndpoint = s[KeyChainEndpoint]
+	return c, nil
+}
