@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,11 +58,11 @@ func Standard() Load {
 	return Load{Batch: c.Batch, Block: c.Block, Conc: c.Conc, Delay: c.Delay, Rate: c.Rate}
 }
 
-func configOrDefault() Config {
+func configOrDefault() config {
 	if current != nil {
 		return current.cfg
 	}
-	return DefaultConfig()
+	return defaultConfig()
 }
 
 // name returns the sub-benchmark name carrying the load's keys.
@@ -93,7 +94,7 @@ func (l Load) normalize() (Load, error) {
 	return l, nil
 }
 
-// Bench runs load against every miner Main started, one sub-benchmark per
+// Bench runs load against every miner Run started, one sub-benchmark per
 // miner named miner=NAME/batch=B/block=S/conc=C (and /rate=R with a Rate).
 // Each sub-benchmark runs b.N queries (-benchtime 100x is the original's
 // n_calls 100), appends every query to the miner's CSV history, reports
@@ -103,17 +104,44 @@ func (l Load) normalize() (Load, error) {
 // miner that is gone fails the benchmark.
 func Bench(b *testing.B, load Load) {
 	b.Helper()
+	h, load := benchSetup(b, load)
+	for _, m := range h.miners {
+		b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) })
+	}
+}
+
+// BenchMiner runs load against the miner the bench file names minerName,
+// as Bench does against each miner. It skips when that miner was not
+// started (-mb.miners leaves it out, or -mb.endpoint replaces the miners)
+// and fails when the bench file names no such miner.
+func BenchMiner(b *testing.B, minerName string, load Load) {
+	b.Helper()
+	h, load := benchSetup(b, load)
+	for _, m := range h.miners {
+		if m.Name == minerName {
+			b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) })
+			return
+		}
+	}
+	if !slices.Contains(h.specNames, minerName) {
+		b.Fatalf("BenchMiner: miner %q: want a miner the bench file names: %s", minerName, strings.Join(h.specNames, ", "))
+	}
+	b.Skipf("miner %s was not started (-%sminers or -%sendpoint)", minerName, flagPrefix, flagPrefix)
+}
+
+// benchSetup returns the running harness and load with its defaults, or
+// ends b when there is no harness or load is invalid.
+func benchSetup(b *testing.B, load Load) (*harness, Load) {
+	b.Helper()
 	h := current
 	if h == nil {
-		b.Skip("minerbench.Main did not start any miner (is TestMain calling minerbench.Main?)")
+		b.Skip("minerbench.Run did not start any miner (is TestMain calling minerbench.Main or minerbench.Run?)")
 	}
 	load, err := load.normalize()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, m := range h.miners {
-		b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) })
-	}
+	return h, load
 }
 
 // bench is one sub-benchmark: b.N queries of load against m.

@@ -32,9 +32,9 @@ const (
 	maxRate   = 100000 // queries per second of an open loop
 )
 
-// Config is what the test binary's -mb.* flags set. Every field is validated
-// by Validate before any miner is started.
-type Config struct {
+// config is what the test binary's -mb.* flags set. Every field is validated
+// by check before any miner is started.
+type config struct {
 	// Miners selects miners by name (empty: every miner the bench file names).
 	Miners []string
 	// Batch and Block are the standard benchmark's token batch shape
@@ -65,9 +65,9 @@ type Config struct {
 	Overrides map[string]miner.Settings
 }
 
-// DefaultConfig returns the settings used when no flag is given.
-func DefaultConfig() Config {
-	return Config{
+// defaultConfig returns the settings used when no flag is given.
+func defaultConfig() config {
+	return config{
 		Batch:     10,
 		Block:     10,
 		Conc:      1,
@@ -80,7 +80,7 @@ func DefaultConfig() Config {
 
 // registerFlags binds c's fields to -mb.* flags of fs, with c's values as
 // defaults.
-func (c *Config) registerFlags(fs *flag.FlagSet) {
+func (c *config) registerFlags(fs *flag.FlagSet) {
 	name := func(s string) string { return flagPrefix + s }
 	fs.Func(name("miners"), "comma-separated `names` of the miners to benchmark (default: all the bench file names)", func(s string) error {
 		c.Miners = nil
@@ -158,11 +158,11 @@ func badFlag(flagName string, value any, want string) error {
 	return fmt.Errorf("-%s%s=%v: want %s", flagPrefix, flagName, value, want)
 }
 
-// Validate checks every setting against known, the names of the miners the
+// check checks every setting against known, the names of the miners the
 // bench file offers, and returns all problems at once; each names the flag,
-// the value and what is accepted. It has no side effects; CheckEnvironment
+// the value and what is accepted. It has no side effects; checkEnvironment
 // checks what a run will use.
-func (c *Config) Validate(known []string) error {
+func (c *config) check(known []string) error {
 	var errs []error
 	bad := func(flagName string, value any, want string) {
 		errs = append(errs, badFlag(flagName, value, want))
@@ -204,10 +204,10 @@ func (c *Config) Validate(known []string) error {
 	return errors.Join(errs...)
 }
 
-// CheckEnvironment checks, for a valid Config, what a benchmark run will use:
+// checkEnvironment checks, for a valid config, what a benchmark run will use:
 // it creates the results directory if needed and proves it writable, and
 // dials the endpoint, if one is set, to prove it reachable.
-func (c *Config) CheckEnvironment() error {
+func (c *config) checkEnvironment() error {
 	var errs []error
 	if c.Endpoint != "" {
 		if err := probe(c.Endpoint); err != nil {

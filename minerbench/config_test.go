@@ -26,9 +26,9 @@ func closedPort(t *testing.T) string {
 // parseFlags returns the default settings overridden by args, as Main parses
 // them, with the results going to a temporary directory unless args say
 // otherwise. Parse errors and the usage text go to out.
-func parseFlags(t *testing.T, out *bytes.Buffer, args ...string) (Config, error) {
+func parseFlags(t *testing.T, out *bytes.Buffer, args ...string) (config, error) {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := defaultConfig()
 	cfg.Results = filepath.Join(t.TempDir(), "results")
 	fs := flag.NewFlagSet("bench.test", flag.ContinueOnError)
 	fs.SetOutput(out)

@@ -28,6 +28,7 @@ import (
 const (
 	faultsPidsEnv = "MINERBENCH_FAULTS_PIDS"
 	faultsBinEnv  = "MINERBENCH_FAULTS_BIN"
+	faultsOneEnv  = "MINERBENCH_FAULTS_ONE"
 )
 
 // The bench file's load, and its benchmark names as benchfmt has them
@@ -68,6 +69,51 @@ func TestFaults(t *testing.T) {
 	t.Run("registration", func(t *testing.T) { t.Parallel(); testFaultRegistration(t, bin, miners) })
 	t.Run("interrupt", func(t *testing.T) { t.Parallel(); testFaultInterrupt(t, bin, miners) })
 	t.Run("interrupt while starting", func(t *testing.T) { t.Parallel(); testFaultInterruptStart(t, bin, miners) })
+	t.Run("one miner", func(t *testing.T) { t.Parallel(); testBenchMiner(t, bin, miners) })
+}
+
+// testBenchMiner checks that BenchMiner benchmarks the miner it names and
+// no other, skips a miner -mb.miners leaves out, and refuses a name the
+// bench file does not offer.
+func testBenchMiner(t *testing.T, bin, miners string) {
+	tests := []struct {
+		name, miner string
+		args        []string
+		code        int
+		output      string // on stdout
+		histories   []string
+	}{
+		{name: "chosen", miner: "noop", histories: []string{"noop"}},
+		{name: "left out", miner: "noop", args: []string{"-mb.miners", "flaky", "-test.v"}, output: "miner noop was not started (-mb.miners or -mb.endpoint)"},
+		{name: "unknown", miner: "nosuch", code: 1, output: `BenchMiner: miner "nosuch": want a miner the bench file names: flaky, noop`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newLifeRun(t)
+			r.start(t, bin, fmt.Sprintf("%dx", faultsCalls), append([]string{"-test.bench", "One"}, tt.args...),
+				faultsBinEnv+"="+miners, faultsOneEnv+"="+tt.miner)
+			r.waitEnd(t)
+			out := r.stdout.String()
+			assert.Equal(t, tt.code, r.cmd.ProcessState.ExitCode(), "stdout:\n%s\nstderr:\n%s", out, r.stderr.String())
+			assert.Contains(t, out, tt.output)
+			var names []string
+			for name := range benchResults(t, out) {
+				names = append(names, name)
+			}
+			var want []string
+			for _, m := range tt.histories {
+				want = append(want, "One/miner="+m+"/batch=2/block=4/conc=1")
+				assert.Len(t, readRows(t, r.results, m), faultsCalls)
+			}
+			assert.ElementsMatch(t, want, names)
+			for _, m := range []string{"flaky", "noop"} {
+				if !slices.Contains(tt.histories, m) {
+					assert.NoFileExists(t, historyPath(r.results, m))
+				}
+			}
+		})
+	}
 }
 
 // testFaultSchedules checks that answered faults are records with their

@@ -52,7 +52,7 @@ func serveAxon(tb testing.TB, name string, forward axon.ForwardFunc) string {
 func inProcess(t *testing.T, name string, timeout time.Duration, forward axon.ForwardFunc) (*harness, *Miner) {
 	t.Helper()
 	addr := serveAxon(t, name, forward)
-	cfg := DefaultConfig()
+	cfg := defaultConfig()
 	cfg.Results = t.TempDir()
 	cfg.Timeout = timeout
 	h := &harness{cfg: cfg, ctx: t.Context(), restarted: map[string]bool{}}

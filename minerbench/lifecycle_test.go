@@ -4,6 +4,7 @@ package minerbench
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,8 +22,9 @@ import (
 
 // Environment variables read by the bench file in testdata/lifecycle.
 const (
-	lifePidsEnv = "MINERBENCH_LIFE_PIDS"
-	lifeModeEnv = "MINERBENCH_LIFE_MODE"
+	lifePidsEnv  = "MINERBENCH_LIFE_PIDS"
+	lifeModeEnv  = "MINERBENCH_LIFE_MODE"
+	lifeAfterEnv = "MINERBENCH_LIFE_AFTER"
 )
 
 // Generous bounds for things that must happen; the machine is shared.
@@ -67,16 +69,19 @@ type ending struct {
 	// stopped says the harness itself stops and reaps the miners before
 	// the run ends; otherwise they exit by themselves once it is gone.
 	stopped bool
+	// returns says minerbench.Run returns, with the miners reaped, so that
+	// TestMain runs its code after it.
+	returns bool
 }
 
 func testEndings(t *testing.T, bin string) {
 	endings := []ending{
-		{name: "success", mode: "return", code: 0, output: "100.0 success-%", stopped: true},
-		{name: "failing benchmark", mode: "fatal", code: 1, output: "failing as asked", stopped: true},
+		{name: "success", mode: "return", code: 0, output: "100.0 success-%", stopped: true, returns: true},
+		{name: "failing benchmark", mode: "fatal", code: 1, output: "failing as asked", stopped: true, returns: true},
 		{name: "panic", mode: "panic", code: 2, output: "panic: panicking as asked"},
 		{name: "test timeout", mode: "hang-test", args: []string{"-test.run", "^TestLife$", "-test.timeout", "3s"}, code: 2, output: "test timed out after 3s"},
-		{name: "SIGINT while querying", mode: "query", signals: []syscall.Signal{syscall.SIGINT}, code: 1, output: errInterrupted.Error(), stopped: true},
-		{name: "SIGTERM while querying", mode: "query", signals: []syscall.Signal{syscall.SIGTERM}, code: 1, output: errInterrupted.Error(), stopped: true},
+		{name: "SIGINT while querying", mode: "query", signals: []syscall.Signal{syscall.SIGINT}, code: 1, output: errInterrupted.Error(), stopped: true, returns: true},
+		{name: "SIGTERM while querying", mode: "query", signals: []syscall.Signal{syscall.SIGTERM}, code: 1, output: errInterrupted.Error(), stopped: true, returns: true},
 		// The benchmark ignores the interruption: Main stops the miners
 		// after its grace period.
 		{name: "SIGTERM while hung", mode: "hang", signals: []syscall.Signal{syscall.SIGTERM}, code: exitInterrupted, output: "terminated: stopping the queries and the miners", stopped: true},
@@ -121,6 +126,13 @@ func testEndings(t *testing.T, bin string) {
 				assert.Eventually(t, func() bool { return proctest.Gone(pid) }, lifeGoneBound, lifePoll,
 					"miner pid %d outlived the run", pid)
 			}
+			if e.returns {
+				after, err := os.ReadFile(r.afterFile)
+				require.NoError(t, err, "TestMain did not run after minerbench.Run returned")
+				assert.Equal(t, fmt.Sprintf("%d true", e.code), string(after), "Run's status, and whether the miners were reaped when it returned")
+			} else {
+				assert.NoFileExists(t, r.afterFile)
+			}
 			if e.mode == "return" {
 				assert.FileExists(t, filepath.Join(r.results, "mock", "mock", "noop", DefaultHistory+".csv"))
 			}
@@ -162,6 +174,7 @@ type lifeRun struct {
 	cmd            *exec.Cmd
 	stdout, stderr syncBuffer
 	pidFile        string
+	afterFile      string
 	results        string
 	done           chan struct{}
 }
@@ -173,7 +186,7 @@ func startLife(t *testing.T, bin, mode string, args ...string) *lifeRun {
 	r := newLifeRun(t)
 	tmp := filepath.Join(filepath.Dir(r.pidFile), "tmp")
 	require.NoError(t, os.Mkdir(tmp, 0o755))
-	r.start(t, bin, "1x", args, lifePidsEnv+"="+r.pidFile, lifeModeEnv+"="+mode, "TMPDIR="+tmp)
+	r.start(t, bin, "1x", args, lifePidsEnv+"="+r.pidFile, lifeModeEnv+"="+mode, lifeAfterEnv+"="+r.afterFile, "TMPDIR="+tmp)
 	return r
 }
 
@@ -181,7 +194,7 @@ func startLife(t *testing.T, bin, mode string, args ...string) *lifeRun {
 // the test.
 func newLifeRun(t *testing.T) *lifeRun {
 	dir := t.TempDir()
-	return &lifeRun{pidFile: filepath.Join(dir, "pids"), results: filepath.Join(dir, "results"), done: make(chan struct{})}
+	return &lifeRun{pidFile: filepath.Join(dir, "pids"), afterFile: filepath.Join(dir, "after"), results: filepath.Join(dir, "results"), done: make(chan struct{})}
 }
 
 // start runs the compiled bench file bin with benchtime iterations per

@@ -59,24 +59,34 @@ const validatorName = "minerbench/validator"
 // unitLines tell benchstat which direction is better for the custom units.
 const unitLines = "Unit queries/s better=higher\nUnit success-% better=higher\n"
 
-// current is the harness Main set up; Bench reads it.
+// current is the harness Run set up, while it runs; Bench reads it.
 var current *harness
 
-// Main is the whole of a bench file's TestMain: it parses the -mb.* flags
-// (refusing bad values before anything starts) and, when benchmarks were
-// asked for, starts the mock chain and the selected miners, runs the tests
-// and benchmarks, stops everything and exits. No miner outlives the test
-// binary: they are stopped on return, on SIGINT and SIGTERM, and they exit by
-// themselves when the test binary dies.
+// Main is the whole of a bench file's TestMain: it exits with the status of
+// Run.
 func Main(m *testing.M, miners ...MinerSpec) {
-	cfg := DefaultConfig()
-	cfg.registerFlags(flag.CommandLine)
-	flag.Parse()
-	os.Exit(run(m, cfg, miners, os.Stdout, os.Stderr))
+	os.Exit(Run(m, miners...))
 }
 
-// run is Main after flag parsing.
-func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) int {
+// Run runs a bench file's tests and benchmarks and returns the exit status,
+// for a TestMain that has work to do after them. It parses the -mb.* flags
+// (refusing bad values before anything starts) and, when benchmarks were
+// asked for, starts the mock chain and the selected miners, runs the tests
+// and benchmarks (m.Run) and stops everything.
+//
+// No miner outlives Run: they are stopped when it returns, on SIGINT and
+// SIGTERM (after which Run exits the process if the benchmarks do not end
+// within a grace period), and they exit by themselves when the test binary
+// dies.
+func Run(m *testing.M, miners ...MinerSpec) int {
+	cfg := defaultConfig()
+	cfg.registerFlags(flag.CommandLine)
+	flag.Parse()
+	return run(m, cfg, miners, os.Stdout, os.Stderr)
+}
+
+// run is Run after flag parsing.
+func run(m *testing.M, cfg config, specs []MinerSpec, stdout, stderr io.Writer) int {
 	if err := validate(cfg, specs, benchmarksRequested()); err != nil {
 		fmt.Fprintf(stderr, "minerbench: %v\n", err)
 		return exitUsage
@@ -115,6 +125,9 @@ func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) 
 	}()
 
 	h, err := start(ctx, cfg, selected(specs, cfg.Miners), stderr)
+	if h != nil {
+		h.specNames = specNames(specs)
+	}
 	if ctx.Err() != nil {
 		if h != nil {
 			h.stop()
@@ -127,7 +140,10 @@ func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) 
 	}
 	current = h
 	started.Store(h)
-	defer h.stop()
+	defer func() {
+		current = nil
+		h.stop()
+	}()
 
 	fmt.Fprint(stdout, unitLines)
 	code := m.Run()
@@ -144,16 +160,16 @@ func benchmarksRequested() bool {
 }
 
 // validate checks the bench file's miners and the settings, before anything
-// is started; for a run, also what the run will use (CheckEnvironment).
-func validate(cfg Config, specs []MinerSpec, run bool) error {
+// is started; for a run, also what the run will use (checkEnvironment).
+func validate(cfg config, specs []MinerSpec, run bool) error {
 	if err := checkSpecs(specs); err != nil {
 		return err
 	}
-	if err := cfg.Validate(specNames(specs)); err != nil {
+	if err := cfg.check(specNames(specs)); err != nil {
 		return err
 	}
 	if run {
-		return cfg.CheckEnvironment()
+		return cfg.checkEnvironment()
 	}
 	return nil
 }
@@ -212,11 +228,12 @@ func selected(specs []MinerSpec, names []string) []MinerSpec {
 
 // harness holds what Main started for the benchmarks.
 type harness struct {
-	cfg      Config
-	ctx      context.Context
-	miners   []*Miner
-	stopOnce sync.Once
-	stops    []func() // of what start started before the miners
+	cfg       config
+	specNames []string // of every miner the bench file names
+	ctx       context.Context
+	miners    []*Miner
+	stopOnce  sync.Once
+	stops     []func() // of what start started before the miners
 
 	historyMu sync.Mutex
 	restarted map[string]bool
@@ -225,11 +242,11 @@ type harness struct {
 // start brings up the chain and the miners (or the remote endpoint). A miner
 // that fails to start is kept with its error, so that its benchmarks fail
 // and the others still run; an error is returned only for a harness fault.
-func start(ctx context.Context, cfg Config, specs []MinerSpec, stderr io.Writer) (*harness, error) {
+func start(ctx context.Context, cfg config, specs []MinerSpec, stderr io.Writer) (*harness, error) {
 	h := &harness{cfg: cfg, ctx: ctx, restarted: map[string]bool{}}
 	validator := wallet.Mock(validatorName)
 	if cfg.Endpoint != "" {
-		// Validate has probed the endpoint; a miner gone since fails its
+		// checkEnvironment has probed the endpoint; a miner gone since fails its
 		// benchmarks with the reason.
 		m := &Miner{Name: "remote", Endpoint: cfg.Endpoint, network: "remote"}
 		m.connect(ctx, validator)

@@ -236,7 +236,7 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own,
 
 // ownOverrides merges the bench file's settings for spec and the -mb.set
 // NAME:key=value overrides, which win.
-func ownOverrides(cfg Config, spec MinerSpec) miner.Settings {
+func ownOverrides(cfg config, spec MinerSpec) miner.Settings {
 	out := miner.Settings{}
 	maps.Copy(out, spec.Settings)
 	maps.Copy(out, cfg.Overrides[spec.Name])

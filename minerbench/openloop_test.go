@@ -208,7 +208,7 @@ func TestRateFlag(t *testing.T) {
 		name    string
 		args    []string
 		want    float64
-		wantErr string // in Validate's error, empty when valid
+		wantErr string // in check's error, empty when valid
 	}{
 		{name: "default closed loop", want: 0},
 		{name: "rate", args: []string{"-mb.rate=250.5"}, want: 250.5},
@@ -220,7 +220,7 @@ func TestRateFlag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := DefaultConfig()
+			c := defaultConfig()
 			c.Results = t.TempDir()
 			fs := flag.NewFlagSet("test", flag.ContinueOnError)
 			c.registerFlags(fs)
@@ -230,7 +230,7 @@ func TestRateFlag(t *testing.T) {
 			} else {
 				assert.Equal(t, tt.want, c.Rate)
 			}
-			err := c.Validate(nil)
+			err := c.check(nil)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return

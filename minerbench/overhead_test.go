@@ -42,7 +42,7 @@ func BenchmarkOverhead(b *testing.B) {
 	addr := serveAxon(b, "axon", zeros)
 	ctx, cancel := context.WithCancel(context.Background()) // as Main's
 	defer cancel()
-	h := &harness{cfg: DefaultConfig(), ctx: ctx, restarted: map[string]bool{}}
+	h := &harness{cfg: defaultConfig(), ctx: ctx, restarted: map[string]bool{}}
 	h.cfg.Results = b.TempDir()
 	m := &Miner{Name: "axon", Endpoint: addr, network: "mock", validator: wallet.Mock(validatorName)}
 	defer m.stop()

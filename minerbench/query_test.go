@@ -31,7 +31,7 @@ func TestQueryTimeout(t *testing.T) {
 	d, err := dendrite.Dial(ctx, addr, wallet.Mock(validatorName))
 	require.NoError(t, err)
 	defer d.Close()
-	cfg := DefaultConfig()
+	cfg := defaultConfig()
 	cfg.Timeout = 2 * time.Second // ample for a loopback answer under load; the slow steps wait it out
 	r := &queryRun{h: &harness{cfg: cfg, ctx: ctx}}
 	fast, slow := makeTokenBatches(1, 3)[0], makeTokenBatches(2, 3)[0]

@@ -2,7 +2,8 @@
 // compiled and run by minerbench's fault tests with -mb.set flaky:… to make
 // the flaky miner misbehave. It writes the pids of the miners Main launched
 // to the file named by MINERBENCH_FAULTS_PIDS (when set), then benchmarks
-// every miner with small queries. When MINERBENCH_FAULTS_BIN names a
+// every miner with small queries; BenchmarkOne benchmarks only the miner
+// MINERBENCH_FAULTS_ONE names (and skips when it is not set). When MINERBENCH_FAULTS_BIN names a
 // directory, the miners are the prebuilt binaries flaky and noop in it;
 // otherwise Main builds them.
 package faults_test
@@ -21,6 +22,7 @@ import (
 const (
 	envPids = "MINERBENCH_FAULTS_PIDS"
 	envBin  = "MINERBENCH_FAULTS_BIN"
+	envOne  = "MINERBENCH_FAULTS_ONE"
 )
 
 func TestMain(m *testing.M) {
@@ -42,6 +44,16 @@ func BenchmarkFaults(b *testing.B) {
 	load := minerbench.Standard()
 	load.Batch, load.Block = 2, 4
 	minerbench.Bench(b, load)
+}
+
+// BenchmarkOne queries the miner MINERBENCH_FAULTS_ONE names with [2, 4]
+// token batches.
+func BenchmarkOne(b *testing.B) {
+	name := os.Getenv(envOne)
+	if name == "" {
+		b.Skipf("%s is not set", envOne)
+	}
+	minerbench.BenchMiner(b, name, minerbench.Load{Batch: 2, Block: 4})
 }
 
 // writePids writes the pids of the running miners, one a line, to the file

@@ -15,21 +15,44 @@ package lifecycle_test
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench"
+	"github.com/minerbench/minerbench/minerbench/internal/proctest"
 )
 
 // Environment variables the outer test sets.
 const (
-	envPids = "MINERBENCH_LIFE_PIDS"
-	envMode = "MINERBENCH_LIFE_MODE"
+	envPids  = "MINERBENCH_LIFE_PIDS"
+	envMode  = "MINERBENCH_LIFE_MODE"
+	envAfter = "MINERBENCH_LIFE_AFTER"
 )
 
 func TestMain(m *testing.M) {
-	minerbench.Main(m, minerbench.MinerSpec{Name: "noop", Package: "github.com/minerbench/minerbench/miners/noop"})
+	code := minerbench.Run(m, minerbench.MinerSpec{Name: "noop", Package: "github.com/minerbench/minerbench/miners/noop"})
+	if path := os.Getenv(envAfter); path != "" {
+		if err := os.WriteFile(path, []byte(fmt.Sprintf("%d %t", code, allReaped())), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	os.Exit(code)
+}
+
+// allReaped reports whether every pid in the MINERBENCH_LIFE_PIDS file has
+// ended and been reaped.
+func allReaped() bool {
+	b, _ := os.ReadFile(os.Getenv(envPids))
+	for _, f := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil || !proctest.Reaped(pid) {
+			return false
+		}
+	}
+	return true
 }
 
 // TestLife blocks in mode hang-test, so that -test.timeout expires.

@@ -1,0 +1,113 @@
+// Package minertest tests a miner.Miner in-process, as go-plugin's test
+// helpers test a plugin without building it: Start serves the miner's axon
+// on 127.0.0.1 and dials it with a real dendrite, so that a test queries it
+// over the wire protocol, signature and all.
+package minertest
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/miner"
+	"github.com/minerbench/minerbench/minerbench/wallet"
+)
+
+// validator is the mock wallet the dendrite signs with.
+const validator = "minertest/validator"
+
+// Server is a miner started by Start: its axon serves on a free loopback
+// port until the test ends.
+type Server struct {
+	// Hotkey is the SS58 address the miner's axon answers as.
+	Hotkey string
+	// Endpoint is the host:port of the miner's axon.
+	Endpoint string
+
+	tb       testing.TB
+	dendrite *dendrite.Dendrite
+}
+
+// Start starts m as the host would, with overrides of its settings: New,
+// then its axon on 127.0.0.1 and a free port (no chain), and dials it. The
+// miner's log goes to the test's log. When tb ends, the dendrite is closed
+// and the miner stopped (its Forwarder closed, if it is an io.Closer); an
+// error of Close fails tb. An error of the start (an unknown setting, New's
+// error) is returned, with nothing left running.
+func Start(tb testing.TB, m miner.Miner, overrides miner.Settings) (*Server, error) {
+	tb.Helper()
+	logw := &testWriter{tb: tb}
+	log := slog.New(slog.NewTextHandler(logw, nil)).With("miner", m.Name())
+	s := miner.Settings{miner.KeyAxonIP: "127.0.0.1", miner.KeyAxonPort: "0", miner.KeyChainEndpoint: ""}
+	for k, v := range overrides {
+		s[k] = v
+	}
+	r, err := miner.Start(tb.Context(), m, s, log)
+	if err != nil {
+		return nil, err
+	}
+	d, err := dendrite.Dial(tb.Context(), r.Endpoint, wallet.Mock(validator))
+	if err != nil {
+		_ = r.Stop()
+		return nil, err
+	}
+	tb.Cleanup(func() {
+		_ = d.Close()
+		if err := r.Stop(); err != nil {
+			tb.Errorf("minertest: stop miner %s: %v", m.Name(), err)
+		}
+		logw.close()
+	})
+	return &Server{Hotkey: r.Hotkey, Endpoint: r.Endpoint, tb: tb, dendrite: d}, nil
+}
+
+// Query sends a forward query of [batch, block] token ids, drawn from a
+// generator seeded by the shape, and returns the answer and its return code.
+func (s *Server) Query(batch, block int) (miner.Tensor, miner.ReturnCode) {
+	return s.Forward(s.tb.Context(), Tokens(batch, block))
+}
+
+// Forward sends a forward query of in and returns the answer and its return
+// code; ctx bounds the call.
+func (s *Server) Forward(ctx context.Context, in miner.Tensor) (miner.Tensor, miner.ReturnCode) {
+	out, code, _ := s.dendrite.ForwardText(ctx, in)
+	return out, code
+}
+
+// Tokens returns [batch, block] token ids in [0, miner.VocabSize), the same
+// for the same shape.
+func Tokens(batch, block int) miner.Tensor {
+	rng := rand.New(rand.NewPCG(uint64(batch), uint64(block)))
+	ids := make([]int64, batch*block)
+	for i := range ids {
+		ids[i] = rng.Int64N(miner.VocabSize)
+	}
+	return miner.FromInt64([]int64{int64(batch), int64(block)}, ids)
+}
+
+// testWriter writes to a test's log until closed: the miner's goroutines
+// may outlive the test, whose log then must not be written.
+type testWriter struct {
+	mu     sync.Mutex
+	tb     testing.TB
+	closed bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.tb.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+}
