@@ -91,7 +91,7 @@ func TestBenchmarkOutputContract(t *testing.T) {
 		for _, conc := range []string{"1", "4", "16"} {
 			assert.Contains(t, results, "Concurrency/miner="+miner+"/batch=10/block=10/conc="+conc)
 		}
-		_, err := os.Stat(filepath.Join(dir, "results", "mock", "mock", miner, "queries.csv"))
+		_, err := os.Stat(filepath.Join(dir, "results", "mock", "default", miner, "queries.csv"))
 		assert.NoError(t, err, "history of %s", miner)
 	}
 }

@@ -198,7 +198,7 @@ func (h *harness) bench(b *testing.B, m *Miner, load Load) {
 // openHistory opens the load's CSV history of m. With -mb.restart, the first
 // open of a file in this run starts it fresh; later ones append to it.
 func (h *harness) openHistory(m *Miner, load Load) (*history.Writer, error) {
-	path := filepath.Join(h.cfg.Results, m.network, "mock", m.Name, load.History+".csv")
+	path := filepath.Join(m.dir, load.History+".csv")
 	h.historyMu.Lock()
 	restart := h.cfg.Restart && !h.restarted[path]
 	h.restarted[path] = true

@@ -51,7 +51,7 @@ type config struct {
 	Timeout time.Duration
 	// Restart starts fresh history files instead of appending to them.
 	Restart bool
-	// Results is the directory the CSV histories go under.
+	// Results is the directory the miners' histories and logs go under.
 	Results string
 	// Debug copies the miners' logs to stderr.
 	Debug bool
@@ -98,8 +98,8 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Rate, name("rate"), c.Rate, fmt.Sprintf("open loop: queries per second the standard benchmark sends on a fixed schedule, latency measured from each query's intended send time; 0 runs the closed loop (0 to %d)", maxRate))
 	fs.DurationVar(&c.Timeout, name("timeout"), c.Timeout, "per-query timeout; a query cut by it is recorded as Timeout")
 	fs.BoolVar(&c.Restart, name("restart"), c.Restart, "start fresh query histories instead of appending to them")
-	fs.StringVar(&c.Results, name("results"), c.Results, "`directory` of the CSV query histories")
-	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "show the miners' logs on stderr")
+	fs.StringVar(&c.Results, name("results"), c.Results, "`directory` of the results: each miner's query histories and log, under <network>/<wallet>/<miner>/")
+	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "also show the miners' logs live on stderr (they are always kept in logs.log)")
 	fs.StringVar(&c.Endpoint, name("endpoint"), c.Endpoint, "`host:port` of a running miner to benchmark instead of launching plugins")
 	fs.DurationVar(&c.BlockTime, name("blocktime"), c.BlockTime, fmt.Sprintf("block time of the embedded mock chain (the real chain's is %v)", chain.RealBlockTime))
 	fs.Func(name("set"), "override a miner setting, `[miner:]key=value` (repeatable), e.g. template:nucleus.nhid=600", func(s string) error {
@@ -186,11 +186,17 @@ func (c *config) check(known []string) error {
 		bad("miners", strings.Join(c.Miners, ","), "names from: "+strings.Join(known, ", ")+" (unknown: "+strings.Join(unknown, ", ")+")")
 	}
 	for _, m := range slices.Sorted(maps.Keys(c.Overrides)) {
-		if m == "" || slices.Contains(known, m) {
-			continue
+		prefix := ""
+		if m != "" {
+			prefix = m + ":"
 		}
 		for _, k := range c.Overrides[m].Keys() {
-			bad("set", m+":"+k+"="+c.Overrides[m][k], "[miner:]key=value with a miner name from: "+strings.Join(known, ", "))
+			v := c.Overrides[m][k]
+			if m != "" && !slices.Contains(known, m) {
+				bad("set", prefix+k+"="+v, "[miner:]key=value with a miner name from: "+strings.Join(known, ", "))
+			} else if want := badDirSetting(k, v); want != "" {
+				bad("set", prefix+k+"="+v, want)
+			}
 		}
 	}
 	if c.Endpoint != "" {
@@ -202,6 +208,19 @@ func (c *config) check(known []string) error {
 		bad("results", c.Results, "a directory that can be created and written (empty path)")
 	}
 	return errors.Join(errs...)
+}
+
+// badDirSetting returns what is accepted when value, of a setting that
+// names a results directory (subtensor.network, wallet.name), cannot name
+// one, and "" otherwise.
+func badDirSetting(key, value string) string {
+	if key != miner.KeyNetwork && key != miner.KeyWalletName {
+		return ""
+	}
+	if value == "" || value == "." || value == ".." || strings.ContainsAny(value, `/\`+"\x00") {
+		return "a " + key + " that can name a directory of the results (not empty, . or .., no / or \\)"
+	}
+	return ""
 }
 
 // checkEnvironment checks, for a valid config, what a benchmark run will use:

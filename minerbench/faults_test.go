@@ -253,7 +253,7 @@ func testFaultCrashConcurrent(t *testing.T, bin, miners string) {
 // testFaultRegistration checks the ways a miner can fail to appear on the
 // chain, and that a slow or late one is still found within the 100 blocks.
 func testFaultRegistration(t *testing.T, bin, miners string) {
-	hotkey := wallet.Mock("mock/flaky").SS58()
+	hotkey := wallet.Mock("default/flaky").SS58()
 	tests := []struct {
 		name string
 		args []string
@@ -265,13 +265,13 @@ func testFaultRegistration(t *testing.T, bin, miners string) {
 		{
 			name: "never",
 			args: []string{"-mb.set", "flaky:flaky.register=never"},
-			fail: `miner flaky: chain: hotkey "` + hotkey + `" is not registered after waiting (\d+) blocks; run with -mb.debug to see the miner's log\n`,
+			fail: `miner flaky: chain: hotkey "` + hotkey + `" is not registered after waiting (\d+) blocks; the miner's log is in \S+/mock/default/flaky/logs\.log\n`,
 			log:  "flaky: not registering the axon, as flaky.register=never asks",
 		},
 		{
 			name: "unspecified",
 			args: []string{"-mb.set", "flaky:flaky.register=unspecified"},
-			fail: `miner flaky: chain: hotkey "` + hotkey + `" has no routable axon after waiting (\d+) blocks: uid \d is registered at 0\.0\.0\.0:\d+ and its ip 0\.0\.0\.0 is unspecified; want the miner to serve_axon a dialable ip and a port other than 0; run with -mb.debug to see the miner's log\n`,
+			fail: `miner flaky: chain: hotkey "` + hotkey + `" has no routable axon after waiting (\d+) blocks: uid \d is registered at 0\.0\.0\.0:\d+ and its ip 0\.0\.0\.0 is unspecified; want the miner to serve_axon a dialable ip and a port other than 0; the miner's log is in \S+/mock/default/flaky/logs\.log\n`,
 			log:  "flaky: registering the axon at the unspecified address 0.0.0.0, as flaky.register=unspecified asks",
 		},
 		{
@@ -376,7 +376,7 @@ func runFaults(t *testing.T, bin, miners string, args ...string) *lifeRun {
 }
 
 func historyPath(results, miner string) string {
-	return filepath.Join(results, "mock", "mock", miner, DefaultHistory+".csv")
+	return filepath.Join(results, "mock", "default", miner, DefaultHistory+".csv")
 }
 
 // readRows reads a miner's history, which must be well formed.

@@ -56,7 +56,7 @@ func inProcess(t *testing.T, name string, timeout time.Duration, forward axon.Fo
 	cfg.Results = t.TempDir()
 	cfg.Timeout = timeout
 	h := &harness{cfg: cfg, ctx: t.Context(), restarted: map[string]bool{}}
-	m := &Miner{Name: name, Endpoint: addr, network: "mock"}
+	m := &Miner{Name: name, Endpoint: addr, dir: resultsDir(cfg.Results, mockNetwork, validatorWallet, name)}
 	m.connect(h.ctx, wallet.Mock(validatorName))
 	t.Cleanup(m.stop)
 	require.NoError(t, m.Err())

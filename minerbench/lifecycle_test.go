@@ -39,15 +39,23 @@ const (
 // possible endings and checks that no miner process outlives any of them,
 // and that Main refuses bad flags before starting any.
 func TestLifecycle(t *testing.T) {
+	bin := buildBenchFile(t, "lifecycle")
+	testEndings(t, bin)
+	testBadFlags(t, bin)
+}
+
+// buildBenchFile compiles the bench file of testdata/name into a test
+// binary and returns its path. It skips the test under -short.
+func buildBenchFile(t *testing.T, name string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs a test binary and miner plugins")
 	}
-	bin := filepath.Join(t.TempDir(), "life.test")
-	if msg, err := exec.Command("go", "test", "-c", "-o", bin, "./testdata/lifecycle").CombinedOutput(); err != nil {
-		t.Fatalf("go test -c ./testdata/lifecycle: %v\n%s", err, msg)
+	bin := filepath.Join(t.TempDir(), name+".test")
+	if msg, err := exec.Command("go", "test", "-c", "-o", bin, "./testdata/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("go test -c ./testdata/%s: %v\n%s", name, err, msg)
 	}
-	testEndings(t, bin)
-	testBadFlags(t, bin)
+	return bin
 }
 
 // ending is one way a benchmark run ends.
@@ -134,7 +142,7 @@ func testEndings(t *testing.T, bin string) {
 				assert.NoFileExists(t, r.afterFile)
 			}
 			if e.mode == "return" {
-				assert.FileExists(t, filepath.Join(r.results, "mock", "mock", "noop", DefaultHistory+".csv"))
+				assert.FileExists(t, filepath.Join(r.results, "mock", "default", "noop", DefaultHistory+".csv"))
 			}
 		})
 	}

@@ -11,9 +11,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/internal/launch"
+	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
@@ -53,8 +56,17 @@ const (
 // running benchmark to stop and write its history before forcing an exit.
 const shutdownGrace = 10 * time.Second
 
-// validatorName is the mock wallet the host's dendrite signs with.
-const validatorName = "minerbench/validator"
+// The mock wallet the host's dendrite signs with: its wallet name (a miner's
+// default, miner.RuntimeDefaults), and the name its key derives from
+// (wallet/hotkey, as a miner's).
+const (
+	validatorWallet = "default"
+	validatorName   = validatorWallet + "/validator"
+)
+
+// mockNetwork is the network of the embedded chain, as the original named
+// it (subtensor.network=mock).
+const mockNetwork = "mock"
 
 // unitLines tell benchstat which direction is better for the custom units.
 const unitLines = "Unit queries/s better=higher\nUnit success-% better=higher\n"
@@ -191,6 +203,11 @@ func checkSpecs(specs []MinerSpec) error {
 				return fmt.Errorf("miner %q: MinerSpec.Binary %q: want an executable file (%v)", s.Name, s.Binary, err)
 			}
 		}
+		for _, k := range miner.Settings(s.Settings).Keys() {
+			if want := badDirSetting(k, s.Settings[k]); want != "" {
+				return fmt.Errorf("miner %q: MinerSpec.Settings %s=%q: want %s", s.Name, k, s.Settings[k], want)
+			}
+		}
 		seen[s.Name] = true
 	}
 	return nil
@@ -242,16 +259,33 @@ type harness struct {
 // start brings up the chain and the miners (or the remote endpoint). A miner
 // that fails to start is kept with its error, so that its benchmarks fail
 // and the others still run; an error is returned only for a harness fault.
+// It prints each miner's results directory to stderr, as the original did.
 func start(ctx context.Context, cfg config, specs []MinerSpec, stderr io.Writer) (*harness, error) {
 	h := &harness{cfg: cfg, ctx: ctx, restarted: map[string]bool{}}
 	validator := wallet.Mock(validatorName)
 	if cfg.Endpoint != "" {
-		// checkEnvironment has probed the endpoint; a miner gone since fails its
-		// benchmarks with the reason.
-		m := &Miner{Name: "remote", Endpoint: cfg.Endpoint, network: "remote"}
+		// checkEnvironment has probed the endpoint; a miner gone since fails
+		// its benchmarks with the reason.
+		m := &Miner{Name: "remote", Endpoint: cfg.Endpoint, dir: resultsDir(cfg.Results, "remote", validatorWallet, "remote")}
+		if err := logTo(stderr, m.dir); err != nil {
+			return nil, err
+		}
 		m.connect(ctx, validator)
 		h.miners = []*Miner{m}
 		return h, nil
+	}
+	// A miner's directory is named by its network and wallet name settings
+	// as the host sends them: its own, the global overrides (every miner
+	// has the runtime's keys) and the host's.
+	dirs := make([]string, len(specs))
+	for i, spec := range specs {
+		s := hostSettings(spec)
+		maps.Copy(s, cfg.Overrides[""])
+		maps.Copy(s, ownOverrides(cfg, spec))
+		dirs[i] = resultsDir(cfg.Results, s[miner.KeyNetwork], s[miner.KeyWalletName], spec.Name)
+		if err := logTo(stderr, dirs[i]); err != nil {
+			return nil, err
+		}
 	}
 	ch, err := chain.New(chain.Config{BlockTime: cfg.BlockTime})
 	if err != nil {
@@ -277,18 +311,18 @@ func start(ctx context.Context, cfg config, specs []MinerSpec, stderr io.Writer)
 	}
 	h.stops = append(h.stops, cleanup)
 
-	var log io.Writer
+	var echo io.Writer
 	if cfg.Debug {
-		log = stderr
+		echo = stderr
 	}
 	status := newStatusLine(stderr)
 	defer status.done()
-	l := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, log: log, status: status}
+	l := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, echo: echo, status: status}
 	h.miners = make([]*Miner, len(specs))
 	var wg sync.WaitGroup
 	for i, spec := range specs {
 		wg.Go(func() {
-			h.miners[i] = l.start(ctx, spec, binaries[spec.Name], ownOverrides(cfg, spec), cfg.Overrides[""])
+			h.miners[i] = l.start(ctx, spec, binaries[spec.Name], dirs[i], ownOverrides(cfg, spec), cfg.Overrides[""])
 		})
 	}
 	wg.Wait()
@@ -297,6 +331,20 @@ func start(ctx context.Context, cfg config, specs []MinerSpec, stderr io.Writer)
 		return nil, err
 	}
 	return h, nil
+}
+
+// logTo makes a miner's results directory and tells where it is, in the
+// original's words.
+func logTo(stderr io.Writer, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results directory: %w", err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("results directory: %w", err)
+	}
+	fmt.Fprintf(stderr, "Logging to: %s\n", abs)
+	return nil
 }
 
 // stop stops the miners (at once, each gracefully), then what start started

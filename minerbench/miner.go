@@ -48,7 +48,8 @@ type Miner struct {
 	// Endpoint is the host:port of the miner's axon.
 	Endpoint string
 
-	network   string
+	dir       string   // of its histories and its log
+	log       *os.File // its log, while it runs
 	defaults  miner.Settings
 	proc      *launch.Process
 	validator *wallet.Keypair
@@ -146,16 +147,21 @@ func (m *Miner) clients(ctx context.Context, n int) ([]*dendrite.Dendrite, error
 	return m.dendrites[:n], nil
 }
 
-// stop closes the connections and stops the miner's process.
+// stop closes the connections, stops the miner's process and closes its
+// log. It is idempotent.
 func (m *Miner) stop() {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, d := range m.dendrites {
 		_ = d.Close()
 	}
 	m.dendrites = nil
-	m.mu.Unlock()
 	if m.proc != nil {
 		m.proc.Kill()
+	}
+	if m.log != nil {
+		_ = m.log.Close()
+		m.log = nil
 	}
 }
 
@@ -164,29 +170,46 @@ type launcher struct {
 	chain         *chain.Chain
 	chainEndpoint string
 	validator     *wallet.Keypair
-	log           io.Writer
+	echo          io.Writer // a copy of every miner's log, or nil
 	status        *statusLine
 }
 
+// logFile is the name of a miner's log in its results directory, the
+// original's record_log file.
+const logFile = "logs.log"
+
 // start launches one miner, hands it its settings, and waits for its axon on
-// the chain, as the original's QueryBenchmark did.
+// the chain, as the original's QueryBenchmark did. Everything the miner
+// writes is appended to its log in dir, after a header line of this run.
 //
 // own are the settings for this miner alone (refused by the miner if it does
-// not have them); global ones apply only where the miner has the key.
-func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own, global miner.Settings) *Miner {
-	m := &Miner{Name: spec.Name, network: "mock"}
+// not have them); global ones apply only where the miner has the key. Both
+// override the host's (hostSettings).
+func (l launcher) start(ctx context.Context, spec MinerSpec, binary, dir string, own, global miner.Settings) *Miner {
+	m := &Miner{Name: spec.Name, dir: dir}
+	logPath := filepath.Join(dir, logFile)
 	fail := func(err error) *Miner {
 		m.err = fmt.Errorf("miner %s: %w", spec.Name, err)
 		if m.proc != nil {
 			m.err = m.proc.Explain(m.err)
-			m.proc.Kill()
-			m.proc = nil
 		}
+		m.stop()
+		m.proc = nil
 		return m
+	}
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fail(fmt.Errorf("log: %w", err))
+	}
+	m.log = f
+	fmt.Fprintf(f, "=== %s minerbench: launching miner %s (%s)\n", time.Now().Format(time.RFC3339), spec.Name, binary)
+	var log io.Writer = f
+	if l.echo != nil {
+		log = io.MultiWriter(f, l.echo)
 	}
 	l.status.set(spec.Name, "Starting miner "+spec.Name+" …")
 	defer l.status.set(spec.Name, "")
-	proc, err := launch.Launch(launch.LaunchConfig{Path: binary, Log: l.log})
+	proc, err := launch.Launch(launch.LaunchConfig{Path: binary, Log: log})
 	if err != nil {
 		return fail(err)
 	}
@@ -195,15 +218,11 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own,
 	if err != nil {
 		return fail(fmt.Errorf("info: %w", err))
 	}
-	settings := miner.Settings{
-		miner.KeyWalletName:    "mock",
-		miner.KeyWalletHotkey:  spec.Name,
-		miner.KeyNetwork:       "mock",
-		miner.KeyChainEndpoint: l.chainEndpoint,
-	}
 	m.defaults = miner.Settings(info.Defaults)
+	settings := hostSettings(spec)
+	settings[miner.KeyChainEndpoint] = l.chainEndpoint
 	for k, v := range global {
-		if _, known := info.Defaults[k]; known {
+		if _, known := m.defaults[k]; known {
 			settings[k] = v
 		}
 	}
@@ -227,11 +246,28 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own,
 		if proc.Exited() {
 			return fail(errors.New("exited before its axon was registered"))
 		}
-		return fail(fmt.Errorf("%w; run with -%sdebug to see the miner's log", err, flagPrefix))
+		return fail(fmt.Errorf("%w; the miner's log is in %s", err, logPath))
 	}
 	m.Endpoint = chain.Endpoint(neuron)
 	m.connect(ctx, l.validator)
 	return m
+}
+
+// hostSettings returns what the host sets for spec's miner, as the
+// original did, before the chain's endpoint: a mock wallet of the miner's
+// default name with the miner's name as hotkey, on the mock network.
+func hostSettings(spec MinerSpec) miner.Settings {
+	return miner.Settings{
+		miner.KeyWalletName:   miner.RuntimeDefaults()[miner.KeyWalletName],
+		miner.KeyWalletHotkey: spec.Name,
+		miner.KeyNetwork:      mockNetwork,
+	}
+}
+
+// resultsDir is a miner's directory under results: <network>/<wallet
+// name>/<miner>, as the original's results/mock/default/<miner>.
+func resultsDir(results, network, walletName, minerName string) string {
+	return filepath.Join(results, network, walletName, minerName)
 }
 
 // ownOverrides merges the bench file's settings for spec and the -mb.set

@@ -32,7 +32,7 @@ func benchN(t *testing.T, h *harness, m *Miner, load Load, n int) (testing.Bench
 	defer func() { require.NoError(t, bt.Value.Set(old)) }()
 	res := testing.Benchmark(func(b *testing.B) { h.bench(b, m, load) })
 	require.Equal(t, n, res.N, "the benchmark failed")
-	rows, err := history.Read(filepath.Join(h.cfg.Results, m.network, "mock", m.Name, load.History+".csv"))
+	rows, err := history.Read(filepath.Join(m.dir, load.History+".csv"))
 	require.NoError(t, err)
 	return res, rows
 }
@@ -281,7 +281,7 @@ func TestOpenLoopInterrupted(t *testing.T) {
 	res := testing.Benchmark(func(b *testing.B) { h.bench(b, m, load) })
 	assert.Zero(t, res.N, "an interrupted benchmark fails")
 
-	rows, err := history.Read(filepath.Join(h.cfg.Results, m.network, "mock", m.Name, load.History+".csv"))
+	rows, err := history.Read(filepath.Join(m.dir, load.History+".csv"))
 	require.NoError(t, err)
 	require.Len(t, rows, answered, "only the answered queries are recorded")
 	for i, row := range rows {

@@ -44,7 +44,7 @@ func BenchmarkOverhead(b *testing.B) {
 	defer cancel()
 	h := &harness{cfg: defaultConfig(), ctx: ctx, restarted: map[string]bool{}}
 	h.cfg.Results = b.TempDir()
-	m := &Miner{Name: "axon", Endpoint: addr, network: "mock", validator: wallet.Mock(validatorName)}
+	m := &Miner{Name: "axon", Endpoint: addr, dir: b.TempDir(), validator: wallet.Mock(validatorName)}
 	defer m.stop()
 
 	for _, shape := range [][2]int{{1, 1}, {10, 10}} {

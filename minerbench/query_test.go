@@ -1,7 +1,9 @@
 package minerbench
 
 import (
+	"bytes"
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -63,4 +65,24 @@ func TestQueryTimeout(t *testing.T) {
 	cancel()
 	rec := r.query(d, qt, fast)
 	assert.Equal(t, wire.ReturnCode_UnknownException, rec.Code, "interrupted")
+}
+
+// TestRemoteResultsDir checks where the histories of a miner queried by
+// -mb.endpoint go, under the network "remote" and the validator's wallet
+// name, and that start says so on its stderr.
+func TestRemoteResultsDir(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Results = t.TempDir()
+	cfg.Endpoint = serveAxon(t, "remote", zeros)
+	var stderr bytes.Buffer
+	h, err := start(t.Context(), cfg, nil, &stderr)
+	require.NoError(t, err)
+	defer h.stop()
+	require.Len(t, h.miners, 1)
+	m := h.miners[0]
+	require.NoError(t, m.Err())
+	want := filepath.Join(cfg.Results, "remote", "default", "remote")
+	assert.Equal(t, want, m.dir)
+	assert.DirExists(t, want)
+	assert.Equal(t, "Logging to: "+want+"\n", stderr.String())
 }

@@ -40,8 +40,10 @@ type LaunchConfig struct {
 	// Checksum, when set, is the SHA-256 of the binary: one that does not
 	// match is refused before it runs.
 	Checksum []byte
-	// Log, when non-nil, receives the miner's log (stderr) as it comes; the
-	// debug setting passes os.Stderr.
+	// Log, when non-nil, receives everything the miner writes, line by
+	// line as it comes: its stderr (its log) and what it writes to
+	// os.Stdout and os.Stderr once go-plugin's Serve has redirected them.
+	// Nothing is written to Log once Kill returns, or Launch fails.
 	Log io.Writer
 	// LogLines is how many last log lines to keep for error messages
 	// (default DefaultLogLines).
@@ -54,10 +56,11 @@ type LaunchConfig struct {
 // channel, plus what is needed to stop it and explain a failure.
 type Process struct {
 	contract.Controller
-	client *goplugin.Client
-	runner *cmdRunner
-	tail   *lineTail
-	once   sync.Once
+	client  *goplugin.Client
+	runner  *cmdRunner
+	out     *output
+	streams [3]*stream // stderr, and the redirected stdout and stderr
+	once    sync.Once
 }
 
 // Launch starts the plugin binary, completes the handshake (with automatic
@@ -76,17 +79,15 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 30 * time.Second
 	}
-	tail := newLineTail(cfg.LogLines)
-	var logOut io.Writer = tail
-	if cfg.Log != nil {
-		logOut = io.MultiWriter(tail, cfg.Log)
-	}
 	if cfg.Checksum != nil {
 		if err := verifyChecksum(cfg.Path, cfg.Checksum); err != nil {
 			return nil, fmt.Errorf("launch miner: %w", err)
 		}
 	}
-	p := &Process{tail: tail}
+	p := &Process{out: newOutput(cfg.LogLines, cfg.Log)}
+	for i := range p.streams {
+		p.streams[i] = &stream{out: p.out}
+	}
 	cc := &goplugin.ClientConfig{
 		HandshakeConfig:  contract.Handshake,
 		Plugins:          contract.PluginSet(nil),
@@ -94,7 +95,9 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 		Managed:          true,
 		AutoMTLS:         true,
 		StartTimeout:     cfg.StartTimeout,
-		Stderr:           logOut,
+		Stderr:           p.streams[0],
+		SyncStdout:       p.streams[1],
+		SyncStderr:       p.streams[2],
 		Logger:           hclog.NewNullLogger(),
 		// go-plugin hands over a command carrying the handshake environment;
 		// our runner runs the plugin binary with it and keeps its exit status.
@@ -109,12 +112,12 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	p.client = goplugin.NewClient(cc)
 	rpc, err := p.client.Client()
 	if err != nil {
-		p.client.Kill()
+		p.end()
 		return nil, p.Explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
 	}
 	raw, err := rpc.Dispense(contract.PluginName)
 	if err != nil {
-		p.client.Kill()
+		p.end()
 		return nil, p.Explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
 	}
 	p.Controller = raw.(contract.Controller)
@@ -175,7 +178,7 @@ func (p *Process) ExitError() error {
 }
 
 // Logs returns the miner's last log lines.
-func (p *Process) Logs() string { return p.tail.String() }
+func (p *Process) Logs() string { return p.out.String() }
 
 // Kill stops the miner: gracefully (its axon finishes in-flight queries),
 // then by force. It waits until the process is gone and is idempotent.
@@ -186,8 +189,18 @@ func (p *Process) Kill() {
 			_ = p.Controller.Stop(ctx)
 			cancel()
 		}
-		p.client.Kill()
+		p.end()
 	})
+}
+
+// end kills the process and takes its last unfinished lines; nothing is
+// written to the Log once it returns.
+func (p *Process) end() {
+	p.client.Kill()
+	for _, s := range p.streams {
+		s.flush()
+	}
+	p.out.detach()
 }
 
 // Explain adds the process's exit status and its last log lines to err,
