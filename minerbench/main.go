@@ -1,8 +1,10 @@
-// Package minerbench benchmarks Bittensor-style miners from go test: Main
-// drives the miners' lifecycle from TestMain (build the plugin binaries,
-// launch them, wait for their axons on the embedded mock chain, stop them),
-// and Bench queries them from BenchmarkXxx functions, reporting metrics that
-// benchstat reads and keeping the original's CSV query history.
+// Package minerbench benchmarks Bittensor-style miners from go test.
+//
+// Main (or Run) drives the miners' lifecycle from TestMain: build the plugin
+// binaries, launch them, wait for their axons on the embedded mock chain,
+// stop them. Bench and BenchMiner query them from BenchmarkXxx functions,
+// reporting metrics that benchstat reads and keeping the original's CSV
+// query history. A miner itself is written with package miner.
 package minerbench
 
 import (

@@ -209,7 +209,7 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary, dir string,
 	}
 	l.status.set(spec.Name, "Starting miner "+spec.Name+" …")
 	defer l.status.set(spec.Name, "")
-	proc, err := launch.Launch(launch.LaunchConfig{Path: binary, Log: log})
+	proc, err := launch.Launch(launch.Config{Path: binary, Log: log})
 	if err != nil {
 		return fail(err)
 	}

@@ -31,8 +31,8 @@ const DefaultLogLines = 20
 // stopTimeout bounds the graceful part of Process.Kill.
 const stopTimeout = 5 * time.Second
 
-// LaunchConfig says how to start a miner plugin. Zero values mean defaults.
-type LaunchConfig struct {
+// Config says how to start a miner plugin. Zero values mean defaults.
+type Config struct {
 	// Path is the plugin binary. Required.
 	Path string
 	// Args are extra command-line arguments for the plugin.
@@ -66,7 +66,7 @@ type Process struct {
 // Launch starts the plugin binary, completes the handshake (with automatic
 // mutual TLS) and returns the running process. The process is registered with
 // go-plugin's CleanupClients. On error nothing is left running.
-func Launch(cfg LaunchConfig) (*Process, error) {
+func Launch(cfg Config) (*Process, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("launch miner: plugin path is empty")
 	}

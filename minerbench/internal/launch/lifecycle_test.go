@@ -86,7 +86,7 @@ func runTests(m *testing.M) int {
 
 // helperHost is the body of the helper host process.
 func helperHost() int {
-	p, err := launch.Launch(launch.LaunchConfig{Path: os.Getenv(helperPluginEnv)})
+	p, err := launch.Launch(launch.Config{Path: os.Getenv(helperPluginEnv)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -99,7 +99,7 @@ func helperHost() int {
 // start launches the plugin at path and kills it when the test ends.
 func start(t *testing.T, path string) *launch.Process {
 	t.Helper()
-	p, err := launch.Launch(launch.LaunchConfig{Path: path})
+	p, err := launch.Launch(launch.Config{Path: path})
 	require.NoError(t, err)
 	t.Cleanup(p.Kill)
 	return p
@@ -242,7 +242,7 @@ func TestLaunchChecksum(t *testing.T) {
 
 	t.Run("mismatch is refused before it runs", func(t *testing.T) {
 		wrong := bytes.Repeat([]byte{0xab}, sha256.Size)
-		p, err := launch.Launch(launch.LaunchConfig{Path: fake, Checksum: wrong})
+		p, err := launch.Launch(launch.Config{Path: fake, Checksum: wrong})
 		require.Error(t, err)
 		assert.Nil(t, p)
 		assert.Contains(t, err.Error(), "SHA-256")
@@ -252,7 +252,7 @@ func TestLaunchChecksum(t *testing.T) {
 	t.Run("match runs it", func(t *testing.T) {
 		// The script is no plugin, so the handshake fails, but only after
 		// the script ran: this proves the marker would have shown a run.
-		_, err := launch.Launch(launch.LaunchConfig{Path: fake, Checksum: sum[:]})
+		_, err := launch.Launch(launch.Config{Path: fake, Checksum: sum[:]})
 		require.Error(t, err)
 		assert.FileExists(t, marker)
 	})
@@ -260,7 +260,7 @@ func TestLaunchChecksum(t *testing.T) {
 		body, err := os.ReadFile(noopBin)
 		require.NoError(t, err)
 		sum := sha256.Sum256(body)
-		p, err := launch.Launch(launch.LaunchConfig{Path: noopBin, Checksum: sum[:]})
+		p, err := launch.Launch(launch.Config{Path: noopBin, Checksum: sum[:]})
 		require.NoError(t, err)
 		defer p.Kill()
 		info, err := p.Info(context.Background())
@@ -275,7 +275,7 @@ echo "weights.bin: no such file" >&2
 echo "giving up" >&2
 exit 3
 `)
-	p, err := launch.Launch(launch.LaunchConfig{Path: crash})
+	p, err := launch.Launch(launch.Config{Path: crash})
 	require.Error(t, err)
 	assert.Nil(t, p)
 	msg := err.Error()
