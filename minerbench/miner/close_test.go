@@ -119,7 +119,8 @@ func TestCloseOnPluginShutdown(t *testing.T) {
 			served := make(chan struct{})
 			go func() {
 				defer close(served)
-				servePlugin(m, slog.New(slog.DiscardHandler), io.Discard, &goplugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach})
+				c := &controller{miner: m, log: slog.New(slog.DiscardHandler)}
+				servePlugin(c, io.Discard, &goplugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach})
 			}()
 
 			var rc *goplugin.ReattachConfig
@@ -176,5 +177,24 @@ func TestCloseOnStandaloneSignal(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the standalone miner did not stop on SIGINT")
 	}
+	assert.Equal(t, int32(1), m.closes.Load(), "Close calls")
+}
+
+// TestCloseWhenHostIsGone checks that a plugin whose host is gone stops its
+// miner, closing it once, before it exits.
+func TestCloseWhenHostIsGone(t *testing.T) {
+	m := newClosingMiner()
+	c := &controller{miner: m, log: slog.New(slog.DiscardHandler)}
+	_, err := c.Run(context.Background(), nil)
+	require.NoError(t, err)
+	var polls atomic.Int32
+	getppid := func() int {
+		if polls.Add(1) < 3 {
+			return 42 // the host, for the first polls
+		}
+		return 1 // reparented: the host is gone
+	}
+	watchParent(42, getppid, c.Stop, slog.New(slog.DiscardHandler))
+	assert.Equal(t, int32(3), polls.Load(), "returned before the host was gone")
 	assert.Equal(t, int32(1), m.closes.Load(), "Close calls")
 }

@@ -22,6 +22,9 @@ import (
 // parentPollInterval is how often a plugin checks that its host is alive.
 const parentPollInterval = 100 * time.Millisecond
 
+// orphanStopTimeout bounds the stop of a miner whose host is gone.
+const orphanStopTimeout = 5 * time.Second
+
 // Serve runs m: as a plugin of the benchmark host when the host launched it,
 // otherwise as a standalone axon configured by command-line flags (see -h).
 // It is the whole of a miner's main.
@@ -44,8 +47,14 @@ func Serve(m Miner) {
 		}
 		return
 	}
-	go exitWithParent(os.Getppid(), log)
-	servePlugin(m, log, stderr, nil)
+	c := &controller{miner: m, log: log}
+	go func() {
+		// A host killed without a chance to clean up (SIGKILL, a test
+		// timeout) must leave no miner behind.
+		watchParent(os.Getppid(), os.Getppid, c.Stop, log)
+		os.Exit(3)
+	}()
+	servePlugin(c, stderr, nil)
 }
 
 // newLogger returns the log of m: text lines on w, tagged with m's name.
@@ -53,31 +62,43 @@ func newLogger(m Miner, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil)).With("miner", m.Name())
 }
 
-// servePlugin serves m to the host over go-plugin until the host ends the
-// plugin, then stops m if it still runs. test, when set, serves in-process
-// (go-plugin's test mode).
-func servePlugin(m Miner, log *slog.Logger, stderr io.Writer, test *goplugin.ServeTestConfig) {
-	c := &controller{miner: m, log: log}
+// servePlugin serves c to the host over go-plugin until the host ends the
+// plugin, then stops its miner if it still runs. test, when set, serves
+// in-process (go-plugin's test mode).
+func servePlugin(c *controller, stderr io.Writer, test *goplugin.ServeTestConfig) {
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: contract.Handshake,
 		Plugins:         contract.PluginSet(c),
 		GRPCServer:      goplugin.DefaultGRPCServer,
-		Logger:          hclog.New(&hclog.LoggerOptions{Name: m.Name(), Output: stderr, Level: hclog.Warn}),
+		Logger:          hclog.New(&hclog.LoggerOptions{Name: c.miner.Name(), Output: stderr, Level: hclog.Warn}),
 		Test:            test,
 	})
 	if err := c.Stop(context.Background()); err != nil {
-		log.Error("stop", "error", err)
+		c.log.Error("stop", "error", err)
 	}
 }
 
-// exitWithParent ends the process when its parent dies, so that a host killed
-// without a chance to clean up (SIGKILL, a test timeout) leaves no miner behind.
-func exitWithParent(parent int, log *slog.Logger) {
-	for range time.Tick(parentPollInterval) {
-		if os.Getppid() != parent {
-			log.Warn("host process is gone; exiting", "host_pid", parent)
-			os.Exit(3)
+// watchParent returns once the process's parent is no longer parent, as
+// getppid tells, after stopping the miner with stop, for at most
+// orphanStopTimeout.
+func watchParent(parent int, getppid func() int, stop func(context.Context) error, log *slog.Logger) {
+	tick := time.NewTicker(parentPollInterval)
+	defer tick.Stop()
+	for getppid() == parent {
+		<-tick.C
+	}
+	log.Warn("host process is gone; stopping and exiting", "host_pid", parent)
+	ctx, cancel := context.WithTimeout(context.Background(), orphanStopTimeout)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop(ctx) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			log.Error("stop", "error", err)
 		}
+	case <-ctx.Done():
+		log.Error("stop", "error", "not stopped within "+orphanStopTimeout.String())
 	}
 }
 
