@@ -46,14 +46,8 @@ const pythonModules = "grpc, msgpack, google.protobuf, cryptography"
 // hotkey the Go wallet derives for it, answers every query, and is stopped
 // and reaped when the run ends.
 func TestPythonMiner(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs a test binary and the Python miner")
-	}
+	bin := buildBenchFile(t, "python")
 	miner, _ := pythonMiner(t)
-	bin := filepath.Join(t.TempDir(), "python.test")
-	if msg, err := exec.Command("go", "test", "-c", "-o", bin, "./testdata/python").CombinedOutput(); err != nil {
-		t.Fatalf("go test -c ./testdata/python: %v\n%s", err, msg)
-	}
 	const calls = 20
 	r := newLifeRun(t)
 	r.start(t, bin, fmt.Sprintf("%dx", calls), []string{"-mb.debug"}, "MINERBENCH_PYTHON_MINER="+miner)
@@ -77,8 +71,8 @@ func TestPythonMiner(t *testing.T) {
 
 	// The host found the axon on the chain under the hotkey the miner
 	// announced, which must be the one the Go runtime derives for the mock
-	// wallet the host names (wallet.name=mock, wallet.hotkey=python).
-	assert.Contains(t, stderr, "python: axon serving: hotkey="+wallet.Mock("mock/python").SS58()+" endpoint=127.0.0.1:")
+	// wallet the host names (wallet.name=default, wallet.hotkey=python).
+	assert.Contains(t, stderr, "python: axon serving: hotkey="+wallet.Mock("default/python").SS58()+" endpoint=127.0.0.1:")
 	assert.Contains(t, stderr, "python: axon registered: chain=127.0.0.1:")
 	m := regexp.MustCompile(`python: plugin serving on 127\.0\.0\.1:\d+ \(pid (\d+)\)\n`).FindStringSubmatch(stderr)
 	require.NotNil(t, m, "the miner logs its pid; stderr:\n%s", stderr)
