@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/minerbench/minerbench/minerbench/auth"
@@ -122,7 +123,8 @@ func (a *Axon) Stop() {
 // authenticate refuses a call whose metadata does not authenticate before
 // its handler runs.
 func (a *Axon) authenticate(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if _, err := a.verifier.VerifyIncoming(ctx); err != nil {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if _, err := a.verifier.VerifyMetadata(md); err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
 	return handler(ctx, req)

@@ -103,7 +103,8 @@ type rawServer struct {
 }
 
 func (s *rawServer) authenticate(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if _, err := s.verifier.VerifyIncoming(ctx); err != nil {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if _, err := s.verifier.VerifyMetadata(md); err != nil {
 		return nil, err
 	}
 	return handler(ctx, req)
