@@ -1,6 +1,7 @@
 package axon
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -10,25 +11,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
-
-// recordingPool records the buffers given back to it.
-type recordingPool struct {
-	mu  sync.Mutex
-	put []*[]byte
-}
-
-func (p *recordingPool) Get(n int) *[]byte {
-	b := make([]byte, n)
-	return &b
-}
-
-func (p *recordingPool) Put(b *[]byte) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.put = append(p.put, b)
-}
 
 // fullResponse returns a response whose every field, and its tensor's, is
 // set, with a tensor buffer of n bytes.
@@ -55,71 +40,70 @@ func fullResponse(t *testing.T, n int, message string) *wire.TensorMessage {
 }
 
 // TestCodecMarshalsAsProto checks that the codec writes exactly the bytes
-// proto.Marshal writes, hands the tensor buffer over without copying it,
-// gets it back only once gRPC frees the marshaled bytes, and recycles the
-// response without its buffer.
+// proto.Marshal writes, hands a registered answer's tensor buffer over
+// without copying it, leaves the message as it was, and releases the
+// answer's budget only once gRPC frees the marshaled bytes. A message that
+// was not registered is marshaled by the proto codec.
 func TestCodecMarshalsAsProto(t *testing.T) {
 	tests := []struct {
-		name string
-		msg  func(*testing.T) *wire.TensorMessage
+		name     string
+		msg      func(*testing.T) *wire.TensorMessage
+		register bool
 	}{
-		{"every field set", func(t *testing.T) *wire.TensorMessage { return fullResponse(t, 5000, "Success") }},
-		{"buffer below gRPC's pooling threshold", func(t *testing.T) *wire.TensorMessage { return fullResponse(t, 10, "Success") }},
-		{"buffer of 1 MiB", func(t *testing.T) *wire.TensorMessage { return fullResponse(t, 1<<20, "Success") }},
-		{"long message", func(t *testing.T) *wire.TensorMessage { return fullResponse(t, 2000, strings.Repeat("long ", 400)) }},
+		{"every field set", func(t *testing.T) *wire.TensorMessage { return fullResponse(t, 5000, "Success") }, true},
+		{"buffer below gRPC's pooling threshold", func(t *testing.T) *wire.TensorMessage { return fullResponse(t, 10, "Success") }, true},
+		{"buffer of 1 MiB", func(t *testing.T) *wire.TensorMessage { return fullResponse(t, 1<<20, "Success") }, true},
+		{"long message", func(t *testing.T) *wire.TensorMessage { return fullResponse(t, 2000, strings.Repeat("long ", 400)) }, true},
 		{"negative numbers", func(t *testing.T) *wire.TensorMessage {
 			m := fullResponse(t, 3000, "Success")
 			m.Version, m.Tensors[0].Version, m.ReturnCode = -1, -204, -3
 			return m
-		}},
+		}, true},
 		{"only a buffer", func(t *testing.T) *wire.TensorMessage {
 			return &wire.TensorMessage{Tensors: []*wire.Tensor{{Buffer: []byte("data")}}}
-		}},
+		}, true},
+		{"not registered", func(t *testing.T) *wire.TensorMessage { return fullResponse(t, 5000, "Success") }, false},
 		{"no tensor", func(*testing.T) *wire.TensorMessage {
-			return &wire.TensorMessage{Version: wire.Version, Hotkey: "5Hotkey", ReturnCode: wire.ReturnCode_Timeout, Message: "late", Tensors: []*wire.Tensor{{}}[:0]}
-		}},
+			return &wire.TensorMessage{Version: wire.Version, Hotkey: "5Hotkey", ReturnCode: wire.ReturnCode_Timeout, Message: "late"}
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			a, err := New(Config{Wallet: wallet.Mock("axon"), MaxAnswerBytes: 1 << 30}, zeros)
+			require.NoError(t, err)
+			defer a.Stop()
 			m := tt.msg(t)
 			want, err := proto.Marshal(m)
 			require.NoError(t, err)
 			orig := proto.Clone(m).(*wire.TensorMessage)
 			var buf []byte
-			if len(m.Tensors) == 1 {
+			if tt.register {
+				require.True(t, a.budget.TryAcquire(1<<30))
 				buf = m.Tensors[0].Buffer
+				a.newAnswer(context.Background(), 1<<30).hand(m, &buf)
 			}
-			responses := &sync.Pool{}
-			buffers := &recordingPool{}
-			c := recyclingCodec{responses: responses, buffers: buffers}
 
-			out, err := c.Marshal(m)
+			out, err := answerCodec{answers: a.answers}.Marshal(m)
 			require.NoError(t, err)
 			got := out.Materialize()
 			assert.Equal(t, want, got, "the bytes proto.Marshal writes")
 			var back wire.TensorMessage
 			require.NoError(t, proto.Unmarshal(got, &back))
 			assert.True(t, proto.Equal(orig, &back), "decodes to the response")
-			if len(buf) > 0 {
-				require.Len(t, out, 3, "the bytes before the buffer, the buffer, the bytes after")
-				assert.Same(t, &buf[0], &out[1].ReadOnlyData()[0], "the buffer is handed over, not copied")
+			assert.True(t, proto.Equal(orig, m), "the message is left as it was")
+			if !tt.register {
+				return
 			}
+			require.Len(t, out, 3, "the bytes before the buffer, the buffer, the bytes after")
+			assert.Same(t, &buf[0], &out[1].ReadOnlyData()[0], "the buffer is handed over, not copied")
+			_, registered := a.answers.Load(m)
+			assert.False(t, registered, "the codec takes the answer")
 
-			assert.Empty(t, buffers.put, "the buffer is in use until gRPC frees it")
+			if len(buf) > 1024 { // smaller buffers are not pooled by gRPC, and released at once
+				assert.False(t, a.budget.TryAcquire(1), "the budget is held until gRPC frees the buffer")
+			}
 			out.Free()
-			if len(buf) > 1024 { // smaller buffers are left to the collector, as gRPC's own
-				require.Len(t, buffers.put, 1, "the buffer goes back once freed")
-				assert.Same(t, &buf[0], &(*buffers.put[0])[0])
-			}
-
-			// The response is put back in responses; sync.Pool may drop it
-			// (it does at random under the race detector), so only its
-			// state is checked.
-			assert.Empty(t, m.Tensors)
-			assert.Empty(t, m.Message)
-			if cap(m.Tensors) > 0 {
-				assert.Nil(t, m.Tensors[:1][0].Buffer, "the recycled response keeps no buffer")
-			}
+			assert.True(t, a.budget.TryAcquire(1<<30), "the budget is released once freed")
 		})
 	}
 }
@@ -128,12 +112,10 @@ func TestCodecMarshalsOtherMessages(t *testing.T) {
 	n := &wire.Neuron{Version: wire.Version, Uid: 7, Hotkey: "5Hotkey", Ip: "127.0.0.1", Port: 8091}
 	want, err := proto.Marshal(n)
 	require.NoError(t, err)
-	responses := &sync.Pool{}
-	out, err := recyclingCodec{responses: responses, buffers: &recordingPool{}}.Marshal(n)
+	out, err := answerCodec{answers: &sync.Map{}}.Marshal(n)
 	require.NoError(t, err)
 	assert.Equal(t, want, out.Materialize())
 	out.Free()
-	assert.Nil(t, responses.Get(), "only responses are recycled")
 }
 
 func TestBufferPoolGet(t *testing.T) {
