@@ -195,54 +195,6 @@ func TestForwardSuccessResponse(t *testing.T) {
 	assert.Equal(t, float32(len(vals)-1), vals[len(vals)-1])
 }
 
-// TestRecycledResponsesStayIntact checks that pooled response buffers never
-// leak one call's answer into another's, under concurrency.
-func TestRecycledResponsesStayIntact(t *testing.T) {
-	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
-		first := float32(in.Int64s()[0])
-		b, s := in.Shape[0], in.Shape[1]
-		vals := make([]float32, b*s*wire.NetworkDim)
-		for i := range vals {
-			vals[i] = first
-		}
-		return tensor.FromFloat32([]int64{b, s, wire.NetworkDim}, vals), nil
-	}
-	s := serve(t, Config{Workers: 4}, fwd)
-	c := client(t, s.addr)
-	var wg sync.WaitGroup
-	for g := range 6 {
-		// One receptor uid per goroutine: calls sharing a uid may be verified
-		// out of order by more than the replay tolerance.
-		signer := newSigner(t, "client")
-		wg.Go(func() {
-			for i := range 15 {
-				batch, seq := int64(1+(g+i)%3), int64(1+i%4)
-				in := tokens(batch, seq)
-				ids := in.Int64s()
-				ids[0] = int64(100*g + i)
-				resp, err := c.Forward(signed(t, signer), textRequest(t, tensor.FromInt64(in.Shape, ids)))
-				if !assert.NoError(t, err) || !assert.Equal(t, wire.ReturnCode_Success, resp.ReturnCode, resp.Message) {
-					return
-				}
-				assert.Equal(t, []int64{batch, seq, wire.NetworkDim}, resp.Tensors[0].Shape)
-				out, err := tensor.Decode(resp.Tensors[0].Buffer, tensor.Msgpack, tensor.Float32)
-				if !assert.NoError(t, err) {
-					return
-				}
-				vals := out.Float32s()
-				assert.Len(t, vals, int(batch*seq*wire.NetworkDim))
-				for _, v := range vals {
-					if v != float32(100*g+i) {
-						assert.Failf(t, "foreign value", "goroutine %d call %d got %v", g, i, v)
-						return
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
 func TestBackwardNotImplemented(t *testing.T) {
 	s := serve(t, Config{}, zeros)
 	resp, err := client(t, s.addr).Backward(signed(t, newSigner(t, "client")), textRequest(t, tokens(1, 1)))

@@ -2,15 +2,20 @@ package axon
 
 import (
 	"context"
+	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
@@ -125,4 +130,104 @@ func TestBufferPoolGet(t *testing.T) {
 		assert.Len(t, *b, n)
 		p.Put(b)
 	}
+}
+
+// payloadChecker is a stats handler that reads every answer gRPC reports
+// sending, as a tracing or logging handler would, and checks it: Success
+// answers of this test hold one value throughout, and the length gRPC
+// reports is the answer's marshaled size.
+type payloadChecker struct {
+	t       *testing.T
+	checked atomic.Int32
+}
+
+func (h *payloadChecker) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (h *payloadChecker) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (h *payloadChecker) HandleConn(context.Context, stats.ConnStats) {}
+
+func (h *payloadChecker) HandleRPC(_ context.Context, s stats.RPCStats) {
+	out, ok := s.(*stats.OutPayload)
+	if !ok {
+		return
+	}
+	m := out.Payload.(*wire.TensorMessage)
+	assert.Equal(h.t, proto.Size(m), out.Length, "the payload is the message gRPC sent")
+	if m.ReturnCode != wire.ReturnCode_Success {
+		return
+	}
+	dec, err := tensor.Decode(m.Tensors[0].Buffer, tensor.Msgpack, tensor.Float32)
+	if !assert.NoError(h.t, err) {
+		return
+	}
+	vals := dec.Float32s()
+	for _, v := range vals {
+		if v != vals[0] {
+			assert.Failf(h.t, "foreign value in a payload", "%v among %v", v, vals[0])
+			return
+		}
+	}
+	h.checked.Add(1)
+}
+
+// TestCodecUnderStatsHandler serves the axon with its own server options
+// and a stats handler that reads every answer after gRPC has sent it, while
+// six clients query at once, each answer filled with a value of its own:
+// the handler, the clients and the race detector must all see intact
+// answers, as the codec neither reuses a message nor gives a buffer back
+// before gRPC is done with it.
+func TestCodecUnderStatsHandler(t *testing.T) {
+	fill := func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		b, s := in.Shape[0], in.Shape[1]
+		vals := make([]float32, b*s*wire.NetworkDim)
+		for i := range vals {
+			vals[i] = float32(in.Int64s()[0])
+		}
+		return tensor.FromFloat32([]int64{b, s, wire.NetworkDim}, vals), nil
+	}
+	a, err := New(Config{Wallet: wallet.Mock("axon"), Workers: 4}, fill)
+	require.NoError(t, err)
+	h := &payloadChecker{t: t}
+	srv := grpc.NewServer(append(a.serverOptions(), grpc.StatsHandler(h))...)
+	wire.RegisterBittensorServer(srv, a)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(a.listen(lis)) }()
+	defer func() {
+		srv.Stop()
+		require.NoError(t, <-served)
+		a.Stop()
+	}()
+
+	c := client(t, lis.Addr().String())
+	var wg sync.WaitGroup
+	const goroutines, calls = 6, 15
+	for g := range goroutines {
+		signer := newSigner(t, "client")
+		wg.Go(func() {
+			for i := range calls {
+				in := tokens(int64(1+(g+i)%3), int64(1+i%4))
+				ids := in.Int64s()
+				ids[0] = int64(100*g + i)
+				resp, err := c.Forward(signed(t, signer), textRequest(t, tensor.FromInt64(in.Shape, ids)))
+				if !assert.NoError(t, err) || !assert.Equal(t, wire.ReturnCode_Success, resp.ReturnCode, resp.Message) {
+					return
+				}
+				out, err := tensor.Decode(resp.Tensors[0].Buffer, tensor.Msgpack, tensor.Float32)
+				if !assert.NoError(t, err) {
+					return
+				}
+				for _, v := range out.Float32s() {
+					if v != float32(ids[0]) {
+						assert.Failf(t, "foreign value", "goroutine %d call %d got %v", g, i, v)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(goroutines*calls), h.checked.Load(), "the stats handler read every answer")
 }
