@@ -12,7 +12,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/minerbench/minerbench/minerbench/auth"
@@ -509,4 +513,81 @@ func ExampleNew() {
 	defer a.Stop()
 	fmt.Println(a.Hotkey() == wallet.Mock("miner").SS58())
 	// Output: true
+}
+
+// answerEncoding records the compression of the answers a client reads.
+type answerEncoding struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (c *answerEncoding) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (c *answerEncoding) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (c *answerEncoding) HandleConn(context.Context, stats.ConnStats) {}
+
+func (c *answerEncoding) HandleRPC(_ context.Context, s stats.RPCStats) {
+	if h, ok := s.(*stats.InHeader); ok {
+		c.mu.Lock()
+		c.got = append(c.got, h.Compression)
+		c.mu.Unlock()
+	}
+}
+
+// TestCompression queries axons that compress their answers in no way, in
+// gzip and in deflate, with requests in each of these: every request is
+// read, and every answer is compressed as the axon's Config says ("identity"
+// for none), whatever the request's compression.
+func TestCompression(t *testing.T) {
+	for _, comp := range []string{"", wire.Gzip, wire.Deflate} {
+		s := serve(t, Config{Compression: comp}, zeros)
+		for _, send := range []string{"", wire.Gzip, wire.Deflate} {
+			rec := &answerEncoding{}
+			opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(rec)}
+			if send != "" {
+				opts = append(opts, grpc.WithDefaultCallOptions(grpc.UseCompressor(send)))
+			}
+			conn, err := grpc.NewClient("passthrough:///"+s.addr, opts...)
+			require.NoError(t, err)
+			resp, err := wire.NewBittensorClient(conn).Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(2, 3)))
+			require.NoError(t, err, "axon %q, request %q", comp, send)
+			assert.Equal(t, wire.ReturnCode_Success, resp.ReturnCode)
+			want := comp
+			if want == "" {
+				want = "identity"
+			}
+			assert.Equal(t, []string{want}, rec.got, "axon %q, request %q", comp, send)
+			require.NoError(t, conn.Close())
+		}
+	}
+}
+
+// TestCompressionNotAccepted asks a gzip axon, over raw HTTP/2, with a
+// client that accepts only identity: the answer goes out uncompressed.
+func TestCompressionNotAccepted(t *testing.T) {
+	s := serve(t, Config{Compression: wire.Gzip}, zeros)
+	kv, err := newSigner(t, "client").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
+	require.NoError(t, err)
+	c := dialH2(t, s.addr)
+	id := c.call(append(kv, "grpc-accept-encoding", "identity")...)
+	c.send(id, request(t, 1, 1), 0)
+	for {
+		f, err := c.fr.ReadFrame()
+		require.NoError(t, err)
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				require.NoError(t, c.fr.WriteSettingsAck())
+			}
+		case *http2.MetaHeadersFrame:
+			assert.NotEqual(t, wire.Gzip, header(f, "grpc-encoding"))
+		case *http2.DataFrame:
+			require.Equal(t, id, f.StreamID)
+			assert.Equal(t, byte(0), f.Data()[0], "the answer's message is not compressed")
+			code, msg := c.status(id)
+			assert.Equal(t, codes.OK, code, msg)
+			return
+		}
+	}
 }

@@ -249,19 +249,15 @@ func (c *h2) reset(id uint32) http2.ErrCode {
 }
 
 // grpcStatus returns the grpc-status field of f.
-func grpcStatus(f *http2.MetaHeadersFrame) string {
-	for _, hf := range f.RegularFields() {
-		if hf.Name == "grpc-status" {
-			return hf.Value
-		}
-	}
-	return ""
-}
+func grpcStatus(f *http2.MetaHeadersFrame) string { return header(f, "grpc-status") }
 
 // grpcMessage returns the grpc-message field of f.
-func grpcMessage(f *http2.MetaHeadersFrame) string {
+func grpcMessage(f *http2.MetaHeadersFrame) string { return header(f, "grpc-message") }
+
+// header returns the value of f's field name, or "".
+func header(f *http2.MetaHeadersFrame, name string) string {
 	for _, hf := range f.RegularFields() {
-		if hf.Name == "grpc-message" {
+		if hf.Name == name {
 			return hf.Value
 		}
 	}
