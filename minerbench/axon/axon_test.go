@@ -162,6 +162,7 @@ func TestForwardCodes(t *testing.T) {
 			if tt.want != wire.ReturnCode_Success {
 				assert.Empty(t, resp.Tensors)
 			}
+			assert.True(t, resp.RequiresGrad, "every answer, as 2.0.4's axon set it")
 		})
 	}
 }
@@ -190,6 +191,8 @@ func TestForwardSuccessResponse(t *testing.T) {
 	assert.Equal(t, wire.Modality_TENSOR, rt.Modality)
 	assert.Equal(t, wire.Serializer_MSGPACK, rt.Serializer)
 	assert.Equal(t, int32(wire.Version), rt.Version)
+	assert.True(t, resp.RequiresGrad, "as 2.0.4's axon set it")
+	assert.True(t, rt.RequiresGrad, "as 2.0.4's axon set it")
 	assert.Equal(t, []int64{2, 3, wire.NetworkDim}, rt.Shape)
 	out, err := tensor.Decode(rt.Buffer, tensor.Msgpack, tensor.Float32)
 	require.NoError(t, err)
@@ -197,6 +200,23 @@ func TestForwardSuccessResponse(t *testing.T) {
 	require.Len(t, vals, 2*3*wire.NetworkDim)
 	assert.Equal(t, float32(0), vals[0])
 	assert.Equal(t, float32(len(vals)-1), vals[len(vals)-1])
+}
+
+// TestMaxClockSkew checks that the axon refuses nonces further from its
+// clock than its Config's MaxClockSkew, either way.
+func TestMaxClockSkew(t *testing.T) {
+	s := serve(t, Config{MaxClockSkew: time.Second}, zeros)
+	c := client(t, s.addr)
+	signer := newSigner(t, "client")
+	for _, tt := range []struct {
+		offset time.Duration
+		want   codes.Code
+	}{{-3 * time.Second, codes.Unauthenticated}, {3 * time.Second, codes.Unauthenticated}, {0, codes.OK}} {
+		kv, err := signer.Pairs(time.Now().Add(tt.offset).UnixMilli(), wire.RequestType_FORWARD)
+		require.NoError(t, err)
+		_, err = c.Forward(withMetadata(kv...), textRequest(t, tokens(1, 1)))
+		assert.Equal(t, tt.want, status.Code(err), "nonce %v from the axon's clock: %v", tt.offset, err)
+	}
 }
 
 func TestBackwardNotImplemented(t *testing.T) {
