@@ -2,7 +2,7 @@
 // protocol: the Signer a dendrite runs before every call and the Verifier an
 // axon runs on every call's headers, before it reads the body. Both sides
 // build and read the same four metadata keys here, so the format lives in
-// one place. The protocol is described in the wire package's documentation.
+// one place. The protocol is described in minerbench/wire/README.md.
 package auth
 
 import (

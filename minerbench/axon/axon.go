@@ -3,8 +3,8 @@
 // requests, runs the miner's ForwardFunc with bounded concurrency, a bounded
 // queue, a budget of answer bytes and a timeout, bounds what a client can
 // hold (connections, streams, request size, idle and unread time), and
-// answers every outcome with the return code the wire package's
-// documentation names.
+// answers every outcome with the return code the protocol description
+// (minerbench/wire/README.md) names.
 package axon
 
 import (
@@ -153,9 +153,10 @@ func (a *Axon) Serve(lis net.Listener) error {
 // Stop stops accepting calls and waits for the calls in flight to be
 // answered: each is answered within the forward timeout, unless its
 // ForwardFunc ignores its context, which delays Stop until it returns; a
-// call still waiting for its body ends within RequestTimeout, and an answer
-// its client does not read within WriteTimeout. Calls made directly on a
-// stopped axon answer NotServingNucleus. Stop is safe to call more than
+// call still waiting for its body ends within RequestTimeout, an answer its
+// client does not read within WriteTimeout, and a connection whose client
+// does not acknowledge the GOAWAY within gRPC's 5 s. Calls made directly on
+// a stopped axon answer NotServingNucleus. Stop is safe to call more than
 // once and from several goroutines.
 func (a *Axon) Stop() {
 	a.stopOnce.Do(func() {

@@ -27,8 +27,9 @@ const (
 	// DefaultMaxStreamsPerConnection is HTTP/2's recommended least value
 	// of SETTINGS_MAX_CONCURRENT_STREAMS.
 	DefaultMaxStreamsPerConnection = 100
-	// DefaultMaxConcurrentRPCs is Bittensor's axon.maximum_concurrent_rpcs.
-	DefaultMaxConcurrentRPCs = 400
+	// DefaultMaxConcurrentRPCs is one call per connection at the benchmark's
+	// largest concurrency (Bittensor's axon.maximum_concurrent_rpcs was 400).
+	DefaultMaxConcurrentRPCs = DefaultMaxConnections
 	// DefaultHandshakeTimeout bounds a new connection's HTTP/2 handshake.
 	DefaultHandshakeTimeout = 10 * time.Second
 	// DefaultRequestTimeout bounds the time from a call's headers to the end
@@ -43,8 +44,8 @@ const (
 	DefaultMaxClockSkew = auth.DefaultMaxClockSkew
 )
 
-// Config configures an Axon. Zero values mean the defaults above; every
-// limit is described with the protocol in the wire package's documentation.
+// Config configures an Axon. Zero values mean the defaults above; the
+// protocol description (minerbench/wire/README.md) lists every limit.
 type Config struct {
 	// Wallet is the hotkey the axon answers as (required).
 	Wallet *wallet.Keypair
@@ -92,7 +93,7 @@ type Config struct {
 	// axon.maximum_concurrent_rpcs did; a call beyond it is refused with
 	// RESOURCE_EXHAUSTED before its body is read. It should exceed
 	// Workers + QueueSize, so that calls over those are answered
-	// NucleusFull.
+	// NucleusFull, and the benchmark's concurrency, so that none is refused.
 	MaxConcurrentRPCs int
 	// HandshakeTimeout bounds the time from a connection's accept to the
 	// end of its HTTP/2 handshake; the connection is closed when it passes.

@@ -1,7 +1,7 @@
 // Package dendrite is the client side of the wire protocol: it signs and
 // sends forward text queries to an axon over one reused gRPC connection,
-// times them, and maps every outcome to the return code the wire package's
-// documentation names.
+// times them, and maps every outcome to the return code the protocol
+// description (minerbench/wire/README.md) names.
 package dendrite
 
 import (
@@ -193,7 +193,7 @@ func (d *Dendrite) Hotkey() string { return d.hotkey }
 // Codes recorded before sending: EmptyRequest for inputs without elements,
 // RequestShapeException for a rank other than 2, InvalidRequest for a dtype
 // other than INT64, RequestSerializationException for inputs that do not
-// encode. After sending, as the wire package's documentation maps them: gRPC
+// encode. After sending, as the protocol description maps them: gRPC
 // DEADLINE_EXCEEDED → Timeout (so is a call cut by ctx being cancelled with
 // cause context.DeadlineExceeded, a timeout kept on the client's side),
 // UNAVAILABLE → Unavailable, UNAUTHENTICATED → Unauthenticated, any other
