@@ -1,9 +1,10 @@
-// Package axon is the server side of the wire protocol that a miner embeds:
-// it authenticates every call on its headers, validates forward text
+// Package axon is the server side of the wire protocol, which a miner embeds.
+//
+// It authenticates every call on its headers, validates forward text
 // requests, runs the miner's ForwardFunc with bounded concurrency, a bounded
 // queue, a budget of answer bytes and a timeout, bounds what a client can
-// hold (connections, streams, request size, idle and unread time), and
-// answers every outcome with the return code the protocol description
+// hold (connections, calls, request size, idle and unread time), and answers
+// every outcome with the return code the protocol description
 // (minerbench/wire/README.md) names.
 package axon
 
