@@ -1,8 +1,8 @@
 // Package auth owns the authentication metadata of the Bittensor wire
-// protocol (WIRE.md, "Authentication"): the Signer a dendrite runs before
-// every call and the Verifier an axon runs before every handler. Both sides
+// protocol: the Signer a dendrite runs before every call and the Verifier an
+// axon runs on every call's headers, before it reads the body. Both sides
 // build and read the same four metadata keys here, so the format lives in
-// one place.
+// one place. The protocol is described in minerbench/wire/README.md.
 package auth
 
 import (
@@ -38,9 +38,11 @@ const (
 	Separator = "bitxx"
 )
 
-// ReplayTolerance is how much older than the newest nonce seen from the same
-// sender and receptor a nonce may be before it is refused as a replay. It lets
-// concurrent calls of one receptor arrive slightly out of order.
+// ReplayTolerance is Bittensor 2.0.4's replay rule: a call is accepted only
+// if its nonce minus the nonce of the last call accepted from the same sender
+// and receptor uid is more than -ReplayTolerance, so a nonce exactly
+// ReplayTolerance older is refused. It lets concurrent calls of one receptor
+// arrive slightly out of order.
 const ReplayTolerance = 10 * time.Millisecond
 
 // MaxSignatureLen bounds the length of a KeySignature value. A real value is
@@ -64,6 +66,7 @@ var (
 	ErrReceptorUID     = errors.New("empty receptor uid")
 	ErrBadSignature    = errors.New("signature does not verify")
 	ErrReplay          = errors.New("replayed nonce")
+	ErrClock           = errors.New("nonce too far from the verifier's clock")
 )
 
 // Error is an authentication failure: which metadata field, its value (cut

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,7 +79,7 @@ func TestAppendToOutgoingContextKeepsOrder(t *testing.T) {
 	assert.Equal(t, []string{"1"}, md.Get(KeyRequestType))
 	v, err := NewVerifier(VerifierConfig{})
 	require.NoError(t, err)
-	_, err = v.VerifyIncoming(metadata.NewIncomingContext(context.Background(), md))
+	_, err = v.VerifyMetadata(md)
 	require.NoError(t, err)
 }
 
@@ -144,12 +145,32 @@ func TestSignatureRoundTrip(t *testing.T) {
 	assert.Equal(t, "1700000000000"+s.SS58()+s.ReceptorUID(), string(sig.AppendMessage(nil)))
 }
 
-// incoming returns a context carrying md as the metadata of an incoming call.
-func incoming(kv ...string) context.Context {
-	return metadata.NewIncomingContext(context.Background(), metadata.Pairs(kv...))
+// incoming returns kv as the metadata of an incoming call.
+func incoming(kv ...string) metadata.MD {
+	return metadata.Pairs(kv...)
 }
 
-func TestVerifyIncomingRefusals(t *testing.T) {
+// newVerifier returns a verifier of cfg whose clock reads nonce0.
+func newVerifier(t testing.TB, cfg VerifierConfig) *Verifier {
+	t.Helper()
+	v, err := NewVerifier(cfg)
+	require.NoError(t, err)
+	v.now = func() int64 { return nonce0 }
+	return v
+}
+
+// signedBy returns the KeySignature value of nonce signed by key for uid,
+// with key's address written with the given SS58 prefix.
+func signedBy(t *testing.T, key *wallet.Keypair, prefix uint16, nonce int64, uid string) string {
+	t.Helper()
+	sig := Signature{Nonce: nonce, SS58: wallet.EncodeSS58(key.PublicKey(), prefix), ReceptorUID: uid}
+	raw, err := key.Sign(sig.AppendMessage(nil))
+	require.NoError(t, err)
+	copy(sig.Sig[:], raw)
+	return sig.String()
+}
+
+func TestVerifyMetadataRefusals(t *testing.T) {
 	alice := newSigner(t, "alice")
 	mallory := wallet.Mock("mallory")
 	good, err := alice.Sign(nonce0)
@@ -163,46 +184,93 @@ func TestVerifyIncomingRefusals(t *testing.T) {
 	flipped := good
 	flipped.Sig[10] ^= 1
 
-	otherPrefix := good
-	otherPrefix.SS58 = wallet.EncodeSS58(wallet.Mock("alice").PublicKey(), 0)
-	raw, err = wallet.Mock("alice").Sign(otherPrefix.AppendMessage(nil))
+	reserved := signedBy(t, wallet.Mock("alice"), 46, nonce0, alice.ReceptorUID())
+	ahead, err := alice.Sign(nonce0 + DefaultMaxClockSkew.Milliseconds() + 1)
 	require.NoError(t, err)
-	copy(otherPrefix.Sig[:], raw)
+	behind, err := alice.Sign(nonce0 - DefaultMaxClockSkew.Milliseconds() - 1)
+	require.NoError(t, err)
+	one, err := alice.Sign(1)
+	require.NoError(t, err)
 
 	badChecksum := good
 	badChecksum.SS58 = good.SS58[:len(good.SS58)-1] + map[bool]string{true: "2", false: "3"}[good.SS58[len(good.SS58)-1] != '2']
 
 	tests := []struct {
 		name string
-		ctx  context.Context
+		md   metadata.MD
 		want error
 	}{
-		{"no metadata", context.Background(), ErrMissing},
+		{"no metadata", nil, ErrMissing},
 		{"no auth header", incoming(KeySignature, good.String()), ErrMissing},
 		{"wrong auth header", incoming(KeyAuthHeader, "bittensor", KeySignature, good.String()), ErrAuthHeader},
 		{"two auth headers", incoming(KeyAuthHeader, AuthHeader, KeyAuthHeader, AuthHeader, KeySignature, good.String()), ErrMissing},
 		{"no signature", incoming(KeyAuthHeader, AuthHeader), ErrMissing},
 		{"malformed signature", incoming(KeyAuthHeader, AuthHeader, KeySignature, "garbage"), ErrFieldCount},
 		{"bad ss58 checksum", incoming(KeyAuthHeader, AuthHeader, KeySignature, badChecksum.String()), ErrSS58},
-		{"ss58 of another network", incoming(KeyAuthHeader, AuthHeader, KeySignature, otherPrefix.String()), ErrSS58},
+		{"reserved ss58 prefix 46", incoming(KeyAuthHeader, AuthHeader, KeySignature, reserved), ErrSS58},
+		{"nonce a minute and 1 ms ahead", incoming(KeyAuthHeader, AuthHeader, KeySignature, ahead.String()), ErrClock},
+		{"nonce a minute and 1 ms behind", incoming(KeyAuthHeader, AuthHeader, KeySignature, behind.String()), ErrClock},
+		{"nonce 1", incoming(KeyAuthHeader, AuthHeader, KeySignature, one.String()), ErrClock},
 		{"flipped signature bit", incoming(KeyAuthHeader, AuthHeader, KeySignature, flipped.String()), ErrBadSignature},
 		{"signed by another key", incoming(KeyAuthHeader, AuthHeader, KeySignature, forged.String()), ErrBadSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := NewVerifier(VerifierConfig{})
-			require.NoError(t, err)
-			_, err = v.VerifyIncoming(tt.ctx)
+			_, err := newVerifier(t, VerifierConfig{}).VerifyMetadata(tt.md)
 			require.ErrorIs(t, err, tt.want)
 		})
 	}
 }
 
+// TestVerifyAnyNetworkPrefix checks that an address of any network prefix
+// but the reserved ones is accepted, as Bittensor 2.0.4 accepted it: the
+// signature covers the address as sent.
+func TestVerifyAnyNetworkPrefix(t *testing.T) {
+	key := wallet.Mock("alice")
+	for _, prefix := range []uint16{0, 2, 42, 45, 48, 63, 64, 137, 255, 4242, wallet.MaxPrefix} {
+		v := newVerifier(t, VerifierConfig{})
+		got, err := v.VerifyMetadata(incoming(KeyAuthHeader, AuthHeader, KeySignature, signedBy(t, key, prefix, nonce0, "uid")))
+		require.NoError(t, err, "prefix %d", prefix)
+		assert.Equal(t, wallet.EncodeSS58(key.PublicKey(), prefix), got.SS58)
+	}
+}
+
+// TestVerifyClockWindow checks the bounds of the window around the
+// verifier's clock, and that MaxClockSkew sets it.
+func TestVerifyClockWindow(t *testing.T) {
+	alice := newSigner(t, "alice")
+	tests := []struct {
+		skew  time.Duration
+		delta int64 // nonce minus the verifier's clock, in ms
+		want  error
+	}{
+		{0, DefaultMaxClockSkew.Milliseconds(), nil},
+		{0, -DefaultMaxClockSkew.Milliseconds(), nil},
+		{0, DefaultMaxClockSkew.Milliseconds() + 1, ErrClock},
+		{0, -DefaultMaxClockSkew.Milliseconds() - 1, ErrClock},
+		{time.Second, 1000, nil},
+		{time.Second, 1001, ErrClock},
+		{time.Second, -1001, ErrClock},
+	}
+	for _, tt := range tests {
+		sig, err := alice.Sign(nonce0 + tt.delta)
+		require.NoError(t, err)
+		_, err = newVerifier(t, VerifierConfig{MaxClockSkew: tt.skew}).Verify(sig.String())
+		if tt.want == nil {
+			assert.NoError(t, err, "skew %v, nonce %+d ms", tt.skew, tt.delta)
+		} else {
+			assert.ErrorIs(t, err, tt.want, "skew %v, nonce %+d ms", tt.skew, tt.delta)
+		}
+	}
+}
+
+// TestVerifyReplay follows Bittensor 2.0.4's rule step by step: a call is
+// accepted only if nonce - last > -10 ms, where last is the nonce of the
+// last call accepted from the same sender and receptor uid.
 func TestVerifyReplay(t *testing.T) {
 	alice := newSigner(t, "alice")
 	bob := newSigner(t, "bob")
-	v, err := NewVerifier(VerifierConfig{})
-	require.NoError(t, err)
+	v := newVerifier(t, VerifierConfig{})
 	steps := []struct {
 		name   string
 		signer *Signer
@@ -211,10 +279,11 @@ func TestVerifyReplay(t *testing.T) {
 	}{
 		{"first call", alice, nonce0, nil},
 		{"same nonce again", alice, nonce0, nil},
-		{"10 ms older", alice, nonce0 - 10, nil},
-		{"11 ms older", alice, nonce0 - 11, ErrReplay},
+		{"9 ms older", alice, nonce0 - 9, nil},                                // last is now nonce0-9
+		{"10 ms older than the last accepted", alice, nonce0 - 19, ErrReplay}, // refused: not stored
+		{"9 ms older than the last accepted", alice, nonce0 - 18, nil},        // last is the latest, not the highest
 		{"newer", alice, nonce0 + 100, nil},
-		{"older than the newest", alice, nonce0 + 50, ErrReplay},
+		{"older than the last accepted", alice, nonce0 + 50, ErrReplay},
 		{"far older", alice, nonce0, ErrReplay},
 		{"other sender is independent", bob, nonce0 - 1000, nil},
 	}
@@ -231,16 +300,31 @@ func TestVerifyReplay(t *testing.T) {
 	}
 }
 
+// TestVerifyStoresLatestNotHighest checks that the nonce kept is the latest
+// accepted: after nonce0+5 then nonce0, a call at nonce0-9 is accepted (it
+// would be refused were the highest, nonce0+5, kept).
+func TestVerifyStoresLatestNotHighest(t *testing.T) {
+	alice := newSigner(t, "alice")
+	v := newVerifier(t, VerifierConfig{})
+	for _, n := range []int64{nonce0 + 5, nonce0, nonce0 - 9} {
+		sig, err := alice.Sign(n)
+		require.NoError(t, err)
+		_, err = v.Verify(sig.String())
+		require.NoError(t, err, "nonce0%+d", n-nonce0)
+	}
+}
+
 func TestVerifierConfig(t *testing.T) {
 	_, err := NewVerifier(VerifierConfig{MaxKeys: -1})
 	require.ErrorContains(t, err, "MaxKeys: -1")
 	_, err = NewVerifier(VerifierConfig{MaxPeers: -2})
 	require.ErrorContains(t, err, "MaxPeers: -2")
+	_, err = NewVerifier(VerifierConfig{MaxClockSkew: -time.Second})
+	require.ErrorContains(t, err, "MaxClockSkew: -1s")
 }
 
 func TestVerifierMemoryIsBounded(t *testing.T) {
-	v, err := NewVerifier(VerifierConfig{MaxKeys: 4, MaxPeers: 4})
-	require.NoError(t, err)
+	v := newVerifier(t, VerifierConfig{MaxKeys: 4, MaxPeers: 4})
 	v.now = func() int64 { return nonce0 + 10_000 }
 
 	first := newSigner(t, "peer-0")
@@ -272,9 +356,7 @@ func TestVerifierMemoryIsBounded(t *testing.T) {
 }
 
 func TestVerifierFloorIgnoresFutureClocks(t *testing.T) {
-	v, err := NewVerifier(VerifierConfig{MaxPeers: 2})
-	require.NoError(t, err)
-	v.now = func() int64 { return nonce0 }
+	v := newVerifier(t, VerifierConfig{MaxPeers: 2, MaxClockSkew: 2 * time.Hour})
 	for i := range 4 {
 		s := newSigner(t, "future-"+strconv.Itoa(i))
 		sig, err := s.Sign(nonce0 + 3_600_000) // an hour ahead
@@ -290,8 +372,7 @@ func TestVerifierFloorIgnoresFutureClocks(t *testing.T) {
 
 func BenchmarkVerify(b *testing.B) {
 	s := newSigner(b, "alice")
-	v, err := NewVerifier(VerifierConfig{})
-	require.NoError(b, err)
+	v := newVerifier(b, VerifierConfig{})
 	sig, err := s.Sign(nonce0)
 	require.NoError(b, err)
 	value := sig.String()

@@ -1,8 +1,10 @@
 package auth
 
 import (
-	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,30 +20,44 @@ const (
 	DefaultMaxKeys = 4096
 	// DefaultMaxPeers is the default bound on remembered sender+receptor nonces.
 	DefaultMaxPeers = 65536
+	// DefaultMaxClockSkew is how far from the verifier's clock a nonce may be
+	// by default.
+	DefaultMaxClockSkew = time.Minute
 )
 
-// VerifierConfig bounds the memory of a Verifier. Zero values mean the defaults.
+// reservedPrefixes are the SS58 network prefixes Substrate reserves, which
+// Bittensor 2.0.4 (through substrate-interface 1.0.2) refuses.
+var reservedPrefixes = [...]uint16{46, 47}
+
+// VerifierConfig bounds the memory of a Verifier and the nonces it accepts.
+// Zero values mean the defaults.
 type VerifierConfig struct {
 	// MaxKeys bounds the cache of decoded SS58 public keys (DefaultMaxKeys).
 	MaxKeys int
 	// MaxPeers bounds the table of last nonces per SS58 and receptor uid
 	// (DefaultMaxPeers).
 	MaxPeers int
+	// MaxClockSkew is how far a nonce may be from the verifier's clock,
+	// ahead or behind (DefaultMaxClockSkew). Bittensor 2.0.4 had no such
+	// bound: it accepted nonce 1, and a nonce far in the future locked its
+	// own sender out until the clock caught up.
+	MaxClockSkew time.Duration
 }
 
 // Verifier checks the authentication metadata of incoming calls. It caches
-// decoded public keys per SS58 address and keeps the newest nonce per SS58
-// and receptor uid, both in bounded tables. A Verifier is safe for concurrent
-// use.
+// decoded public keys per SS58 address and keeps the nonce of the last call
+// accepted per SS58 and receptor uid, both in bounded tables. A Verifier is
+// safe for concurrent use.
 //
 // Both tables keep two generations of at most half the bound each: when the
 // current one is full the older one is dropped. A dropped nonce entry must
 // not let its old signatures be replayed, so the newest dropped nonce
 // (capped at the time of dropping) becomes a floor that a sender with no
-// entry must not fall more than ReplayTolerance below. Until a table first
-// fills there is no floor.
+// entry is held to as to its own last nonce. Until a table first fills there
+// is no floor.
 type Verifier struct {
-	now func() int64 // milliseconds since the Unix epoch
+	now  func() int64 // milliseconds since the Unix epoch
+	skew int64        // MaxClockSkew in milliseconds
 
 	keyMu sync.Mutex
 	keys  generations[string, *wallet.PublicKey]
@@ -55,11 +71,18 @@ type peer struct{ ss58, uid string }
 
 // NewVerifier returns a Verifier bounded by cfg.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	var errs []error
 	if cfg.MaxKeys < 0 {
-		return nil, fmt.Errorf("auth: VerifierConfig.MaxKeys: %d; want 0 (default %d) or more", cfg.MaxKeys, DefaultMaxKeys)
+		errs = append(errs, fmt.Errorf("auth: VerifierConfig.MaxKeys: %d; want 0 (default %d) or more", cfg.MaxKeys, DefaultMaxKeys))
 	}
 	if cfg.MaxPeers < 0 {
-		return nil, fmt.Errorf("auth: VerifierConfig.MaxPeers: %d; want 0 (default %d) or more", cfg.MaxPeers, DefaultMaxPeers)
+		errs = append(errs, fmt.Errorf("auth: VerifierConfig.MaxPeers: %d; want 0 (default %d) or more", cfg.MaxPeers, DefaultMaxPeers))
+	}
+	if cfg.MaxClockSkew < 0 {
+		errs = append(errs, fmt.Errorf("auth: VerifierConfig.MaxClockSkew: %v; want 0 (default %v) or more", cfg.MaxClockSkew, DefaultMaxClockSkew))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if cfg.MaxKeys == 0 {
 		cfg.MaxKeys = DefaultMaxKeys
@@ -67,49 +90,60 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = DefaultMaxPeers
 	}
-	v := &Verifier{now: func() int64 { return time.Now().UnixMilli() }}
+	if cfg.MaxClockSkew == 0 {
+		cfg.MaxClockSkew = DefaultMaxClockSkew
+	}
+	v := &Verifier{
+		now:  func() int64 { return time.Now().UnixMilli() },
+		skew: cfg.MaxClockSkew.Milliseconds(),
+	}
 	v.keys.init(cfg.MaxKeys, nil)
 	v.nonces.init(cfg.MaxPeers, v.dropNonces)
 	return v, nil
 }
 
-// VerifyIncoming checks the metadata of the incoming gRPC call in ctx and
-// returns its signature. It refuses a missing or wrong KeyAuthHeader, a
-// missing, repeated or malformed KeySignature, an SS58 address that does not
-// decode with network prefix 42, a signature that does not verify, and a
-// nonce more than ReplayTolerance older than the newest one seen from the same
-// SS58 and receptor uid. KeyVersion and KeyRequestType are not enforced.
-// Every error is an *Error.
-func (v *Verifier) VerifyIncoming(ctx context.Context) (Signature, error) {
-	header, err := single(ctx, KeyAuthHeader)
+// VerifyMetadata checks the metadata of an incoming gRPC call and returns
+// its signature. It refuses a missing or wrong KeyAuthHeader; a missing,
+// repeated or malformed KeySignature; a nonce more than MaxClockSkew from
+// the verifier's clock; an SS58 address that does not decode, or whose
+// network prefix Substrate reserves (46, 47); a signature that does not
+// verify; and a replay: a nonce that is not more than ReplayTolerance above
+// the nonce of the last call accepted from the same SS58 and receptor uid.
+// KeyVersion and KeyRequestType are not enforced. Every error is an *Error.
+func (v *Verifier) VerifyMetadata(md metadata.MD) (Signature, error) {
+	header, err := single(md, KeyAuthHeader)
 	if err != nil {
 		return Signature{}, err
 	}
 	if header != AuthHeader {
 		return Signature{}, &Error{Kind: ErrAuthHeader, Field: KeyAuthHeader, Value: header, Want: AuthHeader}
 	}
-	value, err := single(ctx, KeySignature)
+	value, err := single(md, KeySignature)
 	if err != nil {
 		return Signature{}, err
 	}
 	return v.Verify(value)
 }
 
-// single returns the one value of key in the incoming metadata of ctx.
-func single(ctx context.Context, key string) (string, error) {
-	vals := metadata.ValueFromIncomingContext(ctx, key)
+// single returns the one value of key in md.
+func single(md metadata.MD, key string) (string, error) {
+	vals := md.Get(key)
 	if len(vals) != 1 {
 		return "", &Error{Kind: ErrMissing, Field: key, Value: strings.Join(vals, ","), Want: "exactly one value"}
 	}
 	return vals[0], nil
 }
 
-// Verify checks one KeySignature value, as VerifyIncoming does, and records
-// its nonce.
+// Verify checks one KeySignature value, as VerifyMetadata does, and records
+// its nonce as the sender's last accepted one.
 func (v *Verifier) Verify(value string) (Signature, error) {
 	sig, err := ParseSignature(value)
 	if err != nil {
 		return sig, err
+	}
+	if now := v.now(); sig.Nonce < now-v.skew || sig.Nonce > now+v.skew {
+		return sig, &Error{Kind: ErrClock, Field: KeySignature + " nonce", Value: strconv.FormatInt(sig.Nonce, 10),
+			Want: fmt.Sprintf("milliseconds since the Unix epoch within %d ms of the verifier's clock (%d)", v.skew, now)}
 	}
 	pub, err := v.publicKey(sig.SS58)
 	if err != nil {
@@ -140,9 +174,9 @@ func (v *Verifier) publicKey(ss58 string) (*wallet.PublicKey, error) {
 		return nil, &Error{Kind: ErrSS58, Field: KeySignature + " ss58", Value: ss58,
 			Want: fmt.Sprintf("an SS58 address (%v)", err)}
 	}
-	if prefix != wallet.NetworkPrefix {
+	if slices.Contains(reservedPrefixes[:], prefix) {
 		return nil, &Error{Kind: ErrSS58, Field: KeySignature + " ss58", Value: ss58,
-			Want: fmt.Sprintf("network prefix %d, not %d", wallet.NetworkPrefix, prefix)}
+			Want: fmt.Sprintf("a network prefix other than the reserved %v", reservedPrefixes)}
 	}
 	pub, err = wallet.NewPublicKey(raw)
 	if err != nil {
@@ -155,7 +189,9 @@ func (v *Verifier) publicKey(ss58 string) (*wallet.PublicKey, error) {
 	return pub, nil
 }
 
-// checkNonce refuses a replay and records the newest nonce of the sender.
+// checkNonce refuses a replay and records the nonce as the sender's last
+// accepted one, as Bittensor 2.0.4 did: the latest accepted, which may be
+// below the one before it, not the highest.
 func (v *Verifier) checkNonce(sig Signature) error {
 	tol := ReplayTolerance.Milliseconds()
 	k := peer{sig.SS58, sig.ReceptorUID}
@@ -165,16 +201,14 @@ func (v *Verifier) checkNonce(sig Signature) error {
 	if !ok {
 		last = v.floor
 	}
-	if (ok || v.floor > 0) && sig.Nonce < last-tol {
-		return &Error{Kind: ErrReplay, Field: KeySignature + " nonce", Value: fmt.Sprint(sig.Nonce),
-			Want: fmt.Sprintf("at least %d (newest nonce %d minus %d ms)", last-tol, last, tol)}
+	if (ok || v.floor > 0) && sig.Nonce-last <= -tol {
+		return &Error{Kind: ErrReplay, Field: KeySignature + " nonce", Value: strconv.FormatInt(sig.Nonce, 10),
+			Want: fmt.Sprintf("more than %d (the last accepted nonce %d minus %d ms)", last-tol, last, tol)}
 	}
 	if !ok {
 		k = peer{strings.Clone(k.ss58), strings.Clone(k.uid)}
 	}
-	if sig.Nonce > last || !ok {
-		v.nonces.put(k, max(sig.Nonce, last))
-	}
+	v.nonces.put(k, sig.Nonce)
 	return nil
 }
 

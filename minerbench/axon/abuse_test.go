@@ -1,10 +1,7 @@
 package axon
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"net"
 	"runtime"
 	"strconv"
 	"sync"
@@ -15,8 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -243,68 +238,19 @@ func TestOversizedRequestNotRead(t *testing.T) {
 		return zeros(ctx, in)
 	}
 	s := serve(t, Config{MaxMessageSize: limit}, fwd)
-	conn, err := net.Dial("tcp", s.addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	require.NoError(t, conn.SetDeadline(time.Now().Add(mustHappen)))
-
 	kv, err := newSigner(t, "client").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
 	require.NoError(t, err)
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	fields := []string{
-		":method", "POST", ":scheme", "http", ":path", "/Bittensor/Forward", ":authority", s.addr,
-		"content-type", "application/grpc", "te", "trailers",
-	}
-	for i := 0; i < len(fields); i += 2 {
-		require.NoError(t, enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]}))
-	}
-	for i := 0; i < len(kv); i += 2 {
-		require.NoError(t, enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]}))
-	}
 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	allocated := ms.TotalAlloc
-
-	_, err = conn.Write([]byte(http2.ClientPreface))
-	require.NoError(t, err)
-	fr := http2.NewFramer(conn, conn)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	require.NoError(t, fr.WriteSettings())
-	require.NoError(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true}))
-	prefix := make([]byte, 5) // uncompressed, then the length
-	binary.BigEndian.PutUint32(prefix[1:], announce)
-	require.NoError(t, fr.WriteData(1, false, prefix))
-
-	var grpcStatus, grpcMessage string
-	for grpcStatus == "" {
-		f, err := fr.ReadFrame()
-		require.NoError(t, err, "reading the server's answer")
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				require.NoError(t, fr.WriteSettingsAck())
-			}
-		case *http2.MetaHeadersFrame:
-			require.Equal(t, uint32(1), f.StreamID)
-			for _, hf := range f.RegularFields() {
-				switch hf.Name {
-				case "grpc-status":
-					grpcStatus = hf.Value
-				case "grpc-message":
-					grpcMessage = hf.Value
-				}
-			}
-		case *http2.RSTStreamFrame:
-			t.Fatalf("stream reset (%v) before a gRPC status", f.ErrCode)
-		case *http2.GoAwayFrame:
-			t.Fatalf("connection refused (%v) before a gRPC status", f.ErrCode)
-		}
-	}
+	c := dialH2(t, s.addr)
+	id := c.call(kv...)
+	c.send(id, nil, announce)
+	code, msg := c.status(id)
 	runtime.ReadMemStats(&ms)
-	assert.Equal(t, strconv.Itoa(int(codes.ResourceExhausted)), grpcStatus, "grpc-status; message %q", grpcMessage)
-	assert.Contains(t, grpcMessage, "larger than max")
+	assert.Equal(t, codes.ResourceExhausted, code, msg)
+	assert.Contains(t, msg, "larger than max")
 	assert.Zero(t, calls.Load(), "handler never ran")
 	assert.Less(t, ms.TotalAlloc-allocated, uint64(announce/64),
 		"bytes allocated by the whole process while the server refused a %d-byte message", announce)

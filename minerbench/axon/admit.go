@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wire"
@@ -11,44 +12,61 @@ import (
 
 // run runs the ForwardFunc on inputs inline, on the goroutine serving the
 // call, once admit has given the call one of the Workers slots of the
-// semaphore a.slots, and returns its output or the code that answers it. The
-// forward timeout, counted from run's start, bounds both the wait for a slot
-// and the handler: the handler's context ends when it passes, and a result
-// that comes after that is dropped.
-func (a *Axon) run(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wire.ReturnCode, string) {
+// semaphore a.slots and n bytes of the answer budget, and returns its output
+// with the answer holding those bytes, or the code that answers the call.
+// The forward timeout, counted from run's start, bounds both the wait for
+// admission and the handler: the handler's context ends when it passes, and
+// a result that comes after that is dropped.
+//
+// Lateness is decided by the deadline itself, not by the context's end
+// alone: the context ends only once its timer's callback has run, which on
+// a busy machine can come after the handler has returned.
+func (a *Axon) run(ctx context.Context, inputs tensor.Tensor, n int64) (*answer, tensor.Tensor, wire.ReturnCode, string) {
 	select {
 	case <-a.quit:
-		return tensor.Tensor{}, wire.ReturnCode_NotServingNucleus, "axon is stopping"
+		return nil, tensor.Tensor{}, wire.ReturnCode_NotServingNucleus, "axon is stopping"
 	default:
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.ForwardTimeout)
+	deadline := time.Now().Add(a.cfg.ForwardTimeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	if code, msg := a.admit(ctx); code != wire.ReturnCode_Success {
-		return tensor.Tensor{}, code, msg
+	if code, msg := a.admit(ctx, deadline, n); code != wire.ReturnCode_Success {
+		return nil, tensor.Tensor{}, code, msg
+	}
+	ans := a.newAnswer(ctx, n)
+	if ans == nil {
+		<-a.slots
+		return nil, tensor.Tensor{}, wire.ReturnCode_Timeout, "call ended before the forward handler answered"
 	}
 	out, err := a.call(ctx, inputs)
 	<-a.slots
-	if ctx.Err() != nil {
-		code, msg := a.ended(ctx)
-		return tensor.Tensor{}, code, msg
+	if late(ctx, deadline) {
+		ans.release()
+		code, msg := a.ended(deadline)
+		return nil, tensor.Tensor{}, code, msg
 	}
 	if err != nil {
+		ans.release()
 		code, msg := failure(err)
-		return tensor.Tensor{}, code, msg
+		return nil, tensor.Tensor{}, code, msg
 	}
-	return out, wire.ReturnCode_Success, ""
+	return ans, out, wire.ReturnCode_Success, ""
 }
 
-// admit takes a slot for a call, waiting while all Workers slots are taken
-// if fewer than QueueSize calls already wait, until ctx ends. It answers
-// Success once the call holds a slot, which the caller then gives back.
-// Waiting calls take slots in the order they began to wait: a freed slot
-// goes to the longest waiting sender on a.slots.
-func (a *Axon) admit(ctx context.Context) (wire.ReturnCode, string) {
-	select {
-	case a.slots <- struct{}{}:
-		return wire.ReturnCode_Success, ""
-	default:
+// admit takes n bytes of the answer budget and a slot for a call, waiting
+// while either is short if fewer than QueueSize calls already wait, until
+// the deadline. It answers Success once the call holds both, which the
+// caller then gives back; otherwise it holds neither. Waiting calls are
+// served in the order they began to wait: the budget serves its waiters in
+// order, and a freed slot goes to the longest waiting sender on a.slots.
+func (a *Axon) admit(ctx context.Context, deadline time.Time, n int64) (wire.ReturnCode, string) {
+	if a.budget.TryAcquire(n) {
+		select {
+		case a.slots <- struct{}{}:
+			return wire.ReturnCode_Success, ""
+		default:
+			a.budget.Release(n)
+		}
 	}
 	for {
 		w := a.waiting.Load()
@@ -60,18 +78,34 @@ func (a *Axon) admit(ctx context.Context) (wire.ReturnCode, string) {
 		}
 	}
 	defer a.waiting.Add(-1)
+	if err := a.budget.Acquire(ctx, n); err != nil {
+		return a.ended(deadline)
+	}
 	select {
 	case a.slots <- struct{}{}:
+		if late(ctx, deadline) {
+			<-a.slots
+			a.budget.Release(n)
+			return a.ended(deadline)
+		}
 		return wire.ReturnCode_Success, ""
 	case <-ctx.Done():
-		return a.ended(ctx)
+		a.budget.Release(n)
+		return a.ended(deadline)
 	}
 }
 
-// ended is the code and message that answer a call whose context ended
-// before its handler answered: Timeout, as Bittensor's axon answered.
-func (a *Axon) ended(ctx context.Context) (wire.ReturnCode, string) {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+// late reports whether a call of ctx with the given deadline is past it or
+// its caller gone.
+func late(ctx context.Context, deadline time.Time) bool {
+	return ctx.Err() != nil || !time.Now().Before(deadline)
+}
+
+// ended is the code and message that answer a call whose deadline passed,
+// or whose caller went away, before its handler answered: Timeout, as
+// Bittensor's axon answered.
+func (a *Axon) ended(deadline time.Time) (wire.ReturnCode, string) {
+	if !time.Now().Before(deadline) {
 		return wire.ReturnCode_Timeout, fmt.Sprintf("no answer within the forward timeout of %v", a.cfg.ForwardTimeout)
 	}
 	return wire.ReturnCode_Timeout, "call ended before the forward handler answered"

@@ -1,7 +1,11 @@
-// Package axon is the server side of the wire protocol that a miner embeds:
-// it authenticates every call, validates forward text requests, runs the
-// miner's ForwardFunc with bounded concurrency, a bounded queue and a
-// timeout, and answers every outcome with the return code WIRE.md names.
+// Package axon is the server side of the wire protocol, which a miner embeds.
+//
+// It authenticates every call on its headers, validates forward text
+// requests, runs the miner's ForwardFunc with bounded concurrency, a bounded
+// queue, a budget of answer bytes and a timeout, bounds what a client can
+// hold (connections, calls, request size, idle and unread time), and answers
+// every outcome with the return code the protocol description
+// (minerbench/wire/README.md) names.
 package axon
 
 import (
@@ -11,10 +15,12 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/minerbench/minerbench/minerbench/auth"
 	"github.com/minerbench/minerbench/minerbench/tensor"
@@ -43,20 +49,35 @@ type ForwardFunc func(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor,
 type Axon struct {
 	wire.UnimplementedBittensorServer
 
-	cfg      Config
-	forward  ForwardFunc
-	hotkey   string
-	verifier *auth.Verifier
-	server   *grpc.Server
-	pool     *sync.Pool  // of *wire.TensorMessage, recycled by the codec
-	buffers  *bufferPool // of encoded outputs, recycled by gRPC once sent
+	cfg         Config
+	forward     ForwardFunc
+	hotkey      string
+	compression string // the answers' grpc-encoding: cfg.Compression or identity
+	verifier    *auth.Verifier
+	server      *grpc.Server
+	buffers     *bufferPool // of encoded outputs, given back by gRPC once sent
+	answers     *sync.Map   // answers handed to gRPC, until the codec marshals them
 
-	slots   chan struct{} // holds one element per call running the ForwardFunc
-	waiting atomic.Int32  // calls waiting for a slot, at most cfg.QueueSize
+	slots   chan struct{}       // holds one element per call running the ForwardFunc
+	budget  *semaphore.Weighted // of cfg.MaxAnswerBytes
+	waiting atomic.Int32        // calls waiting for admission, at most cfg.QueueSize
+	rpcs    atomic.Int64        // calls past the tap whose stream has not ended
 	quit    chan struct{}
 
 	stopOnce sync.Once
 }
+
+// Keepalive of the axon's connections: a client that has not been heard
+// from for keepaliveTime is pinged, and its connection closed if the ping is
+// not answered within keepaliveTimeout. A client may ping every
+// minPingInterval at most, with or without calls in progress (Bittensor
+// 2.0.4's receptors ping every 100 s); one that pings more often is sent
+// GOAWAY.
+const (
+	keepaliveTime    = time.Minute
+	keepaliveTimeout = 20 * time.Second
+	minPingInterval  = 10 * time.Second
+)
 
 // New validates cfg, fills in its defaults and returns an Axon that answers
 // forward calls with forward. A nil forward answers NotImplemented.
@@ -65,35 +86,58 @@ func New(cfg Config, forward ForwardFunc) (*Axon, error) {
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{})
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{MaxClockSkew: cfg.MaxClockSkew})
 	if err != nil {
 		return nil, err
 	}
 	a := &Axon{
-		cfg:      cfg,
-		forward:  forward,
-		hotkey:   cfg.Wallet.SS58(),
-		verifier: verifier,
-		pool:     &sync.Pool{},
-		buffers:  &bufferPool{},
-		slots:    make(chan struct{}, cfg.Workers),
-		quit:     make(chan struct{}),
+		cfg:         cfg,
+		forward:     forward,
+		hotkey:      cfg.Wallet.SS58(),
+		compression: cfg.Compression,
+		verifier:    verifier,
+		buffers:     &bufferPool{},
+		answers:     &sync.Map{},
+		slots:       make(chan struct{}, cfg.Workers),
+		budget:      semaphore.NewWeighted(cfg.MaxAnswerBytes),
+		quit:        make(chan struct{}),
 	}
-	a.server = grpc.NewServer(
-		grpc.UnaryInterceptor(a.authenticate),
-		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
-		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
-		grpc.ForceServerCodecV2(recyclingCodec{responses: a.pool, buffers: a.buffers}),
-	)
+	if a.compression == "" {
+		a.compression = encoding.Identity
+	}
+	a.server = grpc.NewServer(a.serverOptions()...)
 	wire.RegisterBittensorServer(a.server, a)
 	return a, nil
+}
+
+// serverOptions are the gRPC options of the axon's server.
+func (a *Axon) serverOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.InTapHandle(a.tap),
+		grpc.MaxRecvMsgSize(maxRequestSize(a.cfg.MaxMessageSize)),
+		grpc.MaxSendMsgSize(a.cfg.MaxMessageSize),
+		grpc.MaxHeaderListSize(maxHeaderListSize),
+		grpc.MaxConcurrentStreams(uint32(a.cfg.MaxStreamsPerConnection)),
+		grpc.ConnectionTimeout(a.cfg.HandshakeTimeout),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: a.cfg.IdleTimeout,
+			Time:              keepaliveTime,
+			Timeout:           keepaliveTimeout,
+		}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             minPingInterval,
+			PermitWithoutStream: true,
+		}),
+		grpc.ForceServerCodecV2(answerCodec{answers: a.answers}),
+	}
 }
 
 // Hotkey returns the SS58 address the axon answers as.
 func (a *Axon) Hotkey() string { return a.hotkey }
 
-// Serve accepts connections on lis until Stop is called; it then returns nil.
-// It returns an error if lis fails or the axon was already stopped.
+// Serve accepts connections on lis, at most MaxConnections at once, until
+// Stop is called; it then returns nil. It returns an error if lis fails or
+// the axon was already stopped.
 func (a *Axon) Serve(lis net.Listener) error {
 	select {
 	case <-a.quit:
@@ -101,7 +145,7 @@ func (a *Axon) Serve(lis net.Listener) error {
 		return errors.New("axon: Serve called after Stop")
 	default:
 	}
-	if err := a.server.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+	if err := a.server.Serve(a.listen(lis)); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return fmt.Errorf("axon: serving on %s: %w", lis.Addr(), err)
 	}
 	return nil
@@ -109,9 +153,12 @@ func (a *Axon) Serve(lis net.Listener) error {
 
 // Stop stops accepting calls and waits for the calls in flight to be
 // answered: each is answered within the forward timeout, unless its
-// ForwardFunc ignores its context, which delays Stop until it returns. Calls
-// made directly on a stopped axon answer NotServingNucleus. Stop is safe to
-// call more than once and from several goroutines.
+// ForwardFunc ignores its context, which delays Stop until it returns; a
+// call still waiting for its body ends within RequestTimeout, an answer its
+// client does not read within WriteTimeout, and a connection whose client
+// does not acknowledge the GOAWAY within gRPC's 5 s. Calls made directly on
+// a stopped axon answer NotServingNucleus. Stop is safe to call more than
+// once and from several goroutines.
 func (a *Axon) Stop() {
 	a.stopOnce.Do(func() {
 		a.server.GracefulStop()
@@ -119,24 +166,17 @@ func (a *Axon) Stop() {
 	})
 }
 
-// authenticate refuses a call whose metadata does not authenticate before
-// its handler runs.
-func (a *Axon) authenticate(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if _, err := a.verifier.VerifyIncoming(ctx); err != nil {
-		return nil, status.Error(codes.Unauthenticated, err.Error())
-	}
-	return handler(ctx, req)
-}
-
 // Backward answers NotImplemented: the axon serves inference only, as the
 // benchmark needs no gradients.
-func (a *Axon) Backward(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+func (a *Axon) Backward(ctx context.Context, _ *wire.TensorMessage) (*wire.TensorMessage, error) {
+	a.begin(ctx)
 	return a.reply(wire.ReturnCode_NotImplemented, "backward is not served by this axon"), nil
 }
 
 // Forward answers a forward text query. Every outcome is answered with gRPC
 // status OK and its code in return_code:
-//   - not exactly one tensor: EmptyRequest;
+//   - no tensor: EmptyRequest; the inputs are the first tensor, and any
+//     others are ignored, as Bittensor 2.0.4 did;
 //   - a buffer that does not decode (as the declared serializer and dtype),
 //     or a shape that is negative or disagrees with the decoded size:
 //     RequestDeserializationException;
@@ -148,7 +188,8 @@ func (a *Axon) Backward(context.Context, *wire.TensorMessage) (*wire.TensorMessa
 //   - IMAGE or TENSOR inputs, or no ForwardFunc: NotImplemented;
 //   - TEXT inputs that are not INT64: InvalidRequest;
 //   - axon stopping: NotServingNucleus;
-//   - Workers calls running and QueueSize waiting: NucleusFull;
+//   - no room for the call: Workers calls running, or too little room in
+//     MaxAnswerBytes, and QueueSize calls waiting: NucleusFull;
 //   - no answer within the forward timeout (queue wait included), or the
 //     caller gone: Timeout, as Bittensor's axon answered;
 //   - handler error that is a *CodeError: its code (unless Success);
@@ -156,52 +197,68 @@ func (a *Axon) Backward(context.Context, *wire.TensorMessage) (*wire.TensorMessa
 //   - handler output without elements: EmptyResponse;
 //   - handler output that does not encode: ResponseSerializationException;
 //   - otherwise Success with one MSGPACK tensor of modality TENSOR holding
-//     the handler's output.
+//     the handler's output, with requires_grad set, as 2.0.4 set it.
 func (a *Axon) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.TensorMessage, error) {
+	a.begin(ctx)
 	var shape [5]int64 // room to decode the inputs' shape, of any served rank
 	inputs, code, msg := decodeText(req, shape[:])
 	if code != wire.ReturnCode_Success {
 		return a.reply(code, msg), nil
 	}
-	if code, msg := a.checkAnswerSize(inputs.Shape[0], inputs.Shape[1]); code != wire.ReturnCode_Success {
+	n, code, msg := a.answerSize(inputs.Shape[0], inputs.Shape[1])
+	if code != wire.ReturnCode_Success {
 		return a.reply(code, msg), nil
 	}
 	if a.forward == nil {
 		return a.reply(wire.ReturnCode_NotImplemented, "no forward handler"), nil
 	}
-	out, code, msg := a.run(ctx, inputs)
+	ans, out, code, msg := a.run(ctx, inputs, n)
 	if code != wire.ReturnCode_Success {
 		return a.reply(code, msg), nil
 	}
 	if len(out.Data) == 0 {
+		ans.release()
 		return a.reply(wire.ReturnCode_EmptyResponse, "forward handler returned no elements"), nil
 	}
 	into := a.buffers.Get(0)
 	buf, err := tensor.Encode((*into)[:0], out, tensor.Msgpack)
 	if err != nil {
 		a.buffers.Put(into)
+		ans.release()
 		return a.reply(wire.ReturnCode_ResponseSerializationException, "encoding forward output: "+err.Error()), nil
 	}
-	resp := a.response()
-	t := resp.Tensors[:1][0]
-	a.fill(resp, wire.ReturnCode_Success, "Success")
-	resp.Tensors = resp.Tensors[:1]
-	t.Version = wire.Version
-	t.Buffer = buf
-	t.Shape = append(t.Shape[:0], out.Shape...)
-	t.Serializer = wire.Serializer_MSGPACK
-	t.TensorType = wire.TensorType_TORCH
-	t.Dtype = wire.DataType(out.DType)
-	t.Modality = wire.Modality_TENSOR
-	t.RequiresGrad = false
+	*into = buf
+	resp := a.reply(wire.ReturnCode_Success, "Success")
+	resp.Tensors = []*wire.Tensor{{
+		Version:      wire.Version,
+		Buffer:       buf,
+		Shape:        out.Shape,
+		Serializer:   wire.Serializer_MSGPACK,
+		TensorType:   wire.TensorType_TORCH,
+		Dtype:        wire.DataType(out.DType),
+		Modality:     wire.Modality_TENSOR,
+		RequiresGrad: true,
+	}}
+	ans.hand(resp, into)
 	return resp, nil
 }
 
-// decodeText validates a forward request and decodes its inputs; shape is
-// room for the decoded shape, which only the size check reads.
+// begin is the start of every call's handler, once its request is read: it
+// stops the call's RequestTimeout timer, and sets the compression of its
+// answer. It does nothing for a call that did not come through gRPC.
+func (a *Axon) begin(ctx context.Context) {
+	bodyRead(ctx)
+	// An error means the client does not accept the compression: the answer
+	// then goes out uncompressed.
+	_ = grpc.SetSendCompressor(ctx, a.compression)
+}
+
+// decodeText validates a forward request and decodes its inputs, the first
+// tensor; shape is room for the decoded shape, which only the size check
+// reads.
 func decodeText(req *wire.TensorMessage, shape []int64) (tensor.Tensor, wire.ReturnCode, string) {
-	if n := len(req.GetTensors()); n != 1 || req.Tensors[0] == nil {
-		return tensor.Tensor{}, wire.ReturnCode_EmptyRequest, fmt.Sprintf("tensors: %d; want exactly one", n)
+	if len(req.GetTensors()) == 0 || req.Tensors[0] == nil {
+		return tensor.Tensor{}, wire.ReturnCode_EmptyRequest, fmt.Sprintf("tensors: %d; want the inputs as the first", len(req.GetTensors()))
 	}
 	t := req.Tensors[0]
 	dec, err := tensor.DecodeTo(shape, t.Buffer, tensor.Serializer(t.Serializer), tensor.DType(t.Dtype))
@@ -232,25 +289,20 @@ func decodeText(req *wire.TensorMessage, shape []int64) (tensor.Tensor, wire.Ret
 	return tensor.Tensor{DType: tensor.Int64, Shape: t.Shape, Data: dec.Data}, wire.ReturnCode_Success, ""
 }
 
-// answerOverhead bounds the bytes of a forward answer besides its float32
-// data: the message's fields, the tensor's and the msgpack header (about 140
-// bytes), with room to spare.
-const answerOverhead = 1 << 10
-
-// checkAnswerSize answers RequestShapeException for inputs of shape
-// [batch, seq], both at least 1, whose answer, [batch, seq, wire.NetworkDim]
-// float32 and answerOverhead, would exceed MaxMessageSize: gRPC would refuse
-// to send it, after the handler had computed it. It answers Success
-// otherwise.
-func (a *Axon) checkAnswerSize(batch, seq int64) (wire.ReturnCode, string) {
-	// batch*seq <= maxTokens, without computing batch*seq, which could overflow.
-	maxTokens := max((int64(a.cfg.MaxMessageSize)-answerOverhead)/(wire.NetworkDim*4), 0)
-	if batch <= maxTokens/seq {
-		return wire.ReturnCode_Success, ""
+// answerSize returns the bytes the answer to inputs of shape [batch, seq],
+// both at least 1, takes from the budget: [batch, seq, wire.NetworkDim]
+// float32 and answerOverhead, or the whole budget when that is less. It
+// answers RequestShapeException when the answer would exceed MaxMessageSize:
+// gRPC would refuse to send it, after the handler had computed it.
+func (a *Axon) answerSize(batch, seq int64) (int64, wire.ReturnCode, string) {
+	// batch*seq <= most, without computing batch*seq, which could overflow.
+	most := maxTokens(a.cfg.MaxMessageSize)
+	if batch > most/seq {
+		return 0, wire.ReturnCode_RequestShapeException,
+			fmt.Sprintf("shape: [%d %d]: the answer, [%d, %d, %d] float32, would exceed the message size limit of %d bytes; want batch × seq at most %d",
+				batch, seq, batch, seq, wire.NetworkDim, a.cfg.MaxMessageSize, most)
 	}
-	return wire.ReturnCode_RequestShapeException,
-		fmt.Sprintf("shape: [%d %d]: the answer, [%d, %d, %d] float32, would exceed the message size limit of %d bytes; want batch × seq at most %d",
-			batch, seq, batch, seq, wire.NetworkDim, a.cfg.MaxMessageSize, maxTokens)
+	return min(batch*seq*wire.NetworkDim*4+answerOverhead, a.cfg.MaxAnswerBytes), wire.ReturnCode_Success, ""
 }
 
 // ranks is the input rank each modality must have.
@@ -260,28 +312,14 @@ var ranks = map[wire.Modality]int{
 	wire.Modality_TENSOR: 3,
 }
 
-// reply returns a response carrying only a code and its message.
+// reply returns an answer carrying only a code and its message, with
+// requires_grad set, as Bittensor 2.0.4's axon set it on every answer.
 func (a *Axon) reply(code wire.ReturnCode, msg string) *wire.TensorMessage {
-	resp := a.response()
-	a.fill(resp, code, msg)
-	return resp
-}
-
-func (a *Axon) fill(resp *wire.TensorMessage, code wire.ReturnCode, msg string) {
-	resp.Version = wire.Version
-	resp.Hotkey = a.hotkey
-	resp.Tensors = resp.Tensors[:0]
-	resp.ReturnCode = code
-	resp.Message = msg
-	resp.RequiresGrad = false
-}
-
-// response takes a response message from the pool. Its Tensors slice has
-// length 0 and capacity 1, and its one backing element, without a buffer,
-// keeps the shape slice of an earlier response for reuse.
-func (a *Axon) response() *wire.TensorMessage {
-	if m, ok := a.pool.Get().(*wire.TensorMessage); ok {
-		return m
+	return &wire.TensorMessage{
+		Version:      wire.Version,
+		Hotkey:       a.hotkey,
+		ReturnCode:   code,
+		Message:      msg,
+		RequiresGrad: true,
 	}
-	return &wire.TensorMessage{Tensors: []*wire.Tensor{{}}[:0]}
 }

@@ -12,7 +12,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/minerbench/minerbench/minerbench/auth"
@@ -105,7 +109,9 @@ func TestForwardCodes(t *testing.T) {
 	}{
 		{"success", zeros, valid, true, wire.ReturnCode_Success, "Success"},
 		{"no tensors", zeros, edit(func(m *wire.TensorMessage) { m.Tensors = nil }), false, wire.ReturnCode_EmptyRequest, "tensors: 0"},
-		{"two tensors", zeros, edit(func(m *wire.TensorMessage) { m.Tensors = append(m.Tensors, m.Tensors[0]) }), false, wire.ReturnCode_EmptyRequest, "tensors: 2"},
+		{"two tensors, the first used", zeros, edit(func(m *wire.TensorMessage) {
+			m.Tensors = append(m.Tensors, &wire.Tensor{Buffer: []byte("not msgpack"), Shape: []int64{7}})
+		}), true, wire.ReturnCode_Success, "Success"},
 		{"garbage buffer", zeros, edit(func(m *wire.TensorMessage) { m.Tensors[0].Buffer = []byte("not msgpack") }), false, wire.ReturnCode_RequestDeserializationException, "decoding inputs"},
 		{"unknown serializer", zeros, edit(func(m *wire.TensorMessage) { m.Tensors[0].Serializer = 7 }), false, wire.ReturnCode_RequestDeserializationException, "serializer"},
 		{"declared dtype differs", zeros, edit(func(m *wire.TensorMessage) { m.Tensors[0].Dtype = wire.DataType_FLOAT32 }), false, wire.ReturnCode_RequestDeserializationException, "decoding inputs"},
@@ -156,6 +162,7 @@ func TestForwardCodes(t *testing.T) {
 			if tt.want != wire.ReturnCode_Success {
 				assert.Empty(t, resp.Tensors)
 			}
+			assert.True(t, resp.RequiresGrad, "every answer, as 2.0.4's axon set it")
 		})
 	}
 }
@@ -184,6 +191,8 @@ func TestForwardSuccessResponse(t *testing.T) {
 	assert.Equal(t, wire.Modality_TENSOR, rt.Modality)
 	assert.Equal(t, wire.Serializer_MSGPACK, rt.Serializer)
 	assert.Equal(t, int32(wire.Version), rt.Version)
+	assert.True(t, resp.RequiresGrad, "as 2.0.4's axon set it")
+	assert.True(t, rt.RequiresGrad, "as 2.0.4's axon set it")
 	assert.Equal(t, []int64{2, 3, wire.NetworkDim}, rt.Shape)
 	out, err := tensor.Decode(rt.Buffer, tensor.Msgpack, tensor.Float32)
 	require.NoError(t, err)
@@ -193,52 +202,21 @@ func TestForwardSuccessResponse(t *testing.T) {
 	assert.Equal(t, float32(len(vals)-1), vals[len(vals)-1])
 }
 
-// TestRecycledResponsesStayIntact checks that pooled response buffers never
-// leak one call's answer into another's, under concurrency.
-func TestRecycledResponsesStayIntact(t *testing.T) {
-	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
-		first := float32(in.Int64s()[0])
-		b, s := in.Shape[0], in.Shape[1]
-		vals := make([]float32, b*s*wire.NetworkDim)
-		for i := range vals {
-			vals[i] = first
-		}
-		return tensor.FromFloat32([]int64{b, s, wire.NetworkDim}, vals), nil
-	}
-	s := serve(t, Config{Workers: 4}, fwd)
+// TestMaxClockSkew checks that the axon refuses nonces further from its
+// clock than its Config's MaxClockSkew, either way.
+func TestMaxClockSkew(t *testing.T) {
+	s := serve(t, Config{MaxClockSkew: time.Second}, zeros)
 	c := client(t, s.addr)
-	var wg sync.WaitGroup
-	for g := range 6 {
-		// One receptor uid per goroutine: calls sharing a uid may be verified
-		// out of order by more than the replay tolerance.
-		signer := newSigner(t, "client")
-		wg.Go(func() {
-			for i := range 15 {
-				batch, seq := int64(1+(g+i)%3), int64(1+i%4)
-				in := tokens(batch, seq)
-				ids := in.Int64s()
-				ids[0] = int64(100*g + i)
-				resp, err := c.Forward(signed(t, signer), textRequest(t, tensor.FromInt64(in.Shape, ids)))
-				if !assert.NoError(t, err) || !assert.Equal(t, wire.ReturnCode_Success, resp.ReturnCode, resp.Message) {
-					return
-				}
-				assert.Equal(t, []int64{batch, seq, wire.NetworkDim}, resp.Tensors[0].Shape)
-				out, err := tensor.Decode(resp.Tensors[0].Buffer, tensor.Msgpack, tensor.Float32)
-				if !assert.NoError(t, err) {
-					return
-				}
-				vals := out.Float32s()
-				assert.Len(t, vals, int(batch*seq*wire.NetworkDim))
-				for _, v := range vals {
-					if v != float32(100*g+i) {
-						assert.Failf(t, "foreign value", "goroutine %d call %d got %v", g, i, v)
-						return
-					}
-				}
-			}
-		})
+	signer := newSigner(t, "client")
+	for _, tt := range []struct {
+		offset time.Duration
+		want   codes.Code
+	}{{-3 * time.Second, codes.Unauthenticated}, {3 * time.Second, codes.Unauthenticated}, {0, codes.OK}} {
+		kv, err := signer.Pairs(time.Now().Add(tt.offset).UnixMilli(), wire.RequestType_FORWARD)
+		require.NoError(t, err)
+		_, err = c.Forward(withMetadata(kv...), textRequest(t, tokens(1, 1)))
+		assert.Equal(t, tt.want, status.Code(err), "nonce %v from the axon's clock: %v", tt.offset, err)
 	}
-	wg.Wait()
 }
 
 func TestBackwardNotImplemented(t *testing.T) {
@@ -555,4 +533,81 @@ func ExampleNew() {
 	defer a.Stop()
 	fmt.Println(a.Hotkey() == wallet.Mock("miner").SS58())
 	// Output: true
+}
+
+// answerEncoding records the compression of the answers a client reads.
+type answerEncoding struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (c *answerEncoding) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (c *answerEncoding) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (c *answerEncoding) HandleConn(context.Context, stats.ConnStats) {}
+
+func (c *answerEncoding) HandleRPC(_ context.Context, s stats.RPCStats) {
+	if h, ok := s.(*stats.InHeader); ok {
+		c.mu.Lock()
+		c.got = append(c.got, h.Compression)
+		c.mu.Unlock()
+	}
+}
+
+// TestCompression queries axons that compress their answers in no way, in
+// gzip and in deflate, with requests in each of these: every request is
+// read, and every answer is compressed as the axon's Config says ("identity"
+// for none), whatever the request's compression.
+func TestCompression(t *testing.T) {
+	for _, comp := range []string{"", wire.Gzip, wire.Deflate} {
+		s := serve(t, Config{Compression: comp}, zeros)
+		for _, send := range []string{"", wire.Gzip, wire.Deflate} {
+			rec := &answerEncoding{}
+			opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(rec)}
+			if send != "" {
+				opts = append(opts, grpc.WithDefaultCallOptions(grpc.UseCompressor(send)))
+			}
+			conn, err := grpc.NewClient("passthrough:///"+s.addr, opts...)
+			require.NoError(t, err)
+			resp, err := wire.NewBittensorClient(conn).Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(2, 3)))
+			require.NoError(t, err, "axon %q, request %q", comp, send)
+			assert.Equal(t, wire.ReturnCode_Success, resp.ReturnCode)
+			want := comp
+			if want == "" {
+				want = "identity"
+			}
+			assert.Equal(t, []string{want}, rec.got, "axon %q, request %q", comp, send)
+			require.NoError(t, conn.Close())
+		}
+	}
+}
+
+// TestCompressionNotAccepted asks a gzip axon, over raw HTTP/2, with a
+// client that accepts only identity: the answer goes out uncompressed.
+func TestCompressionNotAccepted(t *testing.T) {
+	s := serve(t, Config{Compression: wire.Gzip}, zeros)
+	kv, err := newSigner(t, "client").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
+	require.NoError(t, err)
+	c := dialH2(t, s.addr)
+	id := c.call(append(kv, "grpc-accept-encoding", "identity")...)
+	c.send(id, request(t, 1, 1), 0)
+	for {
+		f, err := c.fr.ReadFrame()
+		require.NoError(t, err)
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				require.NoError(t, c.fr.WriteSettingsAck())
+			}
+		case *http2.MetaHeadersFrame:
+			assert.NotEqual(t, wire.Gzip, header(f, "grpc-encoding"))
+		case *http2.DataFrame:
+			require.Equal(t, id, f.StreamID)
+			assert.Equal(t, byte(0), f.Data()[0], "the answer's message is not compressed")
+			code, msg := c.status(id)
+			assert.Equal(t, codes.OK, code, msg)
+			return
+		}
+	}
 }

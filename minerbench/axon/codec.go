@@ -19,42 +19,57 @@ const (
 	fieldBuffer  protowire.Number = 2
 )
 
-// recyclingCodec is the proto codec with two additions for the axon's
-// responses, which hold at most one tensor, whose buffer Forward encoded
-// into one of the axon's tensor buffers.
+// answerCodec is the proto codec, except for the Success answers Forward
+// registers in answers: those it marshals without copying their tensor's
+// buffer, and it hands gRPC that buffer tied to its answer, so that the
+// answer learns when gRPC has written it.
 //
-// The tensor buffer is not copied into gRPC's buffers: the marshaled
-// response is the bytes before it, the tensor buffer itself, and the bytes
-// after it, together exactly the bytes proto.Marshal writes. gRPC copies
-// them as it writes the response to the connection, and then gives the
-// tensor buffer back to the axon's buffers.
+// Such an answer holds one tensor whose buffer Forward encoded into one of
+// the axon's buffers. The marshaled answer is the bytes before that buffer,
+// the buffer itself, and the bytes after it, together exactly the bytes
+// proto.Marshal writes. gRPC copies them to the connection and then frees
+// the buffer, which gives it back to the axon's buffers and releases the
+// answer's budget.
 //
-// Once marshaled, a response goes back to the axon's pool of responses.
-// The axon's server marshals nothing but its own responses and installs no
-// stats handler, so no one holds a response after Marshal.
-type recyclingCodec struct {
-	responses *sync.Pool     // of *wire.TensorMessage
-	buffers   mem.BufferPool // where the tensor buffers go once written
+// The codec leaves the message as it found it, and gRPC frees the buffer
+// only once the call's SendMsg has returned, after any stats handler or
+// binary logger has seen the message, so those read it intact.
+type answerCodec struct {
+	answers *sync.Map // *wire.TensorMessage → *answer, until marshaled
 }
 
 var protoCodec = encoding.GetCodecV2("proto")
 
-// Marshal marshals v and recycles it when it is a response.
-func (c recyclingCodec) Marshal(v any) (mem.BufferSlice, error) {
+// Marshal marshals v, splicing in the buffer of a registered answer.
+func (c answerCodec) Marshal(v any) (mem.BufferSlice, error) {
 	m, ok := v.(*wire.TensorMessage)
 	if !ok {
 		return protoCodec.Marshal(v)
 	}
-	defer c.recycle(m)
-	if len(m.Tensors) != 1 || m.Tensors[0] == nil || len(m.Tensors[0].Buffer) == 0 {
+	x, ok := c.answers.LoadAndDelete(m)
+	if !ok {
 		return protoCodec.Marshal(v)
 	}
+	ans := x.(*answer)
+	out, err := splice(m, ans)
+	if err != nil {
+		ans.release()
+		return nil, err
+	}
+	return out, nil
+}
+
+// splice marshals m, whose one tensor's buffer is *ans.buf, as three
+// buffers: the bytes before the tensor's buffer, the buffer, and the bytes
+// after it. Freeing the middle one gives the buffer back through ans.
+func splice(m *wire.TensorMessage, ans *answer) (mem.BufferSlice, error) {
 	// The tensor without its buffer and the message without its tensor,
 	// then from them the bytes before the buffer and after it.
 	t, tensors := m.Tensors[0], m.Tensors
 	buf := t.Buffer
 	t.Buffer = nil
 	b, err := proto.MarshalOptions{}.MarshalAppend(make([]byte, 0, 512), t)
+	t.Buffer = buf
 	if err != nil {
 		return nil, err
 	}
@@ -76,9 +91,14 @@ func (c recyclingCodec) Marshal(v any) (mem.BufferSlice, error) {
 	after := len(b)
 	b = append(b, b[ts:tn]...)
 	b = append(b, b[ms:mn]...)
+	middle := mem.NewBuffer(ans.buf, ans)
+	if _, unpooled := middle.(mem.SliceBuffer); unpooled {
+		// Too small for gRPC to free it: the answer is released at once.
+		ans.release()
+	}
 	return mem.BufferSlice{
 		mem.SliceBuffer(b[mn:after]),
-		mem.NewBuffer(&buf, c.buffers),
+		middle,
 		mem.SliceBuffer(b[after:]),
 	}, nil
 }
@@ -102,32 +122,17 @@ func fieldsBefore(b []byte, n protowire.Number) int {
 	return i
 }
 
-// recycle gives a marshaled response back to the pool, its tensor (if any)
-// kept in Tensors' backing array without its buffer.
-func (c recyclingCodec) recycle(m *wire.TensorMessage) {
-	if cap(m.Tensors) == 0 {
-		return
-	}
-	m.Tensors = m.Tensors[:1]
-	if t := m.Tensors[0]; t != nil {
-		t.Buffer = nil
-	}
-	m.Tensors = m.Tensors[:0]
-	m.Message = ""
-	c.responses.Put(m)
-}
-
 // Unmarshal is the proto codec's.
-func (c recyclingCodec) Unmarshal(data mem.BufferSlice, v any) error {
+func (c answerCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return protoCodec.Unmarshal(data, v)
 }
 
 // Name is the proto codec's.
-func (c recyclingCodec) Name() string { return protoCodec.Name() }
+func (c answerCodec) Name() string { return protoCodec.Name() }
 
 // bufferPool holds the axon's tensor buffers, up to the largest answer each:
-// Forward encodes a response's tensor into one, and gRPC puts it back once
-// it has written the response.
+// Forward encodes an answer's tensor into one, and it comes back once gRPC
+// has written the answer.
 type bufferPool struct {
 	pool sync.Pool // of *[]byte
 }

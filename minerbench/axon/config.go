@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/minerbench/minerbench/minerbench/auth"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
@@ -20,15 +21,37 @@ const (
 	// DefaultMaxMessageSize is wire.MaxMessageSize: it fits the largest
 	// answer the benchmark asks for, with room for framing.
 	DefaultMaxMessageSize = wire.MaxMessageSize
+	// DefaultMaxConnections is the benchmark's largest concurrency: one
+	// connection per worker.
+	DefaultMaxConnections = 1024
+	// DefaultMaxStreamsPerConnection is HTTP/2's recommended least value
+	// of SETTINGS_MAX_CONCURRENT_STREAMS.
+	DefaultMaxStreamsPerConnection = 100
+	// DefaultMaxConcurrentRPCs is one call per connection at the benchmark's
+	// largest concurrency (Bittensor's axon.maximum_concurrent_rpcs was 400).
+	DefaultMaxConcurrentRPCs = DefaultMaxConnections
+	// DefaultHandshakeTimeout bounds a new connection's HTTP/2 handshake.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultRequestTimeout bounds the time from a call's headers to the end
+	// of its body, which is at most about 135 KB.
+	DefaultRequestTimeout = 10 * time.Second
+	// DefaultWriteTimeout bounds the time a client may take to read an
+	// answer.
+	DefaultWriteTimeout = 30 * time.Second
+	// DefaultIdleTimeout is how long a connection without calls is kept.
+	DefaultIdleTimeout = 5 * time.Minute
+	// DefaultMaxClockSkew is auth.DefaultMaxClockSkew.
+	DefaultMaxClockSkew = auth.DefaultMaxClockSkew
 )
 
-// Config configures an Axon. Zero values mean the defaults above.
+// Config configures an Axon. Zero values mean the defaults above; the
+// protocol description (minerbench/wire/README.md) lists every limit.
 type Config struct {
 	// Wallet is the hotkey the axon answers as (required).
 	Wallet *wallet.Keypair
-	// ForwardTimeout bounds the time from a call's arrival to its handler's
-	// answer, queue wait included: the handler's context ends when it
-	// passes, and a call not answered by then answers Timeout. A call
+	// ForwardTimeout bounds the time from a call's request being read to
+	// its handler's answer, queue wait included: the handler's context ends when
+	// it passes, and a call not answered by then answers Timeout. A call
 	// waiting for a slot, or whose handler returns when its context ends,
 	// is answered Timeout on time; a handler that ignores its context holds
 	// its call until it returns, and the call then answers Timeout.
@@ -36,15 +59,65 @@ type Config struct {
 	// Workers is the number of calls that may run the ForwardFunc at once,
 	// each on the goroutine serving it: its slots.
 	Workers int
-	// QueueSize is how many calls may wait for a free slot, in the order
-	// they came; a call that finds all slots taken and QueueSize calls
-	// waiting answers NucleusFull at once.
+	// QueueSize is how many calls may wait for a free slot or for room in
+	// MaxAnswerBytes, in the order they came; a call that finds no room and
+	// QueueSize calls waiting answers NucleusFull at once.
 	QueueSize int
-	// MaxMessageSize bounds received and sent messages in bytes; gRPC refuses
-	// a larger request with status RESOURCE_EXHAUSTED before reading it, and
-	// a request whose answer would not fit is answered RequestShapeException
-	// before the handler runs.
+	// MaxMessageSize bounds sent messages in bytes: a request whose answer,
+	// [batch, seq, wire.NetworkDim] float32, would not fit is answered
+	// RequestShapeException before the handler runs. Received messages are
+	// bounded by what the largest such request needs (about 135 KB with the
+	// default); gRPC refuses a larger one with RESOURCE_EXHAUSTED before
+	// reading it.
 	MaxMessageSize int
+	// MaxAnswerBytes is the budget of answer bytes in flight across the
+	// axon: a call takes its answer's size from it when admitted, before
+	// its handler runs, and gives it back when gRPC has written the answer
+	// to the connection, or the call or its connection ended. A call that
+	// finds too little room waits for it as for a slot (QueueSize,
+	// ForwardTimeout). An answer larger than the whole budget waits for all
+	// of it. With compression, an answer is counted until gRPC has
+	// compressed it: the compressed copy is gRPC's, bounded per connection
+	// by MaxStreamsPerConnection. The default is 4 × MaxMessageSize.
+	MaxAnswerBytes int64
+	// MaxConnections bounds the connections served at once; a connection
+	// beyond it waits in the listener's backlog until another closes.
+	MaxConnections int
+	// MaxStreamsPerConnection bounds the calls in progress on one
+	// connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a gRPC client
+	// holds further calls until one ends, and a stream beyond it is reset
+	// with REFUSED_STREAM.
+	MaxStreamsPerConnection int
+	// MaxConcurrentRPCs bounds the calls in progress across the axon, from
+	// their headers until their status is sent, as Bittensor's
+	// axon.maximum_concurrent_rpcs did; a call beyond it is refused with
+	// RESOURCE_EXHAUSTED before its body is read. It should exceed
+	// Workers + QueueSize, so that calls over those are answered
+	// NucleusFull, and the benchmark's concurrency, so that none is refused.
+	MaxConcurrentRPCs int
+	// HandshakeTimeout bounds the time from a connection's accept to the
+	// end of its HTTP/2 handshake; the connection is closed when it passes.
+	HandshakeTimeout time.Duration
+	// RequestTimeout bounds the time from a call's headers to the end of
+	// its body; a call whose body is not in by then ends with CANCELLED
+	// before its handler runs.
+	RequestTimeout time.Duration
+	// WriteTimeout bounds the time from an answer's handing to gRPC to its
+	// last byte written; the connection of an answer its client has not
+	// read by then is closed, which frees it.
+	WriteTimeout time.Duration
+	// IdleTimeout is how long a connection without calls is kept: it is
+	// then closed with GOAWAY, and a gRPC client reconnects on its next
+	// call.
+	IdleTimeout time.Duration
+	// MaxClockSkew is how far from the axon's clock a call's nonce may be,
+	// ahead or behind; a call outside is refused with UNAUTHENTICATED.
+	MaxClockSkew time.Duration
+	// Compression is the gRPC compression of the axon's answers, as
+	// Bittensor's axon.compression: "" (none, the default), wire.Gzip or
+	// wire.Deflate; an answer goes out uncompressed to a client that does
+	// not accept it. Requests are read in any of them whatever this is.
+	Compression string
 }
 
 // withDefaults checks c and returns it with zero fields set to the defaults.
@@ -53,34 +126,96 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Wallet == nil {
 		errs = append(errs, errors.New("axon: Config.Wallet: nil; want a hotkey"))
 	}
-	if c.ForwardTimeout < 0 {
-		errs = append(errs, fmt.Errorf("axon: Config.ForwardTimeout: %v; want 0 (default %v) or more", c.ForwardTimeout, DefaultForwardTimeout))
+	for _, f := range []struct {
+		name     string
+		v, deflt time.Duration
+	}{
+		{"ForwardTimeout", c.ForwardTimeout, DefaultForwardTimeout},
+		{"HandshakeTimeout", c.HandshakeTimeout, DefaultHandshakeTimeout},
+		{"RequestTimeout", c.RequestTimeout, DefaultRequestTimeout},
+		{"WriteTimeout", c.WriteTimeout, DefaultWriteTimeout},
+		{"IdleTimeout", c.IdleTimeout, DefaultIdleTimeout},
+		{"MaxClockSkew", c.MaxClockSkew, DefaultMaxClockSkew},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("axon: Config.%s: %v; want 0 (default %v) or more", f.name, f.v, f.deflt))
+		}
 	}
-	if c.Workers < 0 {
-		errs = append(errs, fmt.Errorf("axon: Config.Workers: %d; want 0 (default %d) or more", c.Workers, DefaultWorkers))
+	for _, f := range []struct {
+		name     string
+		v, deflt int64
+	}{
+		{"Workers", int64(c.Workers), DefaultWorkers},
+		{"QueueSize", int64(c.QueueSize), DefaultQueueSize},
+		{"MaxMessageSize", int64(c.MaxMessageSize), DefaultMaxMessageSize},
+		{"MaxAnswerBytes", c.MaxAnswerBytes, 4 * DefaultMaxMessageSize},
+		{"MaxConnections", int64(c.MaxConnections), DefaultMaxConnections},
+		{"MaxStreamsPerConnection", int64(c.MaxStreamsPerConnection), DefaultMaxStreamsPerConnection},
+		{"MaxConcurrentRPCs", int64(c.MaxConcurrentRPCs), DefaultMaxConcurrentRPCs},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("axon: Config.%s: %d; want 0 (default %d) or more", f.name, f.v, f.deflt))
+		}
 	}
-	if c.QueueSize < 0 {
-		errs = append(errs, fmt.Errorf("axon: Config.QueueSize: %d; want 0 (default %d) or more", c.QueueSize, DefaultQueueSize))
-	}
-	if c.MaxMessageSize < 0 {
-		errs = append(errs, fmt.Errorf("axon: Config.MaxMessageSize: %d; want 0 (default %d) or more", c.MaxMessageSize, DefaultMaxMessageSize))
+	if err := wire.CheckCompression("axon: Config.Compression", c.Compression); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
-	if c.ForwardTimeout == 0 {
-		c.ForwardTimeout = DefaultForwardTimeout
-	}
-	if c.Workers == 0 {
-		c.Workers = DefaultWorkers
-	}
-	if c.QueueSize == 0 {
-		c.QueueSize = DefaultQueueSize
-	}
-	if c.MaxMessageSize == 0 {
-		c.MaxMessageSize = DefaultMaxMessageSize
-	}
+	setDefault(&c.ForwardTimeout, DefaultForwardTimeout)
+	setDefault(&c.Workers, DefaultWorkers)
+	setDefault(&c.QueueSize, DefaultQueueSize)
+	setDefault(&c.MaxMessageSize, DefaultMaxMessageSize)
+	setDefault(&c.MaxAnswerBytes, 4*int64(c.MaxMessageSize))
+	setDefault(&c.MaxConnections, DefaultMaxConnections)
+	setDefault(&c.MaxStreamsPerConnection, DefaultMaxStreamsPerConnection)
+	setDefault(&c.MaxConcurrentRPCs, DefaultMaxConcurrentRPCs)
+	setDefault(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
+	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.MaxClockSkew, DefaultMaxClockSkew)
 	return c, nil
 }
+
+// setDefault sets *v to deflt when it is zero.
+func setDefault[T comparable](v *T, deflt T) {
+	var zero T
+	if *v == zero {
+		*v = deflt
+	}
+}
+
+// Limits of what a valid request can need, beyond which gRPC refuses a call
+// before reading it.
+const (
+	// maxHeaderListSize bounds a call's headers (HTTP/2
+	// SETTINGS_MAX_HEADER_LIST_SIZE, counting 32 bytes per field besides
+	// its name and value): a real call's are about 1 KB, and the signature
+	// is at most auth.MaxSignatureLen bytes.
+	maxHeaderListSize = 8 << 10
+	// requestOverhead bounds the bytes of a forward request besides its
+	// int64 token ids: the message's and the tensor's fields and the
+	// msgpack header (about 150 bytes), with room to spare.
+	requestOverhead = 1 << 10
+)
+
+// maxRequestSize is the largest forward request whose answer fits in
+// maxMessageSize: maxTokens int64 token ids and requestOverhead.
+func maxRequestSize(maxMessageSize int) int {
+	return int(maxTokens(maxMessageSize))*8 + requestOverhead
+}
+
+// maxTokens is the largest batch × seq whose answer, [batch, seq,
+// wire.NetworkDim] float32 and answerOverhead, fits in maxMessageSize.
+func maxTokens(maxMessageSize int) int64 {
+	return max((int64(maxMessageSize)-answerOverhead)/(wire.NetworkDim*4), 0)
+}
+
+// answerOverhead bounds the bytes of a forward answer besides its float32
+// data: the message's fields, the tensor's and the msgpack header (about 140
+// bytes), with room to spare.
+const answerOverhead = 1 << 10
 
 var _ wire.BittensorServer = (*Axon)(nil)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/tap"
 
 	"github.com/minerbench/minerbench/minerbench/auth"
 	"github.com/minerbench/minerbench/minerbench/tensor"
@@ -24,15 +25,18 @@ import (
 // BenchmarkServer measures the server's work per forward query: path=axon
 // is an Axon whose ForwardFunc answers views of one prebuilt zero buffer (the
 // noop miner); path=raw is the floor, a plain BittensorServer that answers a
-// prebuilt response after the same verification work (Verifier.VerifyIncoming
+// prebuilt response after the same verification work (Verifier.VerifyMetadata
 // in a unary interceptor).
 //
 // Method: each query runs what gRPC's server runs for a unary call once the
-// request's bytes have arrived, in-process and on one goroutine: the
-// service's registered handler (Bittensor_ServiceDesc) decoding the prebuilt
-// request bytes with the server's codec, the server's unary interceptor and
-// Forward, then the codec marshaling the response into gRPC's buffers, which
-// are then freed. The signed metadata is prebuilt, so the client's signing is
+// request's bytes have arrived, in-process and on one goroutine: for the
+// axon, its tap on the call's headers (verification, call accounting, the
+// request timer); then the service's registered handler
+// (Bittensor_ServiceDesc) decoding the prebuilt request bytes with the
+// server's codec, the server's unary interceptor if any and Forward, then
+// the codec marshaling the response into gRPC's buffers, which are then
+// freed, and the end of the call's stream (its context is cancelled, as
+// gRPC does). The signed metadata is prebuilt, so the client's signing is
 // not counted, but the signature is verified on every call. HTTP/2 framing
 // and the transport's goroutines are left out: they are the same gRPC code
 // for both paths, so leaving them out makes axon/raw larger, not smaller.
@@ -57,19 +61,28 @@ func BenchmarkServer(b *testing.B) {
 			name        string
 			srv         wire.BittensorServer
 			codec       encoding.CodecV2
+			tap         tap.ServerInHandle
 			interceptor grpc.UnaryServerInterceptor
 		}{
-			{"raw", raw, encoding.GetCodecV2("proto"), raw.authenticate},
-			{"axon", a, recyclingCodec{responses: a.pool, buffers: a.buffers}, a.authenticate},
+			{"raw", raw, encoding.GetCodecV2("proto"), nil, raw.authenticate},
+			{"axon", a, answerCodec{answers: a.answers}, a.tap, nil},
 		}
 		for _, p := range paths {
 			b.Run(fmt.Sprintf("shape=%dx%d/path=%s", shape[0], shape[1], p.name), func(b *testing.B) {
-				ctx, cancel := context.WithCancel(signedIncoming(b)) // a stream's context is a cancelCtx
-				defer cancel()
+				base, md := signedIncoming(b)
+				info := &tap.Info{FullMethodName: "/Bittensor/Forward", Header: md}
 				handler := wire.Bittensor_ServiceDesc.Methods[0].Handler
 				require.Equal(b, "Forward", wire.Bittensor_ServiceDesc.Methods[0].MethodName)
 				dec := func(v any) error { return p.codec.Unmarshal(req, v) }
 				call := func() {
+					ctx, cancel := context.WithCancel(base) // a stream's context is a cancelCtx
+					defer cancel()
+					if p.tap != nil {
+						var err error
+						if ctx, err = p.tap(ctx, info); err != nil {
+							b.Fatal(err)
+						}
+					}
 					resp, err := handler(p.srv, ctx, dec, p.interceptor)
 					if err != nil {
 						b.Fatal(err)
@@ -103,7 +116,8 @@ type rawServer struct {
 }
 
 func (s *rawServer) authenticate(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if _, err := s.verifier.VerifyIncoming(ctx); err != nil {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if _, err := s.verifier.VerifyMetadata(md); err != nil {
 		return nil, err
 	}
 	return handler(ctx, req)
@@ -150,14 +164,16 @@ func rawResponse(b *testing.B, hotkey string, batch, seq int64) *wire.TensorMess
 }
 
 // signedIncoming returns a context carrying a call's signed metadata as a
-// server receives it. The nonce is the current time, and the verifier takes
-// a repeated nonce that is not older than the newest it has seen.
-func signedIncoming(b *testing.B) context.Context {
+// server receives it, and the metadata. The nonce is the current time, and
+// the verifier takes a repeated nonce that is not older than the last it
+// accepted.
+func signedIncoming(b *testing.B) (context.Context, metadata.MD) {
 	signer, err := auth.NewSigner(wallet.Mock("dendrite"))
 	require.NoError(b, err)
 	kv, err := signer.Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
 	require.NoError(b, err)
-	return metadata.NewIncomingContext(context.Background(), metadata.Pairs(kv...))
+	md := metadata.Pairs(kv...)
+	return metadata.NewIncomingContext(context.Background(), md), md
 }
 
 // cpuTime returns the user and system CPU time the process has used, in

@@ -1,6 +1,7 @@
 // Package dendrite is the client side of the wire protocol: it signs and
 // sends forward text queries to an axon over one reused gRPC connection,
-// times them, and maps every outcome to the return code WIRE.md names.
+// times them, and maps every outcome to the return code the protocol
+// description (minerbench/wire/README.md) names.
 package dendrite
 
 import (
@@ -33,6 +34,7 @@ type Option func(*options) error
 
 type options struct {
 	maxMessageSize int
+	compression    string
 }
 
 // WithMaxMessageSize sets the largest message sent or received, in bytes
@@ -44,6 +46,19 @@ func WithMaxMessageSize(n int) Option {
 			return fmt.Errorf("dendrite: WithMaxMessageSize: %d; want a positive number of bytes", n)
 		}
 		o.maxMessageSize = n
+		return nil
+	}
+}
+
+// WithCompression sets the gRPC compression of the dendrite's requests, as
+// Bittensor's dendrite.compression: "" (none, the default), wire.Gzip or
+// wire.Deflate. Answers are read in any of them whatever this is.
+func WithCompression(name string) Option {
+	return func(o *options) error {
+		if err := wire.CheckCompression("dendrite: WithCompression", name); err != nil {
+			return err
+		}
+		o.compression = name
 		return nil
 	}
 }
@@ -100,12 +115,16 @@ func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Optio
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: %w", err)
 	}
+	callOpts := []grpc.CallOption{
+		grpc.MaxCallRecvMsgSize(o.maxMessageSize),
+		grpc.MaxCallSendMsgSize(o.maxMessageSize),
+	}
+	if o.compression != "" {
+		callOpts = append(callOpts, grpc.UseCompressor(o.compression))
+	}
 	conn, err := grpc.NewClient("passthrough:///"+endpoint,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(o.maxMessageSize),
-			grpc.MaxCallSendMsgSize(o.maxMessageSize),
-		),
+		grpc.WithDefaultCallOptions(callOpts...),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: endpoint %q: %w", endpoint, err)
@@ -174,12 +193,12 @@ func (d *Dendrite) Hotkey() string { return d.hotkey }
 // Codes recorded before sending: EmptyRequest for inputs without elements,
 // RequestShapeException for a rank other than 2, InvalidRequest for a dtype
 // other than INT64, RequestSerializationException for inputs that do not
-// encode. After sending, as WIRE.md maps them: gRPC DEADLINE_EXCEEDED →
-// Timeout (so is a call cut by ctx being cancelled with cause
-// context.DeadlineExceeded, a timeout kept on the client's side), UNAVAILABLE
-// → Unavailable, UNAUTHENTICATED → Unauthenticated, any
-// other gRPC error → UnknownException; a return_code other than Success →
-// that code; Success without a tensor → EmptyResponse; a tensor that does not
+// encode. After sending, as the protocol description maps them: gRPC
+// DEADLINE_EXCEEDED → Timeout (so is a call cut by ctx being cancelled with
+// cause context.DeadlineExceeded, a timeout kept on the client's side),
+// UNAVAILABLE → Unavailable, UNAUTHENTICATED → Unauthenticated, any other
+// gRPC error → UnknownException; a return_code other than Success → that
+// code; Success without a tensor → EmptyResponse; a tensor that does not
 // decode, is not FLOAT32 or whose size disagrees with its shape →
 // ResponseDeserializationException; a shape other than
 // [batch, seq, wire.NetworkDim] → ResponseShapeException.

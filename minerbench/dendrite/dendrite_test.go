@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/minerbench/minerbench/minerbench/auth"
@@ -44,22 +45,23 @@ type fake struct {
 
 func (f *fake) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.TensorMessage, error) {
 	f.calls.Add(1)
-	if _, err := f.verifier.VerifyIncoming(ctx); err != nil {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if _, err := f.verifier.VerifyMetadata(md); err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
 	f.last.Store(req)
 	return f.respond(ctx, req)
 }
 
-// serveFake serves f on a loopback port until the test ends.
-func serveFake(t *testing.T, f *fake) string {
+// serveFake serves f on a loopback port, with opts, until the test ends.
+func serveFake(t *testing.T, f *fake, opts ...grpc.ServerOption) string {
 	t.Helper()
 	v, err := auth.NewVerifier(auth.VerifierConfig{})
 	require.NoError(t, err)
 	f.verifier = v
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(opts...)
 	wire.RegisterBittensorServer(srv, f)
 	done := make(chan struct{})
 	go func() {
@@ -73,11 +75,12 @@ func serveFake(t *testing.T, f *fake) string {
 	return lis.Addr().String()
 }
 
-// serveAxon serves a real axon answering zeros; the returned stop is
+// serveAxon serves a real axon of cfg answering zeros; the returned stop is
 // idempotent and also runs at cleanup.
-func serveAxon(t *testing.T) (addr string, stop func()) {
+func serveAxon(t *testing.T, cfg axon.Config) (addr string, stop func()) {
 	t.Helper()
-	a, err := axon.New(axon.Config{Wallet: wallet.Mock("axon")}, zeroHandler())
+	cfg.Wallet = wallet.Mock("axon")
+	a, err := axon.New(cfg, zeroHandler())
 	require.NoError(t, err)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -148,6 +151,8 @@ func TestDialRefusals(t *testing.T) {
 	assert.ErrorContains(t, err, "nil")
 	_, err = Dial(ctx, "127.0.0.1:1", wallet.Mock("d"), WithMaxMessageSize(0))
 	assert.ErrorContains(t, err, "WithMaxMessageSize: 0")
+	_, err = Dial(ctx, "127.0.0.1:1", wallet.Mock("d"), WithCompression("zstd"))
+	assert.ErrorContains(t, err, `WithCompression: "zstd"; want "gzip", "deflate" or "" (none)`)
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -160,7 +165,7 @@ func TestDialRefusals(t *testing.T) {
 }
 
 func TestForwardTextAgainstAxon(t *testing.T) {
-	addr, stop := serveAxon(t)
+	addr, stop := serveAxon(t, axon.Config{})
 	d := dial(t, addr)
 	assert.Equal(t, wallet.Mock("dendrite").SS58(), d.Hotkey())
 	for range 3 { // the connection, the pooled request and the signer are reused
@@ -175,6 +180,66 @@ func TestForwardTextAgainstAxon(t *testing.T) {
 	stop()
 	_, code, _ := d.ForwardText(context.Background(), tokens(2, 3))
 	assert.Equal(t, wire.ReturnCode_Unavailable, code, "after the server stopped")
+}
+
+// compressions records the compression of the requests a server reads and
+// of the answers it sends.
+type compressions struct {
+	mu                sync.Mutex
+	requests, answers []string
+}
+
+func (c *compressions) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
+func (c *compressions) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (c *compressions) HandleConn(context.Context, stats.ConnStats)                       {}
+
+func (c *compressions) HandleRPC(_ context.Context, s stats.RPCStats) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch s := s.(type) {
+	case *stats.InHeader:
+		c.requests = append(c.requests, s.Compression)
+	case *stats.OutHeader:
+		c.answers = append(c.answers, s.Compression)
+	}
+}
+
+// TestCompression sends queries uncompressed, in gzip and in deflate to a
+// server that answers in each of them: the dendrite compresses its requests
+// as told, tells the server it reads both, and reads every answer.
+func TestCompression(t *testing.T) {
+	for _, send := range []string{"", wire.Gzip, wire.Deflate} {
+		for _, answerIn := range []string{"identity", wire.Gzip, wire.Deflate} {
+			t.Run("send="+send+"/answer="+answerIn, func(t *testing.T) {
+				f := &fake{respond: func(ctx context.Context, req *wire.TensorMessage) (*wire.TensorMessage, error) {
+					assert.NoError(t, grpc.SetSendCompressor(ctx, answerIn), "the dendrite accepts %s", answerIn)
+					return answer(t, floats(2, 3, wire.NetworkDim)), nil
+				}}
+				rec := &compressions{}
+				d := dial(t, serveFake(t, f, grpc.StatsHandler(rec)), WithCompression(send))
+				_, code, _ := d.ForwardText(context.Background(), tokens(2, 3))
+				require.Equal(t, wire.ReturnCode_Success, code)
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				assert.Equal(t, []string{send}, rec.requests)
+				assert.Equal(t, []string{answerIn}, rec.answers)
+			})
+		}
+	}
+}
+
+// TestCompressionAgainstAxon queries axons that compress their answers in
+// each way, with requests compressed in each way.
+func TestCompressionAgainstAxon(t *testing.T) {
+	for _, axonComp := range []string{"", wire.Gzip, wire.Deflate} {
+		addr, _ := serveAxon(t, axon.Config{Compression: axonComp})
+		for _, send := range []string{"", wire.Gzip, wire.Deflate} {
+			d := dial(t, addr, WithCompression(send))
+			out, code, _ := d.ForwardText(context.Background(), tokens(2, 3))
+			require.Equal(t, wire.ReturnCode_Success, code, "axon %q, dendrite %q", axonComp, send)
+			assert.Equal(t, []int64{2, 3, wire.NetworkDim}, out.Shape)
+		}
+	}
 }
 
 func TestRequestMessage(t *testing.T) {
@@ -395,7 +460,7 @@ func TestMetadataOrderOnTheWire(t *testing.T) {
 // TestConcurrentCallsAuthenticate runs many calls at once through one
 // dendrite: none may be refused as a replay, however the calls interleave.
 func TestConcurrentCallsAuthenticate(t *testing.T) {
-	addr, _ := serveAxon(t)
+	addr, _ := serveAxon(t, axon.Config{})
 	d := dial(t, addr)
 	var wg sync.WaitGroup
 	for range 8 {
