@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/aclements/go-moremath/stats"
@@ -90,8 +91,9 @@ type Cell struct {
 }
 
 // Delta is the relative change of the cell's center from its baseline's
-// (0.05 for +5%), and whether the comparison found it significant. ok is
-// false when there is no baseline or its center is zero.
+// (0.05 for +5%; ±Inf from a zero baseline), and whether the comparison
+// found it significant, as benchstat marks it. ok is false when the cell has
+// no baseline.
 func (c *Cell) Delta() (delta float64, significant, ok bool) {
 	if c.Baseline == nil {
 		return 0, false, false
@@ -102,7 +104,7 @@ func (c *Cell) Delta() (delta float64, significant, ok bool) {
 	case old == cur:
 		return 0, significant, true
 	case old == 0:
-		return 0, significant, false
+		return math.Inf(int(math.Copysign(1, cur))), significant, true
 	}
 	return cur/old - 1, significant, true
 }
@@ -125,12 +127,19 @@ type Summary struct {
 type InputError struct {
 	// File is the path or label of the file.
 	File string
+	// Line is the 1-based line of a malformed result, or 0.
+	Line int
 	// Err says what is wrong.
 	Err error
 }
 
 // Error implements error.
-func (e *InputError) Error() string { return e.File + ": " + e.Err.Error() }
+func (e *InputError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return e.File + ": " + e.Err.Error()
+}
 
 // Unwrap returns the underlying error.
 func (e *InputError) Unwrap() error { return e.Err }
@@ -163,14 +172,25 @@ func Read(paths []string, thresholds *benchmath.Thresholds) (*Set, error) {
 	b := builder{tableBy: tableBy, rowBy: rowBy, colBy: colBy, residue: parser.Residue(),
 		tables: map[benchproc.Key]*builderTable{}}
 
+	labels := make([]string, len(paths))
+	labelOf := map[string]string{}
+	for i, p := range paths {
+		label, path := p, p
+		if l, rest, ok := strings.Cut(p, "="); ok {
+			label, path = l, rest
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, &InputError{File: label, Err: err}
+		}
+		labels[i], labelOf[path] = label, label
+	}
 	files := benchfmt.Files{Paths: paths, AllowLabels: true}
 	count := map[string]int{}
 	config := map[string]*configList{}
 	for files.Scan() {
 		switch rec := files.Result().(type) {
 		case *benchfmt.SyntaxError:
-			name, _ := rec.Pos()
-			return nil, &InputError{File: name, Err: rec}
+			return nil, &InputError{File: labelOf[rec.FileName], Line: rec.Line, Err: errors.New(rec.Msg)}
 		case *benchfmt.Result:
 			label := rec.GetConfig(".file")
 			count[label]++
@@ -185,11 +205,7 @@ func Read(paths []string, thresholds *benchmath.Thresholds) (*Set, error) {
 		return nil, &InputError{File: "input", Err: err}
 	}
 	set := &Set{Units: files.Units()}
-	for _, p := range paths {
-		label := p
-		if i := strings.Index(p, "="); i >= 0 {
-			label = p[:i]
-		}
+	for _, label := range labels {
 		if count[label] == 0 {
 			return nil, &InputError{File: label, Err: errNoResults}
 		}

@@ -79,7 +79,7 @@ func TestReadRefusesBadInput(t *testing.T) {
 	}{
 		{"empty.txt", "", "empty.txt: no benchmark result: want the output of go test -bench"},
 		{"prose.txt", "hello\nworld\n", "prose.txt: no benchmark result"},
-		{"broken.txt", header + "BenchmarkA-2 100 12 ns/op 7\n", "broken.txt:7: missing unit"},
+		{"broken.txt", header + "BenchmarkA-2 100 12 ns/op 7\n", "broken.txt:7: missing units"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, dir, tc.name, tc.text)
