@@ -26,7 +26,7 @@ type query struct {
 	latency float64
 	code    int32
 	// elapsed is the seconds since its run started.
-	elapsed float64
+	elapsed                          float64
 	conc, calls, batch, block, world int
 	// start is the Unix seconds of its run's start: one value per run.
 	start float64
@@ -103,7 +103,7 @@ func (e *historyError) Error() string {
 // groupKey identifies the queries of one miner under one load, in one
 // history file.
 type groupKey struct {
-	miner, file         string
+	miner, file        string
 	batch, block, conc int
 }
 
