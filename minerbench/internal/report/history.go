@@ -22,14 +22,12 @@ const historyHeader = ",time,code,elapsed,n_processes,n_calls,batch_size,block_s
 
 // query is one row of a history.
 type query struct {
-	// latency is the query's time in seconds (the column "time").
-	latency float64
-	code    int32
-	// elapsed is the seconds since its run started.
-	elapsed                          float64
+	// latency is the query's time in seconds (the column "time"), elapsed
+	// the seconds since its run started, start the Unix seconds of its run's
+	// start (one value per run).
+	latency, elapsed, start          float64
+	code                             int32
 	conc, calls, batch, block, world int
-	// start is the Unix seconds of its run's start: one value per run.
-	start float64
 }
 
 // readHistory streams the rows of the history in r to fn. name is the file
@@ -188,9 +186,15 @@ func (g *group) add(q query) {
 		g.bins = append(g.bins, 0)
 	}
 	g.bins[i]++
-	g.runs[q.start] = max(g.runs[q.start], q.elapsed)
-	g.calls[q.calls] = true
-	g.world[q.world] = true
+	if end, ok := g.runs[q.start]; !ok || q.elapsed > end {
+		g.runs[q.start] = q.elapsed
+	}
+	if !g.calls[q.calls] {
+		g.calls[q.calls] = true
+	}
+	if !g.world[q.world] {
+		g.world[q.world] = true
+	}
 }
 
 // widen doubles the bin width, merging pairs of bins.
@@ -309,9 +313,14 @@ func readHistories(dir string, warn func(string)) ([]*group, error) {
 		if err != nil {
 			return nil, err
 		}
+		var g *group // the last row's group: consecutive rows share one
 		err = readHistory(f, path, func(q query) {
 			k := groupKey{miner, file, q.batch, q.block, q.conc}
-			g := groups[k]
+			if g != nil && g.key == k {
+				g.add(q)
+				return
+			}
+			g = groups[k]
 			if g == nil {
 				g = newGroup(k)
 				groups[k] = g
