@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -122,7 +123,8 @@ func percentilePlot(title string, curves []curve) (*plot.Plot, error) {
 	}
 	factor, unit := latencyScale(top)
 	p.Y.Label.Text = "latency (" + unit + ")"
-	p.Y.Min, p.Y.Max = 0, top*factor*1.3
+	// Room above the curves for the legend, a line per curve.
+	p.Y.Min, p.Y.Max = 0, top*factor*(1.15+0.08*float64(len(curves)))
 	p.Add(plotter.NewGrid())
 	p.Legend.Top, p.Legend.Left = true, true
 	for i, c := range curves {
@@ -406,7 +408,8 @@ func deltaPlot(set *compare.Set, ds []delta) (*plot.Plot, error) {
 		}
 	}
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Change from %s (median; bars: the intervals' ratio; hollow: not significant)", set.Files[0])
+	names := shortNames(set.Files)
+	p.Title.Text = "Change of each metric from " + names[0]
 	p.X.Label.Text = "change (%)"
 	p.Add(plotter.NewGrid())
 	lo, hi := 0.0, 0.0
@@ -453,7 +456,7 @@ func deltaPlot(set *compare.Set, ds []delta) (*plot.Plot, error) {
 		}
 		sc.Color, sc.Radius, sc.Shape = col, vg.Points(3.5), draw.CircleGlyph{}
 		p.Add(sc)
-		p.Legend.Add(set.Files[file], sc)
+		p.Legend.Add(names[file], sc)
 	}
 	zero, err := plotter.NewLine(plotter.XYs{{X: 0, Y: -0.5}, {X: 0, Y: float64(len(labels)) - 0.5}})
 	if err != nil {
@@ -463,10 +466,26 @@ func deltaPlot(set *compare.Set, ds []delta) (*plot.Plot, error) {
 	p.Add(zero)
 	slices.Reverse(labels)
 	p.NominalY(labels...)
+	p.Y.Max = float64(len(labels)) + 0.3 // a row's room for the legend
 	pad := max((hi-lo)*0.08, 1)
 	p.X.Min, p.X.Max = lo-pad, hi+pad
 	p.Legend.Top = true
 	return p, nil
+}
+
+// shortNames are the base names of files when those tell them apart, for
+// legends; the files themselves otherwise.
+func shortNames(files []string) []string {
+	names := make([]string, len(files))
+	seen := map[string]bool{}
+	for i, f := range files {
+		names[i] = filepath.Base(f)
+		if seen[names[i]] {
+			return files
+		}
+		seen[names[i]] = true
+	}
+	return names
 }
 
 // deltaHeight is the height of a delta plot of n rows.

@@ -174,9 +174,9 @@ func sections(set *compare.Set, groups []*group) ([]section, error) {
 			return nil, err
 		}
 		out = append(out, section{kind: "timeline", title: "Over time: " + groupTitle(g.key), fig: fig,
-			caption: fmt.Sprintf("%d queries in %d runs (n_calls %s, world_size %s). Above: each query's latency at the time it was recorded, coloured by return code; "+
+			caption: fmt.Sprintf("%d queries in %d run%s (n_calls %s, world_size %s). Above: each query's latency at the time it was recorded, coloured by return code; "+
 				"runs are overlaid from their start. Below: queries recorded per second, over the runs that lasted into each bin.",
-				g.n, len(g.runs), setString(g.calls), setString(g.world))})
+				g.n, len(g.runs), plural(len(g.runs)), setString(g.calls), setString(g.world))})
 		p, err := codesPlot(g)
 		if err != nil {
 			return nil, err
@@ -197,11 +197,12 @@ func sections(set *compare.Set, groups []*group) ([]section, error) {
 				return nil, err
 			}
 			rows := len(ds) / (len(set.Files) - 1)
-			out = append(out, section{kind: "comparison", title: "Comparison: " + strings.Join(set.Files, " vs "),
+			out = append(out, section{kind: "comparison", title: "Comparison: " + strings.Join(shortNames(set.Files), " vs "),
 				fig: single("comparison", p, plotWidth, deltaHeight(rows)), text: text.String(),
 				caption: "benchstat's comparison of every metric: medians with their 95% confidence intervals, and the change from the first file " +
-					"with the Mann-Whitney U test's p-value (α = 0.05; ~ is no significant change). In the plot, a bar spans the ratio of the new interval to the old, " +
-					"a conservative interval of the change."})
+					"with the Mann-Whitney U test's p-value (α = 0.05; ~ is no significant change). In the plot, a point is the change of the median, " +
+					"hollow when not significant, and its bar spans the ratio of the new interval to the old, a conservative interval of the change " +
+					"(none where a file has too few runs for an interval)."})
 		}
 	}
 	return out, nil
@@ -267,7 +268,7 @@ func benchGroups(set *compare.Set) []*benchGroup {
 			name, miner, keys := splitName(r.Name)
 			b := byName[name]
 			if b == nil {
-				b = &benchGroup{name: name, keys: keys, cells: map[string][]quantiles{}, files: set.Files}
+				b = &benchGroup{name: name, keys: keys, cells: map[string][]quantiles{}, files: shortNames(set.Files)}
 				byName[name] = b
 				out = append(out, b)
 			}
@@ -350,6 +351,13 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9=._-]+`)
 // slugify makes a name safe as an HTML id and a file name.
 func slugify(s string) string {
 	return strings.Trim(unsafeChars.ReplaceAllString(s, "-"), "-")
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 func setString(m map[int]bool) string {
