@@ -107,10 +107,11 @@ type groupKey struct {
 
 // Bounds of what a group keeps, however long its history.
 const (
-	// maxOutliers is how many of the slowest queries a group keeps.
-	maxOutliers = 4000
+	// maxOutliers is how many of the slowest queries a group keeps: every
+	// query above p99 of a history of up to a million.
+	maxOutliers = 10_000
 	// sampleSize is the size of the uniform sample of the other queries.
-	sampleSize = 4000
+	sampleSize = 5000
 	// maxBins bounds the throughput bins of a group.
 	maxBins = 256
 )

@@ -278,7 +278,7 @@ func sampling(g *group, s scatter) string {
 		return fmt.Sprintf("every query drawn (%d)", g.n)
 	}
 	if s.capped {
-		return fmt.Sprintf("drawn: the %d slowest queries (all above p99 = %s) and a uniform sample of %d of the other %d",
+		return fmt.Sprintf("drawn: the %d slowest queries (a cap: more lie above p99 = %s), and a uniform sample of %d of the other %d",
 			len(s.outliers), seconds(s.p99), len(s.sample), s.rest)
 	}
 	return fmt.Sprintf("drawn: all %d queries above p99 = %s, and a uniform sample of %d of the other %d",
