@@ -126,10 +126,12 @@ type point struct {
 // histogram, the slowest queries, a uniform sample of all, counts per return
 // code and per time bin, and its runs.
 type group struct {
-	key   groupKey
-	n     int64
-	hist  *hdrhistogram.Histogram
-	slow  slowest
+	key  groupKey
+	n    int64
+	hist *hdrhistogram.Histogram
+	// slow holds the slowest queries, up to maxSlow (maxOutliers).
+	slow    slowest
+	maxSlow int
 	pool  []point
 	rng   *rand.Rand
 	codes map[int32]int64
@@ -152,6 +154,7 @@ func newGroup(key groupKey) *group {
 	return &group{
 		key:      key,
 		hist:     hdrhistogram.New(histMin, histMax, 3),
+		maxSlow:  maxOutliers,
 		rng:      rand.New(rand.NewPCG(1, 2)),
 		codes:    map[int32]int64{},
 		bins:     make([]int64, 0, maxBins),
@@ -167,7 +170,7 @@ func (g *group) add(q query) {
 	us := int64(math.Round(q.latency * 1e6))
 	_ = g.hist.RecordValue(min(max(us, histMin), histMax))
 	p := point{q.elapsed, q.latency, q.code}
-	if len(g.slow) < maxOutliers {
+	if len(g.slow) < g.maxSlow {
 		heap.Push(&g.slow, p)
 	} else if p.latency > g.slow[0].latency {
 		g.slow[0] = p
@@ -218,7 +221,7 @@ func (g *group) quantile(q float64) float64 {
 
 // scatter is what the scatter draws of a group's queries.
 type scatter struct {
-	// outliers are the queries above p99, or the slowest maxOutliers of
+	// outliers are the queries above p99, or the slowest maxSlow of
 	// them when capped.
 	outliers []point
 	capped   bool
@@ -230,12 +233,12 @@ type scatter struct {
 }
 
 // scatter splits the kept queries into the outliers, every query above
-// p99 (unless there were more than maxOutliers of them), and a uniform
+// p99 (unless there were more than maxSlow of them), and a uniform
 // sample of the others.
 func (g *group) scatter() scatter {
 	s := scatter{p99: g.quantile(0.99)}
 	cut := s.p99
-	if len(g.slow) == maxOutliers && g.n > maxOutliers && g.slow[0].latency > s.p99 {
+	if len(g.slow) == g.maxSlow && g.n > int64(g.maxSlow) && g.slow[0].latency > s.p99 {
 		s.capped = true
 		cut = math.Nextafter(g.slow[0].latency, 0)
 	}
