@@ -132,9 +132,9 @@ type group struct {
 	// slow holds the slowest queries, up to maxSlow (maxOutliers).
 	slow    slowest
 	maxSlow int
-	pool  []point
-	rng   *rand.Rand
-	codes map[int32]int64
+	pool    []point
+	rng     *rand.Rand
+	codes   map[int32]int64
 	// bins count the queries per binWidth seconds of their runs.
 	bins     []int64
 	binWidth float64
