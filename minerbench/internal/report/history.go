@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"container/heap"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,12 +14,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // historyHeader is the first line of a query history this report reads.
 const historyHeader = ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size,start_time"
+
+// historyColumns names the columns of historyHeader.
+var historyColumns = strings.Split(historyHeader, ",")
 
 // query is one row of a history.
 type query struct {
@@ -64,7 +69,7 @@ func readHistory(r io.Reader, name string, fn func(query)) error {
 		}{{1, &q.latency}, {3, &q.elapsed}, {9, &q.start}}
 		for _, f := range floats {
 			if *f.p, err = strconv.ParseFloat(string(fields[f.col]), 64); err != nil || math.IsNaN(*f.p) || *f.p < 0 {
-				return &historyError{name, line, fmt.Sprintf("column %d %q: want a number of seconds, zero or more", f.col, fields[f.col])}
+				return &historyError{name, line, fmt.Sprintf("column %s %q: want a number of seconds, zero or more", historyColumns[f.col], fields[f.col])}
 			}
 		}
 		code, err := strconv.ParseInt(string(fields[2]), 10, 32)
@@ -75,7 +80,7 @@ func readHistory(r io.Reader, name string, fn func(query)) error {
 		for i, p := range []*int{&q.conc, &q.calls, &q.batch, &q.block, &q.world} {
 			v, err := strconv.Atoi(string(fields[4+i]))
 			if err != nil || v < 0 {
-				return &historyError{name, line, fmt.Sprintf("column %d %q: want an integer, zero or more", 4+i, fields[4+i])}
+				return &historyError{name, line, fmt.Sprintf("column %s %q: want an integer, zero or more", historyColumns[4+i], fields[4+i])}
 			}
 			*p = v
 		}
@@ -333,7 +338,7 @@ func readHistories(dir string, warn func(string)) ([]*group, error) {
 			g.add(q)
 		})
 		f.Close()
-		if he, ok := err.(*historyError); ok && he.line == 1 {
+		if he := (*historyError)(nil); errors.As(err, &he) && he.line == 1 {
 			warn(fmt.Sprintf("%s: skipped: %s", path, he.reason))
 			continue
 		}

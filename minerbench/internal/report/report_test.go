@@ -276,7 +276,7 @@ func TestReportRefusesMalformedHistory(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte(historyHeader+"\n0,0.1,1,0.1,1,5,10,10,1,17\n1,fast,1,0.2,1,5,10,10,1,17\n"), 0o644))
 	err := Write(&bytes.Buffer{}, Options{Results: results})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), bad+":3: column 1 \"fast\": want a number of seconds")
+	assert.Contains(t, err.Error(), bad+":3: column time \"fast\": want a number of seconds")
 }
 
 // TestScatterKeepsOutliersAndSample checks the scatter's downsampling: every
