@@ -81,10 +81,11 @@ func TestBenchmarkOutputContract(t *testing.T) {
 	}
 	require.NoError(t, reader.Err())
 	units := reader.Units()
-	for _, u := range []string{"queries/s", "success-%"} {
-		meta := units[benchfmt.UnitMetadataKey{Unit: u, Key: "better"}]
+	for u, better := range map[string]string{"queries/s": "higher", "success-%": "higher",
+		"p50-ns": "lower", "p90-ns": "lower", "p99-ns": "lower"} {
+		meta := units.Get(u, "better")
 		if assert.NotNil(t, meta, "no Unit %s better= line", u) {
-			assert.Equal(t, "higher", meta.Value)
+			assert.Equal(t, better, meta.Value, u)
 		}
 	}
 	for _, miner := range []string{"template", "noop"} {

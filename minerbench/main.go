@@ -70,8 +70,11 @@ const (
 // it (subtensor.network=mock).
 const mockNetwork = "mock"
 
-// unitLines tell benchstat which direction is better for the custom units.
-const unitLines = "Unit queries/s better=higher\nUnit success-% better=higher\n"
+// unitLines tell benchstat, and go tool minerbench gate, which direction is
+// better for the custom units.
+const unitLines = "Unit queries/s better=higher\nUnit success-% better=higher\n" +
+	"Unit p50-ns better=lower\nUnit p90-ns better=lower\nUnit p99-ns better=lower\n" +
+	"Unit p99-uncorrected-ns better=lower\nUnit late better=lower\nUnit dropped better=lower\n"
 
 // current is the harness Run set up, while it runs; Bench reads it.
 var current *harness

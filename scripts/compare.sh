@@ -6,6 +6,10 @@
 # prints `go tool benchstat old new`. COUNT (default 6) sets how many runs of
 # each; BENCH (default .) selects benchmarks. Extra arguments go to go test,
 # e.g. scripts/compare.sh main -benchtime 200x -mb.miners noop
+#
+# GATE (e.g. GATE=5%) then runs `go tool minerbench gate -threshold $GATE`
+# and exits with its status: 0 no significant regression beyond GATE, 1 a
+# regression, 2 undecidable (too few runs, nothing in common).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ref=${1:-HEAD}
@@ -31,3 +35,7 @@ rm -rf "$results"
 cp "$work/old.txt" old.txt
 cp "$work/new.txt" new.txt
 go tool benchstat old.txt new.txt
+if [ -n "${GATE:-}" ]; then
+	echo >&2
+	go tool minerbench gate -threshold "$GATE" old.txt new.txt
+fi

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// plotBox is what the browser measured of one plot.
+type plotBox struct {
+	ID    string  `json:"id"`
+	W     float64 `json:"w"`
+	H     float64 `json:"h"`
+	Texts int     `json:"texts"`
+	// Blank counts the plot's text elements drawn with no size.
+	Blank int `json:"blank"`
+}
+
+// measure lists every plot of the page with its rendered size.
+const measure = `Array.from(document.querySelectorAll("section.plot")).map(s => {
+	const svg = s.querySelector("svg"), r = svg.getBoundingClientRect();
+	const texts = Array.from(svg.querySelectorAll("text"));
+	return {id: s.id, w: r.width, h: r.height, texts: texts.length,
+		blank: texts.filter(t => { const b = t.getBBox(); return b.width === 0 || b.height === 0; }).length};
+})`
+
+// TestReportInBrowser opens a report in headless Chromium, checks that every
+// plot rendered with a size and its text, that the page logged no error and
+// requested nothing but itself, and saves a screenshot in the test's
+// artifact directory (kept with go test -artifacts).
+func TestReportInBrowser(t *testing.T) {
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("skipped: chromium is not on PATH; install Debian's chromium package (apt-get install chromium) to run the browser test")
+	}
+	old, cur, res := reportInputs(t)
+	page := filepath.Join(t.TempDir(), "report.html")
+	status, _, stderr := runCmd("report", "-o", page, old, cur, res)
+	require.Equal(t, 0, status, stderr)
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	// A bound on a hung browser, not a measurement: the test waits on no
+	// timer otherwise.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancelTimeout()
+
+	var mu sync.Mutex
+	var problems, requests []string
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+ev.ExceptionDetails.Text)
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
+				problems = append(problems, fmt.Sprintf("console.%s", ev.Type))
+			}
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
+				problems = append(problems, fmt.Sprintf("log %s: %s", ev.Entry.Level, ev.Entry.Text))
+			}
+		case *network.EventRequestWillBeSent:
+			requests = append(requests, ev.Request.URL)
+		}
+	}))
+
+	pageURL := (&url.URL{Scheme: "file", Path: page}).String()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(pageURL), chromedp.WaitReady("body")))
+	boxes, err := chromedp.Run(ctx, chromedp.Evaluate[[]plotBox](measure))
+	require.NoError(t, err)
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+
+	shotPath := filepath.Join(t.ArtifactDir(), "report.png")
+	require.NoError(t, os.WriteFile(shotPath, shot, 0o644))
+	t.Logf("screenshot: %s", shotPath)
+
+	kinds := map[string]int{}
+	for _, b := range boxes {
+		kinds[strings.SplitN(b.ID, "-", 2)[0]]++
+		assert.Positive(t, b.W, "plot %s has a width", b.ID)
+		assert.Positive(t, b.H, "plot %s has a height", b.ID)
+		assert.Positive(t, b.Texts, "plot %s has text", b.ID)
+		assert.Zero(t, b.Blank, "plot %s: text drawn with no size", b.ID)
+	}
+	assert.Equal(t, map[string]int{"percentiles": 1, "timeline": 2, "codes": 2, "comparison": 1}, kinds)
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Empty(t, problems, "the page logged no error or warning")
+	require.NotEmpty(t, requests, "the page itself was requested")
+	for _, u := range requests {
+		assert.True(t, strings.HasPrefix(u, "file://") || strings.HasPrefix(u, "data:"), "request to %s", u)
+	}
+}

@@ -1,0 +1,354 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// historyHeader is the first line of a query history this report reads.
+const historyHeader = ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size,start_time"
+
+// historyColumns names the columns of historyHeader.
+var historyColumns = strings.Split(historyHeader, ",")
+
+// query is one row of a history.
+type query struct {
+	// latency is the query's time in seconds (the column "time"), elapsed
+	// the seconds since its run started, start the Unix seconds of its run's
+	// start (one value per run).
+	latency, elapsed, start          float64
+	code                             int32
+	conc, calls, batch, block, world int
+}
+
+// readHistory streams the rows of the history in r to fn. name is the file
+// name its errors carry. It is the one place that knows the history's
+// columns.
+func readHistory(r io.Reader, name string, fn func(query)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return &historyError{name, 1, "empty file: want the header " + strconv.Quote(historyHeader)}
+	}
+	if sc.Text() != historyHeader {
+		return &historyError{name, 1, fmt.Sprintf("header %.80q: want %q", sc.Text(), historyHeader)}
+	}
+	var fields [10][]byte
+	for line := 2; sc.Scan(); line++ {
+		rest := sc.Bytes()
+		if bytes.Count(rest, []byte{','}) != len(fields)-1 {
+			return &historyError{name, line, fmt.Sprintf("row %.80q: want %d comma-separated fields", rest, len(fields))}
+		}
+		for i := range fields[:len(fields)-1] {
+			j := bytes.IndexByte(rest, ',')
+			fields[i], rest = rest[:j], rest[j+1:]
+		}
+		fields[len(fields)-1] = rest
+		var q query
+		var err error
+		floats := []struct {
+			col int
+			p   *float64
+		}{{1, &q.latency}, {3, &q.elapsed}, {9, &q.start}}
+		for _, f := range floats {
+			if *f.p, err = strconv.ParseFloat(string(fields[f.col]), 64); err != nil || math.IsNaN(*f.p) || *f.p < 0 {
+				return &historyError{name, line, fmt.Sprintf("column %s %q: want a number of seconds, zero or more", historyColumns[f.col], fields[f.col])}
+			}
+		}
+		code, err := strconv.ParseInt(string(fields[2]), 10, 32)
+		if err != nil {
+			return &historyError{name, line, fmt.Sprintf("column code %q: want a return code, an integer", fields[2])}
+		}
+		q.code = int32(code)
+		for i, p := range []*int{&q.conc, &q.calls, &q.batch, &q.block, &q.world} {
+			v, err := strconv.Atoi(string(fields[4+i]))
+			if err != nil || v < 0 {
+				return &historyError{name, line, fmt.Sprintf("column %s %q: want an integer, zero or more", historyColumns[4+i], fields[4+i])}
+			}
+			*p = v
+		}
+		fn(q)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// historyError reports a malformed history.
+type historyError struct {
+	name   string
+	line   int
+	reason string
+}
+
+func (e *historyError) Error() string {
+	return fmt.Sprintf("history %s:%d: %s", e.name, e.line, e.reason)
+}
+
+// groupKey identifies the queries of one miner under one load, in one
+// history file.
+type groupKey struct {
+	miner, file        string
+	batch, block, conc int
+}
+
+// Bounds of what a group keeps, however long its history.
+const (
+	// maxOutliers is how many of the slowest queries a group keeps: every
+	// query above p99 of a history of up to a million.
+	maxOutliers = 10_000
+	// sampleSize is the size of the uniform sample of the other queries.
+	sampleSize = 5000
+	// maxBins bounds the throughput bins of a group.
+	maxBins = 256
+)
+
+// point is one query as the scatter draws it.
+type point struct {
+	elapsed, latency float64
+	code             int32
+}
+
+// group summarizes a group's queries in bounded memory: a latency
+// histogram, the slowest queries, a uniform sample of all, counts per return
+// code and per time bin, and its runs.
+type group struct {
+	key  groupKey
+	n    int64
+	hist *hdrhistogram.Histogram
+	// slow holds the slowest queries, up to maxSlow (maxOutliers).
+	slow    slowest
+	maxSlow int
+	pool    []point
+	rng     *rand.Rand
+	codes   map[int32]int64
+	// bins count the queries per binWidth seconds of their runs.
+	bins     []int64
+	binWidth float64
+	// runs maps each run's start to its last elapsed time.
+	runs  map[float64]float64
+	calls map[int]bool
+	world map[int]bool
+}
+
+// histogram range, in microseconds: 1 µs to one hour, 3 significant digits.
+const (
+	histMin = 1
+	histMax = 3600e6
+)
+
+func newGroup(key groupKey) *group {
+	return &group{
+		key:      key,
+		hist:     hdrhistogram.New(histMin, histMax, 3),
+		maxSlow:  maxOutliers,
+		rng:      rand.New(rand.NewPCG(1, 2)),
+		codes:    map[int32]int64{},
+		bins:     make([]int64, 0, maxBins),
+		binWidth: 0.001,
+		runs:     map[float64]float64{},
+		calls:    map[int]bool{},
+		world:    map[int]bool{},
+	}
+}
+
+func (g *group) add(q query) {
+	g.n++
+	us := int64(math.Round(q.latency * 1e6))
+	_ = g.hist.RecordValue(min(max(us, histMin), histMax))
+	p := point{q.elapsed, q.latency, q.code}
+	if len(g.slow) < g.maxSlow {
+		heap.Push(&g.slow, p)
+	} else if p.latency > g.slow[0].latency {
+		g.slow[0] = p
+		heap.Fix(&g.slow, 0)
+	}
+	if len(g.pool) < sampleSize {
+		g.pool = append(g.pool, p)
+	} else if i := g.rng.Int64N(g.n); i < sampleSize {
+		g.pool[i] = p
+	}
+	g.codes[q.code]++
+	for q.elapsed >= g.binWidth*maxBins {
+		g.widen()
+	}
+	i := int(q.elapsed / g.binWidth)
+	for len(g.bins) <= i {
+		g.bins = append(g.bins, 0)
+	}
+	g.bins[i]++
+	if end, ok := g.runs[q.start]; !ok || q.elapsed > end {
+		g.runs[q.start] = q.elapsed
+	}
+	if !g.calls[q.calls] {
+		g.calls[q.calls] = true
+	}
+	if !g.world[q.world] {
+		g.world[q.world] = true
+	}
+}
+
+// widen doubles the bin width, merging pairs of bins.
+func (g *group) widen() {
+	for i := range g.bins {
+		if i%2 == 0 {
+			g.bins[i/2] = g.bins[i]
+		} else {
+			g.bins[i/2] += g.bins[i]
+		}
+	}
+	g.bins = g.bins[:(len(g.bins)+1)/2]
+	g.binWidth *= 2
+}
+
+// quantile is the latency at quantile q (0 to 1), in seconds.
+func (g *group) quantile(q float64) float64 {
+	return float64(g.hist.ValueAtQuantile(100*q)) / 1e6
+}
+
+// scatter is what the scatter draws of a group's queries.
+type scatter struct {
+	// outliers are the queries above p99, or the slowest maxSlow of
+	// them when capped.
+	outliers []point
+	capped   bool
+	// sample is a uniform sample of the queries not among outliers.
+	sample []point
+	// rest counts the queries not among outliers.
+	rest int64
+	p99  float64
+}
+
+// scatter splits the kept queries into the outliers, every query above
+// p99 (unless there were more than maxSlow of them), and a uniform
+// sample of the others.
+func (g *group) scatter() scatter {
+	s := scatter{p99: g.quantile(0.99)}
+	cut := s.p99
+	if len(g.slow) == g.maxSlow && g.n > int64(g.maxSlow) && g.slow[0].latency > s.p99 {
+		s.capped = true
+		cut = math.Nextafter(g.slow[0].latency, 0)
+	}
+	for _, p := range g.slow {
+		if p.latency > cut {
+			s.outliers = append(s.outliers, p)
+		}
+	}
+	for _, p := range g.pool {
+		if p.latency <= cut {
+			s.sample = append(s.sample, p)
+		}
+	}
+	s.rest = g.n - int64(len(s.outliers))
+	return s
+}
+
+// throughput returns, per bin, the bin's start and the queries per second
+// of the runs that lasted into it.
+func (g *group) throughput() (starts, rates []float64) {
+	ends := slices.Collect(maps.Values(g.runs))
+	for i, count := range g.bins {
+		start := float64(i) * g.binWidth
+		active := 0
+		for _, end := range ends {
+			if end >= start {
+				active++
+			}
+		}
+		rate := 0.0
+		if active > 0 {
+			rate = float64(count) / g.binWidth / float64(active)
+		}
+		starts, rates = append(starts, start), append(rates, rate)
+	}
+	return starts, rates
+}
+
+// slowest is a min-heap of points by latency.
+type slowest []point
+
+func (h slowest) Len() int           { return len(h) }
+func (h slowest) Less(i, j int) bool { return h[i].latency < h[j].latency }
+func (h slowest) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *slowest) Push(x any)        { *h = append(*h, x.(point)) }
+func (h *slowest) Pop() any {
+	old := *h
+	p := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return p
+}
+
+// readHistories reads every history under dir (dir/<network>/<wallet>/<miner>/*.csv)
+// into groups, in a stable order. A CSV file that is not a history in this
+// format is skipped with a warning.
+func readHistories(dir string, warn func(string)) ([]*group, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && filepath.Ext(path) == ".csv" {
+			paths = append(paths, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	groups := map[groupKey]*group{}
+	var order []groupKey
+	for _, path := range paths {
+		miner := filepath.Base(filepath.Dir(path))
+		file := filepath.Base(path)
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		var g *group // the last row's group: consecutive rows share one
+		err = readHistory(f, path, func(q query) {
+			k := groupKey{miner, file, q.batch, q.block, q.conc}
+			if g != nil && g.key == k {
+				g.add(q)
+				return
+			}
+			g = groups[k]
+			if g == nil {
+				g = newGroup(k)
+				groups[k] = g
+				order = append(order, k)
+			}
+			g.add(q)
+		})
+		f.Close()
+		if he := (*historyError)(nil); errors.As(err, &he) && he.line == 1 {
+			warn(fmt.Sprintf("%s: skipped: %s", path, he.reason))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*group, len(order))
+	for i, k := range order {
+		out[i] = groups[k]
+	}
+	return out, nil
+}
