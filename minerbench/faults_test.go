@@ -294,7 +294,7 @@ func testFaultInterrupt(t *testing.T, bin, miners string) {
 	assert.Equal(t, slices.Repeat([]wire.ReturnCode{wire.ReturnCode_Success}, len(rows)), codesOf(rows), "only answers are recorded")
 	for i, row := range rows {
 		assert.Equal(t, int64(i), row.Index)
-		assert.Equal(t, history.RunInfo{NProcesses: 1, NCalls: 100000, BatchSize: 2, BlockSize: 4, WorldSize: 1}, row.RunInfo)
+		assert.Equal(t, history.RunInfo{NProcesses: 1, NCalls: 100000, BatchSize: 2, BlockSize: 4, WorldSize: 1, Start: rows[0].Start}, row.RunInfo)
 	}
 	for _, pid := range pids {
 		assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
