@@ -416,9 +416,10 @@ func (wk *worker) flush() {
 		if err := r.w.Append(r.info, wk.buf...); err != nil {
 			r.werr = fmt.Errorf("stopped at the first failed write of the history: %w", err)
 			r.failed.Store(true)
-		}
-		for _, rec := range wk.buf {
-			r.summary.Add(history.Row{Record: rec, RunInfo: r.info})
+		} else {
+			for _, rec := range wk.buf {
+				r.summary.Add(history.Row{Record: rec, RunInfo: r.info})
+			}
 		}
 	}
 	wk.buf = wk.buf[:0]
