@@ -88,11 +88,29 @@ func TestBenchmarkOutputContract(t *testing.T) {
 			assert.Equal(t, better, meta.Value, u)
 		}
 	}
+	printed := stdout.String()
 	for _, miner := range []string{"template", "noop"} {
+		var names []string
 		for _, conc := range []string{"1", "4", "16"} {
-			assert.Contains(t, results, "Concurrency/miner="+miner+"/batch=10/block=10/conc="+conc)
+			name := "Concurrency/miner=" + miner + "/batch=10/block=10/conc=" + conc
+			assert.Contains(t, results, name)
+			names = append(names, name)
 		}
-		_, err := os.Stat(filepath.Join(dir, "results", "mock", "default", miner, "queries.csv"))
+		names = append(names, "Standard/miner="+miner+"/batch=10/block=10/conc=1")
+		history := filepath.Join(dir, "results", "mock", "default", miner, "queries.csv")
+		_, err := os.Stat(history)
 		assert.NoError(t, err, "history of %s", miner)
+
+		// Each result's analysis is in analysis.txt beside the history,
+		// named once in stdout; each has a one-line summary in its log.
+		analysis := filepath.Join(filepath.Dir(history), "analysis.txt")
+		text, err := os.ReadFile(analysis)
+		require.NoError(t, err)
+		assert.Equal(t, 1, strings.Count(printed, analysis), "stdout names %s once:\n%s", analysis, printed)
+		for _, name := range names {
+			assert.Contains(t, string(text), "=== Benchmark"+name+"\n")
+			assert.Regexp(t, `--- BENCH: Benchmark`+regexp.QuoteMeta(name)+`-\d+\n\s+\w+\.go:\d+: 5 queries: QPS [0-9.]+ \(1/mean\(time\), as the original\), success 1, p50 `, printed)
+		}
+		assert.Equal(t, len(names), strings.Count(string(text), "\ndescribe() "), "one analysis per result")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minerbench/minerbench/minerbench/analysis"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
 	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/tensor"
@@ -99,9 +100,10 @@ func (l Load) normalize() (Load, error) {
 // Each sub-benchmark runs b.N queries (-benchtime 100x is the original's
 // n_calls 100), appends every query to the miner's CSV history, reports
 // queries/s, success-%, p50-ns, p90-ns, p99-ns and MB/s (an open loop adds
-// p99-uncorrected-ns, late and dropped), and logs the original's analysis.
-// A failed query is a record with its return code; only a harness fault or a
-// miner that is gone fails the benchmark.
+// p99-uncorrected-ns, late and dropped), appends the original's analysis to
+// analysis.txt beside the history and logs a one-line summary. A failed
+// query is a record with its return code; only a harness fault (such as a
+// failed history write) or a miner that is gone fails the benchmark.
 func Bench(b *testing.B, load Load) {
 	b.Helper()
 	h, load := benchSetup(b, load)
@@ -153,22 +155,26 @@ func (h *harness) bench(b *testing.B, m *Miner, load Load) {
 		b.Fatal(errInterrupted)
 	}
 	inputs := makeTokenBatches(load.Batch, load.Block)
-	w, err := h.openHistory(m, load)
+	path := h.historyPath(m, load)
+	w, err := h.openHistory(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer w.Abort()
+	if torn := w.TornLine(); torn != "" {
+		b.Logf("history %s: cut its partial last row %q, left by a run that died while writing it", path, torn)
+	}
 
 	clients, err := m.clients(h.ctx, load.Conc)
 	if err != nil {
 		b.Fatal(err)
 	}
-	run := &queryRun{h: h, m: m, load: load, inputs: inputs, clients: clients, w: w}
+	run := &queryRun{h: h, m: m, load: load, inputs: inputs, clients: clients, w: w, summary: &analysis.Summary{}}
 	run.warmUp()
-	start := time.Now()
-	summaries := run.loop(b)
-	wall := time.Since(start)
-	if err := run.flushErr(); err != nil {
+	run.info = history.RunInfo{NProcesses: load.Conc, NCalls: callsRequested(), BatchSize: load.Batch, BlockSize: load.Block, WorldSize: 1, Start: time.Now()}
+	run.loop(b)
+	wall := time.Since(run.info.Start)
+	if err := run.writeErr(); err != nil {
 		b.Fatal(err)
 	}
 	if err := w.Commit(); err != nil {
@@ -180,35 +186,36 @@ func (h *harness) bench(b *testing.B, m *Miner, load Load) {
 	if err := m.Err(); err != nil {
 		b.Fatal(err)
 	}
-	s := &history.Summary{}
-	for _, shard := range summaries {
-		s.Merge(shard)
-	}
-	report(b, s, wall, load)
+	report(b, run.summary, wall, load)
 	if load.Rate > 0 {
 		run.reportOpenLoop(b, wall)
 	}
-	var analysis strings.Builder
-	if err := s.Analysis(&analysis, wall); err != nil {
+	if err := h.writeAnalysis(b, run, path, wall); err != nil {
 		b.Fatal(err)
 	}
-	b.Log("\n" + analysis.String())
 }
 
-// openHistory opens the load's CSV history of m. With -mb.restart, the first
-// open of a file in this run starts it fresh; later ones append to it.
-func (h *harness) openHistory(m *Miner, load Load) (*history.Writer, error) {
-	path := filepath.Join(m.dir, load.History+".csv")
+// historyPath returns the file of the load's history of m.
+func (h *harness) historyPath(m *Miner, load Load) string {
+	return filepath.Join(m.dir, load.History+".csv")
+}
+
+// openHistory opens the history at path. With -mb.restart, the first open
+// of a file in this run starts it fresh; later ones append to it.
+func (h *harness) openHistory(path string) (*history.Writer, error) {
 	h.historyMu.Lock()
 	restart := h.cfg.Restart && !h.restarted[path]
 	h.restarted[path] = true
 	h.historyMu.Unlock()
-	info := history.RunInfo{NProcesses: load.Conc, NCalls: callsRequested(), BatchSize: load.Batch, BlockSize: load.Block, WorldSize: 1}
-	return history.Open(path, info, restart)
+	w, err := history.Open(path, restart)
+	if errors.Is(err, history.ErrOldFormat) {
+		return nil, fmt.Errorf("%w (-mb.restart starts a fresh history in its place, which replaces it when the run ends)", err)
+	}
+	return w, err
 }
 
 // report prints the contract's metrics for one run.
-func report(b *testing.B, s *history.Summary, wall time.Duration, load Load) {
+func report(b *testing.B, s *analysis.Summary, wall time.Duration, load Load) {
 	n := s.Count()
 	if n == 0 || wall <= 0 {
 		return
@@ -216,9 +223,10 @@ func report(b *testing.B, s *history.Summary, wall time.Duration, load Load) {
 	b.SetBytes(int64(load.Batch) * int64(load.Block) * (8 + 4*wire.NetworkDim))
 	b.ReportMetric(float64(n)/wall.Seconds(), "queries/s")
 	b.ReportMetric(100*s.SuccessRate(), "success-%")
-	b.ReportMetric(float64(s.Quantile(0.50)), "p50-ns")
-	b.ReportMetric(float64(s.Quantile(0.90)), "p90-ns")
-	b.ReportMetric(float64(s.Quantile(0.99)), "p99-ns")
+	latency := s.Latency()
+	b.ReportMetric(float64(latency.Quantile(0.50)), "p50-ns")
+	b.ReportMetric(float64(latency.Quantile(0.90)), "p90-ns")
+	b.ReportMetric(float64(latency.Quantile(0.99)), "p99-ns")
 }
 
 // queryRun is the state of one sub-benchmark's query loop.
@@ -231,20 +239,24 @@ type queryRun struct {
 
 	open *openStats // set by openLoop
 
+	// info holds the run's settings and start, set before the timed loop.
+	info history.RunInfo
+
 	w       *history.Writer
-	writeMu sync.Mutex
-	werr    error
+	writeMu sync.Mutex        // guards werr and summary, taken per flush
+	werr    error             // the first failed history write
+	failed  atomic.Bool       // werr is set: the loop stops
+	summary *analysis.Summary // of every record written
 	done    atomic.Int64
 }
 
 // query sends one token batch through client, bounded by the per-query
-// timeout of qt, and returns its record.
-func (r *queryRun) query(client *dendrite.Dendrite, qt *queryTimer, input tensor.Tensor) history.Record {
+// timeout of qt, and returns its return code and latency.
+func (r *queryRun) query(client *dendrite.Dendrite, qt *queryTimer, input tensor.Tensor) (wire.ReturnCode, time.Duration) {
 	ctx := qt.start()
-	start := time.Now()
-	_, code, elapsed := client.ForwardText(ctx, input)
+	_, code, latency := client.ForwardText(ctx, input)
 	qt.stop()
-	return history.Record{Time: start, Code: code, Elapsed: elapsed}
+	return code, latency
 }
 
 // queryTimer bounds one goroutine's queries, one at a time, by the per-query
@@ -313,46 +325,45 @@ func (r *queryRun) warmUp() {
 	wg.Wait()
 }
 
-// loop runs the timed queries and returns one summary per worker. With one
-// worker the queries run in b.Loop itself; with more, b.Loop hands each query
-// to the next free worker, through a channel with room for a ticket per
-// worker, so that a worker finishing a query finds its next ticket waiting
-// rather than waiting for b.Loop's goroutine to be scheduled.
-func (r *queryRun) loop(b *testing.B) []*history.Summary {
+// loop runs the timed queries. With one worker the queries run in b.Loop
+// itself; with more, b.Loop hands each query to the next free worker,
+// through a channel with room for a ticket per worker, so that a worker
+// finishing a query finds its next ticket waiting rather than waiting for
+// b.Loop's goroutine to be scheduled.
+func (r *queryRun) loop(b *testing.B) {
 	if r.load.Rate > 0 {
-		return r.openLoop(b)
+		r.openLoop(b)
+		return
 	}
-	summaries := make([]*history.Summary, r.load.Conc)
 	progress := newProgress(r.m.Name, &r.done)
 	defer progress.stop()
 	if r.load.Conc == 1 {
 		wk := r.newWorker(0)
-		summaries[0] = wk.summary
 		for b.Loop() {
 			if !wk.step() {
 				break
 			}
 		}
 		wk.finish()
-		return summaries
+		return
 	}
 	tickets := make(chan struct{}, r.load.Conc)
 	var wg sync.WaitGroup
 	for i := range r.load.Conc {
 		wk := r.newWorker(i)
-		summaries[i] = wk.summary
 		wg.Go(func() {
 			live := true
 			for range tickets {
-				// Once the run is interrupted or the miner is gone, the
-				// tickets left are drained without querying.
+				// Once the run is interrupted, the miner is gone or a
+				// history write failed, the tickets left are drained
+				// without querying.
 				live = live && wk.step()
 			}
 			wk.finish()
 		})
 	}
 	for b.Loop() {
-		if r.h.ctx.Err() != nil || r.m.Err() != nil {
+		if r.h.ctx.Err() != nil || r.m.Err() != nil || r.failed.Load() {
 			break
 		}
 		tickets <- struct{}{}
@@ -363,42 +374,40 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 	close(tickets)
 	wg.Wait()
 	b.StopTimer()
-	return summaries
 }
 
 // worker is one querying goroutine's state: its query timer (made by its
-// first step), its summary shard and its buffered records, so the hot path
-// takes no lock and allocates nothing.
+// first step) and its buffered records, so the hot path takes no lock and
+// allocates nothing.
 type worker struct {
-	r       *queryRun
-	client  *dendrite.Dendrite
-	timer   *queryTimer
-	next    int
-	summary *history.Summary
-	buf     []history.Record
+	r      *queryRun
+	client *dendrite.Dendrite
+	timer  *queryTimer
+	next   int
+	buf    []history.Record
 }
 
 func (r *queryRun) newWorker(i int) *worker {
-	return &worker{r: r, client: r.clients[i], next: i, summary: &history.Summary{}, buf: make([]history.Record, 0, flushEvery)}
+	return &worker{r: r, client: r.clients[i], next: i, buf: make([]history.Record, 0, flushEvery)}
 }
 
 // step sends one query and records it; it reports false once the run is
-// interrupted or the miner is gone.
+// interrupted, the miner is gone or a history write failed.
 func (wk *worker) step() bool {
 	r := wk.r
-	if r.h.ctx.Err() != nil {
+	if r.h.ctx.Err() != nil || r.failed.Load() {
 		return false
 	}
 	if wk.timer == nil {
 		wk.timer = newQueryTimer(r.h.ctx, r.h.cfg.Timeout)
 	}
-	rec := r.query(wk.client, wk.timer, r.inputs[wk.next%len(r.inputs)])
+	code, latency := r.query(wk.client, wk.timer, r.inputs[wk.next%len(r.inputs)])
 	if r.h.ctx.Err() != nil {
 		return false // cut by the interrupt: no answer of the miner's to record
 	}
 	wk.next++
-	wk.record(rec)
-	if rec.Code == wire.ReturnCode_Unavailable && r.m.gone() {
+	wk.record(code, latency, time.Now())
+	if r.failed.Load() || code == wire.ReturnCode_Unavailable && r.m.gone() {
 		return false
 	}
 	if r.load.Delay > 0 {
@@ -407,11 +416,10 @@ func (wk *worker) step() bool {
 	return true
 }
 
-// record adds rec to the worker's summary shard and history buffer, writing
-// the buffer out when it is full.
-func (wk *worker) record(rec history.Record) {
-	wk.summary.Add(rec)
-	wk.buf = append(wk.buf, rec)
+// record buffers the record of a query answered at end, writing the buffer
+// out when it is full.
+func (wk *worker) record(code wire.ReturnCode, latency time.Duration, end time.Time) {
+	wk.buf = append(wk.buf, history.Record{Latency: latency, Code: code, Elapsed: end.Sub(wk.r.info.Start)})
 	if len(wk.buf) == cap(wk.buf) {
 		wk.flush()
 	}
@@ -426,20 +434,27 @@ func (wk *worker) finish() {
 	}
 }
 
-// flush writes the worker's buffered records to the history.
+// flush writes the worker's buffered records to the history, in one write,
+// and adds them to the run's summary. The first failed write stops the run.
 func (wk *worker) flush() {
 	r := wk.r
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
-	for _, rec := range wk.buf {
-		if r.werr == nil {
-			r.werr = r.w.Append(rec)
+	if r.werr == nil && len(wk.buf) > 0 {
+		if err := r.w.Append(r.info, wk.buf...); err != nil {
+			r.werr = fmt.Errorf("stopped at the first failed write of the history: %w", err)
+			r.failed.Store(true)
+		} else {
+			for _, rec := range wk.buf {
+				r.summary.Add(history.Row{Record: rec, RunInfo: r.info})
+			}
 		}
 	}
 	wk.buf = wk.buf[:0]
 }
 
-func (r *queryRun) flushErr() error {
+// writeErr returns the error of the first failed history write.
+func (r *queryRun) writeErr() error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	return r.werr

@@ -4,13 +4,16 @@ package minerbench
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -20,15 +23,17 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // Environment variables read by the bench file in testdata/faults.
 const (
-	faultsPidsEnv = "MINERBENCH_FAULTS_PIDS"
-	faultsBinEnv  = "MINERBENCH_FAULTS_BIN"
-	faultsOneEnv  = "MINERBENCH_FAULTS_ONE"
+	faultsPidsEnv  = "MINERBENCH_FAULTS_PIDS"
+	faultsBinEnv   = "MINERBENCH_FAULTS_BIN"
+	faultsOneEnv   = "MINERBENCH_FAULTS_ONE"
+	faultsFsizeEnv = "MINERBENCH_FAULTS_FSIZE"
 )
 
 // The bench file's load, and its benchmark names as benchfmt has them
@@ -69,6 +74,7 @@ func TestFaults(t *testing.T) {
 	t.Run("registration", func(t *testing.T) { t.Parallel(); testFaultRegistration(t, bin, miners) })
 	t.Run("interrupt", func(t *testing.T) { t.Parallel(); testFaultInterrupt(t, bin, miners) })
 	t.Run("interrupt while starting", func(t *testing.T) { t.Parallel(); testFaultInterruptStart(t, bin, miners) })
+	t.Run("disk full", func(t *testing.T) { t.Parallel(); testFaultDiskFull(t, bin, miners) })
 	t.Run("one miner", func(t *testing.T) { t.Parallel(); testBenchMiner(t, bin, miners) })
 }
 
@@ -340,7 +346,7 @@ func testFaultInterrupt(t *testing.T, bin, miners string) {
 	assert.Equal(t, slices.Repeat([]wire.ReturnCode{wire.ReturnCode_Success}, len(rows)), codesOf(rows), "only answers are recorded")
 	for i, row := range rows {
 		assert.Equal(t, int64(i), row.Index)
-		assert.Equal(t, history.RunInfo{NProcesses: 1, NCalls: 100000, BatchSize: 2, BlockSize: 4, WorldSize: 1}, row.RunInfo)
+		assert.Equal(t, history.RunInfo{NProcesses: 1, NCalls: 100000, BatchSize: 2, BlockSize: 4, WorldSize: 1, Start: rows[0].Start}, row.RunInfo)
 	}
 	for _, pid := range pids {
 		assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
@@ -364,6 +370,44 @@ func testFaultInterruptStart(t *testing.T, bin, miners string) {
 	assert.NotContains(t, r.stdout.String(), "Benchmark", "no benchmark ran")
 	assert.NoFileExists(t, r.pidFile, "no benchmark ran")
 	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
+}
+
+// testFaultDiskFull runs the bench file against an axon in this process
+// (-mb.endpoint), with its file size limit (RLIMIT_FSIZE) a little above the
+// history an earlier run left: the first write of the run's rows fails.
+// The benchmark stops at that write, failing with its error, after exactly
+// the queries whose rows it held, and leaves the old history byte for byte.
+func testFaultDiskFull(t *testing.T, bin, miners string) {
+	var calls atomic.Int64
+	addr := serveAxon(t, "disk", func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		calls.Add(1)
+		return zeroAnswer(in), nil
+	})
+	first := runFaults(t, bin, miners, "-test.benchtime", "50x", "-mb.endpoint", addr)
+	first.waitEnd(t)
+	require.Equal(t, 0, first.cmd.ProcessState.ExitCode(), "stderr:\n%s", first.stderr.String())
+	found, err := filepath.Glob(filepath.Join(first.results, "*", "*", "remote", DefaultHistory+".csv"))
+	require.NoError(t, err)
+	require.Len(t, found, 1, "the first run's history")
+	path := found[0]
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	calls.Store(0)
+	r := newLifeRun(t)
+	r.results = first.results
+	r.start(t, bin, "100000x", []string{"-mb.endpoint", addr},
+		faultsBinEnv+"="+miners, faultsFsizeEnv+"="+strconv.Itoa(len(before)+1000))
+	r.waitEnd(t)
+	out := r.stdout.String()
+	assert.Equal(t, 1, r.cmd.ProcessState.ExitCode(), "stdout:\n%s\nstderr:\n%s", out, r.stderr.String())
+	assert.Contains(t, out, "--- FAIL: BenchmarkFaults/miner=remote/batch=2/block=4/conc=1\n")
+	assert.Contains(t, out, "stopped at the first failed write of the history: history: write "+path+": ")
+	assert.Contains(t, out, "file too large")
+	assert.Equal(t, int64(warmupQueries+flushEvery), calls.Load(), "no query after the failed write of the first %d rows", flushEvery)
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "the old history is intact")
 }
 
 // runFaults starts the fault bench file with the prebuilt miners, 20

@@ -258,7 +258,8 @@ type harness struct {
 	stops     []func() // of what start started before the miners
 
 	historyMu sync.Mutex
-	restarted map[string]bool
+	restarted map[string]bool // histories this run has opened
+	analyzed  map[string]bool // analysis files this run has written
 }
 
 // start brings up the chain and the miners (or the remote endpoint). A miner

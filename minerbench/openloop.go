@@ -2,11 +2,13 @@ package minerbench
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/analysis"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
@@ -23,8 +25,8 @@ import (
 //
 // Per query the open loop records:
 //   - in the history and the summary behind p50-ns, p90-ns, p99-ns and
-//     success-%: time = the intended send time, elapsed = the corrected
-//     latency (from the intended send time to the answer);
+//     success-%: time = the corrected latency (from the intended send time
+//     to the answer), elapsed = the time from the run's start to the answer;
 //   - in a second summary: the uncorrected latency, from the actual send,
 //     reported as p99-uncorrected-ns.
 //
@@ -33,11 +35,11 @@ import (
 // it is kept on the client's side, not sent to the axon as a gRPC deadline.
 // A query still waiting for a free worker when its timeout has passed is
 // dropped: it is not sent, it is counted in the dropped metric, and it is
-// recorded (history and corrected summary) with code Timeout and elapsed = its wait. Dropping keeps
+// recorded (history and corrected summary) with code Timeout and time = its wait. Dropping keeps
 // a miner that cannot take the rate from building an ever longer backlog of
 // queries no client would still wait for; the schedule stays the same, so
 // the loop catches up with it. Memory stays bounded: the schedule is
-// computed, not queued, and the latencies go to HDR histograms per worker.
+// computed, not queued, and the latencies go to HDR histograms.
 //
 // b.Loop and the schedule: with b.Loop, N is not known in advance (unless
 // -benchtime Nx), so the schedule is open-ended. Each b.Loop iteration is
@@ -53,23 +55,23 @@ import (
 // before it counts as late.
 const lateAfter = time.Millisecond
 
-// openStats are an open loop's figures beside its corrected summaries.
+// openStats are an open loop's figures beside the run's summary.
 type openStats struct {
-	uncorrected   *history.Summary // latency from the actual send, of the queries sent
+	uncorrected   *analysis.Durations // latency from the actual send, of the queries sent
 	late, dropped int64
 }
 
 // openWorker is one worker of an open loop: the closed loop's worker state
-// (corrected summary shard, buffered history records) and its own figures.
+// (buffered history records) and its own figures.
 type openWorker struct {
 	*worker
-	uncorrected   *history.Summary
+	uncorrected   *analysis.Durations
 	late, dropped int64
 }
 
-// openLoop runs the timed queries at load.Rate per second and returns one
-// corrected summary per worker; it leaves the open-loop figures in r.open.
-func (r *queryRun) openLoop(b *testing.B) []*history.Summary {
+// openLoop runs the timed queries at load.Rate per second; it leaves the
+// open-loop figures in r.open.
+func (r *queryRun) openLoop(b *testing.B) {
 	ctx, stop := context.WithCancel(r.h.ctx)
 	defer stop()
 	progress := newProgress(r.m.Name, &r.done)
@@ -79,7 +81,7 @@ func (r *queryRun) openLoop(b *testing.B) []*history.Summary {
 	workers := make([]*openWorker, r.load.Conc)
 	var wg sync.WaitGroup
 	for i := range workers {
-		ow := &openWorker{worker: r.newWorker(i), uncorrected: &history.Summary{}}
+		ow := &openWorker{worker: r.newWorker(i), uncorrected: &analysis.Durations{}}
 		workers[i] = ow
 		wg.Go(func() {
 			for intended := range due {
@@ -130,21 +132,18 @@ schedule:
 	wg.Wait()
 	b.StopTimer()
 
-	summaries := make([]*history.Summary, len(workers))
-	r.open = &openStats{uncorrected: &history.Summary{}}
-	for i, ow := range workers {
-		summaries[i] = ow.summary
+	r.open = &openStats{uncorrected: &analysis.Durations{}}
+	for _, ow := range workers {
 		r.open.uncorrected.Merge(ow.uncorrected)
 		r.open.late += ow.late
 		r.open.dropped += ow.dropped
 	}
-	return summaries
 }
 
 // send sends the query intended for intended, or drops it when its timeout
 // has already passed, and records it; a query cut by the end of ctx (the
 // run's interruption, or stop) is not recorded, as in the closed loop. It
-// calls stop once the miner is gone.
+// calls stop once the miner is gone or a history write failed.
 func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intended time.Time) {
 	r := ow.r
 	if ctx.Err() != nil {
@@ -154,7 +153,10 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	sent := time.Now()
 	if !sent.Before(deadline) {
 		ow.dropped++
-		ow.record(history.Record{Time: intended, Code: wire.ReturnCode_Timeout, Elapsed: sent.Sub(intended)})
+		ow.record(wire.ReturnCode_Timeout, sent.Sub(intended), sent)
+		if r.failed.Load() {
+			stop()
+		}
 		return
 	}
 	if sent.Sub(intended) > lateAfter {
@@ -171,11 +173,11 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	if ctx.Err() != nil {
 		return // cut by the interrupt: no answer of the miner's to record
 	}
-	corrected := time.Since(intended)
+	end := time.Now()
 	ow.next++
-	ow.uncorrected.Add(history.Record{Time: sent, Code: code, Elapsed: elapsed})
-	ow.record(history.Record{Time: intended, Code: code, Elapsed: corrected})
-	if code == wire.ReturnCode_Unavailable && r.m.gone() {
+	ow.uncorrected.Add(elapsed)
+	ow.record(code, end.Sub(intended), end)
+	if r.failed.Load() || code == wire.ReturnCode_Unavailable && r.m.gone() {
 		stop()
 	}
 }
@@ -195,8 +197,15 @@ func (r *queryRun) reportOpenLoop(b *testing.B, wall time.Duration) {
 	}
 	b.ReportMetric(float64(o.late), "late")
 	b.ReportMetric(float64(o.dropped), "dropped")
-	b.Logf("\nOpen loop at %v queries/s offered: %.3f queries/s sent; %d sent more than %v late, %d dropped (timeout %v passed before a worker was free)\n"+
-		"Latency from the actual send (uncorrected): p50 %v, p90 %v, p99 %v, max %v; the statistics below are from the intended send time",
-		r.load.Rate, achieved, o.late, lateAfter, o.dropped, r.h.cfg.Timeout,
+}
+
+// printOpenLoop writes the open loop's figures for the analysis: the
+// offered and achieved rates, the late and dropped queries, and the
+// uncorrected latencies.
+func (r *queryRun) printOpenLoop(w io.Writer, wall time.Duration) {
+	o := r.open
+	fmt.Fprintf(w, "Open loop at %v queries/s offered: %.3f queries/s sent; %d sent more than %v late, %d dropped (timeout %v passed before a worker was free)\n",
+		r.load.Rate, float64(o.uncorrected.Count())/wall.Seconds(), o.late, lateAfter, o.dropped, r.h.cfg.Timeout)
+	fmt.Fprintf(w, "Latency from the actual send (uncorrected): p50 %v, p90 %v, p99 %v, max %v; time below is from the intended send time\n",
 		o.uncorrected.Quantile(0.50), o.uncorrected.Quantile(0.90), o.uncorrected.Quantile(0.99), o.uncorrected.Max())
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"math"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,7 +31,7 @@ func benchN(t *testing.T, h *harness, m *Miner, load Load, n int) (testing.Bench
 	defer func() { require.NoError(t, bt.Value.Set(old)) }()
 	res := testing.Benchmark(func(b *testing.B) { h.bench(b, m, load) })
 	require.Equal(t, n, res.N, "the benchmark failed")
-	rows, err := history.Read(filepath.Join(m.dir, load.History+".csv"))
+	rows, err := history.Read(h.historyPath(m, load))
 	require.NoError(t, err)
 	return res, rows
 }
@@ -99,7 +98,7 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	// The closed loop met the stalls, yet its p99 does not show them.
 	stalled := 0
 	for _, row := range closedRows {
-		if row.Elapsed >= stall {
+		if row.Latency >= stall {
 			stalled++
 		}
 	}
@@ -118,15 +117,18 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	assert.Zero(t, open.Extra["dropped"], "nothing waits past the 12 s timeout")
 	assert.Positive(t, open.Extra["queries/s"])
 
-	// The history holds every query once, at its intended send time (one
-	// worker writes them in schedule order), with the corrected latency.
+	// The history holds every query once (one worker writes them in
+	// schedule order), with the corrected latency as time and the answer's
+	// time since the start as elapsed: elapsed - time is the intended send
+	// time, on the schedule.
 	require.Len(t, openRows, n)
-	first := openRows[0].Time
+	intended := func(row history.Row) time.Duration { return row.Elapsed - row.Latency }
+	first := intended(openRows[0])
 	late := 0
 	for i, row := range openRows {
 		assert.Equal(t, wire.ReturnCode_Success, row.Code)
-		assert.InDelta(t, float64(time.Duration(i)*interval), float64(row.Time.Sub(first)), float64(10*time.Microsecond), "row %d time", i)
-		if row.Elapsed >= stall/2 {
+		assert.InDelta(t, float64(time.Duration(i)*interval), float64(intended(row)-first), float64(time.Microsecond), "row %d intended send time", i)
+		if row.Latency >= stall/2 {
 			late++
 		}
 	}
@@ -158,7 +160,7 @@ func TestOpenLoopDrops(t *testing.T) {
 	require.Len(t, rows, n, "every scheduled query is recorded")
 	timedOut := 0
 	for _, row := range rows {
-		if row.Code == wire.ReturnCode_Timeout && row.Elapsed >= timeout {
+		if row.Code == wire.ReturnCode_Timeout && row.Latency >= timeout {
 			timedOut++
 		}
 	}
@@ -281,7 +283,7 @@ func TestOpenLoopInterrupted(t *testing.T) {
 	res := testing.Benchmark(func(b *testing.B) { h.bench(b, m, load) })
 	assert.Zero(t, res.N, "an interrupted benchmark fails")
 
-	rows, err := history.Read(filepath.Join(m.dir, load.History+".csv"))
+	rows, err := history.Read(h.historyPath(m, load))
 	require.NoError(t, err)
 	require.Len(t, rows, answered, "only the answered queries are recorded")
 	for i, row := range rows {

@@ -26,8 +26,8 @@ import (
 // handler answers views of one prebuilt zero buffer, over loopback:
 //
 //   - path=harness is the query loop Bench runs (harness.bench: one dendrite
-//     and connection per worker, warm-up, b.Loop, per-query timeout, summary
-//     shards, history written to a temporary directory, metrics);
+//     and connection per worker, warm-up, b.Loop, per-query timeout, the
+//     run's summary, history written to a temporary directory, metrics);
 //   - path=raw is the floor: conc goroutines, each with its own connection,
 //     calling the generated client's Forward with one prebuilt request and
 //     the same signing work per call (a fresh nonce, an sr25519 signature and

@@ -1,22 +1,21 @@
-// Package history owns the per-query records of a benchmark run: the CSV
-// history the original Python QueryBenchmark appended to
-// results/<network>/<wallet>/<miner>/queries.csv, and the statistics its
-// print_query_analysis printed (QPS, success rate, counts per return code and
-// a pandas describe() table).
+// Package history owns the CSV query history of a benchmark: the file the
+// original Python QueryBenchmark appended to, results/…/queries.csv, one row
+// per query.
 //
-// The CSV layout is the original's, so pandas.read_csv(path, index_col=0)
-// reads a history written here and this package continues one written by
-// pandas: an unnamed index column, then time, code, elapsed and the run's
-// settings. Times and elapsed times are float seconds written in their
-// shortest exact decimal form, so pandas reads back the very float64 written;
-// an elapsed time reads back to the nanosecond, a Unix time to the fraction
-// of a microsecond a float64 carries.
+// The columns are the original's, with the original's meaning, and one more
+// after them: an unnamed index, time (the query's latency in seconds), code
+// (its return code), elapsed (seconds from the run's start to the query's
+// answer), the run's settings n_processes, n_calls, batch_size, block_size and
+// world_size, and start_time (the run's start in Unix seconds, the same on
+// every row of a run). pandas.read_csv(path, index_col=0) reads a history
+// written here. Seconds are written in their shortest exact decimal form, so
+// pandas reads back the very float64 written; a duration reads back to the
+// nanosecond, a start time to the fraction of a microsecond a float64 holds.
 //
-// Memory stays bounded however many queries a run makes: a Writer streams
-// rows to disk and a Summary keeps counts, streaming moments and an HDR
-// histogram instead of every record. A Writer never modifies the history in
-// place: it fills a copy under a lock and renames it over the history at
-// Commit, so the file is always either the old history or the new one.
+// A Writer appends rows in place, so appending costs the same however long
+// the history is; Open validates the whole file first. The file is locked
+// while a Writer holds it, and is never left with a partial row: see Writer
+// for the exact guarantee.
 package history
 
 import (
@@ -25,28 +24,35 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// Header is the exact first line of a history file (without its newline), as
-// pandas' DataFrame.to_csv wrote it for the original's columns.
-const Header = ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size"
+// Header is the exact first line of a history file, without its newline:
+// the original's columns as pandas' DataFrame.to_csv wrote them, then
+// start_time.
+const Header = ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size,start_time"
+
+// oldHeader is the header of a history without start_time: the original's
+// own, and that of earlier minerbench versions, which wrote the query's Unix
+// send time under time and its latency under elapsed.
+const oldHeader = ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size"
 
 // columns names the fields of a history row in file order; the first is the
 // unnamed index column.
-var columns = [...]string{"index", "time", "code", "elapsed", "n_processes", "n_calls", "batch_size", "block_size", "world_size"}
+var columns = [...]string{"index", "time", "code", "elapsed", "n_processes", "n_calls", "batch_size", "block_size", "world_size", "start_time"}
 
-// Record is the outcome of one query: when it was sent, the return code it
-// ended with and how long it took. A failed query is a Record with its code,
-// not an error.
+// Record is the outcome of one query. A failed query is a Record with its
+// code, not an error.
 type Record struct {
-	// Time is when the query was sent.
-	Time time.Time
-	// Code is the query's return code.
+	// Latency is the query's latency, column time: from its send to its
+	// answer (in an open loop, from its intended send time).
+	Latency time.Duration
+	// Code is the query's return code, column code.
 	Code wire.ReturnCode
-	// Elapsed is the query's round-trip time.
+	// Elapsed is the time from the run's start to the query's answer,
+	// column elapsed.
 	Elapsed time.Duration
 }
 
 // RunInfo holds the settings of a run, written beside every record of the
-// run as the original did. All fields must be zero or positive.
+// run as the original did. The counts must be zero or positive.
 type RunInfo struct {
 	// NProcesses is the number of concurrent query workers.
 	NProcesses int
@@ -59,6 +65,8 @@ type RunInfo struct {
 	// WorldSize is the number of processes of the original's distributed
 	// runs; a single run writes 1.
 	WorldSize int
+	// Start is when the run started, column start_time; read back in UTC.
+	Start time.Time
 }
 
 // Row is one line of a history file: its index, the record and the settings
@@ -68,4 +76,10 @@ type Row struct {
 	Index int64
 	Record
 	RunInfo
+}
+
+// UnixSeconds returns t as float Unix seconds, as Python's time.time() gives
+// it and the start_time column holds it.
+func UnixSeconds(t time.Time) float64 {
+	return float64(t.Unix()) + float64(t.Nanosecond())/1e9
 }

@@ -13,6 +13,9 @@ import (
 // is a few hundred bytes.
 const maxLine = 4096
 
+// readBuffer is the size of a Reader's buffer.
+const readBuffer = 64 << 10
+
 // Reader reads the rows of a history one at a time, so a tool can summarize
 // a history of any length in bounded memory.
 type Reader struct {
@@ -25,26 +28,19 @@ type Reader struct {
 // NewReader returns a Reader of the history in r; name is the file name its
 // errors carry.
 func NewReader(r io.Reader, name string) *Reader {
-	return &Reader{name: name, br: bufio.NewReaderSize(r, maxLine)}
+	return &Reader{name: name, br: bufio.NewReaderSize(r, readBuffer)}
 }
 
 // Next returns the next row. It checks the header before the first row and
 // returns io.EOF after the last; a malformed file gives a *FormatError
-// carrying the line, and every later call returns the same error.
+// carrying the line (one wrapping ErrOldFormat for a history without
+// start_time), and every later call returns the same error.
 func (r *Reader) Next() (Row, error) {
 	if r.err != nil {
 		return Row{}, r.err
 	}
 	if r.line == 0 {
-		line, err := r.readLine()
-		if err == io.EOF {
-			err = &FormatError{Path: r.name, Reason: "empty file: want the header " + strconv.Quote(Header)}
-		}
-		if err != nil {
-			r.err = err
-			return Row{}, err
-		}
-		if err := checkHeader(r.name, line); err != nil {
+		if err := r.readHeader(); err != nil {
 			r.err = err
 			return Row{}, err
 		}
@@ -62,6 +58,26 @@ func (r *Reader) Next() (Row, error) {
 	return row, nil
 }
 
+// readHeader reads and checks the header line.
+func (r *Reader) readHeader() error {
+	line, err := r.readLine()
+	if err == io.EOF {
+		return &FormatError{Path: r.name, Reason: "empty file: want the header " + strconv.Quote(Header)}
+	}
+	if err != nil {
+		return err
+	}
+	if string(line) == Header {
+		return nil
+	}
+	header := append([]byte(nil), line...)
+	var first []byte
+	if next, err := r.br.ReadSlice('\n'); err == nil {
+		first = next
+	}
+	return checkHeader(r.name, header, first)
+}
+
 // readLine returns the next line without its newline; io.EOF only at a
 // clean end of the file.
 func (r *Reader) readLine() ([]byte, error) {
@@ -71,7 +87,7 @@ func (r *Reader) readLine() ([]byte, error) {
 	}
 	r.line++
 	switch {
-	case errors.Is(err, bufio.ErrBufferFull):
+	case errors.Is(err, bufio.ErrBufferFull) || len(line) > maxLine+1:
 		return nil, &FormatError{Path: r.name, Line: r.line, Value: quote(line),
 			Reason: fmt.Sprintf("line longer than %d bytes: not a history row", maxLine)}
 	case err == io.EOF:

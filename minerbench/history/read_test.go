@@ -8,38 +8,41 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 func TestReadRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queries.csv")
 	recs := []Record{
-		{Time: t0, Code: wire.ReturnCode_Success, Elapsed: 1},
-		{Time: t0.Add(123456789 * time.Microsecond), Code: wire.ReturnCode_Timeout, Elapsed: 987654321},
-		{Time: time.Unix(0, 0), Code: wire.ReturnCode_Unauthenticated, Elapsed: 0},
-		{Time: time.Unix(-5, 500), Code: wire.ReturnCode(-7), Elapsed: 3*time.Hour + 17},
-		{Time: t0, Code: wire.ReturnCode(1000), Elapsed: 90 * 24 * time.Hour},
+		{Latency: 1, Code: wire.ReturnCode_Success, Elapsed: 1},
+		{Latency: 987654321, Code: wire.ReturnCode_Timeout, Elapsed: 123456789 * time.Microsecond},
+		{Latency: 0, Code: wire.ReturnCode_Unauthenticated, Elapsed: 0},
+		{Latency: 3*time.Hour + 17, Code: wire.ReturnCode(-7), Elapsed: 90 * 24 * time.Hour},
+		{Latency: 90 * 24 * time.Hour, Code: wire.ReturnCode(1000), Elapsed: 3*time.Hour + 17},
 	}
-	writeHistory(t, path, testInfo, false, recs...)
+	infos := []RunInfo{testInfo, {Start: time.Unix(0, 0).UTC()}, {NProcesses: 3, Start: time.Unix(-5, 500).UTC()}, {WorldSize: 7, Start: t0.Add(123456789 * time.Microsecond)}}
+	for _, info := range infos {
+		writeHistory(t, path, info, false, recs...)
+	}
 
 	rows, err := Read(path)
 	require.NoError(t, err)
-	require.Len(t, rows, len(recs))
+	require.Len(t, rows, len(recs)*len(infos))
 	for i, r := range rows {
+		info := infos[i/len(recs)]
 		assert.Equal(t, int64(i), r.Index)
-		assert.Equal(t, testInfo, r.RunInfo)
-		assert.Equal(t, recs[i].Code, r.Code)
-		assert.Equal(t, recs[i].Elapsed, r.Elapsed, "elapsed round-trips to the nanosecond")
+		assert.Equal(t, recs[i%len(recs)], r.Record, "durations round-trip to the nanosecond")
+		assert.Equal(t, info.settings(), r.settings())
 		// Float Unix seconds carry about a quarter of a microsecond today.
-		assert.WithinDuration(t, recs[i].Time, r.Time, time.Microsecond)
+		assert.WithinDuration(t, info.Start, r.Start, time.Microsecond)
 	}
-	assert.True(t, rows[0].Time.Equal(t0), "a time with a binary fraction is exact")
+	assert.True(t, rows[0].Start.Equal(t0), "a start with a binary fraction is exact")
 }
 
 func TestReadErrors(t *testing.T) {
-	row := "0,1714564800.25,1,0.5,2,100,10,20,1\n"
 	tests := []struct {
 		name    string
 		content string
@@ -49,11 +52,14 @@ func TestReadErrors(t *testing.T) {
 	}{
 		{"empty", "", 0, "", `history: f.csv: "": empty file: want the header`},
 		{"foreign", "hello\n", 1, "", `history: f.csv:1: "hello": not a query history`},
-		{"truncated", Header + "\n" + row + "1,2", 3, "", `history: f.csv:3: "1,2": last line does not end in a newline`},
-		{"bad index", Header + "\n" + row + "x" + row[1:], 3, "index", `history: f.csv:3: column index: value "x": want a decimal integer`},
-		{"code too large", Header + "\n" + strings.Replace(row, ",1,0.5", ",2147483648,0.5", 1), 2, "code", "want a decimal integer in [-2147483648, 2147483647]"},
-		{"float code", Header + "\n" + strings.Replace(row, ",1,0.5", ",1.0,0.5", 1), 2, "code", `value "1.0"`},
-		{"too few", Header + "\n" + "0,1,1\n", 2, "", "want 9 comma-separated fields, got 3"},
+		{"old", oldHeader + "\n", 1, "", `history: f.csv:1: "` + oldHeader + `": the original's columns without start_time`},
+		{"truncated", Header + "\n" + okRow + "1,2", 3, "", `history: f.csv:3: "1,2": last line does not end in a newline`},
+		{"bad index", Header + "\n" + okRow + "x" + okRow[1:], 3, "index", `history: f.csv:3: column index: value "x": want a decimal integer`},
+		{"code too large", Header + "\n" + strings.Replace(okRow, ",1,1.5", ",2147483648,1.5", 1), 2, "code", "want a decimal integer in [-2147483648, 2147483647]"},
+		{"float code", Header + "\n" + strings.Replace(okRow, ",1,1.5", ",1.0,1.5", 1), 2, "code", `value "1.0"`},
+		{"negative elapsed", Header + "\n" + strings.Replace(okRow, ",1.5,", ",-1.5,", 1), 2, "elapsed", `value "-1.5"`},
+		{"too few", Header + "\n" + "0,1,1\n", 2, "", "want 10 comma-separated fields, got 3"},
+		{"nine fields", Header + "\n" + "0,0.5,1,1.5,2,100,10,20,1\n", 2, "", "want 10 comma-separated fields, got 9"},
 		{"long line", Header + "\n" + strings.Repeat("x", 5000) + "\n", 2, "", "longer than 4096 bytes"},
 	}
 	for _, tt := range tests {
@@ -75,14 +81,14 @@ func TestReadErrors(t *testing.T) {
 }
 
 func TestReaderStreams(t *testing.T) {
-	content := Header + "\n" + "0,1.5,1,0.25,1,2,3,4,5\n" + "1,2.5,2,0.75,1,2,3,4,5\n"
+	content := Header + "\n" + "0,0.25,1,1.5,1,2,3,4,5,10.5\n" + "1,0.75,2,2.5,1,2,3,4,5,10.5\n"
 	r := NewReader(strings.NewReader(content), "f.csv")
 	row, err := r.Next()
 	require.NoError(t, err)
 	assert.Equal(t, Row{
 		Index:   0,
-		Record:  Record{Time: time.Unix(1, 500_000_000), Code: 1, Elapsed: 250 * time.Millisecond},
-		RunInfo: RunInfo{1, 2, 3, 4, 5},
+		Record:  Record{Latency: 250 * time.Millisecond, Code: 1, Elapsed: 1500 * time.Millisecond},
+		RunInfo: RunInfo{1, 2, 3, 4, 5, time.Unix(10, 500_000_000).UTC()},
 	}, row)
 	_, err = r.Next()
 	require.NoError(t, err)

@@ -2,21 +2,28 @@ package history
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
+// ErrOldFormat is wrapped by the *FormatError of a history without the
+// start_time column: one written by the original or by an earlier
+// minerbench. Rows in this package's format must not be appended to it.
+var ErrOldFormat = errors.New("history without start_time")
+
 // FormatError reports a file that is not a well-formed history: Open refuses
-// to append to it and Read stops at it.
+// to append to it and a Reader stops at it.
 type FormatError struct {
 	// Path names the file.
 	Path string
 	// Line is the 1-based line of the problem, or 0 when the problem is the
-	// file as a whole (an empty file).
+	// file as a whole.
 	Line int
 	// Column names the offending column, or is empty when the problem is the
 	// whole line.
@@ -25,6 +32,8 @@ type FormatError struct {
 	Value string
 	// Reason says what is wrong and what is accepted.
 	Reason string
+
+	kind error // ErrOldFormat, or nil
 }
 
 // Error implements error.
@@ -39,6 +48,9 @@ func (e *FormatError) Error() string {
 	return fmt.Sprintf("history: %s: %q: %s", loc, e.Value, e.Reason)
 }
 
+// Unwrap returns ErrOldFormat for a history without start_time, else nil.
+func (e *FormatError) Unwrap() error { return e.kind }
+
 // maxQuote bounds the offending text kept in a FormatError.
 const maxQuote = 80
 
@@ -49,14 +61,40 @@ func quote(b []byte) string {
 	return string(b)
 }
 
-// checkHeader reports whether line (without its newline) is the history
-// header, as a FormatError on line 1 when it is not.
-func checkHeader(path string, line []byte) error {
-	if string(line) == Header {
+// unixTimeFloor separates the two meanings of an old history's time column:
+// no latency reaches it (3 years), every Unix time since 1973 exceeds it.
+const unixTimeFloor = 1e8
+
+// checkHeader checks that line (without its newline) is the history
+// header. Its error is a FormatError on line 1; for the header without
+// start_time it wraps ErrOldFormat and says which meaning the rows have,
+// judging by firstRow, the line after the header (nil when there is none).
+func checkHeader(path string, line, firstRow []byte) error {
+	switch string(line) {
+	case Header:
 		return nil
+	case oldHeader:
+		meaning := "the original's columns without start_time"
+		if t, ok := secondField(firstRow); ok && t >= unixTimeFloor {
+			meaning = "written by an earlier minerbench: its time column holds each query's Unix send time and elapsed its latency"
+		}
+		return &FormatError{Path: path, Line: 1, Value: quote(line), kind: ErrOldFormat,
+			Reason: meaning + "; this version writes time = the latency and elapsed = seconds since the run's start, and adds start_time, " +
+				"so its rows must not be appended here: move the file aside, or start a fresh history in its place"}
 	}
 	return &FormatError{Path: path, Line: 1, Value: quote(line),
 		Reason: "not a query history: want the header " + strconv.Quote(Header)}
+}
+
+// secondField parses the second comma-separated field of line as a float.
+func secondField(line []byte) (float64, bool) {
+	_, rest, ok := bytes.Cut(line, []byte{','})
+	if !ok {
+		return 0, false
+	}
+	field, _, _ := bytes.Cut(rest, []byte{','})
+	v, err := strconv.ParseFloat(string(field), 64)
+	return v, err == nil
 }
 
 // fieldError is a parse failure of one column of a row.
@@ -84,17 +122,12 @@ func appendFloat(b []byte, v float64) []byte {
 	return b
 }
 
-// unixSeconds is t as float Unix seconds, as Python's time.time() gives it.
-func unixSeconds(t time.Time) float64 {
-	return float64(t.Unix()) + float64(t.Nanosecond())/1e9
-}
-
-// fromUnixSeconds is the time of float Unix seconds s, to the nearest
-// nanosecond the float can tell.
+// fromUnixSeconds is the time of float Unix seconds s, in UTC, to the
+// nearest nanosecond the float can tell.
 func fromUnixSeconds(s float64) time.Time {
 	sec := math.Floor(s)
 	nsec := math.Round((s - sec) * 1e9)
-	return time.Unix(int64(sec), int64(nsec))
+	return time.Unix(int64(sec), int64(nsec)).UTC()
 }
 
 // fromSeconds is the duration of float seconds s, to the nearest nanosecond.
@@ -102,22 +135,29 @@ func fromSeconds(s float64) time.Duration {
 	return time.Duration(math.Round(s * 1e9))
 }
 
-// appendRunInfo writes the settings columns of a row, each preceded by a
-// comma, and the row's newline.
-func appendRunInfo(b []byte, info RunInfo) []byte {
-	for _, v := range [...]int{info.NProcesses, info.NCalls, info.BatchSize, info.BlockSize, info.WorldSize} {
+// settings returns the settings of info in column order.
+func (info RunInfo) settings() [5]int {
+	return [...]int{info.NProcesses, info.NCalls, info.BatchSize, info.BlockSize, info.WorldSize}
+}
+
+// appendSuffix writes the columns of a row after the record's, each
+// preceded by a comma, and the row's newline: the same for every row of a
+// run.
+func appendSuffix(b []byte, info RunInfo) []byte {
+	for _, v := range info.settings() {
 		b = append(b, ',')
 		b = strconv.AppendInt(b, int64(v), 10)
 	}
+	b = append(b, ',')
+	b = appendFloat(b, UnixSeconds(info.Start))
 	return append(b, '\n')
 }
 
-// appendRecord writes the index, time, code and elapsed columns of a row,
-// without the trailing settings columns.
+// appendRecord writes the index, time, code and elapsed columns of a row.
 func appendRecord(b []byte, index int64, r Record) []byte {
 	b = strconv.AppendInt(b, index, 10)
 	b = append(b, ',')
-	b = appendFloat(b, unixSeconds(r.Time))
+	b = appendFloat(b, r.Latency.Seconds())
 	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(r.Code), 10)
 	b = append(b, ',')
@@ -126,7 +166,7 @@ func appendRecord(b []byte, index int64, r Record) []byte {
 
 // validate refuses settings a history cannot hold.
 func (info RunInfo) validate() error {
-	for i, v := range [...]int{info.NProcesses, info.NCalls, info.BatchSize, info.BlockSize, info.WorldSize} {
+	for i, v := range info.settings() {
 		if v < 0 {
 			return fmt.Errorf("history: RunInfo %s = %d: want zero or more", columns[4+i], v)
 		}
@@ -134,24 +174,35 @@ func (info RunInfo) validate() error {
 	return nil
 }
 
-// maxSeconds bounds the float seconds accepted for a time or an elapsed
-// value: beyond it the nanoseconds overflow an int64.
+// validate refuses a record a history cannot hold.
+func (r Record) validate() error {
+	if r.Latency < 0 {
+		return fmt.Errorf("history: Record latency (column time) = %v: want zero or more", r.Latency)
+	}
+	if r.Elapsed < 0 {
+		return fmt.Errorf("history: Record elapsed = %v: want zero or more", r.Elapsed)
+	}
+	return nil
+}
+
+// maxSeconds bounds the float seconds accepted in a row: beyond it the
+// nanoseconds overflow an int64.
 const maxSeconds = math.MaxInt64 / 1e9
 
 // parseRow parses one history row (without its newline).
 func parseRow(line []byte) (Row, *fieldError) {
 	var row Row
-	var fields [len(columns)][]byte
-	rest := line
+	var fields [len(columns)]string
+	rest := string(line) // one allocation; the fields share it
 	for i := range fields {
 		if i == len(fields)-1 {
-			if bytes.IndexByte(rest, ',') >= 0 {
+			if strings.IndexByte(rest, ',') >= 0 {
 				return row, &fieldError{value: quote(line), reason: fmt.Sprintf("want %d comma-separated fields, got more", len(columns))}
 			}
 			fields[i] = rest
 			break
 		}
-		j := bytes.IndexByte(rest, ',')
+		j := strings.IndexByte(rest, ',')
 		if j < 0 {
 			return row, &fieldError{value: quote(line), reason: fmt.Sprintf("want %d comma-separated fields, got %d", len(columns), i+1)}
 		}
@@ -162,11 +213,11 @@ func parseRow(line []byte) (Row, *fieldError) {
 	if row.Index, err = parseInt(0, fields[0], math.MinInt64, math.MaxInt64); err != nil {
 		return row, err
 	}
-	secs, err := parseFloat(1, fields[1], -maxSeconds, maxSeconds)
+	latency, err := parseFloat(1, fields[1], 0, maxSeconds)
 	if err != nil {
 		return row, err
 	}
-	row.Time = fromUnixSeconds(secs)
+	row.Latency = fromSeconds(latency)
 	code, err := parseInt(2, fields[2], math.MinInt32, math.MaxInt32)
 	if err != nil {
 		return row, err
@@ -177,30 +228,35 @@ func parseRow(line []byte) (Row, *fieldError) {
 		return row, err
 	}
 	row.Elapsed = fromSeconds(elapsed)
-	info := [...]*int{&row.NProcesses, &row.NCalls, &row.BatchSize, &row.BlockSize, &row.WorldSize}
-	for i, p := range info {
+	settings := [...]*int{&row.NProcesses, &row.NCalls, &row.BatchSize, &row.BlockSize, &row.WorldSize}
+	for i, p := range settings {
 		v, err := parseInt(4+i, fields[4+i], 0, math.MaxInt)
 		if err != nil {
 			return row, err
 		}
 		*p = int(v)
 	}
+	start, err := parseFloat(9, fields[9], -maxSeconds, maxSeconds)
+	if err != nil {
+		return row, err
+	}
+	row.Start = fromUnixSeconds(start)
 	return row, nil
 }
 
-func parseInt(col int, field []byte, lo, hi int64) (int64, *fieldError) {
-	v, err := strconv.ParseInt(string(field), 10, 64)
+func parseInt(col int, field string, lo, hi int64) (int64, *fieldError) {
+	v, err := strconv.ParseInt(field, 10, 64)
 	if err != nil || v < lo || v > hi {
-		return 0, &fieldError{column: columns[col], value: quote(field),
+		return 0, &fieldError{column: columns[col], value: quote([]byte(field)),
 			reason: fmt.Sprintf("want a decimal integer in [%d, %d]", lo, hi)}
 	}
 	return v, nil
 }
 
-func parseFloat(col int, field []byte, lo, hi float64) (float64, *fieldError) {
-	v, err := strconv.ParseFloat(string(field), 64)
+func parseFloat(col int, field string, lo, hi float64) (float64, *fieldError) {
+	v, err := strconv.ParseFloat(field, 64)
 	if err != nil || !(v >= lo && v <= hi) {
-		return 0, &fieldError{column: columns[col], value: quote(field),
+		return 0, &fieldError{column: columns[col], value: quote([]byte(field)),
 			reason: fmt.Sprintf("want a decimal number of seconds in [%g, %g]", lo, hi)}
 	}
 	return v, nil

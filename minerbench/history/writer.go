@@ -1,7 +1,6 @@
 package history
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -18,7 +17,7 @@ import (
 )
 
 // ErrLocked is returned, wrapped, by Open when another writer, in this
-// process or another, holds the history's lock.
+// process or another, holds the history.
 var ErrLocked = errors.New("history: locked by another writer")
 
 // ErrClosed is returned by a Writer's methods after Commit or Abort.
@@ -27,97 +26,142 @@ var ErrClosed = errors.New("history: writer already committed or aborted")
 // lockPoll is how often OpenWait retries a held lock.
 const lockPoll = 20 * time.Millisecond
 
-// writeBuffer is the size of a Writer's buffer: rows reach the disk in
-// chunks of this size.
-const writeBuffer = 64 << 10
+// file is what a Writer writes rows to: an *os.File, or in tests one that
+// fails.
+type file interface {
+	io.WriterAt
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
 
-// Writer appends records to a history without ever holding more than a
-// buffer of rows in memory. It writes a temporary copy of the history beside
-// it and renames the copy over the history at Commit, so a crash or kill at
-// any moment leaves either the old history or the new complete one.
+// Writer appends rows to a history. Its methods are safe for concurrent
+// use. Always end a Writer with Commit or Abort (defer w.Abort() is safe
+// after a Commit): it holds the history's lock until then.
 //
-// A Writer holds an exclusive lock on the history from Open until Commit or
-// Abort: always end it with one of them (defer w.Abort() is safe after a
-// Commit). Its methods are safe for concurrent use; each Append writes one
-// whole row.
+// Each Append writes its rows to the end of the history file in place, in
+// one write, so appending costs the same however long the history is;
+// Commit makes them durable (fsync) and Abort removes them again. The file
+// thus holds, at every moment, the header, the whole rows of earlier runs
+// and the whole rows appended so far, except that a write cut short (the
+// disk full, the process killed during the write, the machine losing power)
+// can leave part of a row at its end. Append removes that part itself when
+// its write fails; otherwise the next Open cuts it (TornLine returns it)
+// before appending, so no row is ever appended to a partial one. Committed
+// rows survive a crash of the machine. Rows appended but not yet committed
+// survive the process being killed, but not always the machine losing
+// power: they may then be missing, or, on a file system that can show
+// unwritten blocks after a power loss, read as garbage, which the next Open
+// refuses, naming the line.
+//
+// The lock is an exclusive lock on the history file itself (flock on Unix),
+// held from Open to Commit or Abort and released by the kernel if the
+// process dies: no lock file is left beside the history.
 type Writer struct {
-	mu     sync.Mutex
-	path   string
-	lock   *os.File
-	tmp    *os.File
-	bw     *bufio.Writer
-	next   int64
-	suffix []byte // the run's settings columns and the newline, the same on every row
-	buf    []byte // scratch for one row
-	err    error  // first write error; Commit reports it
-	done   bool
+	mu      sync.Mutex
+	path    string
+	lock    *os.File // the history file, locked
+	f       file     // where rows go: lock, or with restart the temporary file
+	tmpName string   // with restart, the file renamed over the history at Commit
+	created bool     // Open created the history file; Abort removes it
+	start   int64    // size of f when Open returned, less a header Open wrote to an empty history
+	size    int64    // size of f
+	next    int64    // index of the next row
+	torn    string
+
+	info      RunInfo // of the cached suffix
+	suffix    []byte  // the columns after the record's, for info
+	hasSuffix bool
+	buf       []byte // scratch for the rows of one Append
+
+	err  error // first write error; every later call returns it
+	done bool
 }
 
-// Open starts writing the history at path for a run with settings info. It
-// creates the parent directories and takes the lock on the sibling file
-// path+".lock" (left in place afterwards; removing it would race with the
-// next writer). If another writer holds the lock, Open fails at once with an
-// error wrapping ErrLocked rather than wait, so a second run never hangs
-// unseen behind a stuck one; OpenWait waits instead.
+// Open starts appending to the history at path. It creates the parent
+// directories and takes the history's lock; if another writer holds it,
+// Open fails at once with an error wrapping ErrLocked rather than wait, so
+// that a second run never hangs unseen behind a stuck one (OpenWait waits).
 //
-// If path exists and restart is false, it must be a history: the exact
-// Header line and a well-formed last row. Otherwise Open returns a
-// *FormatError and leaves the file untouched. Rows appended then continue
-// the index after the last existing row. With restart true, the new history
-// starts from the header alone with the index at 0; the old file stays in
-// place until Commit replaces it.
-func Open(path string, info RunInfo, restart bool) (*Writer, error) {
-	return open(context.Background(), path, info, restart, false)
+// Without restart, a file at path must be a history: the exact Header line,
+// then well-formed rows, each ending in a newline; the whole file is checked
+// (about 0.7 µs a row). Otherwise Open returns a *FormatError (wrapping
+// ErrOldFormat for a history without start_time) and leaves the file as it
+// is. An empty or missing file starts a new history. Rows then continue the
+// index after the last row. A partial last row, which only a write cut short
+// leaves, is cut before anything is appended; TornLine returns it.
+//
+// With restart, the new history starts from the header with the index at 0,
+// whatever the file holds; it is written to a temporary file beside the
+// history, renamed over it at Commit, so the old history stays until then.
+func Open(path string, restart bool) (*Writer, error) {
+	return open(context.Background(), path, restart, false)
 }
 
-// OpenWait is Open, except that when another writer holds the lock it waits
-// for the lock to be released, until ctx is done.
-func OpenWait(ctx context.Context, path string, info RunInfo, restart bool) (*Writer, error) {
-	return open(ctx, path, info, restart, true)
+// OpenWait is Open, except that when another writer holds the history it
+// waits for it to be released, until ctx is done.
+func OpenWait(ctx context.Context, path string, restart bool) (*Writer, error) {
+	return open(ctx, path, restart, true)
 }
 
-func open(ctx context.Context, path string, info RunInfo, restart, wait bool) (*Writer, error) {
+func open(ctx context.Context, path string, restart, wait bool) (*Writer, error) {
 	if path == "" {
 		return nil, errors.New("history: path is empty: want the file name of a history")
 	}
-	if err := info.validate(); err != nil {
-		return nil, err
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("history: %s is a %s: want a regular file", path, st.Mode().Type())
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	lock, err := acquire(ctx, path, wait)
+	lock, created, err := acquire(ctx, path, wait)
 	if err != nil {
 		return nil, err
 	}
-	w, err := start(path, info, restart, lock)
+	w, err := start(path, lock, created, restart)
 	if err != nil {
+		if created {
+			os.Remove(path)
+		}
 		lock.Close()
 		return nil, err
 	}
 	return w, nil
 }
 
-// acquire opens the lock file of path and locks it, waiting if wait is set.
-func acquire(ctx context.Context, path string, wait bool) (*os.File, error) {
-	name := path + ".lock"
-	lock, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("history: lock: %w", err)
-	}
+// acquire opens the history at path, creating it if it is missing, and
+// locks it, waiting if wait is set. created reports that this call created
+// the file.
+func acquire(ctx context.Context, path string, wait bool) (lock *os.File, created bool, err error) {
 	var tick *time.Ticker
 	for {
-		busy, err := tryLock(lock)
+		f, created, err := openOrCreate(path)
+		if err != nil {
+			return nil, false, err
+		}
+		busy, err := tryLock(f)
 		switch {
 		case err != nil:
-			lock.Close()
-			return nil, fmt.Errorf("history: lock %s: %w", name, err)
+			f.Close()
+			return nil, false, fmt.Errorf("history: lock %s: %w", path, err)
 		case !busy:
-			return lock, nil
-		case !wait:
-			lock.Close()
-			return nil, fmt.Errorf("history: %s is being written by another run (it holds %s): %w", path, name, ErrLocked)
+			// The file may have been replaced (a restart's Commit) or removed
+			// (an Abort of the run that created it) between the open and the
+			// lock: then it is no longer the history, and the new one is.
+			current, err := isCurrent(f, path)
+			if err != nil {
+				f.Close()
+				return nil, false, fmt.Errorf("history: %w", err)
+			}
+			if current {
+				return f, created, nil
+			}
+			f.Close()
+			continue
+		}
+		f.Close()
+		if !wait {
+			return nil, false, fmt.Errorf("history: %s is being written by another run: %w", path, ErrLocked)
 		}
 		if tick == nil {
 			tick = time.NewTicker(lockPoll)
@@ -125,172 +169,186 @@ func acquire(ctx context.Context, path string, wait bool) (*os.File, error) {
 		}
 		select {
 		case <-ctx.Done():
-			lock.Close()
-			return nil, fmt.Errorf("history: waiting for the lock %s: %w", name, context.Cause(ctx))
+			return nil, false, fmt.Errorf("history: waiting for the lock on %s: %w", path, context.Cause(ctx))
 		case <-tick.C:
 		}
 	}
 }
 
-// tmpPrefix is the name prefix of the temporary copies of the history at
-// path; under the lock, any file with it is left over from a crashed run.
+// openOrCreate opens the file at path for reading and writing, creating it
+// if it is missing.
+func openOrCreate(path string) (*os.File, bool, error) {
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if !errors.Is(err, fs.ErrNotExist) {
+			if err != nil {
+				return nil, false, fmt.Errorf("history: %w", err)
+			}
+			return f, false, nil
+		}
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			if err != nil {
+				return nil, false, fmt.Errorf("history: %w", err)
+			}
+			return f, true, nil
+		}
+	}
+}
+
+// isCurrent reports whether f is still the file at path.
+func isCurrent(f *os.File, path string) (bool, error) {
+	held, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	now, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(held, now), nil
+}
+
+// tmpPrefix is the name prefix of the temporary files of restarts of the
+// history at path; under the lock, any file with it is left over from a
+// crashed run.
 func tmpPrefix(path string) string {
 	return "." + filepath.Base(path) + ".tmp-"
 }
 
-// start writes the temporary copy of the history and returns the Writer
-// appending to it. The caller holds the lock.
-func start(path string, info RunInfo, restart bool, lock *os.File) (*Writer, error) {
-	dir := filepath.Dir(path)
-	removeLeftovers(dir, tmpPrefix(path))
-
-	mode := fs.FileMode(0o644)
-	var src *os.File
-	var size, next int64
-	switch f, err := os.Open(path); {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
+// start checks the locked history and returns the Writer appending to it.
+func start(path string, lock *os.File, created, restart bool) (*Writer, error) {
+	st, err := lock.Stat()
+	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
-	default:
-		defer f.Close()
-		st, err := f.Stat()
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("history: %s is a %s: want a regular file", path, st.Mode().Type())
+	}
+	removeLeftovers(path)
+	w := &Writer{path: path, lock: lock, f: lock, created: created, buf: make([]byte, 0, 256)}
+	size := st.Size()
+	switch {
+	case restart && size > 0:
+		tmp, err := os.CreateTemp(filepath.Dir(path), tmpPrefix(path)+"*")
 		if err != nil {
 			return nil, fmt.Errorf("history: %w", err)
 		}
-		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("history: %s is a %s: want a regular file", path, st.Mode().Type())
+		w.f, w.tmpName = tmp, tmp.Name()
+		if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+			w.removeTmp()
+			return nil, fmt.Errorf("history: %w", err)
 		}
-		mode = st.Mode().Perm()
-		if !restart {
-			if next, err = checkHistory(f, path, st.Size()); err != nil {
-				return nil, err
+	case size > 0:
+		keep, next, torn, err := scan(lock, path, size)
+		if err != nil {
+			return nil, err
+		}
+		if keep < size {
+			if err := lock.Truncate(keep); err != nil {
+				return nil, fmt.Errorf("history: cut the partial last row of %s: %w", path, err)
 			}
-			src, size = f, st.Size()
+			w.torn = torn
 		}
+		w.start, w.size, w.next = keep, keep, next
+		return w, nil
 	}
-
-	tmp, err := os.CreateTemp(dir, tmpPrefix(path)+"*")
-	if err != nil {
-		return nil, fmt.Errorf("history: %w", err)
+	if _, err := w.f.WriteAt([]byte(Header+"\n"), 0); err != nil {
+		if w.tmpName != "" {
+			w.removeTmp()
+		} else {
+			lock.Truncate(0)
+		}
+		return nil, fmt.Errorf("history: write %s: %w", path, err)
 	}
-	w := &Writer{
-		path:   path,
-		lock:   lock,
-		tmp:    tmp,
-		bw:     bufio.NewWriterSize(tmp, writeBuffer),
-		next:   next,
-		suffix: appendRunInfo(nil, info),
-		buf:    make([]byte, 0, 256),
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		w.removeTmp()
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	if src != nil {
-		_, err = io.CopyN(w.bw, src, size)
-	} else {
-		_, err = w.bw.WriteString(Header + "\n")
-	}
-	if err != nil {
-		w.removeTmp()
-		return nil, fmt.Errorf("history: copy %s to %s: %w", path, tmp.Name(), err)
-	}
+	w.size = int64(len(Header) + 1)
 	return w, nil
 }
 
-// removeLeftovers deletes the temporary copies that crashed runs left in
-// dir. Failing to is harmless (each run's copy has a fresh name), so errors
-// are ignored.
-func removeLeftovers(dir, prefix string) {
+// removeLeftovers deletes what crashed runs and earlier versions left
+// beside the history at path: restarts' temporary files, and the empty
+// lock file path+".lock" that versions before this one locked instead of
+// the history. Failing to is harmless, so errors are ignored.
+func removeLeftovers(path string) {
+	dir := filepath.Dir(path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
+	prefix, lockName := tmpPrefix(path), filepath.Base(path)+".lock"
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
-			os.Remove(filepath.Join(dir, e.Name()))
+		if !e.Type().IsRegular() {
+			continue
+		}
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, prefix):
+			os.Remove(filepath.Join(dir, name))
+		case name == lockName:
+			if info, err := e.Info(); err == nil && info.Size() == 0 {
+				os.Remove(filepath.Join(dir, name))
+			}
 		}
 	}
 }
 
-// checkHistory checks that f, of the given size, holds a history: the
-// header line, then rows of which the last is well formed. It returns the
-// index the next row takes.
-func checkHistory(f io.ReaderAt, path string, size int64) (int64, error) {
-	if size == 0 {
-		return 0, &FormatError{Path: path, Reason: "empty file: want the header " + strconv.Quote(Header)}
+// scan checks that the first size bytes of f hold a history, as Open
+// describes. keep is where the whole lines end: size, or the start of a
+// partial last row, torn; next is the index of the next row.
+func scan(f io.ReaderAt, path string, size int64) (keep, next int64, torn string, err error) {
+	// A partial row is shorter than maxLine: look for the last newline
+	// within that much of the end.
+	tail := make([]byte, min(size, maxLine+1))
+	if _, err := f.ReadAt(tail, size-int64(len(tail))); err != nil {
+		return 0, 0, "", fmt.Errorf("history: read %s: %w", path, err)
 	}
-	head := make([]byte, min(size, maxLine))
-	if _, err := f.ReadAt(head, 0); err != nil {
-		return 0, fmt.Errorf("history: read %s: %w", path, err)
-	}
-	first, _, found := bytes.Cut(head, []byte{'\n'})
-	if err := checkHeader(path, first); err != nil {
-		return 0, err
-	}
-	if !found {
-		return 0, &FormatError{Path: path, Line: 1, Value: quote(first), Reason: "header does not end in a newline: the file is truncated"}
-	}
-	bodyStart := int64(len(Header) + 1)
-	if size == bodyStart {
-		return 0, nil
-	}
-
-	off := max(bodyStart, size-maxLine)
-	tail := make([]byte, size-off)
-	if _, err := f.ReadAt(tail, off); err != nil {
-		return 0, fmt.Errorf("history: read %s: %w", path, err)
-	}
-	lines := func() int {
-		n, err := countLines(f, size)
-		if err != nil {
-			return 0
+	i := bytes.LastIndexByte(tail, '\n')
+	keep = size
+	switch {
+	case i < 0 && int64(len(tail)) == size:
+		// Not even the header is whole.
+		if string(tail) == Header {
+			return 0, 0, "", &FormatError{Path: path, Line: 1, Value: quote(tail), Reason: "header does not end in a newline: the file is truncated"}
 		}
-		return n
+		return 0, 0, "", checkHeader(path, tail, nil)
+	case i >= 0:
+		keep = size - int64(len(tail)) + int64(i) + 1
+		torn = string(tail[i+1:])
 	}
-	if tail[len(tail)-1] != '\n' {
-		last := tail[bytes.LastIndexByte(tail, '\n')+1:]
-		return 0, &FormatError{Path: path, Line: lines() + 1, Value: quote(last),
-			Reason: "last line does not end in a newline: the file is truncated"}
+	// Without a newline near the end of a longer file, the last line is
+	// too long to be a row, and the reader refuses it.
+	r := NewReader(io.NewSectionReader(f, 0, keep), path)
+	last := int64(-1)
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, 0, "", err
+		}
+		last = row.Index
 	}
-	body := tail[:len(tail)-1]
-	i := bytes.LastIndexByte(body, '\n')
-	if i < 0 && off > bodyStart {
-		return 0, &FormatError{Path: path, Line: lines(), Value: quote(body),
-			Reason: fmt.Sprintf("line longer than %d bytes: not a history row", maxLine)}
-	}
-	row, ferr := parseRow(body[i+1:])
-	if ferr != nil {
-		return 0, ferr.at(path, lines())
-	}
-	if row.Index == math.MaxInt64 {
-		return 0, &FormatError{Path: path, Line: lines(), Column: columns[0], Value: strconv.FormatInt(row.Index, 10),
+	if last == math.MaxInt64 {
+		return 0, 0, "", &FormatError{Path: path, Line: r.line, Column: columns[0], Value: strconv.FormatInt(last, 10),
 			Reason: "the index cannot go on past the largest int64"}
 	}
-	return row.Index + 1, nil
+	return keep, last + 1, torn, nil
 }
 
-// countLines counts the newlines in the first size bytes of f.
-func countLines(f io.ReaderAt, size int64) (int, error) {
-	r := io.NewSectionReader(f, 0, size)
-	buf := make([]byte, 32<<10)
-	n := 0
-	for {
-		k, err := r.Read(buf)
-		n += bytes.Count(buf[:k], []byte{'\n'})
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-}
+// TornLine returns the partial last row that Open cut from the history (a
+// write cut short by a crash left it), or "" when there was none.
+func (w *Writer) TornLine() string { return w.torn }
 
-// Append writes the row of r, with the run's settings and the next index.
-// Rows go through a buffer; a write error is returned here and again by
-// Commit, which then keeps the old history.
-func (w *Writer) Append(r Record) error {
+// Append writes the rows of recs, with the run's settings info and the next
+// indexes, to the end of the history in one write. If the write fails, the
+// part of it that reached the file is removed, and the error is returned by
+// this and every later call, and by Commit, which then leaves the history
+// as Open found it.
+func (w *Writer) Append(info RunInfo, recs ...Record) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.done {
@@ -299,22 +357,41 @@ func (w *Writer) Append(r Record) error {
 	if w.err != nil {
 		return w.err
 	}
-	b := appendRecord(w.buf[:0], w.next, r)
-	b = append(b, w.suffix...)
+	if !w.hasSuffix || info != w.info {
+		if err := info.validate(); err != nil {
+			return err
+		}
+		w.info, w.suffix, w.hasSuffix = info, appendSuffix(w.suffix[:0], info), true
+	}
+	b := w.buf[:0]
+	for i, r := range recs {
+		if err := r.validate(); err != nil {
+			return err
+		}
+		b = appendRecord(b, w.next+int64(i), r)
+		b = append(b, w.suffix...)
+	}
 	w.buf = b
-	if _, err := w.bw.Write(b); err != nil {
-		w.err = fmt.Errorf("history: write %s: %w", w.tmp.Name(), err)
+	n, err := w.f.WriteAt(b, w.size)
+	if err != nil {
+		w.err = fmt.Errorf("history: write %s: %w", w.path, err)
+		if n > 0 {
+			if terr := w.f.Truncate(w.size); terr != nil {
+				w.err = fmt.Errorf("%w (and removing the partial write: %v)", w.err, terr)
+			}
+		}
 		return w.err
 	}
-	w.next++
+	w.size += int64(n)
+	w.next += int64(len(recs))
 	return nil
 }
 
-// Commit makes the appended rows part of the history: it flushes and syncs
-// the temporary copy, renames it over the history and releases the lock. On
-// error the old history is left as it was (unless only the final directory
-// sync failed, after the rename). Commit after Commit or Abort returns
-// ErrClosed.
+// Commit makes the appended rows durable and releases the history: it syncs
+// the file (with restart, renames the new history over the old) and unlocks
+// it. After a failed Append, or if the sync or rename fails, it removes the
+// appended rows instead, leaving the history as Open found it, and returns
+// the error. Commit after Commit or Abort returns ErrClosed.
 func (w *Writer) Commit() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -323,23 +400,22 @@ func (w *Writer) Commit() error {
 	}
 	err := w.err
 	if err == nil {
-		err = w.bw.Flush()
+		err = w.f.Sync()
 	}
-	if err == nil {
-		err = w.tmp.Sync()
-	}
-	if err == nil {
-		err = w.tmp.Close()
-	}
-	if err == nil {
-		err = os.Rename(w.tmp.Name(), w.path)
+	if err == nil && w.tmpName != "" {
+		err = w.f.Close()
+		if err == nil {
+			err = os.Rename(w.tmpName, w.path)
+		}
 	}
 	if err != nil {
 		w.discard()
 		return fmt.Errorf("history: commit %s: %w", w.path, err)
 	}
 	w.done = true
-	err = syncDir(filepath.Dir(w.path))
+	if w.created || w.tmpName != "" {
+		err = syncDir(filepath.Dir(w.path))
+	}
 	w.lock.Close()
 	if err != nil {
 		return fmt.Errorf("history: commit %s: sync directory: %w", w.path, err)
@@ -347,9 +423,9 @@ func (w *Writer) Commit() error {
 	return nil
 }
 
-// Abort drops the appended rows: it removes the temporary copy and releases
-// the lock, leaving the history as it was. It is idempotent and does nothing
-// after Commit.
+// Abort removes the appended rows, leaving the history as Open found it
+// (less a partial last row Open cut), and releases it. It is idempotent and
+// does nothing after Commit.
 func (w *Writer) Abort() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -358,16 +434,22 @@ func (w *Writer) Abort() {
 	}
 }
 
-// discard ends w: it removes the temporary copy and releases the lock.
-// w.mu is held.
+// discard ends w, removing what it wrote. w.mu is held.
 func (w *Writer) discard() {
 	w.done = true
-	w.removeTmp()
+	switch {
+	case w.tmpName != "":
+		w.removeTmp()
+	case w.created:
+		os.Remove(w.path)
+	default:
+		w.f.Truncate(w.start)
+	}
 	w.lock.Close()
 }
 
-// removeTmp closes and removes the temporary copy.
+// removeTmp closes and removes a restart's temporary file.
 func (w *Writer) removeTmp() {
-	w.tmp.Close()
-	os.Remove(w.tmp.Name())
+	w.f.Close()
+	os.Remove(w.tmpName)
 }

@@ -9,33 +9,33 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-var testInfo = RunInfo{NProcesses: 2, NCalls: 100, BatchSize: 10, BlockSize: 20, WorldSize: 1}
-
-// t0 is a fixed query time with a fraction that float seconds carry exactly
-// to the microsecond.
+// t0 is a run's start with a fraction that float seconds carry exactly.
 var t0 = time.Date(2024, 5, 1, 12, 0, 0, 250_000_000, time.UTC)
 
-func rec(i int, code wire.ReturnCode, elapsed time.Duration) Record {
-	return Record{Time: t0.Add(time.Duration(i) * time.Second), Code: code, Elapsed: elapsed}
+var testInfo = RunInfo{NProcesses: 2, NCalls: 100, BatchSize: 10, BlockSize: 20, WorldSize: 1, Start: t0}
+
+// rec is a query answered i seconds after the run's start.
+func rec(i int, code wire.ReturnCode, latency time.Duration) Record {
+	return Record{Latency: latency, Code: code, Elapsed: time.Duration(i) * time.Second}
 }
 
-// writeHistory commits records to path in one run.
+// writeHistory appends records to path in one run of info.
 func writeHistory(t *testing.T, path string, info RunInfo, restart bool, recs ...Record) {
 	t.Helper()
-	w, err := Open(path, info, restart)
+	w, err := Open(path, restart)
 	require.NoError(t, err)
 	defer w.Abort()
-	for _, r := range recs {
-		require.NoError(t, w.Append(r))
-	}
+	require.NoError(t, w.Append(info, recs...))
 	require.NoError(t, w.Commit())
 }
 
@@ -64,12 +64,11 @@ func TestWriterExactColumns(t *testing.T) {
 		rec(0, wire.ReturnCode_Success, 12345678*time.Nanosecond),
 		rec(1, wire.ReturnCode_Timeout, 2*time.Second),
 	)
-	want := ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size\n" +
-		"0,1714564800.25,1,0.012345678,2,100,10,20,1\n" +
-		"1,1714564801.25,2,2.0,2,100,10,20,1\n"
+	want := ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size,start_time\n" +
+		"0,0.012345678,1,0.0,2,100,10,20,1,1714564800.25\n" +
+		"1,2.0,2,1.0,2,100,10,20,1,1714564800.25\n"
 	assert.Equal(t, want, readFile(t, path))
-	assert.Equal(t, []string{"queries.csv", "queries.csv.lock"}, dirNames(t, filepath.Dir(path)),
-		"no temporary file is left after Commit")
+	assert.Equal(t, []string{"queries.csv"}, dirNames(t, filepath.Dir(path)), "no lock or temporary file is left")
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
@@ -79,13 +78,24 @@ func TestWriterEmptyRunWritesHeader(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queries.csv")
 	writeHistory(t, path, testInfo, false)
 	assert.Equal(t, Header+"\n", readFile(t, path))
+
+	empty := filepath.Join(t.TempDir(), "queries.csv")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	writeHistory(t, empty, testInfo, false, rec(0, 1, time.Millisecond))
+	rows, err := Read(empty)
+	require.NoError(t, err, "an empty file starts a history")
+	assert.Len(t, rows, 1)
 }
 
 func TestWriterAppendContinuesIndex(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queries.csv")
 	writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond), rec(1, 1, time.Millisecond))
-	other := RunInfo{NProcesses: 1, NCalls: 3, BatchSize: 1, BlockSize: 2, WorldSize: 1}
-	writeHistory(t, path, other, false, rec(2, 2, time.Second), rec(3, 1, time.Second), rec(4, 1, time.Second))
+	other := RunInfo{NProcesses: 1, NCalls: 3, BatchSize: 1, BlockSize: 2, WorldSize: 1, Start: t0.Add(time.Hour)}
+	w, err := Open(path, false)
+	require.NoError(t, err)
+	require.NoError(t, w.Append(other, rec(0, 2, time.Second)))
+	require.NoError(t, w.Append(other, rec(1, 1, time.Second), rec(2, 1, time.Second)))
+	require.NoError(t, w.Commit())
 
 	rows, err := Read(path)
 	require.NoError(t, err)
@@ -95,37 +105,43 @@ func TestWriterAppendContinuesIndex(t *testing.T) {
 	}
 	assert.Equal(t, testInfo, rows[1].RunInfo, "old rows keep their run's settings")
 	assert.Equal(t, other, rows[2].RunInfo)
+	assert.Equal(t, other, rows[4].RunInfo)
 }
 
 func TestWriterContinuesPandasHistory(t *testing.T) {
-	// As pandas' to_csv wrote the original's history: float seconds from
-	// time.time() and an index that need not start at 0.
+	// As pandas' to_csv writes it: floats in repr form, an index that need
+	// not start at 0.
 	old := Header + "\n" +
-		"7,1650000000.1234567,1,0.0123,1,10,10,20,1\n" +
-		"8,1650000001.0,5,0.5,1,10,10,20,1\n"
+		"7,0.0123,1,0.0123,1,10,10,20,1,1650000000.1234567\n" +
+		"8,0.5,5,0.6,1,10,10,20,1,1650000000.1234567\n"
 	path := filepath.Join(t.TempDir(), "queries.csv")
 	require.NoError(t, os.WriteFile(path, []byte(old), 0o600))
 	writeHistory(t, path, testInfo, false, rec(0, 1, 3*time.Millisecond))
 
 	got := readFile(t, path)
-	assert.Equal(t, old+"9,1714564800.25,1,0.003,2,100,10,20,1\n", got, "old bytes kept verbatim, index continues")
+	assert.Equal(t, old+"9,0.003,1,0.0,2,100,10,20,1,1714564800.25\n", got, "old bytes kept verbatim, index continues")
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "the history keeps its permissions")
 }
 
 func TestWriterRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "queries.csv")
-	writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond), rec(1, 1, time.Millisecond))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "queries.csv")
+	require.NoError(t, os.WriteFile(path, []byte(Header+"\n0,1.0,1,1.0,2,100,10,20,1,5.0\n"), 0o640))
 	before := readFile(t, path)
 
-	w, err := Open(path, testInfo, true)
+	w, err := Open(path, true)
 	require.NoError(t, err)
-	require.NoError(t, w.Append(rec(5, 2, time.Second)))
+	require.NoError(t, w.Append(testInfo, rec(5, 2, time.Second)))
 	assert.Equal(t, before, readFile(t, path), "the old history stays until Commit")
 	require.NoError(t, w.Commit())
 
-	assert.Equal(t, Header+"\n0,1714564805.25,2,1.0,2,100,10,20,1\n", readFile(t, path))
+	assert.Equal(t, Header+"\n0,1.0,2,5.0,2,100,10,20,1,1714564800.25\n", readFile(t, path))
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), st.Mode().Perm(), "the new history keeps the old one's permissions")
+	assert.Equal(t, []string{"queries.csv"}, dirNames(t, dir))
 }
 
 func TestWriterRestartReplacesForeignFile(t *testing.T) {
@@ -135,38 +151,45 @@ func TestWriterRestartReplacesForeignFile(t *testing.T) {
 	assert.Equal(t, Header+"\n", readFile(t, path))
 }
 
-func TestOpenRefusesForeignFile(t *testing.T) {
-	row := "0,1714564800.25,1,0.5,2,100,10,20,1\n"
-	tests := []struct {
-		name    string
-		content string
-		line    int
-		column  string
-		reason  string
-	}{
-		{"empty", "", 0, "", "empty file"},
-		{"hello", "hello\n", 1, "", "not a query history"},
-		{"other columns", "a,b,c\n1,2,3\n", 1, "", "not a query history"},
-		{"named index", "index" + Header + "\n" + row, 1, "", "not a query history"},
-		{"crlf", Header + "\r\n" + strings.ReplaceAll(row, "\n", "\r\n"), 1, "", "not a query history"},
-		{"header without newline", Header, 1, "", "truncated"},
-		{"truncated last row", Header + "\n" + row + "1,1714564801.25,1,0.", 3, "", "truncated"},
-		{"last row cut at a comma", Header + "\n" + row + "1,1714564801.25,1,0.5,2\n", 3, "", "want 9 comma-separated fields, got 5"},
-		{"last row with extra field", Header + "\n" + row + strings.TrimSuffix(row, "\n") + ",7\n", 3, "", "got more"},
-		{"blank last line", Header + "\n" + row + "\n", 3, "", "want 9 comma-separated fields, got 1"},
-		{"bad code", Header + "\n" + strings.Replace(row, ",1,0.5", ",x,0.5", 1), 2, "code", "decimal integer"},
-		{"bad elapsed", Header + "\n" + strings.Replace(row, "0.5", "-0.5", 1), 2, "elapsed", "number of seconds in [0,"},
-		{"nan time", Header + "\n" + strings.Replace(row, "1714564800.25", "nan", 1), 2, "time", "number of seconds"},
-		{"negative setting", Header + "\n" + strings.Replace(row, ",20,", ",-20,", 1), 2, "block_size", "decimal integer in [0,"},
-		{"long last line", Header + "\n" + row + strings.Repeat("9", 5000) + "\n", 3, "", "longer than"},
-	}
-	for _, tt := range tests {
+// formatCase is a file Open must refuse, untouched.
+type formatCase struct {
+	name    string
+	content string
+	line    int
+	column  string
+	reason  string
+}
+
+const okRow = "0,0.5,1,1.5,2,100,10,20,1,1714564800.25\n"
+
+var refused = []formatCase{
+	{"hello", "hello\n", 1, "", "not a query history"},
+	{"hello without newline", "hello", 1, "", "not a query history"},
+	{"other columns", "a,b,c\n1,2,3\n", 1, "", "not a query history"},
+	{"named index", "index" + Header + "\n" + okRow, 1, "", "not a query history"},
+	{"crlf", Header + "\r\n" + strings.ReplaceAll(okRow, "\n", "\r\n"), 1, "", "not a query history"},
+	{"header without newline", Header, 1, "", "truncated"},
+	{"last row cut at a comma", Header + "\n" + okRow + "1,0.5,1,1.5,2\n", 3, "", "want 10 comma-separated fields, got 5"},
+	{"last row with extra field", Header + "\n" + okRow + strings.TrimSuffix(okRow, "\n") + ",7\n", 3, "", "got more"},
+	{"blank last line", Header + "\n" + okRow + "\n", 3, "", "want 10 comma-separated fields, got 1"},
+	{"bad code", Header + "\n" + strings.Replace(okRow, ",1,1.5", ",x,1.5", 1), 2, "code", "decimal integer"},
+	{"negative time", Header + "\n" + strings.Replace(okRow, "0,0.5", "0,-0.5", 1), 2, "time", "number of seconds in [0,"},
+	{"nan start", Header + "\n" + strings.Replace(okRow, "1714564800.25", "nan", 1), 2, "start_time", "number of seconds"},
+	{"negative setting", Header + "\n" + strings.Replace(okRow, ",20,", ",-20,", 1), 2, "block_size", "decimal integer in [0,"},
+	{"long last line", Header + "\n" + okRow + strings.Repeat("9", 5000) + "\n", 3, "", "longer than"},
+	{"long last line without newline", Header + "\n" + okRow + strings.Repeat("9", 5000), 3, "", "longer than"},
+	{"bad row in the middle", Header + "\n" + okRow + strings.Replace(okRow, "0.5", "zz", 1) + okRow, 3, "time", "number of seconds"},
+	{"bad row before a torn one", Header + "\n" + okRow + "1,zz" + okRow[3:] + "2,0.", 3, "time", "number of seconds"},
+}
+
+func TestOpenRefusesMalformedFile(t *testing.T) {
+	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "queries.csv")
 			require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o644))
 
-			w, err := Open(path, testInfo, false)
+			w, err := Open(path, false)
 			require.Error(t, err)
 			assert.Nil(t, w)
 			var ferr *FormatError
@@ -175,31 +198,119 @@ func TestOpenRefusesForeignFile(t *testing.T) {
 			assert.Equal(t, tt.line, ferr.Line)
 			assert.Equal(t, tt.column, ferr.Column)
 			assert.Contains(t, err.Error(), tt.reason)
+			assert.NotErrorIs(t, err, ErrOldFormat)
 
 			assert.Equal(t, tt.content, readFile(t, path), "the file is unchanged byte for byte")
-			assert.Equal(t, []string{"queries.csv", "queries.csv.lock"}, dirNames(t, dir), "no temporary file is left")
-			w, err = Open(path, testInfo, false)
-			if w != nil {
-				w.Abort() // do not leave the lock held
-			}
-			assert.Nil(t, w, "a malformed file is refused again")
-			assert.ErrorAs(t, err, &ferr, "the refusal released the lock")
+			assert.Equal(t, []string{"queries.csv"}, dirNames(t, dir), "nothing is left beside it")
+			_, err = Open(path, false)
+			assert.ErrorAs(t, err, &ferr, "a malformed file is refused again: the refusal released the lock")
 		})
 	}
 }
 
+func TestOpenRefusesOldFormat(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		meaning string
+	}{
+		{
+			name: "earlier minerbench",
+			// time held the query's Unix send time, elapsed its latency.
+			content: oldHeader + "\n0,1795640039.5489802,1,0.001045129,1,5,10,10,1\n1,1795640039.55,1,0.0009,1,5,10,10,1\n",
+			meaning: "written by an earlier minerbench: its time column holds each query's Unix send time",
+		},
+		{
+			name:    "the original",
+			content: oldHeader + "\n0,0.0123,1,0.05,10,100,10,10,1\n",
+			meaning: "the original's columns without start_time",
+		},
+		{
+			name:    "header only",
+			content: oldHeader + "\n",
+			meaning: "the original's columns without start_time",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "queries.csv")
+			require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o644))
+
+			_, err := Open(path, false)
+			require.ErrorIs(t, err, ErrOldFormat)
+			var ferr *FormatError
+			require.ErrorAs(t, err, &ferr)
+			assert.Equal(t, 1, ferr.Line)
+			assert.Contains(t, err.Error(), tt.meaning)
+			assert.Contains(t, err.Error(), "must not be appended here")
+			assert.Equal(t, tt.content, readFile(t, path), "the old history is unchanged byte for byte")
+
+			_, err = Read(path)
+			assert.ErrorIs(t, err, ErrOldFormat, "a Reader refuses it too")
+
+			writeHistory(t, path, testInfo, true, rec(0, 1, time.Millisecond))
+			rows, err := Read(path)
+			require.NoError(t, err, "a restart replaces it")
+			assert.Len(t, rows, 1)
+		})
+	}
+}
+
+func TestOpenCutsTornLastRow(t *testing.T) {
+	tests := []struct {
+		name string
+		body string // the whole rows before the torn one
+		torn string
+		next int64
+	}{
+		{"after rows", okRow + strings.Replace(okRow, "0,", "1,", 1), "2,0.25,1,3.", 2},
+		{"first row", "", "0,0.25,1,3.5,2,100,10,20,1,17145", 0},
+		{"a comma", okRow, ",", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "queries.csv")
+			require.NoError(t, os.WriteFile(path, []byte(Header+"\n"+tt.body+tt.torn), 0o644))
+
+			w, err := Open(path, false)
+			require.NoError(t, err)
+			assert.Equal(t, tt.torn, w.TornLine())
+			assert.Equal(t, Header+"\n"+tt.body, readFile(t, path), "Open cut the torn row before appending")
+			require.NoError(t, w.Append(testInfo, rec(0, 1, time.Millisecond)))
+			require.NoError(t, w.Commit())
+
+			rows, err := Read(path)
+			require.NoError(t, err)
+			assert.Equal(t, tt.next, rows[len(rows)-1].Index, "the new row continues after the whole ones")
+		})
+	}
+
+	path := filepath.Join(t.TempDir(), "queries.csv")
+	writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond))
+	w, err := Open(path, false)
+	require.NoError(t, err)
+	defer w.Abort()
+	assert.Empty(t, w.TornLine(), "a whole history has none")
+}
+
 func TestOpenRefusesBadArguments(t *testing.T) {
 	dir := t.TempDir()
-	_, err := Open("", testInfo, false)
+	_, err := Open("", false)
 	assert.ErrorContains(t, err, "path is empty")
 
+	_, err = Open(dir, false)
+	assert.ErrorContains(t, err, "want a regular file")
+
+	w, err := Open(filepath.Join(dir, "queries.csv"), false)
+	require.NoError(t, err)
+	defer w.Abort()
 	bad := testInfo
 	bad.BatchSize = -1
-	_, err = Open(filepath.Join(dir, "queries.csv"), bad, false)
-	assert.EqualError(t, err, "history: RunInfo batch_size = -1: want zero or more")
-
-	_, err = Open(dir, testInfo, false)
-	assert.ErrorContains(t, err, "want a regular file")
+	assert.EqualError(t, w.Append(bad, rec(0, 1, 0)), "history: RunInfo batch_size = -1: want zero or more")
+	assert.EqualError(t, w.Append(testInfo, Record{Latency: -1}), "history: Record latency (column time) = -1ns: want zero or more")
+	assert.EqualError(t, w.Append(testInfo, Record{Elapsed: -time.Second}), "history: Record elapsed = -1s: want zero or more")
+	require.NoError(t, w.Commit())
+	assert.Equal(t, Header+"\n", readFile(t, filepath.Join(dir, "queries.csv")), "a refused Append writes nothing")
 }
 
 func TestAbortLeavesHistoryUnchanged(t *testing.T) {
@@ -209,25 +320,32 @@ func TestAbortLeavesHistoryUnchanged(t *testing.T) {
 	before := readFile(t, path)
 
 	for _, restart := range []bool{false, true} {
-		w, err := Open(path, testInfo, restart)
+		w, err := Open(path, restart)
 		require.NoError(t, err)
-		for i := range 10000 { // more than the write buffer
-			require.NoError(t, w.Append(rec(i, 1, time.Second)))
+		for i := range 100 {
+			require.NoError(t, w.Append(testInfo, rec(i, 1, time.Second)))
 		}
 		w.Abort()
 		w.Abort()
-		assert.Equal(t, before, readFile(t, path))
-		assert.Equal(t, []string{"queries.csv", "queries.csv.lock"}, dirNames(t, dir))
+		assert.Equal(t, before, readFile(t, path), "restart %v", restart)
+		assert.Equal(t, []string{"queries.csv"}, dirNames(t, dir))
 		assert.ErrorIs(t, w.Commit(), ErrClosed)
-		assert.ErrorIs(t, w.Append(rec(0, 1, 0)), ErrClosed)
+		assert.ErrorIs(t, w.Append(testInfo, rec(0, 1, 0)), ErrClosed)
 	}
+
+	created := filepath.Join(dir, "new.csv")
+	w, err := Open(created, false)
+	require.NoError(t, err)
+	require.NoError(t, w.Append(testInfo, rec(0, 1, 0)))
+	w.Abort()
+	assert.NoFileExists(t, created, "Abort removes the history Open created")
 }
 
 func TestCommitTwice(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queries.csv")
-	w, err := Open(path, testInfo, false)
+	w, err := Open(path, false)
 	require.NoError(t, err)
-	require.NoError(t, w.Append(rec(0, 1, time.Millisecond)))
+	require.NoError(t, w.Append(testInfo, rec(0, 1, time.Millisecond)))
 	require.NoError(t, w.Commit())
 	assert.ErrorIs(t, w.Commit(), ErrClosed)
 	w.Abort()
@@ -236,34 +354,40 @@ func TestCommitTwice(t *testing.T) {
 	assert.Len(t, rows, 1, "Abort after Commit keeps the history")
 }
 
-func TestLeftoverTempFileIsCleaned(t *testing.T) {
+func TestLeftoversAreCleaned(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "queries.csv")
 	writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond))
 	leftover := filepath.Join(dir, ".queries.csv.tmp-123")
 	require.NoError(t, os.WriteFile(leftover, []byte(Header+"\n0,1,1,0."), 0o600))
+	oldLock := filepath.Join(dir, "queries.csv.lock")
+	require.NoError(t, os.WriteFile(oldLock, nil, 0o644))
 	unrelated := filepath.Join(dir, ".other.csv.tmp-123")
 	require.NoError(t, os.WriteFile(unrelated, nil, 0o600))
+	notALock := filepath.Join(dir, "custom-queries.csv.lock")
+	require.NoError(t, os.WriteFile(notALock, nil, 0o600))
 
 	writeHistory(t, path, testInfo, false, rec(1, 1, time.Millisecond))
 	rows, err := Read(path)
 	require.NoError(t, err)
 	assert.Len(t, rows, 2)
-	assert.NoFileExists(t, leftover)
-	assert.FileExists(t, unrelated, "only this history's temporary files are removed")
+	assert.NoFileExists(t, leftover, "a crashed restart's temporary file is removed")
+	assert.NoFileExists(t, oldLock, "the empty lock file of earlier versions is removed")
+	assert.FileExists(t, unrelated, "only this history's files are removed")
+	assert.FileExists(t, notALock, "only this history's files are removed")
 }
 
 func TestSecondWriterFailsWhileLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queries.csv")
-	first, err := Open(path, testInfo, false)
+	first, err := Open(path, false)
 	require.NoError(t, err)
-	require.NoError(t, first.Append(rec(0, 1, time.Millisecond)))
+	require.NoError(t, first.Append(testInfo, rec(0, 1, time.Millisecond)))
 
-	second, err := Open(path, testInfo, false)
+	second, err := Open(path, false)
 	require.ErrorIs(t, err, ErrLocked)
 	assert.Nil(t, second)
 	assert.ErrorContains(t, err, "being written by another run")
-	_, err = Open(path, testInfo, true)
+	_, err = Open(path, true)
 	require.ErrorIs(t, err, ErrLocked, "restart takes the lock too")
 
 	require.NoError(t, first.Commit())
@@ -273,34 +397,41 @@ func TestSecondWriterFailsWhileLocked(t *testing.T) {
 	assert.Len(t, rows, 2)
 }
 
-func TestOpenWaitSerializesWriters(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "queries.csv")
-	first, err := Open(path, testInfo, false)
-	require.NoError(t, err)
-
+// openWaiting starts OpenWait on path in the background; wait returns its
+// Writer.
+func openWaiting(t *testing.T, path string) (wait func() *Writer) {
 	type result struct {
 		w   *Writer
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		w, err := OpenWait(context.Background(), path, RunInfo{NProcesses: 9}, false)
+		w, err := OpenWait(context.Background(), path, false)
 		done <- result{w, err}
 	}()
+	return func() *Writer {
+		r := <-done
+		require.NoError(t, r.err)
+		return r.w
+	}
+}
+
+func TestOpenWaitSerializesWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queries.csv")
+	first, err := Open(path, false)
+	require.NoError(t, err)
+
+	wait := openWaiting(t, path)
 	for i := range 3 {
-		require.NoError(t, first.Append(rec(i, 1, time.Millisecond)))
+		require.NoError(t, first.Append(testInfo, rec(i, 1, time.Millisecond)))
 	}
 	require.NoError(t, first.Commit())
 
-	res := <-done
-	require.NoError(t, res.err)
-	for i := range 2 {
-		require.NoError(t, res.w.Append(rec(10+i, 2, time.Second)))
-	}
-	require.NoError(t, res.w.Commit())
+	second := wait()
+	other := RunInfo{NProcesses: 9, Start: t0}
+	require.NoError(t, second.Append(other, rec(10, 2, time.Second), rec(11, 2, time.Second)))
+	require.NoError(t, second.Commit())
 
-	// Had the second writer not waited, it would have copied the empty
-	// history and its commit would have dropped the first one's rows.
 	rows, err := Read(path)
 	require.NoError(t, err)
 	require.Len(t, rows, 5)
@@ -310,22 +441,160 @@ func TestOpenWaitSerializesWriters(t *testing.T) {
 	}
 }
 
+// TestOpenWaitFollowsReplacedHistory has a writer wait for the lock on a
+// history that the holder replaces (a restart's Commit) or removes (the
+// Abort of the run that created it): the waiter must write to the file at
+// the path afterwards, not to the one it first opened.
+func TestOpenWaitFollowsReplacedHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queries.csv")
+	writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond))
+
+	restart, err := Open(path, true)
+	require.NoError(t, err)
+	wait := openWaiting(t, path)
+	time.Sleep(3 * lockPoll) // let the waiter find the lock held (it works either way)
+	require.NoError(t, restart.Append(testInfo, rec(7, 2, time.Second)))
+	require.NoError(t, restart.Commit())
+	w := wait()
+	require.NoError(t, w.Append(testInfo, rec(8, 3, time.Second)))
+	require.NoError(t, w.Commit())
+	rows, err := Read(path)
+	require.NoError(t, err)
+	require.Len(t, rows, 2, "the restart's row and the waiter's")
+	assert.Equal(t, []wire.ReturnCode{2, 3}, []wire.ReturnCode{rows[0].Code, rows[1].Code})
+
+	created := filepath.Join(t.TempDir(), "new.csv")
+	creator, err := Open(created, false)
+	require.NoError(t, err)
+	wait = openWaiting(t, created)
+	time.Sleep(3 * lockPoll)
+	creator.Abort()
+	w = wait()
+	require.NoError(t, w.Append(testInfo, rec(0, 1, time.Second)))
+	require.NoError(t, w.Commit())
+	rows, err = Read(created)
+	require.NoError(t, err, "the waiter made the history anew")
+	assert.Len(t, rows, 1)
+}
+
 func TestOpenWaitGivesUpWithContext(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queries.csv")
-	first, err := Open(path, testInfo, false)
+	first, err := Open(path, false)
 	require.NoError(t, err)
 	defer first.Abort()
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cause := errors.New("run interrupted")
 	cancel(cause)
-	_, err = OpenWait(ctx, path, testInfo, false)
+	_, err = OpenWait(ctx, path, false)
 	assert.ErrorIs(t, err, cause)
 }
 
-// The crash helper: a child process that opens the history named by
-// HISTORY_CRASH_PATH, appends rows past its write buffer, reports "ready"
-// and waits to be killed.
+// failingFile is a history file on a disk that fills after room more bytes:
+// the write that crosses it writes what fits and fails with ENOSPC, as a
+// real one does.
+type failingFile struct {
+	*os.File
+	room     int64
+	syncErr  error
+	truncErr error
+}
+
+func (f *failingFile) WriteAt(b []byte, off int64) (int, error) {
+	if int64(len(b)) <= f.room {
+		f.room -= int64(len(b))
+		return f.File.WriteAt(b, off)
+	}
+	n, err := f.File.WriteAt(b[:f.room], off)
+	f.room -= int64(n)
+	if err == nil {
+		err = &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
+	}
+	return n, err
+}
+
+func (f *failingFile) Sync() error {
+	if f.syncErr != nil {
+		return f.syncErr
+	}
+	return f.File.Sync()
+}
+
+func (f *failingFile) Truncate(size int64) error {
+	if f.truncErr != nil {
+		return f.truncErr
+	}
+	return f.File.Truncate(size)
+}
+
+// TestWriteFailureKeepsHistory fills the disk in the middle of an Append:
+// the error comes back from that Append, the part of the write that reached
+// the file is removed at once, every later call returns the error without
+// writing, and Commit leaves the history as it was.
+func TestWriteFailureKeepsHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queries.csv")
+	writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond), rec(1, 1, time.Millisecond))
+	before := readFile(t, path)
+
+	w, err := Open(path, false)
+	require.NoError(t, err)
+	defer w.Abort()
+	w.f = &failingFile{File: w.lock, room: 100}
+	require.NoError(t, w.Append(testInfo, rec(2, 1, time.Millisecond)), "one row fits")
+	err = w.Append(testInfo, rec(3, 1, time.Millisecond), rec(4, 1, time.Millisecond))
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.Contains(t, err.Error(), "history: write "+path)
+	rows, rerr := Read(path)
+	require.NoError(t, rerr, "the partial row was removed at once")
+	assert.Len(t, rows, 3)
+
+	assert.Equal(t, err, w.Append(testInfo, rec(5, 1, 0)), "the error sticks")
+	assert.ErrorIs(t, w.Commit(), syscall.ENOSPC)
+	assert.Equal(t, before, readFile(t, path), "the history is as Open found it")
+	writeHistory(t, path, testInfo, false, rec(9, 1, time.Millisecond))
+	rows, err = Read(path)
+	require.NoError(t, err, "the lock was released")
+	assert.Equal(t, int64(2), rows[2].Index)
+}
+
+// TestFailedSyncKeepsHistory fails Commit's sync: the rows are removed.
+func TestFailedSyncKeepsHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queries.csv")
+	writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond))
+	before := readFile(t, path)
+	w, err := Open(path, false)
+	require.NoError(t, err)
+	w.f = &failingFile{File: w.lock, room: 1 << 20, syncErr: syscall.EIO}
+	require.NoError(t, w.Append(testInfo, rec(1, 1, time.Millisecond)))
+	assert.ErrorIs(t, w.Commit(), syscall.EIO)
+	assert.Equal(t, before, readFile(t, path))
+}
+
+// TestFailedCleanupIsReported fails the removal of a partial write too: the
+// error says so, and the next Open cuts the partial row.
+func TestFailedCleanupIsReported(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queries.csv")
+	writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond))
+	w, err := Open(path, false)
+	require.NoError(t, err)
+	w.f = &failingFile{File: w.lock, room: 10, truncErr: syscall.EIO}
+	err = w.Append(testInfo, rec(1, 1, time.Millisecond))
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.ErrorContains(t, err, "removing the partial write: input/output error")
+	w.lock.Close() // as if the process died here
+
+	next, err := Open(path, false)
+	require.NoError(t, err)
+	assert.Equal(t, "1,0.001,1,", next.TornLine())
+	next.Abort()
+	rows, err := Read(path)
+	require.NoError(t, err)
+	assert.Len(t, rows, 1)
+}
+
+// The crash helper: a child process that appends to the history named by
+// HISTORY_CRASH_PATH in several writes, reports "ready" and waits to be
+// killed.
 func TestMain(m *testing.M) {
 	if path := os.Getenv("HISTORY_CRASH_PATH"); path != "" {
 		os.Exit(crashHelper(path))
@@ -334,13 +603,17 @@ func TestMain(m *testing.M) {
 }
 
 func crashHelper(path string) int {
-	w, err := Open(path, testInfo, false)
+	w, err := Open(path, false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	for i := range 20000 {
-		if err := w.Append(rec(i, wire.ReturnCode_Timeout, time.Second)); err != nil {
+	recs := make([]Record, 1000)
+	for i := range recs {
+		recs[i] = rec(i, wire.ReturnCode_Timeout, time.Second)
+	}
+	for range 20 {
+		if err := w.Append(testInfo, recs...); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -349,7 +622,10 @@ func crashHelper(path string) int {
 	select {} // until killed
 }
 
-func TestCrashLeavesOldHistory(t *testing.T) {
+// TestCrashLeavesWholeRows kills a writer after its appends: the history
+// holds the old rows and its rows, all whole, and the next run continues
+// after them.
+func TestCrashLeavesWholeRows(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "queries.csv")
 	writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond), rec(1, 1, time.Millisecond))
@@ -372,33 +648,29 @@ func TestCrashLeavesOldHistory(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "ready\n", line)
 
-	_, err = Open(path, testInfo, false)
+	_, err = Open(path, false)
 	require.ErrorIs(t, err, ErrLocked, "the lock holds across processes")
 
 	require.NoError(t, cmd.Process.Kill())
 	killed = true
 	require.Error(t, cmd.Wait(), "the helper died by the signal")
 
-	assert.Equal(t, before, readFile(t, path), "the killed run left the history byte for byte")
-	var leftovers int
-	for _, name := range dirNames(t, dir) {
-		if strings.HasPrefix(name, ".queries.csv.tmp-") {
-			leftovers++
-		}
-	}
-	assert.Equal(t, 1, leftovers, "the killed run left its partial copy")
+	after := readFile(t, path)
+	assert.True(t, strings.HasPrefix(after, before), "the old rows are untouched")
+	rows, err := Read(path)
+	require.NoError(t, err, "every row is whole")
+	assert.Len(t, rows, 2+20000)
 
 	writeHistory(t, path, testInfo, false, rec(2, 1, time.Millisecond))
-	rows, err := Read(path)
+	rows, err = Read(path)
 	require.NoError(t, err)
-	require.Len(t, rows, 3, "the killed run's rows are not in the history")
-	assert.Equal(t, int64(2), rows[2].Index)
-	assert.Equal(t, []string{"queries.csv", "queries.csv.lock"}, dirNames(t, dir))
+	assert.Equal(t, int64(20002), rows[len(rows)-1].Index)
+	assert.Equal(t, []string{"queries.csv"}, dirNames(t, dir))
 }
 
 func TestWriterConcurrentAppend(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queries.csv")
-	w, err := Open(path, testInfo, false)
+	w, err := Open(path, false)
 	require.NoError(t, err)
 	defer w.Abort()
 	const workers, each = 4, 500
@@ -406,7 +678,7 @@ func TestWriterConcurrentAppend(t *testing.T) {
 	for g := range workers {
 		go func() {
 			for i := range each {
-				if err := w.Append(rec(i, wire.ReturnCode(g), time.Duration(g+1)*time.Millisecond)); err != nil {
+				if err := w.Append(testInfo, rec(i, wire.ReturnCode(g), time.Duration(g+1)*time.Millisecond)); err != nil {
 					errs <- err
 					return
 				}
@@ -425,7 +697,7 @@ func TestWriterConcurrentAppend(t *testing.T) {
 	perWorker := make(map[wire.ReturnCode]int)
 	for i, r := range rows {
 		assert.Equal(t, int64(i), r.Index)
-		assert.Equal(t, time.Duration(r.Code+1)*time.Millisecond, r.Elapsed, "row %d is not mixed with another", i)
+		assert.Equal(t, time.Duration(r.Code+1)*time.Millisecond, r.Latency, "row %d is not mixed with another", i)
 		perWorker[r.Code]++
 	}
 	assert.Equal(t, map[wire.ReturnCode]int{0: each, 1: each, 2: each, 3: each}, perWorker)

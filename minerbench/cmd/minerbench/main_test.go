@@ -103,7 +103,7 @@ func TestCommandUsage(t *testing.T) {
 	assert.Contains(t, stderr, "no command")
 }
 
-// history writes a history of n queries of miner at dir/mock/mock/<miner>,
+// history writes a history of n queries of miner at dir/mock/default/<miner>,
 // with every code in codes answered in turn.
 func history(t *testing.T, dir, miner string, n int, codes ...int) {
 	var b strings.Builder
@@ -117,7 +117,7 @@ func history(t *testing.T, dir, miner string, n int, codes ...int) {
 		elapsed += latency
 		fmt.Fprintf(&b, "%d,%g,%d,%g,1,%d,10,10,1,1795990000.5\n", i, latency, codes[i%len(codes)], elapsed, n)
 	}
-	write(t, dir, filepath.Join("mock", "mock", miner, "queries.csv"), b.String())
+	write(t, dir, filepath.Join("mock", "default", miner, "queries.csv"), b.String())
 }
 
 // reportInputs writes two result files and a results directory whose flaky

@@ -29,7 +29,7 @@ type run struct {
 // writeHistory writes runs as a history at dir/<network>/<wallet>/miner/file.
 func writeHistory(t testing.TB, dir, miner, file string, runs ...run) string {
 	t.Helper()
-	path := filepath.Join(dir, "mock", "mock", miner, file)
+	path := filepath.Join(dir, "mock", "default", miner, file)
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	f, err := os.Create(path)
 	require.NoError(t, err)
@@ -263,7 +263,7 @@ func TestReportOfOneFileHasNoComparison(t *testing.T) {
 
 func TestReportSkipsOtherCSV(t *testing.T) {
 	_, _, results := fixture(t)
-	other := filepath.Join(results, "mock", "mock", "noop", "old-format.csv")
+	other := filepath.Join(results, "mock", "default", "noop", "old-format.csv")
 	require.NoError(t, os.WriteFile(other, []byte(",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size\n"), 0o644))
 	var warn bytes.Buffer
 	parseReport(t, Options{Results: results, Warn: &warn})
@@ -272,7 +272,7 @@ func TestReportSkipsOtherCSV(t *testing.T) {
 
 func TestReportRefusesMalformedHistory(t *testing.T) {
 	_, _, results := fixture(t)
-	bad := filepath.Join(results, "mock", "mock", "noop", "queries.csv")
+	bad := filepath.Join(results, "mock", "default", "noop", "queries.csv")
 	require.NoError(t, os.WriteFile(bad, []byte(historyHeader+"\n0,0.1,1,0.1,1,5,10,10,1,17\n1,fast,1,0.2,1,5,10,10,1,17\n"), 0o644))
 	err := Write(&bytes.Buffer{}, Options{Results: results})
 	require.Error(t, err)

@@ -5,14 +5,18 @@
 // every miner with small queries; BenchmarkOne benchmarks only the miner
 // MINERBENCH_FAULTS_ONE names (and skips when it is not set). When MINERBENCH_FAULTS_BIN names a
 // directory, the miners are the prebuilt binaries flaky and noop in it;
-// otherwise Main builds them.
+// otherwise Main builds them. When MINERBENCH_FAULTS_FSIZE is set, no file
+// the process writes may grow past that many bytes: a disk that is full.
 package faults_test
 
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/minerbench/minerbench/minerbench"
@@ -20,13 +24,31 @@ import (
 
 // Environment variables the outer test sets.
 const (
-	envPids = "MINERBENCH_FAULTS_PIDS"
-	envBin  = "MINERBENCH_FAULTS_BIN"
-	envOne  = "MINERBENCH_FAULTS_ONE"
+	envPids  = "MINERBENCH_FAULTS_PIDS"
+	envBin   = "MINERBENCH_FAULTS_BIN"
+	envOne   = "MINERBENCH_FAULTS_ONE"
+	envFsize = "MINERBENCH_FAULTS_FSIZE"
 )
 
 func TestMain(m *testing.M) {
+	if limit := os.Getenv(envFsize); limit != "" {
+		limitFileSize(limit)
+	}
 	minerbench.Main(m, miner("flaky"), miner("noop"))
+}
+
+// limitFileSize sets RLIMIT_FSIZE to limit bytes, so that a write past it
+// fails with EFBIG ("file too large") instead of raising SIGXFSZ.
+func limitFileSize(limit string) {
+	n, err := strconv.ParseUint(limit, 10, 64)
+	if err == nil {
+		signal.Ignore(syscall.SIGXFSZ)
+		err = syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n})
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s=%s: %v\n", envFsize, limit, err)
+		os.Exit(2)
+	}
 }
 
 // miner is the spec of the bundled miner name.

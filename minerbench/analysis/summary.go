@@ -1,0 +1,131 @@
+// Package analysis computes, in bounded memory, what the original
+// QueryBenchmark's print_query_analysis printed of a run's history: QPS as
+// 1 / mean(time), the success rate, the counts per return code, and pandas'
+// describe() of every column; and it prints them.
+//
+// A Summary accumulates history rows one at a time, so a run of any length
+// or a whole history file read with history.NewReader is summarized in
+// bounded memory: columns that take few values (code, the settings,
+// start_time) are counted exactly, and the durations (time, elapsed) keep
+// streaming moments, exact extremes and an HDR histogram for quantiles.
+package analysis
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/wire"
+)
+
+// Summary accumulates the statistics of history rows. The zero Summary is
+// empty and ready to use. It is not safe for concurrent use: give each
+// goroutine its own and Merge them, or guard it.
+type Summary struct {
+	n        int64
+	latency  Durations // column time
+	elapsed  Durations // column elapsed
+	code     discrete
+	settings [5]discrete // n_processes, n_calls, batch_size, block_size, world_size
+	start    discrete    // start_time, in Unix seconds
+}
+
+// settingNames are the history's names of Summary.settings.
+var settingNames = [...]string{"n_processes", "n_calls", "batch_size", "block_size", "world_size"}
+
+// CodeCount is the number of rows with one return code.
+type CodeCount struct {
+	// Code is the return code; Code.String() names it.
+	Code wire.ReturnCode
+	// Count is the number of rows with Code.
+	Count int64
+}
+
+// Add accumulates r (its Index is not a column and is ignored).
+func (s *Summary) Add(r history.Row) {
+	s.elapsed.highest = runTimeHighest // before its histogram is made
+	s.n++
+	s.latency.Add(r.Latency)
+	s.elapsed.Add(r.Elapsed)
+	s.code.add(float64(r.Code))
+	for i, v := range [...]int{r.NProcesses, r.NCalls, r.BatchSize, r.BlockSize, r.WorldSize} {
+		s.settings[i].add(float64(v))
+	}
+	s.start.add(history.UnixSeconds(r.Start))
+}
+
+// Merge adds every row o accumulated to s, as if each had been added to s;
+// o's figures are unchanged (o may be s itself). A nil o adds nothing.
+func (s *Summary) Merge(o *Summary) {
+	if o == nil || o.n == 0 {
+		return
+	}
+	s.elapsed.highest = runTimeHighest
+	s.n += o.n
+	s.latency.Merge(&o.latency)
+	s.elapsed.Merge(&o.elapsed)
+	s.code.merge(&o.code)
+	for i := range s.settings {
+		s.settings[i].merge(&o.settings[i])
+	}
+	s.start.merge(&o.start)
+}
+
+// Count returns the number of rows.
+func (s *Summary) Count() int64 { return s.n }
+
+// Latency returns the statistics of the time column, the queries'
+// latencies.
+func (s *Summary) Latency() *Durations { return &s.latency }
+
+// Elapsed returns the statistics of the elapsed column, the times from the
+// run's start to each query's answer.
+func (s *Summary) Elapsed() *Durations { return &s.elapsed }
+
+// SuccessRate returns the fraction of rows whose code is Success, the
+// original's "Success"; 0 without rows.
+func (s *Summary) SuccessRate() float64 {
+	if s.n == 0 {
+		return 0
+	}
+	return float64(s.successes()) / float64(s.n)
+}
+
+// successes returns the number of rows answered Success.
+func (s *Summary) successes() int64 { return s.code.count(float64(wire.ReturnCode_Success)) }
+
+// QPS returns the original's QPS, 1 / mean(time) in seconds; 0 without rows.
+// Under concurrency it understates the real rate of queries.
+func (s *Summary) QPS() float64 {
+	if s.n == 0 {
+		return 0
+	}
+	return 1e9 / s.latency.mean
+}
+
+// Counts returns the number of rows per return code, most frequent first
+// (as pandas' value_counts), ties by ascending code.
+func (s *Summary) Counts() []CodeCount {
+	vals := s.code.sorted()
+	out := make([]CodeCount, len(vals))
+	for i, v := range vals {
+		out[i] = CodeCount{wire.ReturnCode(v.value), v.count}
+	}
+	slices.SortStableFunc(out, func(a, b CodeCount) int { return cmp.Compare(b.Count, a.Count) })
+	return out
+}
+
+// Describe returns pandas' describe() of every column of the rows, as the
+// original printed it for each run: time, code, elapsed, n_processes,
+// n_calls, batch_size, block_size, world_size and start_time.
+func (s *Summary) Describe() Table {
+	t := Table{
+		s.latency.describe("time"),
+		s.code.describe("code", s.n),
+		s.elapsed.describe("elapsed"),
+	}
+	for i := range s.settings {
+		t = append(t, s.settings[i].describe(settingNames[i], s.n))
+	}
+	return append(t, s.start.describe("start_time", s.n))
+}
