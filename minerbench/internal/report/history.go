@@ -1,8 +1,6 @@
 package report
 
 import (
-	"bufio"
-	"bytes"
 	"container/heap"
 	"errors"
 	"fmt"
@@ -13,19 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/minerbench/minerbench/minerbench/history"
 )
 
-// historyHeader is the first line of a query history this report reads.
-const historyHeader = ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size,start_time"
-
-// historyColumns names the columns of historyHeader.
-var historyColumns = strings.Split(historyHeader, ",")
-
-// query is one row of a history.
+// query is one row of a history, as the plots use it.
 type query struct {
 	// latency is the query's time in seconds (the column "time"), elapsed
 	// the seconds since its run started, start the Unix seconds of its run's
@@ -35,72 +27,31 @@ type query struct {
 	conc, calls, batch, block, world int
 }
 
-// readHistory streams the rows of the history in r to fn. name is the file
-// name its errors carry. It is the one place that knows the history's
-// columns.
+// readHistory streams the rows of the history in r to fn, through the
+// history package's reader, the one owner of the format. name is the file
+// name its errors carry.
 func readHistory(r io.Reader, name string, fn func(query)) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
-	if !sc.Scan() {
-		if err := sc.Err(); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+	hr := history.NewReader(r, name)
+	for {
+		row, err := hr.Next()
+		if err == io.EOF {
+			return nil
 		}
-		return &historyError{name, 1, "empty file: want the header " + strconv.Quote(historyHeader)}
-	}
-	if sc.Text() != historyHeader {
-		return &historyError{name, 1, fmt.Sprintf("header %.80q: want %q", sc.Text(), historyHeader)}
-	}
-	var fields [10][]byte
-	for line := 2; sc.Scan(); line++ {
-		rest := sc.Bytes()
-		if bytes.Count(rest, []byte{','}) != len(fields)-1 {
-			return &historyError{name, line, fmt.Sprintf("row %.80q: want %d comma-separated fields", rest, len(fields))}
-		}
-		for i := range fields[:len(fields)-1] {
-			j := bytes.IndexByte(rest, ',')
-			fields[i], rest = rest[:j], rest[j+1:]
-		}
-		fields[len(fields)-1] = rest
-		var q query
-		var err error
-		floats := []struct {
-			col int
-			p   *float64
-		}{{1, &q.latency}, {3, &q.elapsed}, {9, &q.start}}
-		for _, f := range floats {
-			if *f.p, err = strconv.ParseFloat(string(fields[f.col]), 64); err != nil || math.IsNaN(*f.p) || *f.p < 0 {
-				return &historyError{name, line, fmt.Sprintf("column %s %q: want a number of seconds, zero or more", historyColumns[f.col], fields[f.col])}
-			}
-		}
-		code, err := strconv.ParseInt(string(fields[2]), 10, 32)
 		if err != nil {
-			return &historyError{name, line, fmt.Sprintf("column code %q: want a return code, an integer", fields[2])}
+			return err
 		}
-		q.code = int32(code)
-		for i, p := range []*int{&q.conc, &q.calls, &q.batch, &q.block, &q.world} {
-			v, err := strconv.Atoi(string(fields[4+i]))
-			if err != nil || v < 0 {
-				return &historyError{name, line, fmt.Sprintf("column %s %q: want an integer, zero or more", historyColumns[4+i], fields[4+i])}
-			}
-			*p = v
-		}
-		fn(q)
+		fn(query{
+			latency: row.Latency.Seconds(),
+			elapsed: row.Elapsed.Seconds(),
+			start:   history.UnixSeconds(row.Start),
+			code:    int32(row.Code),
+			conc:    row.NProcesses,
+			calls:   row.NCalls,
+			batch:   row.BatchSize,
+			block:   row.BlockSize,
+			world:   row.WorldSize,
+		})
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
-}
-
-// historyError reports a malformed history.
-type historyError struct {
-	name   string
-	line   int
-	reason string
-}
-
-func (e *historyError) Error() string {
-	return fmt.Sprintf("history %s:%d: %s", e.name, e.line, e.reason)
 }
 
 // groupKey identifies the queries of one miner under one load, in one
@@ -338,8 +289,8 @@ func readHistories(dir string, warn func(string)) ([]*group, error) {
 			g.add(q)
 		})
 		f.Close()
-		if he := (*historyError)(nil); errors.As(err, &he) && he.line == 1 {
-			warn(fmt.Sprintf("%s: skipped: %s", path, he.reason))
+		if fe := (*history.FormatError)(nil); errors.As(err, &fe) && fe.Line <= 1 {
+			warn(fmt.Sprintf("%s: skipped: %v", path, err))
 			continue
 		}
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/internal/compare"
 )
 
@@ -64,7 +65,7 @@ func Write(w io.Writer, opts Options) error {
 			return fmt.Errorf("report: %w", err)
 		}
 		if len(groups) == 0 {
-			warn(fmt.Sprintf("no history under %s: want <network>/<wallet>/<miner>/*.csv with the header %q", opts.Results, historyHeader))
+			warn(fmt.Sprintf("no history under %s: want <network>/<wallet>/<miner>/*.csv with the header %q", opts.Results, history.Header))
 		}
 		page.Runs = runsTable(groups)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
+	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
@@ -34,7 +35,7 @@ func writeHistory(t testing.TB, dir, miner, file string, runs ...run) string {
 	f, err := os.Create(path)
 	require.NoError(t, err)
 	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, historyHeader)
+	fmt.Fprintln(w, history.Header)
 	index := 0
 	for _, r := range runs {
 		elapsed := 0.0
@@ -267,16 +268,17 @@ func TestReportSkipsOtherCSV(t *testing.T) {
 	require.NoError(t, os.WriteFile(other, []byte(",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size\n"), 0o644))
 	var warn bytes.Buffer
 	parseReport(t, Options{Results: results, Warn: &warn})
-	assert.Contains(t, warn.String(), "old-format.csv: skipped: header")
+	assert.Contains(t, warn.String(), "old-format.csv: skipped: history: ")
+	assert.Contains(t, warn.String(), "without start_time")
 }
 
 func TestReportRefusesMalformedHistory(t *testing.T) {
 	_, _, results := fixture(t)
 	bad := filepath.Join(results, "mock", "default", "noop", "queries.csv")
-	require.NoError(t, os.WriteFile(bad, []byte(historyHeader+"\n0,0.1,1,0.1,1,5,10,10,1,17\n1,fast,1,0.2,1,5,10,10,1,17\n"), 0o644))
+	require.NoError(t, os.WriteFile(bad, []byte(history.Header+"\n0,0.1,1,0.1,1,5,10,10,1,17\n1,fast,1,0.2,1,5,10,10,1,17\n"), 0o644))
 	err := Write(&bytes.Buffer{}, Options{Results: results})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), bad+":3: column time \"fast\": want a number of seconds")
+	assert.Contains(t, err.Error(), bad+`:3: column time: value "fast": want a decimal number of seconds`)
 }
 
 // TestScatterKeepsOutliersAndSample checks the scatter's downsampling: every
