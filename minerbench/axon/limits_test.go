@@ -218,7 +218,7 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 		perConn        = 50
 	)
 	s := serve(t, Config{
-		MaxStreamsPerConnection: perConn, MaxConcurrentRPCs: 1000,
+		MaxStreamsPerConnection: perConn, MaxRequestsInFlight: 1000,
 		RequestTimeout: 2 * time.Second, IdleTimeout: 500 * time.Millisecond,
 	}, zeros)
 	good := client(t, s.addr)
@@ -235,7 +235,7 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 		}
 		attackers = append(attackers, c)
 	}
-	require.Eventually(t, func() bool { return s.axon.rpcs.Load() == conns*perConn }, mustHappen, poll,
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == conns*perConn }, mustHappen, poll,
 		"%d streams held, the others refused", conns*perConn)
 	during := liveHeap() - base
 	t.Logf("live heap with %d header-only streams held of %d sent: %+d bytes", conns*perConn, conns*streams, during)
@@ -244,7 +244,7 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 
 	code, msg := attackers[0].status(1)
 	assert.Equal(t, codes.Canceled, code, "a call without a body ends when RequestTimeout passes: %s", msg)
-	require.Eventually(t, func() bool { return s.axon.rpcs.Load() == 0 }, mustHappen, poll, "every header-only call ended")
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == 0 }, mustHappen, poll, "every header-only call ended")
 	for _, c := range attackers {
 		c.waitClosed()
 	}
@@ -252,24 +252,24 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 	goodQuery(t, good)
 }
 
-// TestMaxConcurrentRPCs holds MaxConcurrentRPCs calls waiting for their
+// TestMaxRequestsInFlight holds MaxRequestsInFlight calls waiting for their
 // bodies: one more is refused RESOURCE_EXHAUSTED before its body is read,
 // and calls are taken again once those have ended.
-func TestMaxConcurrentRPCs(t *testing.T) {
+func TestMaxRequestsInFlight(t *testing.T) {
 	const most = 5
-	s := serve(t, Config{MaxConcurrentRPCs: most, RequestTimeout: 300 * time.Millisecond}, zeros)
+	s := serve(t, Config{MaxRequestsInFlight: most, RequestTimeout: 300 * time.Millisecond}, zeros)
 	kv, err := newSigner(t, "attacker").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
 	require.NoError(t, err)
 	h := dialH2(t, s.addr)
 	for range most {
 		h.call(kv...)
 	}
-	require.Eventually(t, func() bool { return s.axon.rpcs.Load() == most }, mustHappen, poll)
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == most }, mustHappen, poll)
 	c := client(t, s.addr)
 	_, err = c.Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(1, 1)))
 	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
-	assert.ErrorContains(t, err, "MaxConcurrentRPCs")
-	require.Eventually(t, func() bool { return s.axon.rpcs.Load() == 0 }, mustHappen, poll)
+	assert.ErrorContains(t, err, "MaxRequestsInFlight")
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == 0 }, mustHappen, poll)
 	goodQuery(t, c)
 }
 
