@@ -108,14 +108,16 @@ func connOf(ctx context.Context) *servedConn {
 var errNoBody = errors.New("axon: no request body within the request timeout")
 
 // incoming is a call whose headers the tap accepted: the call's context
-// until its body has been read, and the RequestTimeout timer that ends it
-// otherwise. It counts among Config.MaxRequestsInFlight until then.
+// until its body has been read, the RequestTimeout timer that ends it
+// otherwise, and the hook that notices its stream ending first. It counts
+// among Config.MaxRequestsInFlight until one of the three.
 type incoming struct {
 	context.Context // a cancelable context of the call's stream
 	cancel          context.CancelCauseFunc
 	a               *Axon
 	timer           *time.Timer
-	done            atomic.Bool // read, or ended by the timer
+	stop            func() bool // stops the hook on the stream's end
+	done            atomic.Bool // read, ended, or timed out
 }
 
 // incomingKey is the context key of a call's incoming.
@@ -145,14 +147,21 @@ func (in *incoming) expire() {
 	}
 }
 
+// ended runs when the call's stream ends before its body was read: reset by
+// its client, or refused by gRPC (too large, not decompressible).
+func (in *incoming) ended() {
+	if in.finish() {
+		in.timer.Stop()
+	}
+}
+
 // tap runs on every call's headers, before its body is read: it refuses the
 // call beyond MaxRequestsInFlight, and one whose metadata does not
 // authenticate (the signature covers only the headers, so the whole check,
 // nonce bookkeeping included, runs here), with a gRPC status. An accepted
-// call counts among the requests in flight until its body has been read;
-// one whose body has not been read within RequestTimeout ends with
-// CANCELLED. A stream that ends before, reset by its client or refused by
-// gRPC, is counted until then.
+// call counts among the requests in flight until its body has been read or
+// its stream ends; one whose body has not been read within RequestTimeout
+// ends with CANCELLED.
 func (a *Axon) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
 	if a.requests.Add(1) > int64(a.cfg.MaxRequestsInFlight) {
 		a.requests.Add(-1)
@@ -166,13 +175,15 @@ func (a *Axon) tap(ctx context.Context, info *tap.Info) (context.Context, error)
 	in := &incoming{a: a}
 	in.Context, in.cancel = context.WithCancelCause(ctx)
 	in.timer = time.AfterFunc(a.cfg.RequestTimeout, in.expire)
+	in.stop = context.AfterFunc(in.Context, in.ended)
 	return in, nil
 }
 
-// bodyRead stops counting the call of ctx among the requests in flight, and
-// its RequestTimeout timer, once its body has been read.
+// bodyRead stops counting the call of ctx among the requests in flight, its
+// RequestTimeout timer and its hook, once its body has been read.
 func bodyRead(ctx context.Context) {
 	if in, ok := ctx.Value(incomingKey{}).(*incoming); ok && in.finish() {
 		in.timer.Stop()
+		in.stop()
 	}
 }

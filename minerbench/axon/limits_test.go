@@ -166,13 +166,15 @@ func TestSignatureCheckedBeforeBody(t *testing.T) {
 }
 
 // TestReceiveLimits checks the receive limit and the header-list limit with
-// the default configuration: the largest request whose answer fits in
+// the default message size: the largest request whose answer fits in
 // MaxMessageSize is read, one byte more is refused RESOURCE_EXHAUSTED before
 // it is read; headers over the limit reset the stream, and a gRPC client,
-// told the limit, does not send them.
+// told the limit, does not send them. A refused request, or one its client
+// resets, stops counting among the requests in flight at once, not when
+// RequestTimeout passes.
 func TestReceiveLimits(t *testing.T) {
 	var calls atomic.Int32
-	s := serve(t, Config{}, func(context.Context, tensor.Tensor) (tensor.Tensor, error) {
+	s := serve(t, Config{RequestTimeout: time.Hour}, func(context.Context, tensor.Tensor) (tensor.Tensor, error) {
 		calls.Add(1)
 		return tensor.Tensor{}, &CodeError{Code: wire.ReturnCode_Backoff, Message: "read"}
 	})
@@ -193,12 +195,19 @@ func TestReceiveLimits(t *testing.T) {
 	_, err = c.Forward(signed(t, newSigner(t, "client")), padded(limit+1))
 	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
 	assert.Equal(t, int32(1), calls.Load())
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == 0 }, mustHappen, poll,
+		"the refused request is no longer counted")
 
 	kv, err := newSigner(t, "client").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
 	require.NoError(t, err)
 	h := dialH2(t, s.addr)
 	id := h.call(append(kv, "x-padding", strings.Repeat("p", maxHeaderListSize))...)
 	assert.Equal(t, http2.ErrCodeFrameSize, h.reset(id))
+	id = h.call(kv...)
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == 1 }, mustHappen, poll)
+	require.NoError(t, h.fr.WriteRSTStream(id, http2.ErrCodeCancel))
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == 0 }, mustHappen, poll,
+		"a request its client reset is no longer counted")
 
 	ctx := metadata.AppendToOutgoingContext(signed(t, newSigner(t, "client")), "x-padding", strings.Repeat("p", maxHeaderListSize))
 	_, err = c.Forward(ctx, textRequest(t, tokens(1, 1)))
