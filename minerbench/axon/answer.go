@@ -19,8 +19,14 @@ type answer struct {
 	conn *servedConn // nil for a call that did not come through Serve
 	buf  *[]byte     // the encoded tensor, set by hand
 
+	// The answer itself, which Forward fills in; a new one per call, so that
+	// whoever gRPC hands it to reads it intact.
+	resp    wire.TensorMessage
+	tensor  wire.Tensor
+	tensors [1]*wire.Tensor
+
 	mu       sync.Mutex
-	msg      *wire.TensorMessage // the answer, set by hand
+	handed   bool // registered for the codec
 	released bool
 	watchdog *time.Timer
 }
@@ -38,17 +44,17 @@ func (a *Axon) newAnswer(ctx context.Context, n int64) *answer {
 	return ans
 }
 
-// hand registers msg, whose tensor's buffer is buf, for the codec, and
-// starts the WriteTimeout watchdog; an answer released already (its
+// hand registers the answer, whose tensor's buffer is buf, for the codec,
+// and starts the WriteTimeout watchdog; an answer released already (its
 // connection closed) is left to the proto codec.
-func (ans *answer) hand(msg *wire.TensorMessage, buf *[]byte) {
+func (ans *answer) hand(buf *[]byte) {
 	ans.mu.Lock()
 	defer ans.mu.Unlock()
 	if ans.released {
 		return
 	}
-	ans.msg, ans.buf = msg, buf
-	ans.a.answers.Store(msg, ans)
+	ans.buf, ans.handed = buf, true
+	ans.a.answers.Store(&ans.resp, ans)
 	ans.watchdog = time.AfterFunc(ans.a.cfg.WriteTimeout, ans.expire)
 }
 
@@ -73,10 +79,10 @@ func (ans *answer) release() {
 	if ans.watchdog != nil {
 		ans.watchdog.Stop()
 	}
-	msg := ans.msg
+	handed := ans.handed
 	ans.mu.Unlock()
-	if msg != nil {
-		ans.a.answers.Delete(msg)
+	if handed {
+		ans.a.answers.Delete(&ans.resp)
 	}
 	if ans.conn != nil {
 		ans.conn.forget(ans)

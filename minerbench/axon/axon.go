@@ -58,11 +58,11 @@ type Axon struct {
 	buffers     *bufferPool // of encoded outputs, given back by gRPC once sent
 	answers     *sync.Map   // answers handed to gRPC, until the codec marshals them
 
-	slots   chan struct{}       // holds one element per call running the ForwardFunc
-	budget  *semaphore.Weighted // of cfg.MaxAnswerBytes
-	waiting atomic.Int32        // calls waiting for admission, at most cfg.QueueSize
-	rpcs    atomic.Int64        // calls past the tap whose stream has not ended
-	quit    chan struct{}
+	slots    chan struct{}       // holds one element per call running the ForwardFunc
+	budget   *semaphore.Weighted // of cfg.MaxAnswerBytes
+	waiting  atomic.Int32        // calls waiting for admission, at most cfg.QueueSize
+	requests atomic.Int64        // calls past the tap whose body has not been read
+	quit     chan struct{}
 
 	stopOnce sync.Once
 }
@@ -228,8 +228,10 @@ func (a *Axon) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.Tens
 		return a.reply(wire.ReturnCode_ResponseSerializationException, "encoding forward output: "+err.Error()), nil
 	}
 	*into = buf
-	resp := a.reply(wire.ReturnCode_Success, "Success")
-	resp.Tensors = []*wire.Tensor{{
+	resp := &ans.resp
+	resp.Version, resp.Hotkey, resp.ReturnCode, resp.Message, resp.RequiresGrad =
+		wire.Version, a.hotkey, wire.ReturnCode_Success, "Success", true
+	ans.tensor = wire.Tensor{
 		Version:      wire.Version,
 		Buffer:       buf,
 		Shape:        out.Shape,
@@ -238,8 +240,10 @@ func (a *Axon) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.Tens
 		Dtype:        wire.DataType(out.DType),
 		Modality:     wire.Modality_TENSOR,
 		RequiresGrad: true,
-	}}
-	ans.hand(resp, into)
+	}
+	ans.tensors[0] = &ans.tensor
+	resp.Tensors = ans.tensors[:]
+	ans.hand(into)
 	return resp, nil
 }
 
@@ -248,9 +252,11 @@ func (a *Axon) Forward(ctx context.Context, req *wire.TensorMessage) (*wire.Tens
 // answer. It does nothing for a call that did not come through gRPC.
 func (a *Axon) begin(ctx context.Context) {
 	bodyRead(ctx)
-	// An error means the client does not accept the compression: the answer
-	// then goes out uncompressed.
-	_ = grpc.SetSendCompressor(ctx, a.compression)
+	if grpc.ServerTransportStreamFromContext(ctx) != nil {
+		// An error means the client does not accept the compression: the
+		// answer then goes out uncompressed.
+		_ = grpc.SetSendCompressor(ctx, a.compression)
+	}
 }
 
 // decodeText validates a forward request and decodes its inputs, the first

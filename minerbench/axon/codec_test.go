@@ -84,8 +84,11 @@ func TestCodecMarshalsAsProto(t *testing.T) {
 			var buf []byte
 			if tt.register {
 				require.True(t, a.budget.TryAcquire(1<<30))
+				ans := a.newAnswer(context.Background(), 1<<30)
+				proto.Merge(&ans.resp, m)
+				m = &ans.resp
 				buf = m.Tensors[0].Buffer
-				a.newAnswer(context.Background(), 1<<30).hand(m, &buf)
+				ans.hand(&buf)
 			}
 
 			out, err := answerCodec{answers: a.answers}.Marshal(m)

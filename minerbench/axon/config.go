@@ -27,9 +27,9 @@ const (
 	// DefaultMaxStreamsPerConnection is HTTP/2's recommended least value
 	// of SETTINGS_MAX_CONCURRENT_STREAMS.
 	DefaultMaxStreamsPerConnection = 100
-	// DefaultMaxConcurrentRPCs is one call per connection at the benchmark's
-	// largest concurrency (Bittensor's axon.maximum_concurrent_rpcs was 400).
-	DefaultMaxConcurrentRPCs = DefaultMaxConnections
+	// DefaultMaxRequestsInFlight is one call per connection at the
+	// benchmark's largest concurrency.
+	DefaultMaxRequestsInFlight = DefaultMaxConnections
 	// DefaultHandshakeTimeout bounds a new connection's HTTP/2 handshake.
 	DefaultHandshakeTimeout = 10 * time.Second
 	// DefaultRequestTimeout bounds the time from a call's headers to the end
@@ -88,13 +88,14 @@ type Config struct {
 	// holds further calls until one ends, and a stream beyond it is reset
 	// with REFUSED_STREAM.
 	MaxStreamsPerConnection int
-	// MaxConcurrentRPCs bounds the calls in progress across the axon, from
-	// their headers until their status is sent, as Bittensor's
-	// axon.maximum_concurrent_rpcs did; a call beyond it is refused with
-	// RESOURCE_EXHAUSTED before its body is read. It should exceed
-	// Workers + QueueSize, so that calls over those are answered
-	// NucleusFull, and the benchmark's concurrency, so that none is refused.
-	MaxConcurrentRPCs int
+	// MaxRequestsInFlight bounds the requests being received across the
+	// axon: the calls whose headers the axon took and whose body it has not
+	// read yet (for at most RequestTimeout each). A call beyond it is refused
+	// with RESOURCE_EXHAUSTED on its headers. Calls past their body are
+	// bounded by Workers and QueueSize: those over them are answered
+	// NucleusFull at once. (Bittensor 2.0.4's axon.maximum_concurrent_rpcs,
+	// 400, bounded all calls in progress.)
+	MaxRequestsInFlight int
 	// HandshakeTimeout bounds the time from a connection's accept to the
 	// end of its HTTP/2 handshake; the connection is closed when it passes.
 	HandshakeTimeout time.Duration
@@ -151,7 +152,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxAnswerBytes", c.MaxAnswerBytes, 4 * DefaultMaxMessageSize},
 		{"MaxConnections", int64(c.MaxConnections), DefaultMaxConnections},
 		{"MaxStreamsPerConnection", int64(c.MaxStreamsPerConnection), DefaultMaxStreamsPerConnection},
-		{"MaxConcurrentRPCs", int64(c.MaxConcurrentRPCs), DefaultMaxConcurrentRPCs},
+		{"MaxRequestsInFlight", int64(c.MaxRequestsInFlight), DefaultMaxRequestsInFlight},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("axon: Config.%s: %d; want 0 (default %d) or more", f.name, f.v, f.deflt))
@@ -170,7 +171,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.MaxAnswerBytes, 4*int64(c.MaxMessageSize))
 	setDefault(&c.MaxConnections, DefaultMaxConnections)
 	setDefault(&c.MaxStreamsPerConnection, DefaultMaxStreamsPerConnection)
-	setDefault(&c.MaxConcurrentRPCs, DefaultMaxConcurrentRPCs)
+	setDefault(&c.MaxRequestsInFlight, DefaultMaxRequestsInFlight)
 	setDefault(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)

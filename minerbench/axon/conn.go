@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -106,38 +107,83 @@ func connOf(ctx context.Context) *servedConn {
 // errNoBody ends a call whose body did not come within RequestTimeout.
 var errNoBody = errors.New("axon: no request body within the request timeout")
 
-// bodyTimer is the context key of a call's RequestTimeout timer.
-type bodyTimer struct{}
-
-// tap runs on every call's headers, before its body is read: it refuses the
-// call beyond MaxConcurrentRPCs, and one whose metadata does not
-// authenticate (the signature covers only the headers, so the whole check,
-// nonce bookkeeping included, runs here), with a gRPC status. It counts an
-// accepted call until its stream ends, and ends it with CANCELLED if its
-// body has not come within RequestTimeout.
-func (a *Axon) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
-	if a.rpcs.Add(1) > int64(a.cfg.MaxConcurrentRPCs) {
-		a.rpcs.Add(-1)
-		return nil, status.Errorf(codes.ResourceExhausted,
-			"axon: %d calls in progress, the most the axon takes (MaxConcurrentRPCs)", a.cfg.MaxConcurrentRPCs)
-	}
-	if _, err := a.verifier.VerifyMetadata(info.Header); err != nil {
-		a.rpcs.Add(-1)
-		return nil, status.Error(codes.Unauthenticated, err.Error())
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	timer := time.AfterFunc(a.cfg.RequestTimeout, func() { cancel(errNoBody) })
-	context.AfterFunc(ctx, func() {
-		timer.Stop()
-		a.rpcs.Add(-1)
-	})
-	return context.WithValue(ctx, bodyTimer{}, timer), nil
+// incoming is a call whose headers the tap accepted: the call's context
+// until its body has been read, the RequestTimeout timer that ends it
+// otherwise, and the hook that notices its stream ending first. It counts
+// among Config.MaxRequestsInFlight until one of the three.
+type incoming struct {
+	context.Context // a cancelable context of the call's stream
+	cancel          context.CancelCauseFunc
+	a               *Axon
+	timer           *time.Timer
+	stop            func() bool // stops the hook on the stream's end
+	done            atomic.Bool // read, ended, or timed out
 }
 
-// bodyRead stops the RequestTimeout timer of the call of ctx, whose body has
-// been read.
+// incomingKey is the context key of a call's incoming.
+type incomingKey struct{}
+
+// Value returns in for incomingKey, and the stream context's values.
+func (in *incoming) Value(key any) any {
+	if key == (incomingKey{}) {
+		return in
+	}
+	return in.Context.Value(key)
+}
+
+// finish stops counting the call among the requests in flight, once.
+func (in *incoming) finish() bool {
+	if !in.done.CompareAndSwap(false, true) {
+		return false
+	}
+	in.a.requests.Add(-1)
+	return true
+}
+
+// expire ends a call whose body has not been read within RequestTimeout.
+func (in *incoming) expire() {
+	if in.finish() {
+		in.cancel(errNoBody)
+	}
+}
+
+// ended runs when the call's stream ends before its body was read: reset by
+// its client, or refused by gRPC (too large, not decompressible).
+func (in *incoming) ended() {
+	if in.finish() {
+		in.timer.Stop()
+	}
+}
+
+// tap runs on every call's headers, before its body is read: it refuses the
+// call beyond MaxRequestsInFlight, and one whose metadata does not
+// authenticate (the signature covers only the headers, so the whole check,
+// nonce bookkeeping included, runs here), with a gRPC status. An accepted
+// call counts among the requests in flight until its body has been read or
+// its stream ends; one whose body has not been read within RequestTimeout
+// ends with CANCELLED.
+func (a *Axon) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if a.requests.Add(1) > int64(a.cfg.MaxRequestsInFlight) {
+		a.requests.Add(-1)
+		return nil, status.Errorf(codes.ResourceExhausted,
+			"axon: %d requests being received, the most the axon takes (MaxRequestsInFlight)", a.cfg.MaxRequestsInFlight)
+	}
+	if _, err := a.verifier.VerifyMetadata(info.Header); err != nil {
+		a.requests.Add(-1)
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	in := &incoming{a: a}
+	in.Context, in.cancel = context.WithCancelCause(ctx)
+	in.timer = time.AfterFunc(a.cfg.RequestTimeout, in.expire)
+	in.stop = context.AfterFunc(in.Context, in.ended)
+	return in, nil
+}
+
+// bodyRead stops counting the call of ctx among the requests in flight, its
+// RequestTimeout timer and its hook, once its body has been read.
 func bodyRead(ctx context.Context) {
-	if t, ok := ctx.Value(bodyTimer{}).(*time.Timer); ok {
-		t.Stop()
+	if in, ok := ctx.Value(incomingKey{}).(*incoming); ok && in.finish() {
+		in.timer.Stop()
+		in.stop()
 	}
 }

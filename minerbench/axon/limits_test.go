@@ -166,13 +166,15 @@ func TestSignatureCheckedBeforeBody(t *testing.T) {
 }
 
 // TestReceiveLimits checks the receive limit and the header-list limit with
-// the default configuration: the largest request whose answer fits in
+// the default message size: the largest request whose answer fits in
 // MaxMessageSize is read, one byte more is refused RESOURCE_EXHAUSTED before
 // it is read; headers over the limit reset the stream, and a gRPC client,
-// told the limit, does not send them.
+// told the limit, does not send them. A refused request, or one its client
+// resets, stops counting among the requests in flight at once, not when
+// RequestTimeout passes.
 func TestReceiveLimits(t *testing.T) {
 	var calls atomic.Int32
-	s := serve(t, Config{}, func(context.Context, tensor.Tensor) (tensor.Tensor, error) {
+	s := serve(t, Config{RequestTimeout: time.Hour}, func(context.Context, tensor.Tensor) (tensor.Tensor, error) {
 		calls.Add(1)
 		return tensor.Tensor{}, &CodeError{Code: wire.ReturnCode_Backoff, Message: "read"}
 	})
@@ -193,12 +195,19 @@ func TestReceiveLimits(t *testing.T) {
 	_, err = c.Forward(signed(t, newSigner(t, "client")), padded(limit+1))
 	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
 	assert.Equal(t, int32(1), calls.Load())
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == 0 }, mustHappen, poll,
+		"the refused request is no longer counted")
 
 	kv, err := newSigner(t, "client").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
 	require.NoError(t, err)
 	h := dialH2(t, s.addr)
 	id := h.call(append(kv, "x-padding", strings.Repeat("p", maxHeaderListSize))...)
 	assert.Equal(t, http2.ErrCodeFrameSize, h.reset(id))
+	id = h.call(kv...)
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == 1 }, mustHappen, poll)
+	require.NoError(t, h.fr.WriteRSTStream(id, http2.ErrCodeCancel))
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == 0 }, mustHappen, poll,
+		"a request its client reset is no longer counted")
 
 	ctx := metadata.AppendToOutgoingContext(signed(t, newSigner(t, "client")), "x-padding", strings.Repeat("p", maxHeaderListSize))
 	_, err = c.Forward(ctx, textRequest(t, tokens(1, 1)))
@@ -218,7 +227,7 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 		perConn        = 50
 	)
 	s := serve(t, Config{
-		MaxStreamsPerConnection: perConn, MaxConcurrentRPCs: 1000,
+		MaxStreamsPerConnection: perConn, MaxRequestsInFlight: 1000,
 		RequestTimeout: 2 * time.Second, IdleTimeout: 500 * time.Millisecond,
 	}, zeros)
 	good := client(t, s.addr)
@@ -235,7 +244,7 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 		}
 		attackers = append(attackers, c)
 	}
-	require.Eventually(t, func() bool { return s.axon.rpcs.Load() == conns*perConn }, mustHappen, poll,
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == conns*perConn }, mustHappen, poll,
 		"%d streams held, the others refused", conns*perConn)
 	during := liveHeap() - base
 	t.Logf("live heap with %d header-only streams held of %d sent: %+d bytes", conns*perConn, conns*streams, during)
@@ -244,7 +253,7 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 
 	code, msg := attackers[0].status(1)
 	assert.Equal(t, codes.Canceled, code, "a call without a body ends when RequestTimeout passes: %s", msg)
-	require.Eventually(t, func() bool { return s.axon.rpcs.Load() == 0 }, mustHappen, poll, "every header-only call ended")
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == 0 }, mustHappen, poll, "every header-only call ended")
 	for _, c := range attackers {
 		c.waitClosed()
 	}
@@ -252,24 +261,24 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 	goodQuery(t, good)
 }
 
-// TestMaxConcurrentRPCs holds MaxConcurrentRPCs calls waiting for their
+// TestMaxRequestsInFlight holds MaxRequestsInFlight calls waiting for their
 // bodies: one more is refused RESOURCE_EXHAUSTED before its body is read,
 // and calls are taken again once those have ended.
-func TestMaxConcurrentRPCs(t *testing.T) {
+func TestMaxRequestsInFlight(t *testing.T) {
 	const most = 5
-	s := serve(t, Config{MaxConcurrentRPCs: most, RequestTimeout: 300 * time.Millisecond}, zeros)
+	s := serve(t, Config{MaxRequestsInFlight: most, RequestTimeout: 300 * time.Millisecond}, zeros)
 	kv, err := newSigner(t, "attacker").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
 	require.NoError(t, err)
 	h := dialH2(t, s.addr)
 	for range most {
 		h.call(kv...)
 	}
-	require.Eventually(t, func() bool { return s.axon.rpcs.Load() == most }, mustHappen, poll)
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == most }, mustHappen, poll)
 	c := client(t, s.addr)
 	_, err = c.Forward(signed(t, newSigner(t, "client")), textRequest(t, tokens(1, 1)))
 	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
-	assert.ErrorContains(t, err, "MaxConcurrentRPCs")
-	require.Eventually(t, func() bool { return s.axon.rpcs.Load() == 0 }, mustHappen, poll)
+	assert.ErrorContains(t, err, "MaxRequestsInFlight")
+	require.Eventually(t, func() bool { return s.axon.requests.Load() == 0 }, mustHappen, poll)
 	goodQuery(t, c)
 }
 
