@@ -43,7 +43,9 @@ type MinerSpec struct {
 	Settings map[string]string
 }
 
-// Exit codes of Main besides the tests' own.
+// Exit codes of Main besides the tests' own. A refused setting exits with
+// exitUsage, as the flag package does for a bad flag, whether it is refused
+// before the miners start or once they have told their settings.
 const (
 	exitUsage       = 2
 	exitInterrupted = 130
@@ -123,6 +125,9 @@ func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) 
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "minerbench: %v\n", err)
+		if errors.As(err, new(usageError)) {
+			return exitUsage
+		}
 		return 1
 	}
 	current = h
@@ -275,7 +280,7 @@ func start(ctx context.Context, cfg Config, specs []MinerSpec, stderr io.Writer)
 		})
 	}
 	wg.Wait()
-	if err := checkGlobalOverrides(cfg.Overrides[""], h.miners); err != nil {
+	if err := checkOverrides(cfg.Overrides, h.miners); err != nil {
 		h.stop()
 		return nil, err
 	}
@@ -312,6 +317,11 @@ func probe(endpoint string) error {
 	}
 	return conn.Close()
 }
+
+// usageError is a refused setting, found once the miners have started.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 // errInterrupted marks work stopped by SIGINT or SIGTERM.
 var errInterrupted = errors.New("interrupted by a signal")
