@@ -12,10 +12,23 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // gomaxprocsSuffix is the "-N" go test appends to benchmark names.
 var gomaxprocsSuffix = regexp.MustCompile(`-[0-9]+$`)
+
+// buildBenchFile compiles this repository's bench file into dir and returns
+// the test binary.
+func buildBenchFile(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bench.test")
+	out, err := exec.Command("go", "test", "-c", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go test -c .\n%s", out)
+	return bin
+}
 
 // TestBenchmarkOutputContract runs this repository's benchmarks briefly in a
 // child test binary and reads its whole stdout as benchstat would: only the
@@ -26,11 +39,7 @@ func TestBenchmarkOutputContract(t *testing.T) {
 		t.Skip("builds and runs the bundled miners")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bench.test")
-	build := exec.Command("go", "test", "-c", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
+	bin := buildBenchFile(t, dir)
 	run := exec.Command(bin, "-test.run", "^$", "-test.bench", "Standard|Concurrency", "-test.benchtime", "5x",
 		"-test.benchmem", "-mb.results", filepath.Join(dir, "results"))
 	var stdout, stderr bytes.Buffer
@@ -87,6 +96,9 @@ func TestBenchmarkOutputContract(t *testing.T) {
 			assert.Equal(t, "higher", meta.Value)
 		}
 	}
+	for name := range results {
+		assert.NotContains(t, name, "miner=flaky", "an optional miner ran though -mb.miners did not name it")
+	}
 	for _, miner := range []string{"template", "noop"} {
 		for _, conc := range []string{"1", "4", "16"} {
 			assert.Contains(t, results, "Concurrency/miner="+miner+"/batch=10/block=10/conc="+conc)
@@ -94,4 +106,56 @@ func TestBenchmarkOutputContract(t *testing.T) {
 		_, err := os.Stat(filepath.Join(dir, "results", "mock", "mock", miner, "queries.csv"))
 		assert.NoError(t, err, "history of %s", miner)
 	}
+}
+
+// flakyExample is the README's example of the flaky miner, as written there.
+const flakyExample = `go test -run '^$' -bench . -benchtime 20x -mb.miners flaky \
+    -mb.set flaky:flaky.code=NucleusFull -mb.set flaky:flaky.every=4`
+
+// TestFlakyExample runs the README's flaky example with the go command, as a
+// user would, its histories sent to a temporary directory: only the optional
+// flaky miner runs, and each benchmark reports the 75.00 success-% the
+// README promises, from 5 NucleusFull answers in every 20 queries.
+func TestFlakyExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the flaky miner")
+	}
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), flakyExample, "the README's example is not the one tested here")
+
+	args := strings.Fields(strings.NewReplacer(`\`, "", "'", "").Replace(flakyExample))
+	results := filepath.Join(t.TempDir(), "results")
+	cmd := exec.Command(args[0], append(args[1:], "-mb.results", results)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+
+	reader := benchfmt.NewReader(bytes.NewReader(stdout.Bytes()), "stdout")
+	n := 0
+	for reader.Scan() {
+		rec, ok := reader.Result().(*benchfmt.Result)
+		if !ok {
+			continue
+		}
+		n++
+		name := rec.Name.String()
+		assert.Contains(t, name, "/miner=flaky/")
+		assert.Equal(t, 20, rec.Iters, name)
+		success, ok := rec.Value("success-%")
+		if assert.True(t, ok, "%s: no success-%%", name) {
+			assert.Equal(t, 75.0, success, name)
+		}
+	}
+	require.NoError(t, reader.Err())
+	assert.Positive(t, n, "no result; stdout:\n%s", stdout.String())
+
+	rows, err := history.Read(filepath.Join(results, "mock", "mock", "flaky", "queries.csv"))
+	require.NoError(t, err)
+	codes := map[wire.ReturnCode]int{}
+	for _, r := range rows {
+		codes[r.Code]++
+	}
+	require.NotEmpty(t, rows)
+	assert.Equal(t, map[wire.ReturnCode]int{wire.ReturnCode_NucleusFull: len(rows) / 4, wire.ReturnCode_Success: len(rows) * 3 / 4}, codes)
 }

@@ -210,3 +210,22 @@ func TestCheckOverridesRefusesUnknownKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestOptionalMiners checks that a miner marked Optional is left out of a run
+// that does not name it, and is run, and accepted by -mb.miners and -mb.set,
+// when named.
+func TestOptionalMiners(t *testing.T) {
+	specs := []MinerSpec{
+		{Name: "template", Package: "./miners/template"},
+		{Name: "noop", Package: "./miners/noop"},
+		{Name: "flaky", Package: "./miners/flaky", Optional: true},
+	}
+	assert.Equal(t, []string{"template", "noop"}, specNames(selected(specs, nil)), "the default run")
+	assert.Equal(t, []string{"flaky"}, specNames(selected(specs, []string{"flaky"})))
+	assert.Equal(t, []string{"noop", "flaky"}, specNames(selected(specs, []string{"flaky", "noop"})), "the bench file's order")
+
+	var out bytes.Buffer
+	cfg, err := parseFlags(t, &out, "-mb.miners=flaky", "-mb.set=flaky:flaky.every=4")
+	require.NoError(t, err)
+	assert.NoError(t, validate(cfg, specs, false))
+}

@@ -41,6 +41,10 @@ type MinerSpec struct {
 	Binary string
 	// Settings are overrides the bench file applies to this miner.
 	Settings map[string]string
+	// Optional keeps the miner out of a run that does not name it: it is
+	// benchmarked only when -mb.miners names it, as a miner meant for
+	// testing the harness is.
+	Optional bool
 }
 
 // Exit codes of Main besides the tests' own. A refused setting exits with
@@ -202,13 +206,12 @@ func specNames(specs []MinerSpec) []string {
 	return names
 }
 
+// selected returns the specs -mb.miners names, or without it those that are
+// not Optional.
 func selected(specs []MinerSpec, names []string) []MinerSpec {
-	if len(names) == 0 {
-		return specs
-	}
 	var out []MinerSpec
 	for _, s := range specs {
-		if slices.Contains(names, s.Name) {
+		if slices.Contains(names, s.Name) || len(names) == 0 && !s.Optional {
 			out = append(out, s)
 		}
 	}
