@@ -2,6 +2,10 @@ package minerbench_test
 
 import (
 	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,4 +162,60 @@ func TestFlakyExample(t *testing.T) {
 	}
 	require.NotEmpty(t, rows)
 	assert.Equal(t, map[wire.ReturnCode]int{wire.ReturnCode_NucleusFull: len(rows) / 4, wire.ReturnCode_Success: len(rows) * 3 / 4}, codes)
+}
+
+// TestNoTestingBenchmark scans every test file of the repository: in a
+// package that declares benchmarks, no test may call testing.Benchmark. Its
+// first call in a process prints the goos, goarch, pkg and cpu lines to a
+// discarded writer, once per process, so every benchmark output of that
+// process lacks them, and benchstat groups results by them. A test that
+// needs a *testing.B runs a benchmark in a child process instead (see
+// minerbench's benchInChild).
+func TestNoTestingBenchmark(t *testing.T) {
+	type pkgFiles struct {
+		benchmarks bool
+		calls      []string // positions of testing.Benchmark calls
+	}
+	dirs := map[string]*pkgFiles{}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		p := dirs[filepath.Dir(path)]
+		if p == nil {
+			p = &pkgFiles{}
+			dirs[filepath.Dir(path)] = p
+		}
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Benchmark") {
+				p.benchmarks = true
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Benchmark" {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "testing" {
+					p.calls = append(p.calls, fset.Position(call.Pos()).String())
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	require.NoError(t, err)
+	require.NotEmpty(t, dirs, "no test file found")
+	for dir, p := range dirs {
+		if p.benchmarks {
+			assert.Empty(t, p.calls, "package %s declares benchmarks, so its tests must not call testing.Benchmark: "+
+				"it takes the goos/goarch/pkg/cpu lines from every benchmark output of the process", dir)
+		}
+	}
 }
