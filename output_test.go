@@ -94,10 +94,10 @@ func TestBenchmarkOutputContract(t *testing.T) {
 	}
 	require.NoError(t, reader.Err())
 	units := reader.Units()
-	for _, u := range []string{"queries/s", "success-%"} {
+	for u, better := range map[string]string{"queries/s": "higher", "success-%": "higher", "late-%": "lower", "dropped-%": "lower"} {
 		meta := units[benchfmt.UnitMetadataKey{Unit: u, Key: "better"}]
 		if assert.NotNil(t, meta, "no Unit %s better= line", u) {
-			assert.Equal(t, "higher", meta.Value)
+			assert.Equal(t, better, meta.Value, u)
 		}
 	}
 	for name := range results {

@@ -98,7 +98,7 @@ func (l Load) normalize() (Load, error) {
 // Each sub-benchmark runs b.N queries (-benchtime 100x is the original's
 // n_calls 100), appends every query to the miner's CSV history, reports
 // queries/s, success-%, p50-ns, p90-ns, p99-ns and MB/s (an open loop adds
-// p99-uncorrected-ns, late and dropped), and logs the original's analysis.
+// p99-uncorrected-ns, late-% and dropped-%), and logs the original's analysis.
 // A failed query is a record with its return code; only a harness fault or a
 // miner that is gone fails the benchmark.
 func Bench(b *testing.B, load Load) {

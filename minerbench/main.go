@@ -63,7 +63,7 @@ const shutdownGrace = 10 * time.Second
 const validatorName = "minerbench/validator"
 
 // unitLines tell benchstat which direction is better for the custom units.
-const unitLines = "Unit queries/s better=higher\nUnit success-% better=higher\n"
+const unitLines = "Unit queries/s better=higher\nUnit success-% better=higher\nUnit late-% better=lower\nUnit dropped-% better=lower\n"
 
 // current is the harness Main set up; Bench reads it.
 var current *harness

@@ -28,15 +28,18 @@ import (
 //   - in a second summary: the uncorrected latency, from the actual send,
 //     reported as p99-uncorrected-ns.
 //
+// late-% and dropped-% are percentages of the scheduled queries: those sent
+// late (more than lateAfter after their intended time) and those dropped.
+//
 // The per-query timeout runs from the intended send time, as a client that
 // wanted to send then would start its deadline then; as in the closed loop,
 // it is kept on the client's side, not sent to the axon as a gRPC deadline.
 // A query still waiting for a free worker when its timeout has passed is
-// dropped: it is not sent, it is counted in the dropped metric, and it is
-// recorded (history and corrected summary) with code Timeout and elapsed = its wait. Dropping keeps
-// a miner that cannot take the rate from building an ever longer backlog of
-// queries no client would still wait for; the schedule stays the same, so
-// the loop catches up with it. Memory stays bounded: the schedule is
+// dropped: it is not sent, it is counted in dropped-%, and it is recorded
+// (history and corrected summary) with code Timeout and elapsed = its wait.
+// Dropping keeps a miner that cannot take the rate from building an ever
+// longer backlog of queries no client would still wait for; the schedule
+// stays the same, so the loop catches up with it. Memory stays bounded: the schedule is
 // computed, not queued, and the latencies go to HDR histograms per worker.
 //
 // b.Loop and the schedule: with b.Loop, N is not known in advance (unless
@@ -182,7 +185,9 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 
 // reportOpenLoop reports the open loop's figures beside report's: queries/s
 // becomes the achieved rate (queries sent per wall second of the run,
-// dropped ones left out), plus p99-uncorrected-ns, late and dropped.
+// dropped ones left out), plus p99-uncorrected-ns, and late-% and dropped-%,
+// percentages of the scheduled queries, so that runs of different lengths
+// compare.
 func (r *queryRun) reportOpenLoop(b *testing.B, wall time.Duration) {
 	o := r.open
 	if o == nil || wall <= 0 {
@@ -193,8 +198,10 @@ func (r *queryRun) reportOpenLoop(b *testing.B, wall time.Duration) {
 	if o.uncorrected.Count() > 0 {
 		b.ReportMetric(float64(o.uncorrected.Quantile(0.99)), "p99-uncorrected-ns")
 	}
-	b.ReportMetric(float64(o.late), "late")
-	b.ReportMetric(float64(o.dropped), "dropped")
+	if scheduled := o.uncorrected.Count() + o.dropped; scheduled > 0 {
+		b.ReportMetric(100*float64(o.late)/float64(scheduled), "late-%")
+		b.ReportMetric(100*float64(o.dropped)/float64(scheduled), "dropped-%")
+	}
 	b.Logf("\nOpen loop at %v queries/s offered: %.3f queries/s sent; %d sent more than %v late, %d dropped (timeout %v passed before a worker was free)\n"+
 		"Latency from the actual send (uncorrected): p50 %v, p90 %v, p99 %v, max %v; the statistics below are from the intended send time",
 		r.load.Rate, achieved, o.late, lateAfter, o.dropped, r.h.cfg.Timeout,

@@ -113,8 +113,8 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	closedP99 := time.Duration(closed.Metrics["p99-ns"])
 	openP99 := time.Duration(open.Metrics["p99-ns"])
 	uncorrectedP99 := time.Duration(open.Metrics["p99-uncorrected-ns"])
-	t.Logf("closed loop: p99 %v; open loop at %d/s: corrected p90 %v, p99 %v, uncorrected p99 %v, achieved %.1f queries/s, %v late, %v dropped",
-		closedP99, stallRate, time.Duration(open.Metrics["p90-ns"]), openP99, uncorrectedP99, open.Metrics["queries/s"], open.Metrics["late"], open.Metrics["dropped"])
+	t.Logf("closed loop: p99 %v; open loop at %d/s: corrected p90 %v, p99 %v, uncorrected p99 %v, achieved %.1f queries/s, %v%% late, %v%% dropped",
+		closedP99, stallRate, time.Duration(open.Metrics["p90-ns"]), openP99, uncorrectedP99, open.Metrics["queries/s"], open.Metrics["late-%"], open.Metrics["dropped-%"])
 
 	// The closed loop met the stalls, yet its p99 does not show them.
 	stalled := 0
@@ -126,7 +126,8 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	assert.GreaterOrEqual(t, stalled, n/stallEvery, "stalled queries of the closed loop")
 	t.Logf("closed-loop p99 %v (below %v on a quiet machine)", closedP99, stallTime/2)
 	assert.NotContains(t, closed.Metrics, "p99-uncorrected-ns")
-	assert.NotContains(t, closed.Metrics, "dropped")
+	assert.NotContains(t, closed.Metrics, "dropped-%")
+	assert.NotContains(t, closed.Metrics, "late-%")
 
 	// The open loop's corrected p99 carries the stall; its uncorrected p99
 	// does not.
@@ -134,8 +135,9 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	t.Logf("uncorrected p99 %v (below %v on a quiet machine)", uncorrectedP99, stallTime/2)
 	assert.Greater(t, openP99, uncorrectedP99)
 	assert.Greater(t, openP99, closedP99)
-	assert.Positive(t, open.Metrics["late"], "queries due during a stall are sent late")
-	assert.Zero(t, open.Metrics["dropped"], "nothing waits past the 12 s timeout")
+	assert.Positive(t, open.Metrics["late-%"], "queries due during a stall are sent late")
+	assert.LessOrEqual(t, open.Metrics["late-%"], 100.0)
+	assert.Zero(t, open.Metrics["dropped-%"], "nothing waits past the 12 s timeout")
 	assert.Positive(t, open.Metrics["queries/s"])
 
 	// The history holds every query once, at its intended send time (one
@@ -180,10 +182,17 @@ func TestOpenLoopDrops(t *testing.T) {
 	require.Equal(t, n, res.N, res.Output)
 	rows := historyRows(t, dir, "slow")
 
-	dropped := int(res.Metrics["dropped"])
-	t.Logf("%d dropped, %v late, achieved %.1f queries/s", dropped, res.Metrics["late"], res.Metrics["queries/s"])
+	// late-% and dropped-% are percentages of the n scheduled queries.
+	require.Contains(t, res.Metrics, "dropped-%", res.Output)
+	require.Contains(t, res.Metrics, "late-%", res.Output)
+	assert.NotContains(t, res.Metrics, "dropped", "a count that grows with b.N")
+	assert.NotContains(t, res.Metrics, "late", "a count that grows with b.N")
+	dropped := int(math.Round(res.Metrics["dropped-%"] * n / 100))
+	assert.InDelta(t, float64(dropped), res.Metrics["dropped-%"]*n/100, 1e-6, "dropped-%% of %d queries is a whole number of them", n)
+	t.Logf("%d dropped, %v%% late, achieved %.1f queries/s", dropped, res.Metrics["late-%"], res.Metrics["queries/s"])
 	assert.Positive(t, dropped)
 	assert.Less(t, dropped, n, "the first query is sent on time")
+	assert.LessOrEqual(t, res.Metrics["late-%"]+res.Metrics["dropped-%"], 100.0, "a query is late, dropped or neither")
 	require.Len(t, rows, n, "every scheduled query is recorded")
 	timedOut := 0
 	for _, row := range rows {
