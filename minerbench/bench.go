@@ -112,7 +112,9 @@ func Bench(b *testing.B, load Load) {
 		b.Fatal(err)
 	}
 	for _, m := range h.miners {
-		b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) })
+		if !b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) }) {
+			h.noteFailed(b.Name() + "/" + load.name(m.Name))
+		}
 	}
 }
 

@@ -96,6 +96,17 @@ func BenchmarkInChild(b *testing.B) {
 	body(b, os.Getenv(childResultsEnv))
 }
 
+// childBodies are the benchmark bodies the tests run with benchInChild.
+var childBodies = map[string]func(b *testing.B, results string){
+	"stall-closed": func(b *testing.B, results string) {
+		benchStall(b, results, Load{Batch: 1, Block: 1, Delay: time.Second / stallRate})
+	},
+	"stall-open":  func(b *testing.B, results string) { benchStall(b, results, Load{Batch: 1, Block: 1, Rate: stallRate}) },
+	"drops":       benchDrops,
+	"interrupted": benchInterrupted,
+	"failing":     benchFailing,
+}
+
 // childRun is what a benchmark body run by benchInChild printed.
 type childRun struct {
 	N       int                // iterations of its result line; 0 without one

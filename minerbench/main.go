@@ -78,13 +78,23 @@ func Main(m *testing.M, miners ...MinerSpec) {
 	cfg := DefaultConfig()
 	cfg.registerFlags(flag.CommandLine)
 	flag.Parse()
-	os.Exit(run(m, cfg, miners, os.Stdout, os.Stderr))
+	var tty io.WriteCloser
+	if benchmarksRequested() {
+		tty = openTerminal(os.Stderr, ttyPath)
+	}
+	code := run(m, cfg, miners, os.Stdout, alerter{stderr: os.Stderr, tty: tty})
+	if tty != nil {
+		tty.Close()
+	}
+	os.Exit(code)
 }
 
-// run is Main after flag parsing.
-func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) int {
+// run is Main after flag parsing. Its messages go to alert's stderr, and a
+// refusal or a failed run also to alert's terminal.
+func run(m *testing.M, cfg Config, specs []MinerSpec, stdout io.Writer, alert alerter) int {
+	stderr := alert.stderr
 	if err := validate(cfg, specs, benchmarksRequested()); err != nil {
-		fmt.Fprintf(stderr, "minerbench: %v\n", err)
+		alert.refuse(err)
 		return exitUsage
 	}
 	if !benchmarksRequested() {
@@ -128,7 +138,7 @@ func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) 
 		return exitInterrupted
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "minerbench: %v\n", err)
+		alert.refuse(err)
 		if errors.As(err, new(usageError)) {
 			return exitUsage
 		}
@@ -142,6 +152,9 @@ func run(m *testing.M, cfg Config, specs []MinerSpec, stdout, stderr io.Writer) 
 	code := m.Run()
 	if ctx.Err() != nil && code == 0 {
 		code = exitInterrupted
+	}
+	if code != 0 && ctx.Err() == nil {
+		alert.failed(code, h.failedBenchmarks())
 	}
 	return code
 }
@@ -228,6 +241,25 @@ type harness struct {
 
 	historyMu sync.Mutex
 	restarted map[string]bool
+
+	failedMu sync.Mutex
+	failed   []string // names of the benchmarks Bench ran that failed
+}
+
+// noteFailed records that the benchmark name failed.
+func (h *harness) noteFailed(name string) {
+	h.failedMu.Lock()
+	defer h.failedMu.Unlock()
+	if !slices.Contains(h.failed, name) {
+		h.failed = append(h.failed, name)
+	}
+}
+
+// failedBenchmarks returns the names noteFailed recorded.
+func (h *harness) failedBenchmarks() []string {
+	h.failedMu.Lock()
+	defer h.failedMu.Unlock()
+	return slices.Clone(h.failed)
 }
 
 // start brings up the chain and the miners (or the remote endpoint). A miner

@@ -18,16 +18,6 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// childBodies are the benchmark bodies the tests run with benchInChild.
-var childBodies = map[string]func(b *testing.B, results string){
-	"stall-closed": func(b *testing.B, results string) {
-		benchStall(b, results, Load{Batch: 1, Block: 1, Delay: time.Second / stallRate})
-	},
-	"stall-open":  func(b *testing.B, results string) { benchStall(b, results, Load{Batch: 1, Block: 1, Rate: stallRate}) },
-	"drops":       benchDrops,
-	"interrupted": benchInterrupted,
-}
-
 // benchLoad runs load against m as Bench runs it.
 func benchLoad(b *testing.B, h *harness, m *Miner, load Load) {
 	load, err := load.normalize()
