@@ -140,7 +140,7 @@ func (h *harness) bench(b *testing.B, m *Miner, load Load) {
 	run := &queryRun{h: h, m: m, load: load, inputs: inputs, clients: clients, w: w}
 	run.warmUp()
 	start := time.Now()
-	summaries := run.loop(b)
+	run.loop(b)
 	wall := time.Since(start)
 	if err := run.flushErr(); err != nil {
 		b.Fatal(err)
@@ -154,10 +154,7 @@ func (h *harness) bench(b *testing.B, m *Miner, load Load) {
 	if err := m.Err(); err != nil {
 		b.Fatal(err)
 	}
-	s := &history.Summary{}
-	for _, shard := range summaries {
-		s.Merge(shard)
-	}
+	s := &run.summary
 	report(b, s, wall, load)
 	if load.Rate > 0 {
 		run.reportOpenLoop(b, wall)
@@ -205,9 +202,13 @@ type queryRun struct {
 
 	open *openStats // set by openLoop
 
+	// The workers' buffered records go, under writeMu, to the history and
+	// to one summary: its HDR histogram is the largest thing a run holds
+	// (about 270 KiB), and a summary per worker would make it grow with Conc.
 	w       *history.Writer
 	writeMu sync.Mutex
 	werr    error
+	summary history.Summary
 	done    atomic.Int64
 }
 
@@ -287,34 +288,32 @@ func (r *queryRun) warmUp() {
 	wg.Wait()
 }
 
-// loop runs the timed queries and returns one summary per worker. With one
-// worker the queries run in b.Loop itself; with more, b.Loop hands each query
-// to the next free worker, through a channel with room for a ticket per
-// worker, so that a worker finishing a query finds its next ticket waiting
-// rather than waiting for b.Loop's goroutine to be scheduled.
-func (r *queryRun) loop(b *testing.B) []*history.Summary {
+// loop runs the timed queries, recording them in r.summary and the history.
+// With one worker the queries run in b.Loop itself; with more, b.Loop hands
+// each query to the next free worker, through a channel with room for a
+// ticket per worker, so that a worker finishing a query finds its next ticket
+// waiting rather than waiting for b.Loop's goroutine to be scheduled.
+func (r *queryRun) loop(b *testing.B) {
 	if r.load.Rate > 0 {
-		return r.openLoop(b)
+		r.openLoop(b)
+		return
 	}
-	summaries := make([]*history.Summary, r.load.Conc)
 	progress := newProgress(r.m.Name, &r.done)
 	defer progress.stop()
 	if r.load.Conc == 1 {
 		wk := r.newWorker(0)
-		summaries[0] = wk.summary
 		for b.Loop() {
 			if !wk.step() {
 				break
 			}
 		}
 		wk.finish()
-		return summaries
+		return
 	}
 	tickets := make(chan struct{}, r.load.Conc)
 	var wg sync.WaitGroup
 	for i := range r.load.Conc {
 		wk := r.newWorker(i)
-		summaries[i] = wk.summary
 		wg.Go(func() {
 			live := true
 			for range tickets {
@@ -337,23 +336,21 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 	close(tickets)
 	wg.Wait()
 	b.StopTimer()
-	return summaries
 }
 
 // worker is one querying goroutine's state: its query timer (made by its
-// first step), its summary shard and its buffered records, so the hot path
-// takes no lock and allocates nothing.
+// first step) and its buffered records, so the hot path takes no lock and
+// allocates nothing.
 type worker struct {
-	r       *queryRun
-	client  *dendrite.Dendrite
-	timer   *queryTimer
-	next    int
-	summary *history.Summary
-	buf     []history.Record
+	r      *queryRun
+	client *dendrite.Dendrite
+	timer  *queryTimer
+	next   int
+	buf    []history.Record
 }
 
 func (r *queryRun) newWorker(i int) *worker {
-	return &worker{r: r, client: r.clients[i], next: i, summary: &history.Summary{}, buf: make([]history.Record, 0, flushEvery)}
+	return &worker{r: r, client: r.clients[i], next: i, buf: make([]history.Record, 0, flushEvery)}
 }
 
 // step sends one query and records it; it reports false once the run is
@@ -381,10 +378,8 @@ func (wk *worker) step() bool {
 	return true
 }
 
-// record adds rec to the worker's summary shard and history buffer, writing
-// the buffer out when it is full.
+// record buffers rec, writing the buffer out when it is full.
 func (wk *worker) record(rec history.Record) {
-	wk.summary.Add(rec)
 	wk.buf = append(wk.buf, rec)
 	if len(wk.buf) == cap(wk.buf) {
 		wk.flush()
@@ -400,12 +395,14 @@ func (wk *worker) finish() {
 	}
 }
 
-// flush writes the worker's buffered records to the history.
+// flush writes the worker's buffered records to the history and adds them
+// to the run's summary.
 func (wk *worker) flush() {
 	r := wk.r
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	for _, rec := range wk.buf {
+		r.summary.Add(rec)
 		if r.werr == nil {
 			r.werr = r.w.Append(rec)
 		}

@@ -39,8 +39,9 @@ import (
 // (history and corrected summary) with code Timeout and elapsed = its wait.
 // Dropping keeps a miner that cannot take the rate from building an ever
 // longer backlog of queries no client would still wait for; the schedule
-// stays the same, so the loop catches up with it. Memory stays bounded: the schedule is
-// computed, not queued, and the latencies go to HDR histograms per worker.
+// stays the same, so the loop catches up with it. Memory stays bounded: the
+// schedule is computed, not queued, and the latencies go to two HDR
+// histograms per run, fed from the workers' buffers.
 //
 // b.Loop and the schedule: with b.Loop, N is not known in advance (unless
 // -benchtime Nx), so the schedule is open-ended. Each b.Loop iteration is
@@ -56,39 +57,45 @@ import (
 // before it counts as late.
 const lateAfter = time.Millisecond
 
-// openStats are an open loop's figures beside its corrected summaries.
+// openStats are an open loop's figures beside its corrected summary.
 type openStats struct {
-	uncorrected   *history.Summary // latency from the actual send, of the queries sent
+	uncorrected   history.Summary // latency from the actual send, of the queries sent; under the run's writeMu
 	late, dropped int64
 }
 
 // openWorker is one worker of an open loop: the closed loop's worker state
-// (corrected summary shard, buffered history records) and its own figures.
+// (buffered history records) and its own: the uncorrected records of the
+// queries it sent, buffered as the history's are, and its figures.
 type openWorker struct {
 	*worker
-	uncorrected   *history.Summary
+	sent          []history.Record
 	late, dropped int64
 }
 
-// openLoop runs the timed queries at load.Rate per second and returns one
-// corrected summary per worker; it leaves the open-loop figures in r.open.
-func (r *queryRun) openLoop(b *testing.B) []*history.Summary {
+func (r *queryRun) newOpenWorker(i int) *openWorker {
+	return &openWorker{worker: r.newWorker(i), sent: make([]history.Record, 0, flushEvery)}
+}
+
+// openLoop runs the timed queries at load.Rate per second, recording them
+// as loop does, and leaves the open-loop figures in r.open.
+func (r *queryRun) openLoop(b *testing.B) {
 	ctx, stop := context.WithCancel(r.h.ctx)
 	defer stop()
 	progress := newProgress(r.m.Name, &r.done)
 	defer progress.stop()
 
+	r.open = &openStats{}
 	due := make(chan time.Time) // intended send times; unbuffered: a send waits for a free worker
 	workers := make([]*openWorker, r.load.Conc)
 	var wg sync.WaitGroup
 	for i := range workers {
-		ow := &openWorker{worker: r.newWorker(i), uncorrected: &history.Summary{}}
+		ow := r.newOpenWorker(i)
 		workers[i] = ow
 		wg.Go(func() {
 			for intended := range due {
 				ow.send(ctx, stop, intended)
 			}
-			ow.flush()
+			ow.finish()
 		})
 	}
 
@@ -133,15 +140,36 @@ schedule:
 	wg.Wait()
 	b.StopTimer()
 
-	summaries := make([]*history.Summary, len(workers))
-	r.open = &openStats{uncorrected: &history.Summary{}}
-	for i, ow := range workers {
-		summaries[i] = ow.summary
-		r.open.uncorrected.Merge(ow.uncorrected)
+	for _, ow := range workers {
 		r.open.late += ow.late
 		r.open.dropped += ow.dropped
 	}
-	return summaries
+}
+
+// recordSent buffers the uncorrected record of a sent query, adding the
+// buffer to the open loop's summary when it is full.
+func (ow *openWorker) recordSent(rec history.Record) {
+	ow.sent = append(ow.sent, rec)
+	if len(ow.sent) == cap(ow.sent) {
+		ow.flushSent()
+	}
+}
+
+// flushSent adds the buffered uncorrected records to the open loop's summary.
+func (ow *openWorker) flushSent() {
+	r := ow.r
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	for _, rec := range ow.sent {
+		r.open.uncorrected.Add(rec)
+	}
+	ow.sent = ow.sent[:0]
+}
+
+// finish writes out the worker's last records.
+func (ow *openWorker) finish() {
+	ow.flushSent()
+	ow.worker.finish()
 }
 
 // send sends the query intended for intended, or drops it when its timeout
@@ -176,7 +204,7 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	}
 	corrected := time.Since(intended)
 	ow.next++
-	ow.uncorrected.Add(history.Record{Time: sent, Code: code, Elapsed: elapsed})
+	ow.recordSent(history.Record{Time: sent, Code: code, Elapsed: elapsed})
 	ow.record(history.Record{Time: intended, Code: code, Elapsed: corrected})
 	if code == wire.ReturnCode_Unavailable && r.m.gone() {
 		stop()
