@@ -21,7 +21,7 @@ func TestReadmeSample(t *testing.T) {
 	text := string(readme)
 	_, section, ok := strings.Cut(text, "## What a run prints")
 	require.True(t, ok, "no section What a run prints")
-	first := regexp.MustCompile("go test -run '\\^\\$' -bench \\. -benchtime ([0-9]+)x").FindStringSubmatch(text)
+	first := regexp.MustCompile(`go test -run '\^\$' -bench \. -benchtime ([0-9]+)x`).FindStringSubmatch(text)
 	require.NotNil(t, first, "no benchmark command at the top of the README")
 	require.Contains(t, section, "`-benchtime "+first[1]+"x`", "the section speaks of another -benchtime")
 	_, block, ok := strings.Cut(section, "```\n")
