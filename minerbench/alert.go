@@ -10,7 +10,8 @@ import (
 // ttyPath is the process's controlling terminal.
 const ttyPath = "/dev/tty"
 
-// alerter writes what a user must see: a refusal, or a failed run.
+// alerter writes what a user must see: an error that stops the run (a
+// refused setting, a harness fault), or a failed run.
 //
 // go test merges a test binary's stderr into its stdout, so with
 // `go test -bench . > new.txt` a refusal lands in new.txt and nothing reaches
@@ -22,8 +23,8 @@ type alerter struct {
 	tty    io.Writer // nil when stderr reaches the user, or there is no terminal
 }
 
-// refuse writes a refusal to stderr and to the terminal.
-func (a alerter) refuse(err error) {
+// report writes an error that stops the run to stderr and to the terminal.
+func (a alerter) report(err error) {
 	msg := fmt.Sprintf("minerbench: %v\n", err)
 	io.WriteString(a.stderr, msg)
 	if a.tty != nil {

@@ -24,7 +24,7 @@ func TestOpenTerminal(t *testing.T) {
 
 	w := openTerminal(file, tty)
 	require.NotNil(t, w, "stderr redirected to a file")
-	alerter{stderr: file, tty: w}.refuse(errors.New("-mb.batch=0: want an integer from 1 to 4096"))
+	alerter{stderr: file, tty: w}.report(errors.New("-mb.batch=0: want an integer from 1 to 4096"))
 	require.NoError(t, w.Close())
 	got, err := os.ReadFile(tty)
 	require.NoError(t, err)

@@ -191,9 +191,9 @@ func TestCheckOverridesRefusesUnknownKeys(t *testing.T) {
 		{name: "named, known to another miner", set: map[string]miner.Settings{"noop": {"nucleus.nhid": "400"}},
 			wantErr: []string{"-mb.set=noop:nucleus.nhid=400: want a setting miner noop has: axon.workers"}},
 		{name: "unnamed, unknown", set: map[string]miner.Settings{"": {"nucleus.nhidd": "400"}},
-			wantErr: []string{"-mb.set nucleus.nhidd=400: no started miner has the setting nucleus.nhidd"}},
+			wantErr: []string{"-mb.set=nucleus.nhidd=400: want a setting one of the started miners has"}},
 		{name: "all at once", set: map[string]miner.Settings{"": {"a.b": "1"}, "template": {"c.d": "2"}, "noop": {"e.f": "3"}},
-			wantErr: []string{"-mb.set a.b=1", "-mb.set=template:c.d=2", "-mb.set=noop:e.f=3"}},
+			wantErr: []string{"-mb.set=a.b=1", "-mb.set=template:c.d=2", "-mb.set=noop:e.f=3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -142,7 +142,7 @@ func testBadFlags(t *testing.T, bin string) {
 		// Refused once the miner has told its settings, before any query
 		// (short keys: the test's name is in the plugin's socket path).
 		{"-mb.set=noop:x.y=1", []string{"-mb.set=noop:x.y=1", "want a setting miner noop has: axon."}},
-		{"-mb.set=x.y=1", []string{"-mb.set x.y=1: no started miner has the setting x.y"}},
+		{"-mb.set=x.y=1", []string{"-mb.set=x.y=1: want a setting one of the started miners has"}},
 		{"-mb.endpoint=notanendpoint", []string{"-mb.endpoint=notanendpoint", "want host:port"}},
 		{"-mb.endpoint=" + closed, []string{"-mb.endpoint=" + closed, "want host:port of a running miner (unreachable"}},
 		{"-mb.results=/dev/null/x", []string{"-mb.results=/dev/null/x", "want a directory that can be created and written"}},

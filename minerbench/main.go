@@ -73,7 +73,8 @@ var current *harness
 // asked for, starts the mock chain and the selected miners, runs the tests
 // and benchmarks, stops everything and exits. No miner outlives the test
 // binary: they are stopped on return, on SIGINT and SIGTERM, and they exit by
-// themselves when the test binary dies.
+// themselves when the test binary dies. When the output goes to a file, a
+// refusal and a failed run are also written to the terminal.
 func Main(m *testing.M, miners ...MinerSpec) {
 	cfg := DefaultConfig()
 	cfg.registerFlags(flag.CommandLine)
@@ -89,12 +90,12 @@ func Main(m *testing.M, miners ...MinerSpec) {
 	os.Exit(code)
 }
 
-// run is Main after flag parsing. Its messages go to alert's stderr, and a
-// refusal or a failed run also to alert's terminal.
+// run is Main after flag parsing. Its messages go to alert's stderr; an
+// error that stops the run, and a failed run, also to alert's terminal.
 func run(m *testing.M, cfg Config, specs []MinerSpec, stdout io.Writer, alert alerter) int {
 	stderr := alert.stderr
 	if err := validate(cfg, specs, benchmarksRequested()); err != nil {
-		alert.refuse(err)
+		alert.report(err)
 		return exitUsage
 	}
 	if !benchmarksRequested() {
@@ -138,7 +139,7 @@ func run(m *testing.M, cfg Config, specs []MinerSpec, stdout io.Writer, alert al
 		return exitInterrupted
 	}
 	if err != nil {
-		alert.refuse(err)
+		alert.report(err)
 		if errors.As(err, new(usageError)) {
 			return exitUsage
 		}

@@ -257,7 +257,7 @@ func checkOverrides(overrides map[string]miner.Settings, miners []*Miner) error 
 			used = used || has
 		}
 		if !used {
-			errs = append(errs, fmt.Errorf("-%sset %s=%s: no started miner has the setting %s", flagPrefix, k, overrides[""][k], k))
+			errs = append(errs, badFlag("set", k+"="+overrides[""][k], "a setting one of the started miners has"))
 		}
 	}
 	for _, m := range miners {
