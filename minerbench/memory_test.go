@@ -75,7 +75,7 @@ func recordingMemory(t *testing.T, conc int, open bool) int64 {
 // queries does not grow with the number of workers beyond their record
 // buffers: the summaries and their HDR histograms (about 270 KiB each) are
 // one per run, not one per worker. Before, -mb.conc 1024 held about 290 MB
-// (580 MB in the open loop).
+// in the closed loop (a summary per worker; two in the open loop).
 func TestRecordingMemoryBounded(t *testing.T) {
 	// Per worker: its record buffers (two in the open loop) and some change.
 	buffer := int64(flushEvery * unsafe.Sizeof(history.Record{}))
