@@ -6,11 +6,13 @@ import (
 	"github.com/minerbench/minerbench/minerbench"
 )
 
-// TestMain builds and launches the bundled miners when benchmarks run.
+// TestMain builds and launches the bundled miners when benchmarks run: the
+// template and noop, and flaky when -mb.miners names it.
 func TestMain(m *testing.M) {
 	minerbench.Main(m,
 		minerbench.MinerSpec{Name: "template", Package: "./miners/template"},
 		minerbench.MinerSpec{Name: "noop", Package: "./miners/noop"},
+		minerbench.MinerSpec{Name: "flaky", Package: "./miners/flaky", Optional: true},
 	)
 }
 

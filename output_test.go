@@ -2,6 +2,10 @@ package minerbench_test
 
 import (
 	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,10 +16,23 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // gomaxprocsSuffix is the "-N" go test appends to benchmark names.
 var gomaxprocsSuffix = regexp.MustCompile(`-[0-9]+$`)
+
+// buildBenchFile compiles this repository's bench file into dir and returns
+// the test binary.
+func buildBenchFile(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bench.test")
+	out, err := exec.Command("go", "test", "-c", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go test -c .\n%s", out)
+	return bin
+}
 
 // TestBenchmarkOutputContract runs this repository's benchmarks briefly in a
 // child test binary and reads its whole stdout as benchstat would: only the
@@ -26,11 +43,7 @@ func TestBenchmarkOutputContract(t *testing.T) {
 		t.Skip("builds and runs the bundled miners")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bench.test")
-	build := exec.Command("go", "test", "-c", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
+	bin := buildBenchFile(t, dir)
 	run := exec.Command(bin, "-test.run", "^$", "-test.bench", "Standard|Concurrency", "-test.benchtime", "5x",
 		"-test.benchmem", "-mb.results", filepath.Join(dir, "results"))
 	var stdout, stderr bytes.Buffer
@@ -82,11 +95,14 @@ func TestBenchmarkOutputContract(t *testing.T) {
 	require.NoError(t, reader.Err())
 	units := reader.Units()
 	for u, better := range map[string]string{"queries/s": "higher", "success-%": "higher",
-		"p50-ns": "lower", "p90-ns": "lower", "p99-ns": "lower"} {
+		"p50-ns": "lower", "p90-ns": "lower", "p99-ns": "lower", "late-%": "lower", "dropped-%": "lower"} {
 		meta := units.Get(u, "better")
 		if assert.NotNil(t, meta, "no Unit %s better= line", u) {
 			assert.Equal(t, better, meta.Value, u)
 		}
+	}
+	for name := range results {
+		assert.NotContains(t, name, "miner=flaky", "an optional miner ran though -mb.miners did not name it")
 	}
 	printed := stdout.String()
 	for _, miner := range []string{"template", "noop"} {
@@ -112,5 +128,113 @@ func TestBenchmarkOutputContract(t *testing.T) {
 			assert.Regexp(t, `--- BENCH: Benchmark`+regexp.QuoteMeta(name)+`-\d+\n\s+\w+\.go:\d+: 5 queries: QPS [0-9.]+ \(1/mean\(time\), as the original\), success 1, p50 `, printed)
 		}
 		assert.Equal(t, len(names), strings.Count(string(text), "\ndescribe() "), "one analysis per result")
+	}
+}
+
+// flakyExample is the README's example of the flaky miner, as written there.
+const flakyExample = `go test -run '^$' -bench . -benchtime 20x -mb.miners flaky \
+    -mb.set flaky:flaky.code=NucleusFull -mb.set flaky:flaky.every=4`
+
+// TestFlakyExample runs the README's flaky example with the go command, as a
+// user would, its histories sent to a temporary directory: only the optional
+// flaky miner runs, and each benchmark reports the 75.00 success-% the
+// README promises, from 5 NucleusFull answers in every 20 queries.
+func TestFlakyExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the flaky miner")
+	}
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), flakyExample, "the README's example is not the one tested here")
+
+	args := strings.Fields(strings.NewReplacer(`\`, "", "'", "").Replace(flakyExample))
+	results := filepath.Join(t.TempDir(), "results")
+	cmd := exec.Command(args[0], append(args[1:], "-mb.results", results)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+
+	reader := benchfmt.NewReader(bytes.NewReader(stdout.Bytes()), "stdout")
+	n := 0
+	for reader.Scan() {
+		rec, ok := reader.Result().(*benchfmt.Result)
+		if !ok {
+			continue
+		}
+		n++
+		name := rec.Name.String()
+		assert.Contains(t, name, "/miner=flaky/")
+		assert.Equal(t, 20, rec.Iters, name)
+		success, ok := rec.Value("success-%")
+		if assert.True(t, ok, "%s: no success-%%", name) {
+			assert.Equal(t, 75.0, success, name)
+		}
+	}
+	require.NoError(t, reader.Err())
+	assert.Positive(t, n, "no result; stdout:\n%s", stdout.String())
+
+	rows, err := history.Read(filepath.Join(results, "mock", "mock", "flaky", "queries.csv"))
+	require.NoError(t, err)
+	codes := map[wire.ReturnCode]int{}
+	for _, r := range rows {
+		codes[r.Code]++
+	}
+	require.NotEmpty(t, rows)
+	assert.Equal(t, map[wire.ReturnCode]int{wire.ReturnCode_NucleusFull: len(rows) / 4, wire.ReturnCode_Success: len(rows) * 3 / 4}, codes)
+}
+
+// TestNoTestingBenchmark scans every test file of the repository: in a
+// package that declares benchmarks, no test may call testing.Benchmark. Its
+// first call in a process prints the goos, goarch, pkg and cpu lines to a
+// discarded writer, once per process, so every benchmark output of that
+// process lacks them, and benchstat groups results by them. A test that
+// needs a *testing.B runs a benchmark in a child process instead (see
+// minerbench's benchInChild).
+func TestNoTestingBenchmark(t *testing.T) {
+	type pkgFiles struct {
+		benchmarks bool
+		calls      []string // positions of testing.Benchmark calls
+	}
+	dirs := map[string]*pkgFiles{}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		p := dirs[filepath.Dir(path)]
+		if p == nil {
+			p = &pkgFiles{}
+			dirs[filepath.Dir(path)] = p
+		}
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Benchmark") {
+				p.benchmarks = true
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Benchmark" {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "testing" {
+					p.calls = append(p.calls, fset.Position(call.Pos()).String())
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	require.NoError(t, err)
+	require.NotEmpty(t, dirs, "no test file found")
+	for dir, p := range dirs {
+		if p.benchmarks {
+			assert.Empty(t, p.calls, "package %s declares benchmarks, so its tests must not call testing.Benchmark: "+
+				"it takes the goos/goarch/pkg/cpu lines from every benchmark output of the process", dir)
+		}
 	}
 }

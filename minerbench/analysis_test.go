@@ -111,15 +111,16 @@ func assertAnalysisOf(t *testing.T, frame pandastest.Frame, p printed) {
 	assert.Contains(t, p.approx, "quartiles of time and elapsed from a histogram, within 0.1%")
 }
 
-// TestAnalysisMatchesHistory runs a benchmark with two workers against a
-// miner whose latencies vary and which refuses every 7th query, then reads
-// the fresh history back as pandas would and recomputes the original's
-// figures from the file alone: 1/mean(time) and every describe() figure
-// equal what the run's analysis printed, to its printed digits (the
-// histogram quartiles of time and elapsed within their 0.1%). The columns
-// mean what the original's meant.
-func TestAnalysisMatchesHistory(t *testing.T) {
-	const n, conc = 300, 2
+// The load of TestAnalysisMatchesHistory.
+const (
+	variedN    = 300
+	variedConc = 2
+)
+
+// benchVaried is the body of TestAnalysisMatchesHistory: variedN queries
+// from variedConc workers to a miner whose latencies vary and which refuses
+// every seventh call.
+func benchVaried(b *testing.B, results string) {
 	var calls atomic.Int64
 	forward := func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
 		k := calls.Add(1)
@@ -129,15 +130,38 @@ func TestAnalysisMatchesHistory(t *testing.T) {
 		}
 		return zeroAnswer(in), nil
 	}
-	h, m := inProcess(t, "varied", 10*time.Second, forward)
-	load := Load{Batch: 2, Block: 3, Conc: conc}
-	before := time.Now()
-	_, rows := benchN(t, h, m, load, n)
-	after := time.Now()
+	h, m := inProcess(b, results, "varied", 10*time.Second, forward)
+	benchLoad(b, h, m, Load{Batch: 2, Block: 3, Conc: variedConc})
+}
 
-	load, err := load.normalize()
-	require.NoError(t, err)
-	path := h.historyPath(m, load)
+// oldLoad is the load TestOldHistoryIsRefused benchmarks.
+var oldLoad = Load{Batch: 1, Block: 1}
+
+// benchOldRestart is the second run of TestOldHistoryIsRefused: oldLoad
+// with -mb.restart.
+func benchOldRestart(b *testing.B, results string) {
+	h, m := inProcess(b, results, "old", 10*time.Second, zeros)
+	h.cfg.Restart = true
+	benchLoad(b, h, m, oldLoad)
+}
+
+// TestAnalysisMatchesHistory runs a benchmark with two workers against a
+// miner whose latencies vary and which refuses every 7th query, then reads
+// the fresh history back as pandas would and recomputes the original's
+// figures from the file alone: 1/mean(time) and every describe() figure
+// equal what the run's analysis printed, to its printed digits (the
+// histogram quartiles of time and elapsed within their 0.1%). The columns
+// mean what the original's meant.
+func TestAnalysisMatchesHistory(t *testing.T) {
+	const n, conc = variedN, variedConc
+	dir := t.TempDir()
+	before := time.Now()
+	res := benchInChild(t, "varied", n, dir)
+	after := time.Now()
+	require.NoError(t, res.Err, res.Output)
+	rows := historyRows(t, dir, "varied")
+
+	path := childHistory(dir, "varied")
 	p := readAnalysis(t, filepath.Join(filepath.Dir(path), analysisName))
 	t.Run("emulated", func(t *testing.T) { assertAnalysisOf(t, pandastest.Emulate(t, path), p) })
 	t.Run("pandas", func(t *testing.T) {
@@ -169,8 +193,9 @@ func TestAnalysisMatchesHistory(t *testing.T) {
 // benchmark appends: it is refused with the flag that starts afresh, and
 // left as it is; with -mb.restart it is replaced.
 func TestOldHistoryIsRefused(t *testing.T) {
-	h, m := inProcess(t, "old", 10*time.Second, zeros)
-	load, err := Load{Batch: 1, Block: 1}.normalize()
+	dir := t.TempDir()
+	h, m := inProcess(t, dir, "old", 10*time.Second, zeros)
+	load, err := Load{Batch: oldLoad.Batch, Block: oldLoad.Block}.normalize()
 	require.NoError(t, err)
 	path := h.historyPath(m, load)
 	old := ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size\n0,1795640039.5489802,1,0.001045129,1,5,10,10,1\n"
@@ -185,8 +210,7 @@ func TestOldHistoryIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, old, string(got), "the old history is unchanged")
 
-	h.cfg.Restart = true
-	h.restarted = map[string]bool{} // a new run
-	_, rows := benchN(t, h, m, load, 5)
-	assert.Len(t, rows, 5, "-mb.restart replaced it")
+	res := benchInChild(t, "old-restart", 5, dir)
+	require.NoError(t, res.Err, res.Output)
+	assert.Len(t, historyRows(t, dir, "old"), 5, "-mb.restart replaced it")
 }

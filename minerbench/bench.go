@@ -100,7 +100,7 @@ func (l Load) normalize() (Load, error) {
 // Each sub-benchmark runs b.N queries (-benchtime 100x is the original's
 // n_calls 100), appends every query to the miner's CSV history, reports
 // queries/s, success-%, p50-ns, p90-ns, p99-ns and MB/s (an open loop adds
-// p99-uncorrected-ns, late and dropped), appends the original's analysis to
+// p99-uncorrected-ns, late-% and dropped-%), appends the original's analysis to
 // analysis.txt beside the history and logs a one-line summary. A failed
 // query is a record with its return code; only a harness fault (such as a
 // failed history write) or a miner that is gone fails the benchmark.
@@ -108,7 +108,7 @@ func Bench(b *testing.B, load Load) {
 	b.Helper()
 	h, load := benchSetup(b, load)
 	for _, m := range h.miners {
-		b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) })
+		h.run(b, m, load)
 	}
 }
 
@@ -121,7 +121,7 @@ func BenchMiner(b *testing.B, minerName string, load Load) {
 	h, load := benchSetup(b, load)
 	for _, m := range h.miners {
 		if m.Name == minerName {
-			b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) })
+			h.run(b, m, load)
 			return
 		}
 	}
@@ -144,6 +144,14 @@ func benchSetup(b *testing.B, load Load) (*harness, Load) {
 		b.Fatal(err)
 	}
 	return h, load
+}
+
+// run runs load against m as a sub-benchmark of b, noting it when it fails
+// so that the run's end names it.
+func (h *harness) run(b *testing.B, m *Miner, load Load) {
+	if !b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) }) {
+		h.noteFailed(b.Name() + "/" + load.name(m.Name))
+	}
 }
 
 // bench is one sub-benchmark: b.N queries of load against m.

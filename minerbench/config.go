@@ -35,7 +35,8 @@ const (
 // config is what the test binary's -mb.* flags set. Every field is validated
 // by check before any miner is started.
 type config struct {
-	// Miners selects miners by name (empty: every miner the bench file names).
+	// Miners selects miners by name (empty: every miner the bench file names
+	// but the optional ones).
 	Miners []string
 	// Batch and Block are the standard benchmark's token batch shape
 	// [Batch, Block] (the original's batch_size and block_size).
@@ -82,7 +83,7 @@ func defaultConfig() config {
 // defaults.
 func (c *config) registerFlags(fs *flag.FlagSet) {
 	name := func(s string) string { return flagPrefix + s }
-	fs.Func(name("miners"), "comma-separated `names` of the miners to benchmark (default: all the bench file names)", func(s string) error {
+	fs.Func(name("miners"), "comma-separated `names` of the miners to benchmark (default: every miner the bench file names but those it marks optional)", func(s string) error {
 		c.Miners = nil
 		for _, m := range strings.Split(s, ",") {
 			if m = strings.TrimSpace(m); m != "" {

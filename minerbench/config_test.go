@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/minerbench/minerbench/minerbench/miner"
 )
 
 // closedPort returns a 127.0.0.1 address nothing listens on.
@@ -171,4 +173,65 @@ func TestFlagsRefuseMalformedValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckOverridesRefusesUnknownKeys checks the refusal of a -mb.set key
+// no started miner has, once the miners have told their settings: named or
+// not, it names the flag and what is accepted, and it is a usage error (exit
+// status 2, as for a bad flag).
+func TestCheckOverridesRefusesUnknownKeys(t *testing.T) {
+	template := &Miner{Name: "template", defaults: miner.Settings{"nucleus.nhid": "200", "axon.workers": "0"}}
+	noop := &Miner{Name: "noop", defaults: miner.Settings{"axon.workers": "0"}}
+	failed := &Miner{Name: "failed"} // did not start: its settings are unknown
+	miners := []*Miner{template, noop, failed}
+	tests := []struct {
+		name    string
+		set     map[string]miner.Settings
+		wantErr []string
+	}{
+		{name: "named, known", set: map[string]miner.Settings{"template": {"nucleus.nhid": "400"}}},
+		{name: "unnamed, known to one", set: map[string]miner.Settings{"": {"nucleus.nhid": "400"}}},
+		{name: "named, of a miner that did not start", set: map[string]miner.Settings{"failed": {"x.y": "1"}}},
+		{name: "named, unknown", set: map[string]miner.Settings{"template": {"nucleus.nhidd": "400"}},
+			wantErr: []string{"-mb.set=template:nucleus.nhidd=400: want a setting miner template has: axon.workers, nucleus.nhid"}},
+		{name: "named, known to another miner", set: map[string]miner.Settings{"noop": {"nucleus.nhid": "400"}},
+			wantErr: []string{"-mb.set=noop:nucleus.nhid=400: want a setting miner noop has: axon.workers"}},
+		{name: "unnamed, unknown", set: map[string]miner.Settings{"": {"nucleus.nhidd": "400"}},
+			wantErr: []string{"-mb.set=nucleus.nhidd=400: want a setting one of the started miners has"}},
+		{name: "all at once", set: map[string]miner.Settings{"": {"a.b": "1"}, "template": {"c.d": "2"}, "noop": {"e.f": "3"}},
+			wantErr: []string{"-mb.set=a.b=1", "-mb.set=template:c.d=2", "-mb.set=noop:e.f=3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkOverrides(tt.set, miners)
+			if len(tt.wantErr) == 0 {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorAs(t, err, new(usageError))
+			for _, w := range tt.wantErr {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+// TestOptionalMiners checks that a miner marked Optional is left out of a run
+// that does not name it, and is run, and accepted by -mb.miners and -mb.set,
+// when named.
+func TestOptionalMiners(t *testing.T) {
+	specs := []MinerSpec{
+		{Name: "template", Package: "./miners/template"},
+		{Name: "noop", Package: "./miners/noop"},
+		{Name: "flaky", Package: "./miners/flaky", Optional: true},
+	}
+	assert.Equal(t, []string{"template", "noop"}, specNames(selected(specs, nil)), "the default run")
+	assert.Equal(t, []string{"flaky"}, specNames(selected(specs, []string{"flaky"})))
+	assert.Equal(t, []string{"noop", "flaky"}, specNames(selected(specs, []string{"flaky", "noop"})), "the bench file's order")
+
+	var out bytes.Buffer
+	cfg, err := parseFlags(t, &out, "-mb.miners=flaky", "-mb.set=flaky:flaky.every=4")
+	require.NoError(t, err)
+	assert.NoError(t, validate(cfg, specs, false))
 }

@@ -159,6 +159,10 @@ func testBadFlags(t *testing.T, bin string) {
 		{"-mb.miners=nosuch", []string{"-mb.miners=nosuch", "want names from: noop"}},
 		{"-mb.set==x", []string{`invalid value "=x" for flag -mb.set`, "want key=value"}},
 		{"-mb.set=nosuch:k=v", []string{"-mb.set=nosuch:k=v", "want [miner:]key=value with a miner name from: noop"}},
+		// Refused once the miner has told its settings, before any query
+		// (short keys: the test's name is in the plugin's socket path).
+		{"-mb.set=noop:x.y=1", []string{"-mb.set=noop:x.y=1", "want a setting miner noop has: axon."}},
+		{"-mb.set=x.y=1", []string{"-mb.set=x.y=1: want a setting one of the started miners has"}},
 		{"-mb.endpoint=notanendpoint", []string{"-mb.endpoint=notanendpoint", "want host:port"}},
 		{"-mb.endpoint=" + closed, []string{"-mb.endpoint=" + closed, "want host:port of a running miner (unreachable"}},
 		{"-mb.results=/dev/null/x", []string{"-mb.results=/dev/null/x", "want a directory that can be created and written"}},
@@ -168,7 +172,7 @@ func testBadFlags(t *testing.T, bin string) {
 			t.Parallel()
 			r := startLife(t, bin, "return", tt.flag)
 			r.waitEnd(t)
-			assert.Equal(t, exitUsage, r.cmd.ProcessState.ExitCode(), "exit status; stderr:\n%s", r.stderr.String())
+			assert.Equal(t, exitUsage, r.cmd.ProcessState.ExitCode(), "exit status; stderr:\n%s\nstdout:\n%s", r.stderr.String(), r.stdout.String())
 			for _, w := range tt.want {
 				assert.Contains(t, r.stderr.String(), w)
 			}

@@ -46,9 +46,15 @@ type MinerSpec struct {
 	Binary string
 	// Settings are overrides the bench file applies to this miner.
 	Settings map[string]string
+	// Optional keeps the miner out of a run that does not name it: it is
+	// benchmarked only when -mb.miners names it, as a miner meant for
+	// testing the harness is.
+	Optional bool
 }
 
-// Exit codes of Main besides the tests' own.
+// Exit codes of Main besides the tests' own. A refused setting exits with
+// exitUsage, as the flag package does for a bad flag, whether it is refused
+// before the miners start or once they have told their settings.
 const (
 	exitUsage       = 2
 	exitInterrupted = 130
@@ -74,7 +80,7 @@ const mockNetwork = "mock"
 // better for the custom units.
 const unitLines = "Unit queries/s better=higher\nUnit success-% better=higher\n" +
 	"Unit p50-ns better=lower\nUnit p90-ns better=lower\nUnit p99-ns better=lower\n" +
-	"Unit p99-uncorrected-ns better=lower\nUnit late better=lower\nUnit dropped better=lower\n"
+	"Unit p99-uncorrected-ns better=lower\nUnit late-% better=lower\nUnit dropped-% better=lower\n"
 
 // current is the harness Run set up, while it runs; Bench reads it.
 var current *harness
@@ -89,7 +95,8 @@ func Main(m *testing.M, miners ...MinerSpec) {
 // for a TestMain that has work to do after them. It parses the -mb.* flags
 // (refusing bad values before anything starts) and, when benchmarks were
 // asked for, starts the mock chain and the selected miners, runs the tests
-// and benchmarks (m.Run) and stops everything.
+// and benchmarks (m.Run) and stops everything. When the output goes to a
+// file, a refusal and a failed run are also written to the terminal.
 //
 // No miner outlives Run: they are stopped when it returns, on SIGINT and
 // SIGTERM (after which Run exits the process if the benchmarks do not end
@@ -99,13 +106,23 @@ func Run(m *testing.M, miners ...MinerSpec) int {
 	cfg := defaultConfig()
 	cfg.registerFlags(flag.CommandLine)
 	flag.Parse()
-	return run(m, cfg, miners, os.Stdout, os.Stderr)
+	var tty io.WriteCloser
+	if benchmarksRequested() {
+		tty = openTerminal(os.Stderr, ttyPath)
+	}
+	code := run(m, cfg, miners, os.Stdout, alerter{stderr: os.Stderr, tty: tty})
+	if tty != nil {
+		tty.Close()
+	}
+	return code
 }
 
-// run is Run after flag parsing.
-func run(m *testing.M, cfg config, specs []MinerSpec, stdout, stderr io.Writer) int {
+// run is Run after flag parsing. Its messages go to alert's stderr; an
+// error that stops the run, and a failed run, also to alert's terminal.
+func run(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert alerter) int {
+	stderr := alert.stderr
 	if err := validate(cfg, specs, benchmarksRequested()); err != nil {
-		fmt.Fprintf(stderr, "minerbench: %v\n", err)
+		alert.report(err)
 		return exitUsage
 	}
 	if !benchmarksRequested() {
@@ -152,7 +169,10 @@ func run(m *testing.M, cfg config, specs []MinerSpec, stdout, stderr io.Writer) 
 		return exitInterrupted
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "minerbench: %v\n", err)
+		alert.report(err)
+		if errors.As(err, new(usageError)) {
+			return exitUsage
+		}
 		return 1
 	}
 	current = h
@@ -166,6 +186,9 @@ func run(m *testing.M, cfg config, specs []MinerSpec, stdout, stderr io.Writer) 
 	code := m.Run()
 	if ctx.Err() != nil && code == 0 {
 		code = exitInterrupted
+	}
+	if code != 0 && ctx.Err() == nil {
+		alert.failed(code, h.failedBenchmarks())
 	}
 	return code
 }
@@ -235,13 +258,12 @@ func specNames(specs []MinerSpec) []string {
 	return names
 }
 
+// selected returns the specs -mb.miners names, or without it those that are
+// not Optional.
 func selected(specs []MinerSpec, names []string) []MinerSpec {
-	if len(names) == 0 {
-		return specs
-	}
 	var out []MinerSpec
 	for _, s := range specs {
-		if slices.Contains(names, s.Name) {
+		if slices.Contains(names, s.Name) || len(names) == 0 && !s.Optional {
 			out = append(out, s)
 		}
 	}
@@ -260,6 +282,25 @@ type harness struct {
 	historyMu sync.Mutex
 	restarted map[string]bool // histories this run has opened
 	analyzed  map[string]bool // analysis files this run has written
+
+	failedMu sync.Mutex
+	failed   []string // names of the benchmarks Bench ran that failed
+}
+
+// noteFailed records that the benchmark name failed.
+func (h *harness) noteFailed(name string) {
+	h.failedMu.Lock()
+	defer h.failedMu.Unlock()
+	if !slices.Contains(h.failed, name) {
+		h.failed = append(h.failed, name)
+	}
+}
+
+// failedBenchmarks returns the names noteFailed recorded.
+func (h *harness) failedBenchmarks() []string {
+	h.failedMu.Lock()
+	defer h.failedMu.Unlock()
+	return slices.Clone(h.failed)
 }
 
 // start brings up the chain and the miners (or the remote endpoint). A miner
@@ -332,7 +373,7 @@ func start(ctx context.Context, cfg config, specs []MinerSpec, stderr io.Writer)
 		})
 	}
 	wg.Wait()
-	if err := checkGlobalOverrides(cfg.Overrides[""], h.miners); err != nil {
+	if err := checkOverrides(cfg.Overrides, h.miners); err != nil {
 		h.stop()
 		return nil, err
 	}
@@ -383,6 +424,11 @@ func probe(endpoint string) error {
 	}
 	return conn.Close()
 }
+
+// usageError is a refused setting, found once the miners have started.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 // errInterrupted marks work stopped by SIGINT or SIGTERM.
 var errInterrupted = errors.New("interrupted by a signal")

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -279,18 +280,35 @@ func ownOverrides(cfg config, spec MinerSpec) miner.Settings {
 	return out
 }
 
-// checkGlobalOverrides refuses a -mb.set key=value (no miner name) whose key
-// no started miner has: a typo must not pass silently.
-func checkGlobalOverrides(global miner.Settings, miners []*Miner) error {
-	for _, k := range global.Keys() {
+// checkOverrides refuses, before any query, a -mb.set whose key is unknown:
+// NAME:key=value when miner NAME has no setting key, key=value when no
+// started miner has it. A typo must not pass silently. A miner that failed
+// before it told its settings is not checked: its benchmarks fail anyway.
+func checkOverrides(overrides map[string]miner.Settings, miners []*Miner) error {
+	var errs []error
+	for _, k := range overrides[""].Keys() {
 		used := false
 		for _, m := range miners {
 			_, has := m.defaults[k]
 			used = used || has
 		}
 		if !used {
-			return fmt.Errorf("-%sset %s=%s: no started miner has the setting %s", flagPrefix, k, global[k], k)
+			errs = append(errs, badFlag("set", k+"="+overrides[""][k], "a setting one of the started miners has"))
 		}
+	}
+	for _, m := range miners {
+		if m.defaults == nil {
+			continue
+		}
+		for _, k := range overrides[m.Name].Keys() {
+			if _, has := m.defaults[k]; !has {
+				errs = append(errs, badFlag("set", m.Name+":"+k+"="+overrides[m.Name][k],
+					"a setting miner "+m.Name+" has: "+strings.Join(m.defaults.Keys(), ", ")))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
 	}
 	return nil
 }

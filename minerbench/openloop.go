@@ -30,11 +30,14 @@ import (
 //   - in a second summary: the uncorrected latency, from the actual send,
 //     reported as p99-uncorrected-ns.
 //
+// late-% and dropped-% are percentages of the scheduled queries: those sent
+// late (more than lateAfter after their intended time) and those dropped.
+//
 // The per-query timeout runs from the intended send time, as a client that
 // wanted to send then would start its deadline then; as in the closed loop,
 // it is kept on the client's side, not sent to the axon as a gRPC deadline.
 // A query still waiting for a free worker when its timeout has passed is
-// dropped: it is not sent, it is counted in the dropped metric, and it is
+// dropped: it is not sent, it is counted in dropped-%, and it is
 // recorded (history and corrected summary) with code Timeout and time = its wait. Dropping keeps
 // a miner that cannot take the rate from building an ever longer backlog of
 // queries no client would still wait for; the schedule stays the same, so
@@ -57,16 +60,51 @@ const lateAfter = time.Millisecond
 
 // openStats are an open loop's figures beside the run's summary.
 type openStats struct {
-	uncorrected   *analysis.Durations // latency from the actual send, of the queries sent
+	// uncorrected is the latency from the actual send, of the queries sent:
+	// one for the run, fed from the workers' buffers under the run's
+	// writeMu, so that its memory does not grow with Conc.
+	uncorrected   analysis.Durations
 	late, dropped int64
 }
 
 // openWorker is one worker of an open loop: the closed loop's worker state
-// (buffered history records) and its own figures.
+// (buffered history records) and its own: the uncorrected latencies of the
+// queries it sent, buffered as the history's records are, and its figures.
 type openWorker struct {
 	*worker
-	uncorrected   *analysis.Durations
+	sent          []time.Duration
 	late, dropped int64
+}
+
+// newOpenWorker returns the open loop's worker i.
+func (r *queryRun) newOpenWorker(i int) *openWorker {
+	return &openWorker{worker: r.newWorker(i), sent: make([]time.Duration, 0, flushEvery)}
+}
+
+// recordSent buffers the uncorrected latency of a sent query, adding the
+// buffer to the run's figures when it is full.
+func (ow *openWorker) recordSent(latency time.Duration) {
+	ow.sent = append(ow.sent, latency)
+	if len(ow.sent) == cap(ow.sent) {
+		ow.flushSent()
+	}
+}
+
+// flushSent adds the buffered uncorrected latencies to the run's figures.
+func (ow *openWorker) flushSent() {
+	r := ow.r
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	for _, d := range ow.sent {
+		r.open.uncorrected.Add(d)
+	}
+	ow.sent = ow.sent[:0]
+}
+
+// finish writes out the worker's last records and latencies.
+func (ow *openWorker) finish() {
+	ow.flushSent()
+	ow.worker.finish()
 }
 
 // openLoop runs the timed queries at load.Rate per second; it leaves the
@@ -77,17 +115,18 @@ func (r *queryRun) openLoop(b *testing.B) {
 	progress := newProgress(r.m.Name, &r.done)
 	defer progress.stop()
 
+	r.open = &openStats{}
 	due := make(chan time.Time) // intended send times; unbuffered: a send waits for a free worker
 	workers := make([]*openWorker, r.load.Conc)
 	var wg sync.WaitGroup
 	for i := range workers {
-		ow := &openWorker{worker: r.newWorker(i), uncorrected: &analysis.Durations{}}
+		ow := r.newOpenWorker(i)
 		workers[i] = ow
 		wg.Go(func() {
 			for intended := range due {
 				ow.send(ctx, stop, intended)
 			}
-			ow.flush()
+			ow.finish()
 		})
 	}
 
@@ -132,9 +171,7 @@ schedule:
 	wg.Wait()
 	b.StopTimer()
 
-	r.open = &openStats{uncorrected: &analysis.Durations{}}
 	for _, ow := range workers {
-		r.open.uncorrected.Merge(ow.uncorrected)
 		r.open.late += ow.late
 		r.open.dropped += ow.dropped
 	}
@@ -175,7 +212,7 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	}
 	end := time.Now()
 	ow.next++
-	ow.uncorrected.Add(elapsed)
+	ow.recordSent(elapsed)
 	ow.record(code, end.Sub(intended), end)
 	if r.failed.Load() || code == wire.ReturnCode_Unavailable && r.m.gone() {
 		stop()
@@ -184,7 +221,9 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 
 // reportOpenLoop reports the open loop's figures beside report's: queries/s
 // becomes the achieved rate (queries sent per wall second of the run,
-// dropped ones left out), plus p99-uncorrected-ns, late and dropped.
+// dropped ones left out), plus p99-uncorrected-ns, and late-% and dropped-%,
+// percentages of the scheduled queries, so that runs of different lengths
+// compare.
 func (r *queryRun) reportOpenLoop(b *testing.B, wall time.Duration) {
 	o := r.open
 	if o == nil || wall <= 0 {
@@ -195,8 +234,10 @@ func (r *queryRun) reportOpenLoop(b *testing.B, wall time.Duration) {
 	if o.uncorrected.Count() > 0 {
 		b.ReportMetric(float64(o.uncorrected.Quantile(0.99)), "p99-uncorrected-ns")
 	}
-	b.ReportMetric(float64(o.late), "late")
-	b.ReportMetric(float64(o.dropped), "dropped")
+	if scheduled := o.uncorrected.Count() + o.dropped; scheduled > 0 {
+		b.ReportMetric(100*float64(o.late)/float64(scheduled), "late-%")
+		b.ReportMetric(100*float64(o.dropped)/float64(scheduled), "dropped-%")
+	}
 }
 
 // printOpenLoop writes the open loop's figures for the analysis: the

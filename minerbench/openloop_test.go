@@ -4,7 +4,7 @@ import (
 	"context"
 	"flag"
 	"math"
-	"strconv"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,28 +12,32 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// benchN runs one sub-benchmark of load against m for exactly n queries and
-// returns its result and the history it wrote.
-func benchN(t *testing.T, h *harness, m *Miner, load Load, n int) (testing.BenchmarkResult, []history.Row) {
-	t.Helper()
+// benchLoad runs load against m as Bench runs it.
+func benchLoad(b *testing.B, h *harness, m *Miner, load Load) {
 	load, err := load.normalize()
+	require.NoError(b, err)
+	h.bench(b, m, load)
+}
+
+// childHistory returns the path of the default history of the in-process
+// miner name under results.
+func childHistory(results, name string) string {
+	return filepath.Join(resultsDir(results, mockNetwork, validatorWallet, name), DefaultHistory+".csv")
+}
+
+// historyRows returns the rows of the default history of the in-process
+// miner name under results.
+func historyRows(t *testing.T, results, name string) []history.Row {
+	t.Helper()
+	rows, err := history.Read(childHistory(results, name))
 	require.NoError(t, err)
-	bt := flag.Lookup("test.benchtime")
-	old := bt.Value.String()
-	require.NoError(t, bt.Value.Set(strconv.Itoa(n)+"x"))
-	defer func() { require.NoError(t, bt.Value.Set(old)) }()
-	res := testing.Benchmark(func(b *testing.B) { h.bench(b, m, load) })
-	require.Equal(t, n, res.N, "the benchmark failed")
-	rows, err := history.Read(h.historyPath(m, load))
-	require.NoError(t, err)
-	return res, rows
+	return rows
 }
 
 // stallingMiner freezes for stall at every every-th call, as a miner in a
@@ -62,6 +66,21 @@ func (s *stallingMiner) forward(ctx context.Context, in tensor.Tensor) (tensor.T
 	return zeroAnswer(in), nil
 }
 
+// The stalling miner of TestOpenLoopShowsStall and the load offered to it.
+const (
+	stallEvery = 250                    // calls
+	stallTime  = 200 * time.Millisecond // of each stall
+	stallRate  = 500                    // queries per second: one every 2 ms
+	stallN     = 1000                   // queries of each benchmark
+)
+
+// benchStall is a body of TestOpenLoopShowsStall: load against a miner that
+// stalls for stallTime once every stallEvery calls.
+func benchStall(b *testing.B, results string, load Load) {
+	h, m := inProcess(b, results, "stall", 12*time.Second, (&stallingMiner{every: stallEvery, stall: stallTime}).forward)
+	benchLoad(b, h, m, load)
+}
+
 // TestOpenLoopShowsStall queries a miner that stalls for 200 ms once every
 // 250 calls, closed loop and open loop at the same offered load (one query
 // every 2 ms, one worker). The closed loop waits out each stall without
@@ -76,46 +95,46 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two 1000-query benchmarks of several seconds")
 	}
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	const (
-		n     = 1000
-		stall = 200 * time.Millisecond
-		rate  = 500 // queries per second: one every 2 ms
-	)
-	interval := time.Second / rate
+	const n = stallN
+	interval := time.Second / stallRate
+	closedDir, openDir := t.TempDir(), t.TempDir()
+	closed := benchInChild(t, "stall-closed", n, closedDir)
+	require.NoError(t, closed.Err, closed.Output)
+	require.Equal(t, n, closed.N, closed.Output)
+	open := benchInChild(t, "stall-open", n, openDir)
+	require.NoError(t, open.Err, open.Output)
+	require.Equal(t, n, open.N, open.Output)
+	closedRows, openRows := historyRows(t, closedDir, "stall"), historyRows(t, openDir, "stall")
 
-	closedH, closedM := inProcess(t, "closed", 12*time.Second, (&stallingMiner{every: 250, stall: stall}).forward)
-	closed, closedRows := benchN(t, closedH, closedM, Load{Batch: 1, Block: 1, Delay: interval}, n)
-	openH, openM := inProcess(t, "open", 12*time.Second, (&stallingMiner{every: 250, stall: stall}).forward)
-	open, openRows := benchN(t, openH, openM, Load{Batch: 1, Block: 1, Rate: rate}, n)
-
-	closedP99 := time.Duration(closed.Extra["p99-ns"])
-	openP99 := time.Duration(open.Extra["p99-ns"])
-	uncorrectedP99 := time.Duration(open.Extra["p99-uncorrected-ns"])
-	t.Logf("closed loop: p99 %v; open loop at %d/s: corrected p90 %v, p99 %v, uncorrected p99 %v, achieved %.1f queries/s, %v late, %v dropped",
-		closedP99, rate, time.Duration(open.Extra["p90-ns"]), openP99, uncorrectedP99, open.Extra["queries/s"], open.Extra["late"], open.Extra["dropped"])
+	closedP99 := time.Duration(closed.Metrics["p99-ns"])
+	openP99 := time.Duration(open.Metrics["p99-ns"])
+	uncorrectedP99 := time.Duration(open.Metrics["p99-uncorrected-ns"])
+	t.Logf("closed loop: p99 %v; open loop at %d/s: corrected p90 %v, p99 %v, uncorrected p99 %v, achieved %.1f queries/s, %v%% late, %v%% dropped",
+		closedP99, stallRate, time.Duration(open.Metrics["p90-ns"]), openP99, uncorrectedP99, open.Metrics["queries/s"], open.Metrics["late-%"], open.Metrics["dropped-%"])
 
 	// The closed loop met the stalls, yet its p99 does not show them.
 	stalled := 0
 	for _, row := range closedRows {
-		if row.Latency >= stall {
+		if row.Latency >= stallTime {
 			stalled++
 		}
 	}
-	assert.GreaterOrEqual(t, stalled, 4, "stalled queries of the closed loop")
-	t.Logf("closed-loop p99 %v (below %v on a quiet machine)", closedP99, stall/2)
-	assert.NotContains(t, closed.Extra, "p99-uncorrected-ns")
-	assert.NotContains(t, closed.Extra, "dropped")
+	assert.GreaterOrEqual(t, stalled, n/stallEvery, "stalled queries of the closed loop")
+	t.Logf("closed-loop p99 %v (below %v on a quiet machine)", closedP99, stallTime/2)
+	assert.NotContains(t, closed.Metrics, "p99-uncorrected-ns")
+	assert.NotContains(t, closed.Metrics, "dropped-%")
+	assert.NotContains(t, closed.Metrics, "late-%")
 
 	// The open loop's corrected p99 carries the stall; its uncorrected p99
 	// does not.
-	assert.GreaterOrEqual(t, openP99, stall*9/10, "corrected p99")
-	t.Logf("uncorrected p99 %v (below %v on a quiet machine)", uncorrectedP99, stall/2)
+	assert.GreaterOrEqual(t, openP99, stallTime*9/10, "corrected p99")
+	t.Logf("uncorrected p99 %v (below %v on a quiet machine)", uncorrectedP99, stallTime/2)
 	assert.Greater(t, openP99, uncorrectedP99)
 	assert.Greater(t, openP99, closedP99)
-	assert.Positive(t, open.Extra["late"], "queries due during a stall are sent late")
-	assert.Zero(t, open.Extra["dropped"], "nothing waits past the 12 s timeout")
-	assert.Positive(t, open.Extra["queries/s"])
+	assert.Positive(t, open.Metrics["late-%"], "queries due during a stall are sent late")
+	assert.LessOrEqual(t, open.Metrics["late-%"], 100.0)
+	assert.Zero(t, open.Metrics["dropped-%"], "nothing waits past the 12 s timeout")
+	assert.Positive(t, open.Metrics["queries/s"])
 
 	// The history holds every query once (one worker writes them in
 	// schedule order), with the corrected latency as time and the answer's
@@ -127,12 +146,26 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	late := 0
 	for i, row := range openRows {
 		assert.Equal(t, wire.ReturnCode_Success, row.Code)
-		assert.InDelta(t, float64(time.Duration(i)*interval), float64(intended(row)-first), float64(time.Microsecond), "row %d intended send time", i)
-		if row.Latency >= stall/2 {
+		assert.InDelta(t, float64(time.Duration(i)*interval), float64(intended(row)-first), float64(10*time.Microsecond), "row %d intended send time", i)
+		if row.Latency >= stallTime/2 {
 			late++
 		}
 	}
 	assert.Greater(t, late, n/100, "rows whose corrected latency carries at least half a stall")
+}
+
+// dropsTimeout is the per-query timeout of TestOpenLoopDrops.
+const dropsTimeout = 100 * time.Millisecond
+
+// benchDrops is the body of TestOpenLoopDrops: 1000 queries per second with
+// one worker against a miner that takes at least 20 ms a query.
+func benchDrops(b *testing.B, results string) {
+	slow := func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		time.Sleep(20 * time.Millisecond)
+		return zeroAnswer(in), nil
+	}
+	h, m := inProcess(b, results, "slow", dropsTimeout, slow)
+	benchLoad(b, h, m, Load{Batch: 1, Block: 1, Rate: 1000})
 }
 
 // TestOpenLoopDrops runs a miner that takes at least 20 ms a query at 1000
@@ -141,37 +174,39 @@ func TestOpenLoopShowsStall(t *testing.T) {
 // is free are dropped. Every scheduled query is still in the history once,
 // the dropped ones as Timeout with their wait.
 func TestOpenLoopDrops(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	const (
-		n       = 100
-		timeout = 100 * time.Millisecond
-	)
-	slow := func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
-		time.Sleep(20 * time.Millisecond)
-		return zeroAnswer(in), nil
-	}
-	h, m := inProcess(t, "slow", timeout, slow)
-	res, rows := benchN(t, h, m, Load{Batch: 1, Block: 1, Rate: 1000}, n)
+	const n = 100
+	dir := t.TempDir()
+	res := benchInChild(t, "drops", n, dir)
+	require.NoError(t, res.Err, res.Output)
+	require.Equal(t, n, res.N, res.Output)
+	rows := historyRows(t, dir, "slow")
 
-	dropped := int(res.Extra["dropped"])
-	t.Logf("%d dropped, %v late, achieved %.1f queries/s", dropped, res.Extra["late"], res.Extra["queries/s"])
+	// late-% and dropped-% are percentages of the n scheduled queries.
+	require.Contains(t, res.Metrics, "dropped-%", res.Output)
+	require.Contains(t, res.Metrics, "late-%", res.Output)
+	assert.NotContains(t, res.Metrics, "dropped", "a count that grows with b.N")
+	assert.NotContains(t, res.Metrics, "late", "a count that grows with b.N")
+	dropped := int(math.Round(res.Metrics["dropped-%"] * n / 100))
+	assert.InDelta(t, float64(dropped), res.Metrics["dropped-%"]*n/100, 1e-6, "dropped-%% of %d queries is a whole number of them", n)
+	t.Logf("%d dropped, %v%% late, achieved %.1f queries/s", dropped, res.Metrics["late-%"], res.Metrics["queries/s"])
 	assert.Positive(t, dropped)
 	assert.Less(t, dropped, n, "the first query is sent on time")
+	assert.LessOrEqual(t, res.Metrics["late-%"]+res.Metrics["dropped-%"], 100.0, "a query is late, dropped or neither")
 	require.Len(t, rows, n, "every scheduled query is recorded")
 	timedOut := 0
 	for _, row := range rows {
-		if row.Code == wire.ReturnCode_Timeout && row.Latency >= timeout {
+		if row.Code == wire.ReturnCode_Timeout && row.Latency >= dropsTimeout {
 			timedOut++
 		}
 	}
 	assert.GreaterOrEqual(t, timedOut, dropped, "dropped queries are recorded as Timeout with their wait")
 	// The achieved rate counts only the queries sent, over the timed region
-	// (near, not equal to, the sent count over res.T: its wall time is not
-	// res.T's).
+	// (near, not equal to, the sent count over ns/op × n: its wall time is
+	// not the benchmark's).
 	t.Logf("achieved rate %.1f queries/s; sent over the timed region %.1f queries/s",
-		res.Extra["queries/s"], float64(n-dropped)/res.T.Seconds())
-	assert.Positive(t, res.Extra["queries/s"], "the first query is sent")
-	assert.Less(t, res.Extra["success-%"], 100.0, "dropped queries count against success")
+		res.Metrics["queries/s"], float64(n-dropped)/(res.Metrics["ns/op"]*n/1e9))
+	assert.Positive(t, res.Metrics["queries/s"], "the first query is sent")
+	assert.Less(t, res.Metrics["success-%"], 100.0, "dropped queries count against success")
 }
 
 func TestLoadRate(t *testing.T) {
@@ -243,49 +278,54 @@ func TestRateFlag(t *testing.T) {
 	}
 }
 
-// TestOpenLoopInterrupted interrupts an open loop through the harness's
-// context while both workers wait for a miner that answers only when its
-// context ends: the queries answered before are in the history, the ones
-// the interruption cut are not (as in the closed loop), so no row is
-// UnknownException.
-func TestOpenLoopInterrupted(t *testing.T) {
-	const (
-		conc     = 2
-		answered = 5
-	)
+// The miner of TestOpenLoopInterrupted: conc workers, and the number of
+// timed queries it answers before it hangs.
+const (
+	interruptedConc     = 2
+	interruptedAnswered = 5
+)
+
+// benchInterrupted is the body of TestOpenLoopInterrupted: an open loop
+// interrupted through the harness's context once both workers wait for a
+// miner that answers only interruptedAnswered timed queries.
+func benchInterrupted(b *testing.B, results string) {
 	var calls atomic.Int64
-	inFlight := make(chan struct{}, conc)
+	inFlight := make(chan struct{}, interruptedConc)
 	forward := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
-		if calls.Add(1) <= warmupQueries*conc+answered {
+		if calls.Add(1) <= warmupQueries*interruptedConc+interruptedAnswered {
 			return zeroAnswer(in), nil
 		}
 		inFlight <- struct{}{}
 		<-ctx.Done()
 		return tensor.Tensor{}, ctx.Err()
 	}
-	h, m := inProcess(t, "hung", 10*time.Second, forward)
+	h, m := inProcess(b, results, "hung", 10*time.Second, forward)
 	ctx, interrupt := context.WithCancel(h.ctx)
 	defer interrupt()
 	h.ctx = ctx
-	load, err := Load{Batch: 1, Block: 1, Conc: conc, Rate: 200}.normalize()
-	require.NoError(t, err)
-
-	bt := flag.Lookup("test.benchtime")
-	old := bt.Value.String()
-	require.NoError(t, bt.Value.Set("100000x"))
-	defer func() { require.NoError(t, bt.Value.Set(old)) }()
 	go func() {
-		for range conc {
+		for range interruptedConc {
 			<-inFlight
 		}
 		interrupt()
 	}()
-	res := testing.Benchmark(func(b *testing.B) { h.bench(b, m, load) })
-	assert.Zero(t, res.N, "an interrupted benchmark fails")
+	benchLoad(b, h, m, Load{Batch: 1, Block: 1, Conc: interruptedConc, Rate: 200})
+}
 
-	rows, err := history.Read(h.historyPath(m, load))
-	require.NoError(t, err)
-	require.Len(t, rows, answered, "only the answered queries are recorded")
+// TestOpenLoopInterrupted interrupts an open loop through the harness's
+// context while both workers wait for a miner that answers only when its
+// context ends: the benchmark fails, the queries answered before are in the
+// history, the ones the interruption cut are not (as in the closed loop), so
+// no row is UnknownException.
+func TestOpenLoopInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	res := benchInChild(t, "interrupted", 100000, dir)
+	require.Error(t, res.Err, "an interrupted benchmark fails; output:\n%s", res.Output)
+	assert.Contains(t, res.Output, errInterrupted.Error())
+	assert.Zero(t, res.N, "no result line")
+
+	rows := historyRows(t, dir, "hung")
+	require.Len(t, rows, interruptedAnswered, "only the answered queries are recorded")
 	for i, row := range rows {
 		assert.Equal(t, wire.ReturnCode_Success, row.Code, "row %d", i)
 	}

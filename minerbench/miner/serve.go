@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -166,10 +168,16 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, log *slog.L
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nServes the %s miner as a standalone axon.\n\nFlags:\n", m.Name(), m.Name())
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nSettings and their defaults:\n")
+		fmt.Fprintf(stderr, "\nSettings and their defaults (-set key=value):\n")
+		var table strings.Builder
+		tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 		d := defaults(m)
 		for _, k := range d.Keys() {
-			fmt.Fprintf(stderr, "  %s=%s\n", k, d[k])
+			fmt.Fprintf(tw, "  %s=%s\t%s\n", k, d[k], runtimeNotes[k])
+		}
+		tw.Flush()
+		for line := range strings.Lines(table.String()) {
+			fmt.Fprintln(stderr, strings.TrimRight(line, " \n"))
 		}
 	}
 	if err := fs.Parse(args); err != nil {

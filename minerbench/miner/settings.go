@@ -51,6 +51,22 @@ func RuntimeDefaults() Settings {
 	}
 }
 
+// runtimeNotes say what the runtime's settings mean where their value does
+// not: a miner binary's -h prints them beside the defaults.
+var runtimeNotes = map[string]string{
+	KeyWalletName:     "mock wallet the hotkey derives from",
+	KeyWalletHotkey:   "hotkey name in that wallet",
+	KeyWalletSeed:     "hotkey secret seed, 0x-prefixed hex (empty: a mock key from wallet.name and wallet.hotkey)",
+	KeyAxonIP:         "IP the axon listens on",
+	KeyAxonPort:       "port the axon listens on (0 picks a free one)",
+	KeyAxonExternalIP: "IP announced on the chain (empty: axon.ip)",
+	KeyAxonTimeout:    "time a call may take, queue wait included; later it is answered Timeout",
+	KeyAxonWorkers:    fmt.Sprintf("calls the forward function runs at once (0: %d, Bittensor's axon.max_workers)", axon.DefaultWorkers),
+	KeyAxonQueue:      fmt.Sprintf("calls that may wait for a worker; more are answered NucleusFull (0: %d)", axon.DefaultQueueSize),
+	KeyNetwork:        "name of the chain's network",
+	KeyChainEndpoint:  "host:port of the chain to register on (empty: none)",
+}
+
 // defaults returns m's settings with their defaults: the runtime's and m's
 // own.
 func defaults(m Miner) Settings {

@@ -65,7 +65,7 @@ func start(ctx context.Context, m Miner, overrides Settings, log *slog.Logger) (
 		return nil, err
 	}
 	if fw == nil {
-		return nil, errors.New("its New returned a nil Forwarder and no error")
+		return nil, errors.New("the miner's New returned a nil Forwarder and no error")
 	}
 	r := &Running{closer: closer(fw)}
 	fail := func(err error) (*Running, error) {

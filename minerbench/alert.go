@@ -1,0 +1,67 @@
+package minerbench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// ttyPath is the process's controlling terminal.
+const ttyPath = "/dev/tty"
+
+// alerter writes what a user must see: an error that stops the run (a
+// refused setting, a harness fault), or a failed run.
+//
+// go test merges a test binary's stderr into its stdout, so with
+// `go test -bench . > new.txt` a refusal lands in new.txt and nothing reaches
+// the terminal. When stderr is a regular file, as it is then, an alert is
+// also written to the terminal. A pipe is left alone: what reads it decides
+// what to show (`| tee new.txt` shows everything already).
+type alerter struct {
+	stderr io.Writer
+	tty    io.Writer // nil when stderr reaches the user, or there is no terminal
+}
+
+// report writes an error that stops the run to stderr and to the terminal.
+func (a alerter) report(err error) {
+	msg := fmt.Sprintf("minerbench: %v\n", err)
+	io.WriteString(a.stderr, msg)
+	if a.tty != nil {
+		io.WriteString(a.tty, msg)
+	}
+}
+
+// failed tells the terminal that the run ended with status code, naming the
+// benchmarks that failed, when known. Stderr has the failures' own output
+// already.
+func (a alerter) failed(code int, benchmarks []string) {
+	if a.tty == nil {
+		return
+	}
+	var msg strings.Builder
+	fmt.Fprintf(&msg, "minerbench: the run failed (exit status %d); its output says why", code)
+	if len(benchmarks) > 0 {
+		msg.WriteString(". Failed:")
+		for _, b := range benchmarks {
+			msg.WriteString("\n    " + b)
+		}
+	}
+	msg.WriteString("\n")
+	io.WriteString(a.tty, msg.String())
+}
+
+// openTerminal returns the terminal at path when stderr is a regular file,
+// or nil: stderr is a terminal or a pipe, or there is no terminal (in CI, or
+// a process started without one).
+func openTerminal(stderr *os.File, path string) io.WriteCloser {
+	info, err := stderr.Stat()
+	if err != nil || !info.Mode().IsRegular() {
+		return nil
+	}
+	tty, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return nil
+	}
+	return tty
+}

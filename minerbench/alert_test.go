@@ -1,0 +1,98 @@
+package minerbench
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestOpenTerminal checks when alerts also go to the terminal: when stderr
+// is a regular file (go test -bench . > new.txt), not when it is a pipe
+// (| tee) or there is no terminal.
+func TestOpenTerminal(t *testing.T) {
+	dir := t.TempDir()
+	tty := filepath.Join(dir, "tty") // stands in for /dev/tty
+	require.NoError(t, os.WriteFile(tty, nil, 0o644))
+	file, err := os.Create(filepath.Join(dir, "new.txt"))
+	require.NoError(t, err)
+	defer file.Close()
+
+	w := openTerminal(file, tty)
+	require.NotNil(t, w, "stderr redirected to a file")
+	alerter{stderr: file, tty: w}.report(errors.New("-mb.batch=0: want an integer from 1 to 4096"))
+	require.NoError(t, w.Close())
+	got, err := os.ReadFile(tty)
+	require.NoError(t, err)
+	assert.Equal(t, "minerbench: -mb.batch=0: want an integer from 1 to 4096\n", string(got))
+	got, err = os.ReadFile(file.Name())
+	require.NoError(t, err)
+	assert.Equal(t, "minerbench: -mb.batch=0: want an integer from 1 to 4096\n", string(got), "stderr has it too")
+
+	assert.Nil(t, openTerminal(file, filepath.Join(dir, "missing")), "no terminal")
+	r, pw, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	defer pw.Close()
+	assert.Nil(t, openTerminal(pw, tty), "stderr is a pipe: its reader shows it")
+}
+
+// TestRefusalReachesTerminal checks that Main's refusal of a bad flag goes to
+// the terminal as well as to stderr.
+func TestRefusalReachesTerminal(t *testing.T) {
+	var out bytes.Buffer
+	cfg, err := parseFlags(t, &out, "-mb.batch=0")
+	require.NoError(t, err)
+	var stdout, stderr, tty bytes.Buffer
+	code := run(nil, cfg, []MinerSpec{{Name: "noop", Package: "./miners/noop"}}, &stdout, alerter{stderr: &stderr, tty: &tty})
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, tty.String(), "minerbench: -mb.batch=0: want an integer from 1 to 4096")
+	assert.Equal(t, stderr.String(), tty.String())
+	assert.Empty(t, stdout.String())
+}
+
+// TestFailedAlert checks the terminal's note of a failed run: the status and
+// the failed benchmarks; nothing goes to stderr, which has the failures'
+// own output.
+func TestFailedAlert(t *testing.T) {
+	var stderr, tty bytes.Buffer
+	alerter{stderr: &stderr, tty: &tty}.failed(1, []string{"BenchmarkStandard/miner=noop/batch=10/block=10/conc=1", "BenchmarkCustom/miner=noop/batch=15/block=10/conc=1"})
+	assert.Equal(t, "minerbench: the run failed (exit status 1); its output says why. Failed:\n"+
+		"    BenchmarkStandard/miner=noop/batch=10/block=10/conc=1\n"+
+		"    BenchmarkCustom/miner=noop/batch=15/block=10/conc=1\n", tty.String())
+	assert.Empty(t, stderr.String())
+
+	tty.Reset()
+	alerter{stderr: &stderr, tty: &tty}.failed(2, nil)
+	assert.Equal(t, "minerbench: the run failed (exit status 2); its output says why\n", tty.String())
+	alerter{stderr: &stderr}.failed(1, nil) // no terminal: nothing to do
+	assert.Empty(t, stderr.String())
+}
+
+// benchFailing is the body of TestBenchNotesFailures: Bench against a miner
+// that could not start, whose benchmark fails; it logs what the harness
+// noted.
+func benchFailing(b *testing.B, results string) {
+	cfg := defaultConfig()
+	cfg.Results = results
+	h := &harness{cfg: cfg, ctx: b.Context(), restarted: map[string]bool{}}
+	h.miners = []*Miner{{Name: "broken", err: errors.New("broken on purpose")}, {Name: "skipped", err: errors.New("skipped")}}
+	saved := current
+	current = h
+	defer func() { current = saved }()
+	Bench(b, Load{Batch: 1, Block: 1})
+	b.Logf("failed benchmarks: %q", h.failedBenchmarks())
+}
+
+// TestBenchNotesFailures checks that Bench notes the benchmarks that failed,
+// by name, for the terminal's note at the end of the run.
+func TestBenchNotesFailures(t *testing.T) {
+	res := benchInChild(t, "failing", 1, t.TempDir())
+	require.Error(t, res.Err, res.Output)
+	assert.Contains(t, res.Output, "broken on purpose")
+	assert.Contains(t, res.Output, `failed benchmarks: ["BenchmarkInChild/miner=broken/batch=1/block=1/conc=1" "BenchmarkInChild/miner=skipped/batch=1/block=1/conc=1"]`)
+}

@@ -1,0 +1,133 @@
+package minerbench_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeBenchFile stands in for a bench file in TestCompareScript: it refuses
+// -mb.batch below 1 as Main does, and has one quick benchmark.
+const fakeBenchFile = `package fake
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+)
+
+var (
+	batch = flag.Int("mb.batch", 10, "")
+	_     = flag.String("mb.results", "", "")
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if *batch < 1 {
+		fmt.Fprintf(os.Stderr, "minerbench: -mb.batch=%d: want an integer from 1 to 4096\n", *batch)
+		os.Exit(2)
+	}
+	os.Exit(m.Run())
+}
+
+func BenchmarkFake(b *testing.B) {
+	for b.Loop() {
+	}
+}
+`
+
+// TestCompareScript runs scripts/compare.sh in a scratch git repository
+// whose bench file is a stand-in: a refused flag is shown and ends the script
+// with go test's status, leaving no old.txt or new.txt (an earlier
+// comparison's are removed); a good run writes both and prints benchstat's
+// table.
+func TestCompareScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go test and go tool benchstat in a scratch repository")
+	}
+	for _, tool := range []string{"bash", "git"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("compare.sh needs %s: %v", tool, err)
+		}
+	}
+	repo := t.TempDir()
+	script, err := os.ReadFile(filepath.Join("scripts", "compare.sh"))
+	require.NoError(t, err)
+	// The repository's own go.mod and go.sum give go tool benchstat.
+	files := map[string]string{"scripts/compare.sh": string(script), "fake_test.go": fakeBenchFile}
+	for _, name := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(name)
+		require.NoError(t, err)
+		files[name] = string(b)
+	}
+	for name, content := range files {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(repo, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(repo, name), []byte(content), 0o755))
+	}
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = repo
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "git %v\n%s", args, out)
+	}
+	git("init", "-q")
+	git("add", ".")
+	git("commit", "-q", "-m", "fake bench file")
+
+	compare := func(args ...string) (stdout, stderr string, code int) {
+		cmd := exec.Command("bash", append([]string{"scripts/compare.sh"}, args...)...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "COUNT=1")
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		if exit, ok := err.(*exec.ExitError); ok {
+			return out.String(), errOut.String(), exit.ExitCode()
+		}
+		require.NoError(t, err)
+		return out.String(), errOut.String(), 0
+	}
+	results := []string{filepath.Join(repo, "old.txt"), filepath.Join(repo, "new.txt")}
+
+	t.Run("refused flag", func(t *testing.T) {
+		for _, f := range results {
+			require.NoError(t, os.WriteFile(f, []byte("BenchmarkStale 1 1 ns/op\n"), 0o644))
+		}
+		_, stderr, code := compare("HEAD", "-benchtime", "1x", "-mb.batch", "0")
+		assert.Equal(t, 1, code, "go test's exit status; stderr:\n%s", stderr)
+		assert.Contains(t, stderr, "minerbench: -mb.batch=0: want an integer from 1 to 4096")
+		assert.Contains(t, stderr, "failed with exit status 1; its output:")
+		for _, f := range results {
+			assert.NoFileExists(t, f, "a stale result file looks current")
+		}
+	})
+	t.Run("no benchmark matched", func(t *testing.T) {
+		cmd := exec.Command("bash", "scripts/compare.sh", "HEAD", "-benchtime", "1x")
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "COUNT=1", "BENCH=NoSuchBenchmark")
+		out, err := cmd.CombinedOutput()
+		require.Error(t, err)
+		assert.Contains(t, string(out), "printed no benchmark result")
+		for _, f := range results {
+			assert.NoFileExists(t, f)
+		}
+	})
+	t.Run("good run", func(t *testing.T) {
+		stdout, stderr, code := compare("HEAD", "-benchtime", "1x")
+		require.Zero(t, code, "stderr:\n%s", stderr)
+		for _, f := range results {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			assert.Contains(t, string(b), "BenchmarkFake")
+		}
+		assert.True(t, strings.Contains(stdout, "old.txt") && strings.Contains(stdout, "new.txt") && strings.Contains(stdout, "Fake"),
+			"benchstat's table:\n%s", stdout)
+	})
+}
