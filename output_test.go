@@ -173,7 +173,7 @@ func TestFlakyExample(t *testing.T) {
 	require.NoError(t, reader.Err())
 	assert.Positive(t, n, "no result; stdout:\n%s", stdout.String())
 
-	rows, err := history.Read(filepath.Join(results, "mock", "mock", "flaky", "queries.csv"))
+	rows, err := history.Read(filepath.Join(results, "mock", "default", "flaky", "queries.csv"))
 	require.NoError(t, err)
 	codes := map[wire.ReturnCode]int{}
 	for _, r := range rows {

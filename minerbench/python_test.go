@@ -64,9 +64,11 @@ func TestPythonMiner(t *testing.T) {
 	rows := readRows(t, r.results, "python")
 	require.Len(t, rows, calls)
 	assert.Equal(t, slices.Repeat([]wire.ReturnCode{wire.ReturnCode_Success}, calls), codesOf(rows))
+	start := rows[0].Start
+	assert.False(t, start.IsZero(), "start_time is set")
 	for i, row := range rows {
 		assert.Equal(t, int64(i), row.Index)
-		assert.Equal(t, history.RunInfo{NProcesses: 1, NCalls: calls, BatchSize: 2, BlockSize: 4, WorldSize: 1}, row.RunInfo)
+		assert.Equal(t, history.RunInfo{NProcesses: 1, NCalls: calls, BatchSize: 2, BlockSize: 4, WorldSize: 1, Start: start}, row.RunInfo)
 	}
 
 	// The host found the axon on the chain under the hotkey the miner
