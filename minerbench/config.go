@@ -15,6 +15,7 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/miner"
+	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // flagPrefix namespaces minerbench's flags so they cannot collide with go test's.
@@ -50,6 +51,9 @@ type config struct {
 	Rate float64
 	// Timeout bounds each query; a query cut by it is recorded as Timeout.
 	Timeout time.Duration
+	// Compression is the gRPC compression of the queries, as Bittensor's
+	// dendrite.compression: "", "gzip" or "deflate".
+	Compression string
 	// Restart starts fresh history files instead of appending to them.
 	Restart bool
 	// Results is the directory the miners' histories and logs go under.
@@ -98,6 +102,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Delay, name("delay"), c.Delay, "pause each worker makes after each query")
 	fs.Float64Var(&c.Rate, name("rate"), c.Rate, fmt.Sprintf("open loop: queries per second the standard benchmark sends on a fixed schedule, latency measured from each query's intended send time; 0 runs the closed loop (0 to %d)", maxRate))
 	fs.DurationVar(&c.Timeout, name("timeout"), c.Timeout, "per-query timeout; a query cut by it is recorded as Timeout")
+	fs.StringVar(&c.Compression, name("compression"), c.Compression, "gRPC `compression` of the queries, as Bittensor's dendrite.compression: gzip, deflate, or empty for none (a miner compresses its answers as its axon.compression setting says)")
 	fs.BoolVar(&c.Restart, name("restart"), c.Restart, "start fresh query histories instead of appending to them")
 	fs.StringVar(&c.Results, name("results"), c.Results, "`directory` of the results: each miner's query histories and log, under <network>/<wallet>/<miner>/")
 	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "also show the miners' logs live on stderr (they are always kept in logs.log)")
@@ -173,6 +178,9 @@ func (c *config) check(known []string) error {
 	}
 	if c.Timeout <= 0 {
 		bad("timeout", c.Timeout, "a positive duration, such as 12s")
+	}
+	if wire.CheckCompression("", c.Compression) != nil {
+		bad("compression", c.Compression, `"gzip", "deflate" or "" (none)`)
 	}
 	if c.BlockTime <= 0 {
 		bad("blocktime", c.BlockTime, "a positive duration, such as 50ms or 12s")

@@ -71,6 +71,7 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 		{"negative delay", []string{"-mb.delay=-1ms"}, nil, []string{"-mb.delay=-1ms: want a duration of 0 or more, such as 100ms"}},
 		{"zero timeout", []string{"-mb.timeout=0s"}, nil, []string{"-mb.timeout=0s: want a positive duration, such as 12s"}},
 		{"negative timeout", []string{"-mb.timeout=-1s"}, nil, []string{"-mb.timeout=-1s: want a positive duration, such as 12s"}},
+		{"unknown compression", []string{"-mb.compression=br"}, nil, []string{`-mb.compression=br: want "gzip", "deflate" or "" (none)`}},
 		{"zero blocktime", []string{"-mb.blocktime=0s"}, nil, []string{"-mb.blocktime=0s: want a positive duration, such as 50ms or 12s"}},
 		{"unknown miner", []string{"-mb.miners=template,nosuch"}, nil,
 			[]string{"-mb.miners=template,nosuch: want names from: template, noop (unknown: nosuch)"}},

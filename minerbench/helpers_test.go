@@ -62,7 +62,7 @@ func inProcess(tb testing.TB, results, name string, timeout time.Duration, forwa
 	cfg.Timeout = timeout
 	h := &harness{cfg: cfg, ctx: tb.Context(), restarted: map[string]bool{}}
 	m := &Miner{Name: name, Endpoint: addr, dir: resultsDir(cfg.Results, mockNetwork, validatorWallet, name)}
-	m.connect(h.ctx, wallet.Mock(validatorName))
+	m.connect(h.ctx, wallet.Mock(validatorName), "")
 	tb.Cleanup(m.stop)
 	require.NoError(tb, m.Err())
 	h.miners = []*Miner{m}

@@ -317,7 +317,7 @@ func start(ctx context.Context, cfg config, specs []MinerSpec, stderr io.Writer)
 		if err := logTo(stderr, m.dir); err != nil {
 			return nil, err
 		}
-		m.connect(ctx, validator)
+		m.connect(ctx, validator, cfg.Compression)
 		h.miners = []*Miner{m}
 		return h, nil
 	}
@@ -364,7 +364,7 @@ func start(ctx context.Context, cfg config, specs []MinerSpec, stderr io.Writer)
 	}
 	status := newStatusLine(stderr)
 	defer status.done()
-	l := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, echo: echo, status: status}
+	l := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, compression: cfg.Compression, echo: echo, status: status}
 	h.miners = make([]*Miner, len(specs))
 	var wg sync.WaitGroup
 	for i, spec := range specs {

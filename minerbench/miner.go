@@ -54,7 +54,10 @@ type Miner struct {
 	defaults  miner.Settings
 	proc      *launch.Process
 	validator *wallet.Keypair
-	err       error
+	// compression is what the dendrites compress requests with
+	// (-mb.compression).
+	compression string
+	err         error
 
 	mu        sync.Mutex
 	dendrites []*dendrite.Dendrite
@@ -121,9 +124,10 @@ func Miners() []*Miner {
 	return slices.Clone(current.miners)
 }
 
-// connect dials the miner's axon with the validator's hotkey.
-func (m *Miner) connect(ctx context.Context, validator *wallet.Keypair) {
-	m.validator = validator
+// connect dials the miner's axon with the validator's hotkey, to send
+// requests in compression ("" for none).
+func (m *Miner) connect(ctx context.Context, validator *wallet.Keypair, compression string) {
+	m.validator, m.compression = validator, compression
 	if _, err := m.clients(ctx, 1); err != nil {
 		m.err = err
 	}
@@ -138,7 +142,7 @@ func (m *Miner) clients(ctx context.Context, n int) ([]*dendrite.Dendrite, error
 	defer m.mu.Unlock()
 	for len(m.dendrites) < n {
 		dialCtx, cancel := context.WithTimeout(ctx, dialTimeout)
-		d, err := dendrite.Dial(dialCtx, m.Endpoint, m.validator)
+		d, err := dendrite.Dial(dialCtx, m.Endpoint, m.validator, dendrite.WithCompression(m.compression))
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("miner %s: dial %s: %w", m.Name, m.Endpoint, err)
@@ -171,6 +175,7 @@ type launcher struct {
 	chain         *chain.Chain
 	chainEndpoint string
 	validator     *wallet.Keypair
+	compression   string    // of the queries, -mb.compression
 	echo          io.Writer // a copy of every miner's log, or nil
 	status        *statusLine
 }
@@ -250,7 +255,7 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary, dir string,
 		return fail(fmt.Errorf("%w; the miner's log is in %s", err, logPath))
 	}
 	m.Endpoint = chain.Endpoint(neuron)
-	m.connect(ctx, l.validator)
+	m.connect(ctx, l.validator, l.compression)
 	return m
 }
 

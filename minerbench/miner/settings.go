@@ -18,17 +18,27 @@ type Settings map[string]string
 
 // Settings the runtime owns, shared by every miner.
 const (
-	KeyWalletName     = "wallet.name"
-	KeyWalletHotkey   = "wallet.hotkey"
-	KeyWalletSeed     = "wallet.seed"
-	KeyAxonIP         = "axon.ip"
-	KeyAxonPort       = "axon.port"
-	KeyAxonExternalIP = "axon.external_ip"
-	KeyAxonTimeout    = "axon.forward_timeout"
-	KeyAxonWorkers    = "axon.workers"
-	KeyAxonQueue      = "axon.queue"
-	KeyNetwork        = "subtensor.network"
-	KeyChainEndpoint  = "subtensor.chain_endpoint"
+	KeyWalletName              = "wallet.name"
+	KeyWalletHotkey            = "wallet.hotkey"
+	KeyWalletSeed              = "wallet.seed"
+	KeyAxonIP                  = "axon.ip"
+	KeyAxonPort                = "axon.port"
+	KeyAxonExternalIP          = "axon.external_ip"
+	KeyAxonTimeout             = "axon.forward_timeout"
+	KeyAxonWorkers             = "axon.workers"
+	KeyAxonQueue               = "axon.queue"
+	KeyAxonCompression         = "axon.compression"
+	KeyAxonMaxConnections      = "axon.max_connections"
+	KeyAxonMaxStreams          = "axon.max_streams_per_connection"
+	KeyAxonMaxRequestsInFlight = "axon.max_requests_in_flight"
+	KeyAxonMaxAnswerBytes      = "axon.max_answer_bytes"
+	KeyAxonHandshakeTimeout    = "axon.handshake_timeout"
+	KeyAxonRequestTimeout      = "axon.request_timeout"
+	KeyAxonWriteTimeout        = "axon.write_timeout"
+	KeyAxonIdleTimeout         = "axon.idle_timeout"
+	KeyAxonMaxClockSkew        = "axon.max_clock_skew"
+	KeyNetwork                 = "subtensor.network"
+	KeyChainEndpoint           = "subtensor.chain_endpoint"
 )
 
 // RuntimeDefaults returns the settings every miner has, with their defaults:
@@ -37,34 +47,54 @@ const (
 // subtensor.chain_endpoint registers nowhere).
 func RuntimeDefaults() Settings {
 	return Settings{
-		KeyWalletName:     "default",
-		KeyWalletHotkey:   "default",
-		KeyWalletSeed:     "",
-		KeyAxonIP:         "127.0.0.1",
-		KeyAxonPort:       "0",
-		KeyAxonExternalIP: "",
-		KeyAxonTimeout:    axon.DefaultForwardTimeout.String(),
-		KeyAxonWorkers:    "0",
-		KeyAxonQueue:      "0",
-		KeyNetwork:        "mock",
-		KeyChainEndpoint:  "",
+		KeyWalletName:              "default",
+		KeyWalletHotkey:            "default",
+		KeyWalletSeed:              "",
+		KeyAxonIP:                  "127.0.0.1",
+		KeyAxonPort:                "0",
+		KeyAxonExternalIP:          "",
+		KeyAxonTimeout:             axon.DefaultForwardTimeout.String(),
+		KeyAxonWorkers:             "0",
+		KeyAxonQueue:               "0",
+		KeyAxonCompression:         "",
+		KeyAxonMaxConnections:      strconv.Itoa(axon.DefaultMaxConnections),
+		KeyAxonMaxStreams:          strconv.Itoa(axon.DefaultMaxStreamsPerConnection),
+		KeyAxonMaxRequestsInFlight: strconv.Itoa(axon.DefaultMaxRequestsInFlight),
+		KeyAxonMaxAnswerBytes:      strconv.Itoa(4 * axon.DefaultMaxMessageSize),
+		KeyAxonHandshakeTimeout:    axon.DefaultHandshakeTimeout.String(),
+		KeyAxonRequestTimeout:      axon.DefaultRequestTimeout.String(),
+		KeyAxonWriteTimeout:        axon.DefaultWriteTimeout.String(),
+		KeyAxonIdleTimeout:         axon.DefaultIdleTimeout.String(),
+		KeyAxonMaxClockSkew:        axon.DefaultMaxClockSkew.String(),
+		KeyNetwork:                 "mock",
+		KeyChainEndpoint:           "",
 	}
 }
 
 // runtimeNotes say what the runtime's settings mean where their value does
 // not: a miner binary's -h prints them beside the defaults.
 var runtimeNotes = map[string]string{
-	KeyWalletName:     "mock wallet the hotkey derives from",
-	KeyWalletHotkey:   "hotkey name in that wallet",
-	KeyWalletSeed:     "hotkey secret seed, 0x-prefixed hex (empty: a mock key from wallet.name and wallet.hotkey)",
-	KeyAxonIP:         "IP the axon listens on",
-	KeyAxonPort:       "port the axon listens on (0 picks a free one)",
-	KeyAxonExternalIP: "IP announced on the chain (empty: axon.ip)",
-	KeyAxonTimeout:    "time a call may take, queue wait included; later it is answered Timeout",
-	KeyAxonWorkers:    fmt.Sprintf("calls the forward function runs at once (0: %d, Bittensor's axon.max_workers)", axon.DefaultWorkers),
-	KeyAxonQueue:      fmt.Sprintf("calls that may wait for a worker; more are answered NucleusFull (0: %d)", axon.DefaultQueueSize),
-	KeyNetwork:        "name of the chain's network",
-	KeyChainEndpoint:  "host:port of the chain to register on (empty: none)",
+	KeyWalletName:              "mock wallet the hotkey derives from",
+	KeyWalletHotkey:            "hotkey name in that wallet",
+	KeyWalletSeed:              "hotkey secret seed, 0x-prefixed hex (empty: a mock key from wallet.name and wallet.hotkey)",
+	KeyAxonIP:                  "IP the axon listens on",
+	KeyAxonPort:                "port the axon listens on (0 picks a free one)",
+	KeyAxonExternalIP:          "IP announced on the chain (empty: axon.ip)",
+	KeyAxonTimeout:             "time a call may take, queue wait included; later it is answered Timeout",
+	KeyAxonWorkers:             fmt.Sprintf("calls the forward function runs at once (0: %d, Bittensor's axon.max_workers)", axon.DefaultWorkers),
+	KeyAxonQueue:               fmt.Sprintf("calls that may wait for a worker; more are answered NucleusFull (0: %d)", axon.DefaultQueueSize),
+	KeyAxonCompression:         "compression of the axon's answers: gzip, deflate, or empty (or NoCompression, 2.0.4's word) for none; compressed requests are read either way",
+	KeyAxonMaxConnections:      "connections served at once; more wait to be accepted",
+	KeyAxonMaxStreams:          "calls in progress on one connection",
+	KeyAxonMaxRequestsInFlight: "calls whose request is still being received; more are refused on their headers",
+	KeyAxonMaxAnswerBytes:      "answer bytes in flight across the axon; a call that finds no room waits as for a worker",
+	KeyAxonHandshakeTimeout:    "time a new connection has to finish its HTTP/2 handshake",
+	KeyAxonRequestTimeout:      "time from a call's headers to the end of its request",
+	KeyAxonWriteTimeout:        "time a client has to read an answer before its connection is closed",
+	KeyAxonIdleTimeout:         "time a connection without calls is kept",
+	KeyAxonMaxClockSkew:        "how far from the axon's clock a call's nonce may be",
+	KeyNetwork:                 "name of the chain's network",
+	KeyChainEndpoint:           "host:port of the chain to register on (empty: none)",
 }
 
 // defaults returns m's settings with their defaults: the runtime's and m's

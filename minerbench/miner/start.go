@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,12 +75,7 @@ func start(ctx context.Context, m Miner, overrides Settings, log *slog.Logger) (
 		}
 		return nil, err
 	}
-	r.axon, err = axon.New(axon.Config{
-		Wallet:         cfg.hotkey,
-		ForwardTimeout: cfg.forwardTimeout,
-		Workers:        cfg.workers,
-		QueueSize:      cfg.queue,
-	}, fw.Forward)
+	r.axon, err = axon.New(cfg.axon, fw.Forward)
 	if err != nil {
 		return fail(err)
 	}
@@ -176,8 +172,7 @@ type runtimeConfig struct {
 	hotkey, coldkey *wallet.Keypair
 	ip, externalIP  string
 	port            int
-	forwardTimeout  time.Duration
-	workers, queue  int
+	axon            axon.Config
 	chainEndpoint   string
 }
 
@@ -209,15 +204,69 @@ func parseRuntimeSettings(s Settings) (runtimeConfig, error) {
 	if c.port, err = s.Int(KeyAxonPort, 0, 65535); err != nil {
 		return c, err
 	}
-	if c.forwardTimeout, err = s.Duration(KeyAxonTimeout); err != nil {
+	if c.axon, err = parseAxonSettings(s); err != nil {
 		return c, err
 	}
-	if c.workers, err = s.Int(KeyAxonWorkers, 0, 4096); err != nil {
-		return c, err
-	}
-	if c.queue, err = s.Int(KeyAxonQueue, 0, 1<<20); err != nil {
-		return c, err
-	}
+	c.axon.Wallet = c.hotkey
 	c.chainEndpoint = s[KeyChainEndpoint]
 	return c, nil
 }
+
+// parseAxonSettings returns the axon's configuration the axon.* settings
+// give, but for its wallet.
+func parseAxonSettings(s Settings) (axon.Config, error) {
+	var c axon.Config
+	c.Compression = strings.TrimSpace(s[KeyAxonCompression])
+	if c.Compression == noCompression {
+		c.Compression = ""
+	}
+	if err := wire.CheckCompression("setting "+KeyAxonCompression, c.Compression); err != nil {
+		return c, err
+	}
+	ints := []struct {
+		key    string
+		lo, hi int
+		to     *int
+	}{
+		{KeyAxonWorkers, 0, 4096, &c.Workers},
+		{KeyAxonQueue, 0, 1 << 20, &c.QueueSize},
+		{KeyAxonMaxConnections, 1, 1 << 20, &c.MaxConnections},
+		{KeyAxonMaxStreams, 1, 1 << 20, &c.MaxStreamsPerConnection},
+		{KeyAxonMaxRequestsInFlight, 1, 1 << 20, &c.MaxRequestsInFlight},
+	}
+	for _, f := range ints {
+		v, err := s.Int(f.key, f.lo, f.hi)
+		if err != nil {
+			return c, err
+		}
+		*f.to = v
+	}
+	answerBytes, err := s.Int(KeyAxonMaxAnswerBytes, axon.DefaultMaxMessageSize, 1<<40)
+	if err != nil {
+		return c, err
+	}
+	c.MaxAnswerBytes = int64(answerBytes)
+	durations := []struct {
+		key string
+		to  *time.Duration
+	}{
+		{KeyAxonTimeout, &c.ForwardTimeout},
+		{KeyAxonHandshakeTimeout, &c.HandshakeTimeout},
+		{KeyAxonRequestTimeout, &c.RequestTimeout},
+		{KeyAxonWriteTimeout, &c.WriteTimeout},
+		{KeyAxonIdleTimeout, &c.IdleTimeout},
+		{KeyAxonMaxClockSkew, &c.MaxClockSkew},
+	}
+	for _, f := range durations {
+		v, err := s.Duration(f.key)
+		if err != nil {
+			return c, err
+		}
+		*f.to = v
+	}
+	return c, nil
+}
+
+// noCompression is Bittensor 2.0.4's name of no compression
+// (--axon.compression NoCompression), taken as "".
+const noCompression = "NoCompression"

@@ -1,0 +1,74 @@
+package miner
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/minerbench/minerbench/minerbench/axon"
+)
+
+// TestAxonSettings checks that every axon.* setting reaches the axon's
+// configuration, that the defaults are the axon's own, and that a bad value
+// is refused naming its setting.
+func TestAxonSettings(t *testing.T) {
+	c, err := parseAxonSettings(RuntimeDefaults())
+	require.NoError(t, err)
+	assert.Equal(t, axon.Config{
+		ForwardTimeout:          axon.DefaultForwardTimeout,
+		MaxConnections:          axon.DefaultMaxConnections,
+		MaxStreamsPerConnection: axon.DefaultMaxStreamsPerConnection,
+		MaxRequestsInFlight:     axon.DefaultMaxRequestsInFlight,
+		MaxAnswerBytes:          4 * axon.DefaultMaxMessageSize,
+		HandshakeTimeout:        axon.DefaultHandshakeTimeout,
+		RequestTimeout:          axon.DefaultRequestTimeout,
+		WriteTimeout:            axon.DefaultWriteTimeout,
+		IdleTimeout:             axon.DefaultIdleTimeout,
+		MaxClockSkew:            axon.DefaultMaxClockSkew,
+	}, c)
+
+	s, err := RuntimeDefaults().Merge(Settings{
+		KeyAxonCompression:         "deflate",
+		KeyAxonWorkers:             "3",
+		KeyAxonQueue:               "7",
+		KeyAxonMaxConnections:      "5",
+		KeyAxonMaxStreams:          "6",
+		KeyAxonMaxRequestsInFlight: "8",
+		KeyAxonMaxAnswerBytes:      "134217728",
+		KeyAxonTimeout:             "2s",
+		KeyAxonHandshakeTimeout:    "3s",
+		KeyAxonRequestTimeout:      "4s",
+		KeyAxonWriteTimeout:        "5s",
+		KeyAxonIdleTimeout:         "6s",
+		KeyAxonMaxClockSkew:        "7s",
+	})
+	require.NoError(t, err)
+	c, err = parseAxonSettings(s)
+	require.NoError(t, err)
+	assert.Equal(t, axon.Config{
+		Compression: "deflate", Workers: 3, QueueSize: 7,
+		MaxConnections: 5, MaxStreamsPerConnection: 6, MaxRequestsInFlight: 8, MaxAnswerBytes: 128 << 20,
+		ForwardTimeout: 2 * time.Second, HandshakeTimeout: 3 * time.Second, RequestTimeout: 4 * time.Second,
+		WriteTimeout: 5 * time.Second, IdleTimeout: 6 * time.Second, MaxClockSkew: 7 * time.Second,
+	}, c)
+
+	s[KeyAxonCompression] = noCompression
+	c, err = parseAxonSettings(s)
+	require.NoError(t, err)
+	assert.Empty(t, c.Compression, "2.0.4's NoCompression is no compression")
+
+	for key, value := range map[string]string{
+		KeyAxonCompression:    "br",
+		KeyAxonMaxConnections: "0",
+		KeyAxonMaxAnswerBytes: "1024",
+		KeyAxonWriteTimeout:   "-1s",
+		KeyAxonMaxClockSkew:   "soon",
+	} {
+		bad, err := RuntimeDefaults().Merge(Settings{key: value})
+		require.NoError(t, err)
+		_, err = parseAxonSettings(bad)
+		assert.ErrorContains(t, err, "setting "+key, "%s=%s", key, value)
+	}
+}
