@@ -1,10 +1,9 @@
-// Command template is the template miner: a small transformer encoder in pure
-// Go, like Bittensor's template nucleus, served as a minerbench plugin.
+// Command template is the template miner: the serving path of Bittensor
+// 2.0.4's template nucleus in pure Go, served as a minerbench plugin.
 package main
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/minerbench/minerbench/minerbench/axon"
 	"github.com/minerbench/minerbench/minerbench/plugin"
@@ -21,14 +20,7 @@ type template struct{}
 func (template) Name() string { return "template" }
 
 func (template) Defaults() plugin.Settings {
-	c := nucleus.DefaultConfig()
-	return plugin.Settings{
-		"nucleus.nhid":    strconv.Itoa(c.NHid),
-		"nucleus.nhead":   strconv.Itoa(c.NHead),
-		"nucleus.nlayers": strconv.Itoa(c.NLayers),
-		"nucleus.width":   strconv.Itoa(c.Width),
-		"nucleus.seed":    strconv.FormatUint(c.Seed, 10),
-	}
+	return nucleus.DefaultConfig().Settings()
 }
 
 func (template) New(s plugin.Settings) (axon.ForwardFunc, error) {
