@@ -456,22 +456,49 @@ func (ln *layerNorm) apply(x []float32) {
 	w := len(ln.gamma)
 	for r := 0; r < len(x); r += w {
 		row := x[r : r+w]
-		var sum float64
-		for _, v := range row {
-			sum += float64(v)
-		}
-		mean := sum / float64(w)
-		var sq float64
-		for _, v := range row {
-			d := float64(v) - mean
-			sq += d * d
-		}
-		inv := float32(1 / math.Sqrt(sq/float64(w)+layerNormEps))
+		mean := sum(row) / float64(w)
+		variance := sumSquares(row, mean) / float64(w)
+		inv := float32(1 / math.Sqrt(variance+layerNormEps))
 		m := float32(mean)
+		gamma, beta := ln.gamma[:len(row)], ln.beta[:len(row)]
 		for i, v := range row {
-			row[i] = (v-m)*inv*ln.gamma[i] + ln.beta[i]
+			row[i] = (v-m)*inv*gamma[i] + beta[i]
 		}
 	}
+}
+
+// sum returns Σv, summed in float64 four values at a time.
+func sum(v []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += float64(v[i])
+		s1 += float64(v[i+1])
+		s2 += float64(v[i+2])
+		s3 += float64(v[i+3])
+	}
+	for ; i < len(v); i++ {
+		s0 += float64(v[i])
+	}
+	return s0 + s1 + s2 + s3
+}
+
+// sumSquares returns Σ(v−mean)², summed in float64 four values at a time.
+func sumSquares(v []float32, mean float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		d0, d1, d2, d3 := float64(v[i])-mean, float64(v[i+1])-mean, float64(v[i+2])-mean, float64(v[i+3])-mean
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(v); i++ {
+		d := float64(v[i]) - mean
+		s0 += d * d
+	}
+	return s0 + s1 + s2 + s3
 }
 
 // resize returns s with length n, reallocating only when its capacity is short.

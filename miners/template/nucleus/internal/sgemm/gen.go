@@ -26,7 +26,7 @@ type family struct {
 }
 
 var families = []family{
-	{name: "avx512", feature: "AVX-512F", reg: "Z", lanes: 16, vecs: 2, maxRows: 12, zero: "VPXORD"},
+	{name: "avx512", feature: "AVX-512F", reg: "Z", lanes: 16, vecs: 2, maxRows: 14, zero: "VPXORD"},
 	{name: "avx2", feature: "AVX2 and FMA", reg: "Y", lanes: 8, vecs: 2, maxRows: 6, zero: "VXORPS"},
 }
 

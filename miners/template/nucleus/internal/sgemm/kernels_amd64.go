@@ -3,7 +3,7 @@
 package sgemm
 
 // avx512Tiles are the AVX-512F kernels, indexed by their number of rows.
-var avx512Tiles = [...]tile{nil, avx512Tile1, avx512Tile2, avx512Tile3, avx512Tile4, avx512Tile5, avx512Tile6, avx512Tile7, avx512Tile8, avx512Tile9, avx512Tile10, avx512Tile11, avx512Tile12}
+var avx512Tiles = [...]tile{nil, avx512Tile1, avx512Tile2, avx512Tile3, avx512Tile4, avx512Tile5, avx512Tile6, avx512Tile7, avx512Tile8, avx512Tile9, avx512Tile10, avx512Tile11, avx512Tile12, avx512Tile13, avx512Tile14}
 
 // avx512Cols is the width of every AVX-512F tile.
 const avx512Cols = 32
@@ -43,6 +43,12 @@ func avx512Tile11(a, b, c []float32, k, ldc int)
 
 //go:noescape
 func avx512Tile12(a, b, c []float32, k, ldc int)
+
+//go:noescape
+func avx512Tile13(a, b, c []float32, k, ldc int)
+
+//go:noescape
+func avx512Tile14(a, b, c []float32, k, ldc int)
 
 // avx2Tiles are the AVX2 and FMA kernels, indexed by their number of rows.
 var avx2Tiles = [...]tile{nil, avx2Tile1, avx2Tile2, avx2Tile3, avx2Tile4, avx2Tile5, avx2Tile6}

@@ -89,16 +89,20 @@ func (p *Packed) pack(ks *kernels, src []float32, l Layout, ld, k, n int) {
 		panel := p.data[q*k*nr : (q+1)*k*nr]
 		j0 := q * nr
 		cols := min(nr, n-j0)
-		for i := range k {
-			row := panel[i*nr : (i+1)*nr]
-			if l == RowMajor {
-				copy(row, src[i*ld+j0:i*ld+j0+cols])
-			} else {
-				for j := range cols {
-					row[j] = src[(j0+j)*ld+i]
-				}
+		if cols < nr {
+			clear(panel)
+		}
+		if l == RowMajor {
+			for i := range k {
+				copy(panel[i*nr:i*nr+cols], src[i*ld+j0:i*ld+j0+cols])
 			}
-			clear(row[cols:])
+			continue
+		}
+		// Read each stored column in order; the writes stay within the panel.
+		for j := range cols {
+			for i, v := range src[(j0+j)*ld : (j0+j)*ld+k] {
+				panel[i*nr+j] = v
+			}
 		}
 	}
 }
@@ -174,10 +178,11 @@ func (buf *Buffer) packA(a []float32, lda, m, k0, depth, mr int) {
 	for i0 := 0; i0 < m; i0 += mr {
 		rows := min(mr, m-i0)
 		sliver := buf.a[i0*depth : (i0+rows)*depth]
-		for i := range rows {
-			row := a[(i0+i)*lda+k0 : (i0+i)*lda+k0+depth]
-			for p, v := range row {
-				sliver[p*rows+i] = v
+		base := i0*lda + k0
+		for p := range depth {
+			col := sliver[p*rows : (p+1)*rows]
+			for i := range col {
+				col[i] = a[base+i*lda+p]
 			}
 		}
 	}
