@@ -657,21 +657,6 @@ func TestConcurrentForward(t *testing.T) {
 	}
 }
 
-// Once warmed up, ForwardInto allocates nothing: its working memory is
-// reused from call to call.
-func TestForwardIntoReusesMemory(t *testing.T) {
-	n := mustNew(t, small(64, 2, 40, 2, 40, 2))
-	tokens := randomTokens(1, 4*8)
-	dst := make([]float32, len(tokens)*64)
-	require.NoError(t, n.ForwardInto(dst, tokens, 4, 8))
-	allocs := testing.AllocsPerRun(20, func() {
-		if err := n.ForwardInto(dst, tokens, 4, 8); err != nil {
-			t.Fatal(err)
-		}
-	})
-	assert.Zero(t, allocs)
-}
-
 // BenchmarkForward times one forward of the original's model at the shapes
 // scripts/template-vs-torch.sh compares with torch. Run it on one core
 // (-cpu 1): the nucleus computes on the goroutine that calls it.
