@@ -13,11 +13,12 @@ path with torch.nn, at any width, from the original's code, and:
                 scripts/template-torch.py fixture miners/template/nucleus/testdata)
   time          times one forward on one thread at the original's width and
                 defaults for [1, 1], [10, 10] and [32, 32], printed as Go
-                benchmark lines (BenchmarkTorchForward/batch=B/seq=S)
+                benchmark lines (BenchmarkTorchForward/batch=B/seq=S, with
+                ns/op of wall time and cpu-ns/op of the process's CPU time)
   ratios T G    reads the output of `time` (file T) and of the Go
-                BenchmarkForward (file G), both from interleaved runs, and
-                prints Go's time over torch's per shape: the median and the
-                range of the per-run ratios
+                BenchmarkForward (file G), both from interleaved rounds, and
+                prints Go's time over torch's per shape, wall time and CPU
+                time: the median and the range of the per-round ratios
 
 Needs Debian's python3-torch (torch 1.13) or any torch with the same
 nn.TransformerEncoderLayer.
@@ -167,37 +168,52 @@ def timing():
             for _ in range(3):
                 model(tokens)
             n, elapsed = 0, 0.0
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             while elapsed < 1.0 or n < 3:
                 model(tokens)
                 n += 1
                 elapsed = time.perf_counter() - start
-        print("BenchmarkTorchForward/batch=%d/seq=%d \t%d\t%.0f ns/op" % (batch, seq, n, elapsed / n * 1e9), flush=True)
+            cpu = time.process_time() - cpu
+        print(
+            "BenchmarkTorchForward/batch=%d/seq=%d \t%d\t%.0f ns/op\t%.0f cpu-ns/op"
+            % (batch, seq, n, elapsed / n * 1e9, cpu / n * 1e9),
+            flush=True,
+        )
 
 
 def ratios(torch_file, go_file):
-    line = re.compile(r"^Benchmark(?:Torch)?Forward/(batch=\d+/seq=\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
+    name = re.compile(r"^Benchmark(?:Torch)?Forward/(batch=\d+/seq=\d+)(?:-\d+)?\s+\d+\s")
+    metric = re.compile(r"([\d.]+) (ns/op|cpu-ns/op)")
 
     def read(path):
         runs = {}
         with open(path) as f:
             for text in f:
-                m = line.match(text)
+                m = name.match(text)
                 if m:
-                    runs.setdefault(m.group(1), []).append(float(m.group(2)))
+                    for value, unit in metric.findall(text):
+                        runs.setdefault((m.group(1), unit), []).append(float(value))
         return runs
 
     torch_runs, go_runs = read(torch_file), read(go_file)
-    print("%-16s %12s %12s %8s %s" % ("shape", "torch ms", "go ms", "go/torch", "(range of the per-run ratios)"))
-    for shape, t in torch_runs.items():
-        g = go_runs.get(shape, [])
+    print("%-16s %-10s %10s %10s %9s  %s" % ("shape", "time", "torch ms", "go ms", "go/torch", "range of the per-round ratios"))
+    for (shape, unit), t in torch_runs.items():
+        g = go_runs.get((shape, unit), [])
         n = min(len(t), len(g))
         if n == 0:
             continue
         r = [g[i] / t[i] for i in range(n)]
         print(
-            "%-16s %12.2f %12.2f %8.2f [%.2f-%.2f]"
-            % (shape, statistics.median(t) / 1e6, statistics.median(g) / 1e6, statistics.median(r), min(r), max(r))
+            "%-16s %-10s %10.2f %10.2f %9.2f  %.2f-%.2f"
+            % (
+                shape,
+                "wall" if unit == "ns/op" else "cpu",
+                statistics.median(t) / 1e6,
+                statistics.median(g) / 1e6,
+                statistics.median(r),
+                min(r),
+                max(r),
+            )
         )
 
 

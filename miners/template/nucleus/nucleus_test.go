@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -659,18 +660,31 @@ func TestConcurrentForward(t *testing.T) {
 
 // BenchmarkForward times one forward of the original's model at the shapes
 // scripts/template-vs-torch.sh compares with torch. Run it on one core
-// (-cpu 1): the nucleus computes on the goroutine that calls it.
+// (-cpu 1): the nucleus computes on the goroutine that calls it. ns/op is
+// wall time; cpu-ns/op is the process's CPU time, steadier on a busy machine.
 func BenchmarkForward(b *testing.B) {
 	n := mustNew(b, DefaultConfig())
 	for _, sh := range []struct{ batch, seq int }{{1, 1}, {10, 10}, {32, 32}} {
 		tokens := randomTokens(1, sh.batch*sh.seq)
 		b.Run(fmt.Sprintf("batch=%d/seq=%d", sh.batch, sh.seq), func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := cpuTime()
 			for b.Loop() {
 				if _, err := n.Forward(tokens, sh.batch, sh.seq); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// cpuTime returns the user and system CPU time the process has used, in
+// nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
