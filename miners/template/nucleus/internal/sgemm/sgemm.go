@@ -3,16 +3,22 @@
 //
 // The work is done by register-blocked tiles, in AVX-512 or AVX2+FMA
 // assembly on amd64 processors that have them and in plain Go elsewhere.
-// Products run in blocks of kc rows of B, so that one kc-deep sliver of a
-// panel stays in the L1 cache while every row sliver of A passes over it.
+// Products run in blocks of kc rows of B and of about mcRows rows of A, so
+// that one kc-deep sliver of a panel of B stays in the L1 cache while the
+// row slivers of A, from the L2 cache, pass over it.
 package sgemm
 
 //go:generate go run gen.go
 
 import "fmt"
 
-// kc is the depth of one pass over the panels of B.
-const kc = 256
+const (
+	// kc is the depth of one pass over the panels of B.
+	kc = 256
+	// mcRows bounds the rows of A packed for one pass, so that they stay in
+	// the L2 cache while the panels of B go by.
+	mcRows = 192
+)
 
 // tile computes c[i*ldc+j] += Σp a[p*r+i]·b[p*nr+j] for i < r, j < nr and
 // p < k, where r is its number of rows and nr its family's width.
@@ -142,29 +148,39 @@ func (buf *Buffer) MulAdd(c []float32, ldc int, a []float32, lda, m int, b *Pack
 			m, k, lda, len(a), k, (m-1)*max(lda, k)+k))
 	}
 	nr, mr := ks.nr, ks.maxRows()
+	mc := max(1, mcRows/mr) * mr
 	buf.edge = resize(buf.edge, mr*nr)
 	for k0 := 0; k0 < k; k0 += kc {
 		depth := min(kc, k-k0)
-		buf.packA(a, lda, m, k0, depth, mr)
-		for j0 := 0; j0 < n; j0 += nr {
-			bp := b.data[j0*k+k0*nr : j0*k+(k0+depth)*nr]
-			cols := min(nr, n-j0)
-			for i0 := 0; i0 < m; i0 += mr {
-				rows := min(mr, m-i0)
-				ap := buf.a[i0*depth : (i0+rows)*depth]
-				if cols == nr {
-					ks.tiles[rows](ap, bp, c[i0*ldc+j0:(i0+rows-1)*ldc+j0+nr], depth, ldc)
-					continue
-				}
-				edge := buf.edge[:rows*nr]
-				clear(edge)
-				ks.tiles[rows](ap, bp, edge, depth, nr)
-				for i := range rows {
-					dst := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cols]
-					for j, v := range edge[i*nr : i*nr+cols] {
-						dst[j] += v
-					}
-				}
+		for i1 := 0; i1 < m; i1 += mc {
+			block := min(mc, m-i1)
+			buf.packA(a[i1*lda:], lda, block, k0, depth, mr)
+			for j0 := 0; j0 < n; j0 += nr {
+				bp := b.data[j0*k+k0*nr : j0*k+(k0+depth)*nr]
+				buf.panel(ks, c[i1*ldc+j0:], ldc, bp, block, depth, min(nr, n-j0))
+			}
+		}
+	}
+}
+
+// panel adds the product of the packed rows in buf.a and one kc-deep
+// sliver of a panel of B to the rows×cols block of C at c.
+func (buf *Buffer) panel(ks *kernels, c []float32, ldc int, bp []float32, rows, depth, cols int) {
+	nr, mr := ks.nr, ks.maxRows()
+	for i0 := 0; i0 < rows; i0 += mr {
+		r := min(mr, rows-i0)
+		ap := buf.a[i0*depth : (i0+r)*depth]
+		if cols == nr {
+			ks.tiles[r](ap, bp, c[i0*ldc:(i0+r-1)*ldc+nr], depth, ldc)
+			continue
+		}
+		edge := buf.edge[:r*nr]
+		clear(edge)
+		ks.tiles[r](ap, bp, edge, depth, nr)
+		for i := range r {
+			dst := c[(i0+i)*ldc : (i0+i)*ldc+cols]
+			for j, v := range edge[i*nr : i*nr+cols] {
+				dst[j] += v
 			}
 		}
 	}

@@ -59,8 +59,8 @@ func (pr product) String() string {
 }
 
 // products covers single rows and columns, every tile height, sizes one
-// below and above the tile widths, more than one kc block, and strides
-// and offsets that leave no row aligned.
+// below and above the tile widths, more than one block of kc columns or
+// mcRows rows, and strides and offsets that leave no row aligned.
 func products() []product {
 	var ps []product
 	sizes := []struct{ m, k, n int }{
@@ -68,6 +68,8 @@ func products() []product {
 		{5, 9, 15}, {6, 16, 16}, {7, 17, 17}, {12, 31, 32}, {13, 33, 33},
 		{14, 64, 47}, {25, 100, 65}, {24, kc, 96}, {11, kc + 1, 31},
 		{37, 2*kc + 3, 70}, {100, 300, 129},
+		// More rows than one pass packs.
+		{mcRows + 9, 40, 33}, {2*mcRows + 31, kc + 5, 17},
 	}
 	for i, s := range sizes {
 		l := Layout(i % 2)
