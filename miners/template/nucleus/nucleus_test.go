@@ -667,6 +667,10 @@ func BenchmarkForward(b *testing.B) {
 	for _, sh := range []struct{ batch, seq int }{{1, 1}, {10, 10}, {32, 32}} {
 		tokens := randomTokens(1, sh.batch*sh.seq)
 		b.Run(fmt.Sprintf("batch=%d/seq=%d", sh.batch, sh.seq), func(b *testing.B) {
+			// Warm up, so that the working memory for this shape is in place.
+			if _, err := n.Forward(tokens, sh.batch, sh.seq); err != nil {
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			cpu := cpuTime()
 			for b.Loop() {
