@@ -3,6 +3,9 @@ package sgemm
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -243,5 +246,22 @@ func BenchmarkTile(b *testing.B) {
 			}
 			b.ReportMetric(2*float64(r*k*ks.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 		})
+	}
+}
+
+// The committed assembly is what gen.go writes.
+func TestGeneratedKernelsUpToDate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the generator with go run")
+	}
+	dir := t.TempDir()
+	out, err := exec.Command("go", "run", "gen.go", "-dir", dir).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, name := range []string{"kernels_amd64.go", "kernels_amd64.s"} {
+		want, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		got, err := os.ReadFile(name)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got), "%s differs from gen.go's output: run go generate", name)
 	}
 }
