@@ -1,11 +1,10 @@
-// Command template is the template miner: a small transformer encoder in pure
-// Go, like Bittensor's template nucleus, served as a minerbench plugin.
+// Command template is the template miner: the serving path of Bittensor
+// 2.0.4's template nucleus in pure Go, served as a minerbench plugin.
 package main
 
 import (
 	"context"
 	"log/slog"
-	"strconv"
 
 	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/miners/template/nucleus"
@@ -19,14 +18,7 @@ type template struct{}
 func (template) Name() string { return "template" }
 
 func (template) Defaults() miner.Settings {
-	c := nucleus.DefaultConfig()
-	return miner.Settings{
-		"nucleus.nhid":    strconv.Itoa(c.NHid),
-		"nucleus.nhead":   strconv.Itoa(c.NHead),
-		"nucleus.nlayers": strconv.Itoa(c.NLayers),
-		"nucleus.width":   strconv.Itoa(c.Width),
-		"nucleus.seed":    strconv.FormatUint(c.Seed, 10),
-	}
+	return nucleus.DefaultConfig().Settings()
 }
 
 func (template) New(_ context.Context, s miner.Settings, _ *slog.Logger) (miner.Forwarder, error) {

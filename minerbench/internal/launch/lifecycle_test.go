@@ -129,20 +129,13 @@ func writeScript(t *testing.T, name, body string) string {
 }
 
 func TestInfo(t *testing.T) {
-	nc := nucleus.DefaultConfig()
 	tests := []struct {
 		name  string
 		path  *string
 		extra miner.Settings
 	}{
 		{"noop", &noopBin, nil},
-		{"template", &templateBin, miner.Settings{
-			"nucleus.nhid":    strconv.Itoa(nc.NHid),
-			"nucleus.nhead":   strconv.Itoa(nc.NHead),
-			"nucleus.nlayers": strconv.Itoa(nc.NLayers),
-			"nucleus.width":   strconv.Itoa(nc.Width),
-			"nucleus.seed":    strconv.FormatUint(nc.Seed, 10),
-		}},
+		{"template", &templateBin, nucleus.DefaultConfig().Settings()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,88 +2,178 @@ package nucleus
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-// Bounds on Config fields. They keep one nucleus within a few GiB of memory
-// whatever the settings say.
+// Bounds on Config fields. They keep one nucleus within a few hundred MiB
+// of memory whatever the settings say.
 const (
 	// MaxWidth is the largest accepted Config.Width.
 	MaxWidth = 4096
-	// MaxNHid is the largest accepted Config.NHid.
+	// MaxNHid is the largest accepted feed-forward width of an encoder.
 	MaxNHid = 16384
-	// MaxNLayers is the largest accepted Config.NLayers.
+	// MaxNLayers is the largest accepted number of layers of an encoder.
 	MaxNLayers = 64
-	// MaxWeights is the largest accepted number of weights over all layers
-	// and the output projection (float64 each, so 1 GiB).
+	// MaxWeights is the largest accepted number of weights over both
+	// encoders (float32 each, so 512 MiB).
 	MaxWeights = 1 << 27
 )
 
-// Setting keys, in the original's dotted form.
-const (
-	keyNHid    = "nucleus.nhid"
-	keyNHead   = "nucleus.nhead"
-	keyNLayers = "nucleus.nlayers"
-	keyWidth   = "nucleus.width"
-	keySeed    = "nucleus.seed"
-)
-
-// Config sizes the transformer. Every field must be set; DefaultConfig gives
-// a small model, Width 1024 the original's size.
+// Config sizes the nucleus with the original's settings.
 type Config struct {
-	// NHid is the width of each layer's feed-forward hidden layer (nucleus.nhid).
-	NHid int
-	// NHead is the number of attention heads; it must divide Width (nucleus.nhead).
-	NHead int
-	// NLayers is the number of encoder layers (nucleus.nlayers).
-	NLayers int
-	// Width is the model dimension: embedding, attention and layer width
-	// (nucleus.width). When it is not 1024 a final projection maps it to 1024.
+	// Width is the model dimension. The original's is the network's, 1024,
+	// and no setting changes it; smaller widths serve the tests.
 	Width int
-	// Seed determines every weight and every token embedding (nucleus.seed).
-	// Any value is accepted.
+	// Routing is the routing encoder: nucleus.nhead, nucleus.nhid and
+	// nucleus.dropout, one layer.
+	Routing Encoder
+	// Student is the student encoder, fed by the routing encoder:
+	// nucleus.student_nhead, student_nhid, student_nlayers and
+	// student_dropout.
+	Student Encoder
+	// Training holds the settings of the original's training path, which
+	// serving does not run.
+	Training Training
+	// Seed determines every initial weight (nucleus.seed). Any value is
+	// accepted.
 	Seed uint64
 }
 
-// DefaultConfig returns NHid 200, NHead 2, NLayers 2, Width 64, Seed 0.
+// Encoder sizes a torch.nn.TransformerEncoder of post-norm layers with ReLU
+// feed-forward blocks.
+type Encoder struct {
+	// NHead is the number of attention heads; it must divide Config.Width.
+	NHead int
+	// NHid is the width of each layer's feed-forward block.
+	NHid int
+	// NLayers is the number of layers.
+	NLayers int
+	// Dropout is the dropout probability while training. Serving runs
+	// without dropout, as torch does in eval mode, so it changes nothing
+	// here; it is kept and checked for the original's sake.
+	Dropout float64
+}
+
+// Training holds the original's settings that only its training path
+// reads. They are accepted and checked so that the original's command
+// lines work, and change nothing when serving.
+type Training struct {
+	// NLayers sizes the encoder of the peers' responses (nucleus.nlayers).
+	NLayers int
+	// TopK is how many peers a training step queries (nucleus.topk).
+	TopK int
+	// Importance weighs the routing's importance loss (nucleus.importance).
+	Importance float64
+}
+
+// DefaultConfig returns the original's defaults: Width 1024; both encoders
+// with 2 heads, a feed-forward width of 200 and dropout 0.2; 1 routing
+// layer and 2 student layers; training NLayers 2, TopK 50, Importance 0.1;
+// Seed 0.
 func DefaultConfig() Config {
-	return Config{NHid: 200, NHead: 2, NLayers: 2, Width: 64, Seed: 0}
+	enc := Encoder{NHead: 2, NHid: 200, NLayers: 1, Dropout: 0.2}
+	c := Config{
+		Width:    1024,
+		Routing:  enc,
+		Student:  enc,
+		Training: Training{NLayers: 2, TopK: 50, Importance: 0.1},
+	}
+	c.Student.NLayers = 2
+	return c
+}
+
+// setting is one nucleus.* key and the field it sets.
+type setting struct {
+	key string
+	i   *int     // an integer field, or nil
+	f   *float64 // a float field, or nil
+	u   *uint64  // the seed, or nil
+	// lo and hi bound the value (not the seed's).
+	lo, hi float64
+}
+
+// settings lists c's keys in the original's dotted form, sorted, with the
+// bounds Validate checks besides the heads dividing the width.
+func (c *Config) settings() []setting {
+	return []setting{
+		{key: "nucleus.dropout", f: &c.Routing.Dropout, lo: 0, hi: 1},
+		{key: "nucleus.importance", f: &c.Training.Importance, lo: math.Inf(-1), hi: math.Inf(1)},
+		{key: "nucleus.nhead", i: &c.Routing.NHead, lo: 1, hi: float64(c.Width)},
+		{key: "nucleus.nhid", i: &c.Routing.NHid, lo: 1, hi: MaxNHid},
+		{key: "nucleus.nlayers", i: &c.Training.NLayers, lo: 0, hi: MaxNLayers},
+		{key: "nucleus.seed", u: &c.Seed},
+		{key: "nucleus.student_dropout", f: &c.Student.Dropout, lo: 0, hi: 1},
+		{key: "nucleus.student_nhead", i: &c.Student.NHead, lo: 1, hi: float64(c.Width)},
+		{key: "nucleus.student_nhid", i: &c.Student.NHid, lo: 1, hi: MaxNHid},
+		{key: "nucleus.student_nlayers", i: &c.Student.NLayers, lo: 0, hi: MaxNLayers},
+		{key: "nucleus.topk", i: &c.Training.TopK, lo: 0, hi: math.MaxInt32},
+	}
+}
+
+// Settings returns every nucleus.* key with c's value, in the form
+// FromSettings reads.
+func (c Config) Settings() map[string]string {
+	m := make(map[string]string)
+	for _, s := range c.settings() {
+		switch {
+		case s.i != nil:
+			m[s.key] = strconv.Itoa(*s.i)
+		case s.f != nil:
+			m[s.key] = strconv.FormatFloat(*s.f, 'g', -1, 64)
+		default:
+			m[s.key] = strconv.FormatUint(*s.u, 10)
+		}
+	}
+	return m
 }
 
 // Validate reports the first field outside its accepted range, naming it in
 // the dotted form of the settings.
 func (c Config) Validate() error {
-	if c.NHid < 1 || c.NHid > MaxNHid {
-		return fmt.Errorf("%s=%d: want 1 to %d", keyNHid, c.NHid, MaxNHid)
-	}
-	if c.NLayers < 1 || c.NLayers > MaxNLayers {
-		return fmt.Errorf("%s=%d: want 1 to %d", keyNLayers, c.NLayers, MaxNLayers)
-	}
 	if c.Width < 1 || c.Width > MaxWidth {
-		return fmt.Errorf("%s=%d: want 1 to %d", keyWidth, c.Width, MaxWidth)
+		return fmt.Errorf("width=%d: want 1 to %d", c.Width, MaxWidth)
 	}
-	if c.NHead < 1 || c.NHead > c.Width || c.Width%c.NHead != 0 {
-		return fmt.Errorf("%s=%d: want a divisor of %s=%d", keyNHead, c.NHead, keyWidth, c.Width)
+	if c.Routing.NLayers < 1 || c.Routing.NLayers > MaxNLayers {
+		return fmt.Errorf("routing layers=%d: want 1 to %d", c.Routing.NLayers, MaxNLayers)
+	}
+	for _, s := range c.settings() {
+		switch {
+		case s.i != nil && (*s.i < int(s.lo) || float64(*s.i) > s.hi):
+			return fmt.Errorf("%s=%d: want %d to %d", s.key, *s.i, int(s.lo), int(s.hi))
+		case s.f != nil && (math.IsNaN(*s.f) || math.IsInf(*s.f, 0) || *s.f < s.lo || *s.f > s.hi):
+			if math.IsInf(s.lo, -1) {
+				return fmt.Errorf("%s=%g: want a finite number", s.key, *s.f)
+			}
+			return fmt.Errorf("%s=%g: want %g to %g", s.key, *s.f, s.lo, s.hi)
+		}
+	}
+	for _, e := range []struct {
+		key   string
+		heads int
+	}{{"nucleus.nhead", c.Routing.NHead}, {"nucleus.student_nhead", c.Student.NHead}} {
+		if c.Width%e.heads != 0 {
+			return fmt.Errorf("%s=%d: want a divisor of the width, %d", e.key, e.heads, c.Width)
+		}
 	}
 	if w := c.weights(); w > MaxWeights {
-		return fmt.Errorf("%s=%d, %s=%d, %s=%d: %d weights, want at most %d",
-			keyWidth, c.Width, keyNHid, c.NHid, keyNLayers, c.NLayers, w, MaxWeights)
+		return fmt.Errorf("nucleus.nhid=%d, nucleus.student_nhid=%d, nucleus.student_nlayers=%d: %d weights, want at most %d",
+			c.Routing.NHid, c.Student.NHid, c.Student.NLayers, w, MaxWeights)
 	}
 	return nil
 }
 
-// weights counts the weights and biases of a model of this size. The
-// per-field bounds keep it far from overflowing an int64.
+// weights counts the parameters of both encoders. The per-field bounds
+// keep it far from overflowing an int64.
 func (c Config) weights() int64 {
-	w, h := int64(c.Width), int64(c.NHid)
-	perLayer := (w*3*w + 3*w) + (w*w + w) + (w*h + h) + (h*w + w) + 4*w
-	total := int64(c.NLayers) * perLayer
-	if c.Width != outDim {
-		total += w*outDim + outDim
+	w := int64(c.Width)
+	layer := func(e Encoder) int64 {
+		h := int64(e.NHid)
+		return int64(e.NLayers) * ((3*w*w + 3*w) + (w*w + w) + (w*h + h) + (h*w + w) + 4*w)
 	}
-	return total
+	return layer(c.Routing) + layer(c.Student)
 }
 
 // FromSettings starts from DefaultConfig and applies the nucleus.* keys of m.
@@ -91,11 +181,11 @@ func (c Config) weights() int64 {
 // value that does not parse is refused, and so is a result Validate refuses.
 func FromSettings(m map[string]string) (Config, error) {
 	c := DefaultConfig()
-	ints := map[string]*int{
-		keyNHid:    &c.NHid,
-		keyNHead:   &c.NHead,
-		keyNLayers: &c.NLayers,
-		keyWidth:   &c.Width,
+	byKey := make(map[string]setting)
+	var known []string
+	for _, s := range c.settings() {
+		byKey[s.key] = s
+		known = append(known, s.key)
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -106,25 +196,31 @@ func FromSettings(m map[string]string) (Config, error) {
 		if !strings.HasPrefix(k, "nucleus.") {
 			continue
 		}
-		v := m[k]
-		if k == keySeed {
-			s, err := strconv.ParseUint(strings.TrimSpace(v), 0, 64)
-			if err != nil {
-				return Config{}, fmt.Errorf("%s=%q: want an unsigned 64-bit integer", k, v)
-			}
-			c.Seed = s
-			continue
-		}
-		p, ok := ints[k]
+		s, ok := byKey[k]
 		if !ok {
-			return Config{}, fmt.Errorf("unknown setting %q: want one of %s, %s, %s, %s, %s",
-				k, keyNHid, keyNHead, keyNLayers, keyWidth, keySeed)
+			return Config{}, fmt.Errorf("unknown setting %q: want one of %s", k, strings.Join(known, ", "))
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q: want an integer", k, v)
+		v := strings.TrimSpace(m[k])
+		switch {
+		case s.i != nil:
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return Config{}, fmt.Errorf("%s=%q: want an integer", k, m[k])
+			}
+			*s.i = n
+		case s.f != nil:
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return Config{}, fmt.Errorf("%s=%q: want a number", k, m[k])
+			}
+			*s.f = f
+		default:
+			u, err := strconv.ParseUint(v, 0, 64)
+			if err != nil {
+				return Config{}, fmt.Errorf("%s=%q: want an unsigned 64-bit integer", k, m[k])
+			}
+			*s.u = u
 		}
-		*p = n
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

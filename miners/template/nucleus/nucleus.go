@@ -1,13 +1,19 @@
-// Package nucleus is the compute core of the template miner: a small
-// transformer encoder in pure Go, shaped like the template nucleus of
-// Bittensor 2.0. Token ids go through a deterministic embedding, sinusoidal
-// positional encoding, NLayers post-norm encoder layers (multi-head
-// self-attention and a ReLU feed-forward, each with a residual and a layer
-// norm) and a projection to the network dimension, 1024.
+// Package nucleus is the compute core of the template miner: the serving
+// path of Bittensor 2.0.4's template miner nucleus, in float32 and pure Go.
 //
-// Every weight is drawn from Config.Seed, so two nuclei with the same Config
-// compute the same outputs. The embedding holds no vocabulary-sized table: a
-// token's row is generated from (seed, token id) when it is needed.
+// A [batch, seq] block of token ids goes through a token embedding scaled by
+// √Width, the sinusoidal positional encoding, the routing encoder (one
+// layer), the student encoder (Student.NLayers layers), and a final scaling
+// by √Width. Each encoder layer is a post-norm torch.nn.TransformerEncoderLayer
+// (multi-head self-attention, then a ReLU feed-forward block, each with a
+// residual and a layer norm of epsilon 1e-5), and both encoders attend
+// causally: a token sees only itself and the tokens before it. Dropout is off,
+// as in torch's eval mode.
+//
+// Every initial weight is drawn from Config.Seed as the original initialises
+// them (see New), so two nuclei with the same Config compute the same
+// outputs. The token embedding holds no vocabulary-sized table: a token's row
+// is drawn from (seed, token id) when it is needed.
 package nucleus
 
 import (
@@ -16,184 +22,311 @@ import (
 	"math/rand/v2"
 	"sync"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-
 	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/miners/template/nucleus/internal/sgemm"
 )
 
 const (
-	// outDim is the width of every output row.
-	outDim = wire.NetworkDim
 	// layerNormEps is added to the variance, as torch.nn.LayerNorm does.
 	layerNormEps = 1e-5
-	// embedRange bounds the generated embedding entries before scaling by
-	// sqrt(Width), as the original initialised its embedding table.
-	embedRange = 0.1
-	// queryBlock is how many query rows share one scores buffer, so attention
-	// needs queryBlock×seq scratch rather than seq×seq.
-	queryBlock = 64
+	// cachedPositions is how many positions' encodings are computed once in
+	// New; later positions are computed when they are needed.
+	cachedPositions = 256
 	// Salts separating the random streams drawn from one seed.
 	weightStream = 0x6e75636c65757321
 	embedSalt    = 0x656d626564646e67
 )
 
-// Nucleus is a transformer with fixed weights. Its methods may be called from
-// several goroutines at once.
+// Nucleus is the serving model with fixed weights. Its methods may be called
+// from several goroutines at once.
 type Nucleus struct {
-	cfg    Config
-	layers []layer
-	// proj maps Width to 1024; nil when Width is 1024.
-	proj *linear
-	// freq[i] is the angular frequency of positional-encoding columns 2i and 2i+1.
-	freq       []float64
-	embedScale float64
-	scratch    sync.Pool
+	cfg              Config
+	routing, student []layer
+	embed            embedder
+	// div[i] is the angular frequency of positional-encoding columns 2i
+	// and 2i+1; pos holds the encodings of the first cachedPositions
+	// positions, Width values each.
+	div, pos []float32
+	scale    float32 // √Width
+	scratch  sync.Pool
 }
 
-// linear is y = x·w + b with w stored in×out, row-major.
+// embedder writes the embedding of token t (not yet scaled) to row.
+type embedder interface {
+	embed(t int64, row []float32)
+}
+
+// layer is one post-norm encoder layer, as torch.nn.TransformerEncoderLayer:
+// x = norm1(x + attn(x)); x = norm2(x + linear2(relu(linear1(x)))).
+type layer struct {
+	heads int
+	// inProj holds the query, key and value projections side by side
+	// (Width×3Width); head h uses columns h·Width/heads up to
+	// (h+1)·Width/heads of each.
+	inProj, outProj, linear1, linear2 linear
+	norm1, norm2                      layerNorm
+}
+
+// linear is y = x·w + b, with w packed in×out.
 type linear struct {
-	w blas64.General
-	b []float64
+	w *sgemm.Packed
+	b []float32
 }
 
 // layerNorm normalises each row to mean 0 and variance 1, then scales by
 // gamma and shifts by beta.
 type layerNorm struct {
-	gamma, beta []float64
-}
-
-// layer is one post-norm encoder layer, as torch.nn.TransformerEncoderLayer:
-// x = norm1(x + attn(x)); x = norm2(x + ff2(relu(ff1(x)))).
-type layer struct {
-	// qkv holds the query, key and value projections side by side (Width×3Width);
-	// head h uses columns h·Width/NHead up to (h+1)·Width/NHead of each.
-	qkv          linear
-	out          linear
-	ff1, ff2     linear
-	norm1, norm2 layerNorm
+	gamma, beta []float32
 }
 
 // scratch is the working memory of one forward pass.
 type scratch struct {
-	x, qkv, ctx, tmp, hid, scores, out []float64
+	x, qkv, ctx, hid, scores []float32
+	mm                       sgemm.Buffer
 }
 
-// New returns a nucleus whose weights are drawn from cfg.Seed: weight
-// matrices uniformly within the Xavier/Glorot bound sqrt(6/(fan_in+fan_out)),
-// feed-forward and projection biases within 1/sqrt(fan_in), attention biases
-// zero, layer norms the identity (gamma 1, beta 0).
+// New returns a nucleus whose weights are drawn from cfg.Seed as the
+// original initialises them: the token embedding Xavier-uniform, as its
+// reset_weights does; the routing layer with its linear weights
+// Xavier-uniform (reset_weights again) and the rest as torch initialises a
+// TransformerEncoderLayer; the student layers as torch does. The layers of
+// one encoder are equal at first, since torch.nn.TransformerEncoder clones
+// one layer. Torch's
+// initialisation: query, key and value weights Xavier-uniform with zero
+// biases, the output projection uniform within 1/√Width with a zero bias,
+// the feed-forward weights and biases uniform within 1/√fan_in, layer norms
+// the identity.
 func New(cfg Config) (*Nucleus, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, weightStream))
-	w, h := cfg.Width, cfg.NHid
-	layers := make([]layer, cfg.NLayers)
-	for i := range layers {
-		layers[i] = layer{
-			qkv:   newLinear(rng, w, 3*w, float64(w+w), 0),
-			out:   newLinear(rng, w, w, float64(w+w), 0),
-			ff1:   newLinear(rng, w, h, float64(w+h), float64(w)),
-			ff2:   newLinear(rng, h, w, float64(h+w), float64(h)),
-			norm1: newLayerNorm(w),
-			norm2: newLayerNorm(w),
-		}
-	}
-	var proj *linear
-	if w != outDim {
-		p := newLinear(rng, w, outDim, float64(w+outDim), float64(w))
-		proj = &p
-	}
-	return assemble(cfg, layers, proj), nil
+	return build(cfg, drawParams(cfg)), nil
 }
 
-// assemble builds a nucleus around the given weights, which must match cfg.
-func assemble(cfg Config, layers []layer, proj *linear) *Nucleus {
-	n := &Nucleus{
-		cfg:        cfg,
-		layers:     layers,
-		proj:       proj,
-		freq:       make([]float64, (cfg.Width+1)/2),
-		embedScale: embedRange * math.Sqrt(float64(cfg.Width)),
+// drawParams draws the initial parameters New describes from cfg.Seed.
+func drawParams(cfg Config) params {
+	rng := rand.New(rand.NewPCG(cfg.Seed, weightStream))
+	routing := drawLayer(rng, cfg.Width, cfg.Routing, true)
+	student := drawLayer(rng, cfg.Width, cfg.Student, false)
+	return params{
+		routing: clones(routing, cfg.Routing.NLayers),
+		student: clones(student, cfg.Student.NLayers),
+		embed:   newDrawnEmbedding(cfg.Seed, cfg.Width),
 	}
-	for i := range n.freq {
-		n.freq[i] = math.Exp(-math.Log(10000) * float64(2*i) / float64(cfg.Width))
+}
+
+// clones returns n copies of l, as torch.nn.TransformerEncoder makes its
+// layers. They share storage, which build copies when it packs them.
+func clones(l layerParams, n int) []layerParams {
+	ls := make([]layerParams, n)
+	for i := range ls {
+		ls[i] = l
+	}
+	return ls
+}
+
+// params are a nucleus's parameters as torch holds them: a weight is
+// out×in, row-major.
+type params struct {
+	routing, student []layerParams
+	embed            embedder
+}
+
+// layerParams are one encoder layer's parameters, named as torch names them.
+type layerParams struct {
+	heads              int
+	inProjW, inProjB   []float32
+	outProjW, outProjB []float32
+	linear1W, linear1B []float32
+	linear2W, linear2B []float32
+	norm1W, norm1B     []float32
+	norm2W, norm2B     []float32
+}
+
+// drawLayer draws one layer of encoder e, width w, as New describes; xavier
+// draws the output projection and feed-forward weights Xavier-uniform, as
+// reset_weights does, instead of torch's default.
+func drawLayer(rng *rand.Rand, w int, e Encoder, xavier bool) layerParams {
+	h := e.NHid
+	uniform := func(n int, bound float64) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(bound * (2*rng.Float64() - 1))
+		}
+		return s
+	}
+	glorot := func(in, out int) float64 { return math.Sqrt(6 / float64(in+out)) }
+	fanIn := func(in int) float64 { return 1 / math.Sqrt(float64(in)) }
+	ones := make([]float32, w)
+	for i := range ones {
+		ones[i] = 1
+	}
+	p := layerParams{
+		heads:    e.NHead,
+		inProjW:  uniform(3*w*w, glorot(w, 3*w)),
+		inProjB:  make([]float32, 3*w),
+		outProjB: make([]float32, w),
+		norm1W:   ones, norm1B: make([]float32, w),
+		norm2W: ones, norm2B: make([]float32, w),
+	}
+	if xavier {
+		p.outProjW = uniform(w*w, glorot(w, w))
+		p.linear1W = uniform(h*w, glorot(w, h))
+	} else {
+		p.outProjW = uniform(w*w, fanIn(w))
+		p.linear1W = uniform(h*w, fanIn(w))
+	}
+	p.linear1B = uniform(h, fanIn(w))
+	if xavier {
+		p.linear2W = uniform(w*h, glorot(h, w))
+	} else {
+		p.linear2W = uniform(w*h, fanIn(h))
+	}
+	p.linear2B = uniform(w, fanIn(h))
+	return p
+}
+
+// build packs p's weights into a nucleus; p must match cfg, which is valid.
+func build(cfg Config, p params) *Nucleus {
+	w := cfg.Width
+	n := &Nucleus{
+		cfg:   cfg,
+		embed: p.embed,
+		div:   make([]float32, (w+1)/2),
+		pos:   make([]float32, cachedPositions*w),
+		scale: float32(math.Sqrt(float64(w))),
+	}
+	for _, lp := range p.routing {
+		n.routing = append(n.routing, packLayer(w, lp))
+	}
+	for _, lp := range p.student {
+		n.student = append(n.student, packLayer(w, lp))
+	}
+	// As torch computes its table: in float32, exp(2i·(−ln 10000/Width)).
+	step := float32(-math.Log(10000) / float64(w))
+	for i := range n.div {
+		n.div[i] = float32(math.Exp(float64(float32(2*i) * step)))
+	}
+	for pos := range cachedPositions {
+		n.addSinusoid(pos, n.pos[pos*w:(pos+1)*w])
 	}
 	n.scratch.New = func() any { return new(scratch) }
 	return n
 }
 
-// newLinear draws an in×out weight matrix uniformly within
-// sqrt(6/xavierFans) and out biases uniformly within 1/sqrt(biasFanIn), or
-// zero biases when biasFanIn is 0.
-func newLinear(rng *rand.Rand, in, out int, xavierFans, biasFanIn float64) linear {
-	l := linear{
-		w: blas64.General{Rows: in, Cols: out, Stride: out, Data: make([]float64, in*out)},
-		b: make([]float64, out),
+// packLayer packs one layer's weights for products with rows of width w.
+func packLayer(w int, p layerParams) layer {
+	lin := func(weight, bias []float32) linear {
+		out, in := len(bias), len(weight)/len(bias)
+		return linear{w: sgemm.Pack(weight, sgemm.ColMajor, in, in, out), b: bias}
 	}
-	a := math.Sqrt(6 / xavierFans)
-	for i := range l.w.Data {
-		l.w.Data[i] = a * (2*rng.Float64() - 1)
+	return layer{
+		heads:   p.heads,
+		inProj:  lin(p.inProjW, p.inProjB),
+		outProj: lin(p.outProjW, p.outProjB),
+		linear1: lin(p.linear1W, p.linear1B),
+		linear2: lin(p.linear2W, p.linear2B),
+		norm1:   layerNorm{gamma: p.norm1W, beta: p.norm1B},
+		norm2:   layerNorm{gamma: p.norm2W, beta: p.norm2B},
 	}
-	if biasFanIn > 0 {
-		a = 1 / math.Sqrt(biasFanIn)
-		for i := range l.b {
-			l.b[i] = a * (2*rng.Float64() - 1)
+}
+
+// drawnEmbedding is the Xavier-uniform token embedding of a vocabulary of
+// wire.VocabSize tokens, whose rows are drawn from a PCG stream keyed by
+// (seed, token id) instead of being stored.
+type drawnEmbedding struct {
+	seed  uint64
+	bound float64
+}
+
+func newDrawnEmbedding(seed uint64, width int) drawnEmbedding {
+	return drawnEmbedding{
+		seed:  mix64(seed ^ embedSalt),
+		bound: math.Sqrt(6 / float64(wire.VocabSize+width)),
+	}
+}
+
+func (e drawnEmbedding) embed(t int64, row []float32) {
+	var p rand.PCG
+	p.Seed(e.seed, mix64(uint64(t)))
+	for i := range row {
+		u := float64(p.Uint64()>>11) * 0x1p-53 // uniform in [0, 1)
+		row[i] = float32(e.bound * (2*u - 1))
+	}
+}
+
+// mix64 is the splitmix64 finaliser: a bijection that spreads nearby keys
+// apart before they seed a PCG stream.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// addPosition adds the positional encoding of position pos to row.
+func (n *Nucleus) addPosition(pos int, row []float32) {
+	if pos >= cachedPositions {
+		n.addSinusoid(pos, row)
+		return
+	}
+	for i, v := range n.pos[pos*len(row) : (pos+1)*len(row)] {
+		row[i] += v
+	}
+}
+
+// addSinusoid adds the sinusoidal encoding of position pos to row, as the
+// original's PositionalEncoding computes it in float32: sin(pos·div_i) in
+// column 2i and cos(pos·div_i) in column 2i+1.
+func (n *Nucleus) addSinusoid(pos int, row []float32) {
+	for i, f := range n.div {
+		sin, cos := math.Sincos(float64(float32(pos) * f))
+		row[2*i] += float32(sin)
+		if 2*i+1 < len(row) {
+			row[2*i+1] += float32(cos)
 		}
 	}
-	return l
 }
 
-func newLayerNorm(width int) layerNorm {
-	ln := layerNorm{gamma: make([]float64, width), beta: make([]float64, width)}
-	for i := range ln.gamma {
-		ln.gamma[i] = 1
-	}
-	return ln
-}
-
-// Config returns the configuration the nucleus was built with.
-func (n *Nucleus) Config() Config { return n.cfg }
-
-// Forward runs the transformer over a [batch, seq] block of token ids in C
-// order and returns its [batch, seq, 1024] output in C order. Rows of the
-// batch are independent: no token attends to another row's tokens.
+// Forward runs the model over a [batch, seq] block of token ids in C order
+// and returns its [batch, seq, Width] output in C order. Rows of the batch
+// are independent: no token attends to another row's tokens.
 func (n *Nucleus) Forward(tokens []int64, batch, seq int) ([]float32, error) {
-	rows, err := checkInput(tokens, batch, seq)
+	rows, err := n.checkInput(tokens, batch, seq)
 	if err != nil {
 		return nil, err
 	}
-	dst := make([]float32, rows*outDim)
+	dst := make([]float32, rows*n.cfg.Width)
 	n.compute(dst, tokens, seq)
 	return dst, nil
 }
 
 // ForwardInto is Forward writing its output to dst, which must hold exactly
-// batch×seq×1024 values. Apart from the matrix routines' own work it does not
-// allocate once warmed up.
+// batch×seq×Width values. Once warmed up it does not allocate.
 func (n *Nucleus) ForwardInto(dst []float32, tokens []int64, batch, seq int) error {
-	rows, err := checkInput(tokens, batch, seq)
+	rows, err := n.checkInput(tokens, batch, seq)
 	if err != nil {
 		return err
 	}
-	if len(dst) != rows*outDim {
-		return fmt.Errorf("output length %d: want batch×seq×%d = %d", len(dst), outDim, rows*outDim)
+	if len(dst) != rows*n.cfg.Width {
+		return fmt.Errorf("output length %d: want batch×seq×%d = %d", len(dst), n.cfg.Width, rows*n.cfg.Width)
 	}
 	n.compute(dst, tokens, seq)
 	return nil
 }
 
 // checkInput returns batch×seq after checking the shape and every token id.
-func checkInput(tokens []int64, batch, seq int) (int, error) {
+func (n *Nucleus) checkInput(tokens []int64, batch, seq int) (int, error) {
 	if batch < 1 {
 		return 0, fmt.Errorf("batch=%d: want at least 1", batch)
 	}
 	if seq < 1 {
 		return 0, fmt.Errorf("seq=%d: want at least 1", seq)
 	}
-	if batch > math.MaxInt/outDim/seq {
-		return 0, fmt.Errorf("batch=%d, seq=%d: want batch×seq×%d at most %d", batch, seq, outDim, math.MaxInt)
+	if w := 3 * n.cfg.Width; batch > math.MaxInt/w/seq {
+		return 0, fmt.Errorf("batch=%d, seq=%d: want batch×seq×%d at most %d", batch, seq, w, math.MaxInt)
 	}
 	rows := batch * seq
 	if len(tokens) != rows {
@@ -212,176 +345,166 @@ func (n *Nucleus) compute(dst []float32, tokens []int64, seq int) {
 	s := n.scratch.Get().(*scratch)
 	defer n.scratch.Put(s)
 
-	rows, w, h := len(tokens), n.cfg.Width, n.cfg.NHid
-	s.x = grow(s.x, rows*w)
-	s.qkv = grow(s.qkv, rows*3*w)
-	s.ctx = grow(s.ctx, rows*w)
-	s.tmp = grow(s.tmp, rows*w)
-	s.hid = grow(s.hid, rows*h)
-	s.scores = grow(s.scores, min(seq, queryBlock)*seq)
-
+	rows, w := len(tokens), n.cfg.Width
+	s.x = resize(s.x, rows*w)
+	s.qkv = resize(s.qkv, rows*3*w)
+	s.ctx = resize(s.ctx, rows*w)
+	s.scores = resize(s.scores, seq*seq)
 	for r, t := range tokens {
 		row := s.x[r*w : (r+1)*w]
-		n.embed(t, row)
+		n.embed.embed(t, row)
+		for i := range row {
+			row[i] *= n.scale
+		}
 		n.addPosition(r%seq, row)
 	}
-	x := matrix(s.x, rows, w)
-	for i := range n.layers {
-		l := &n.layers[i]
-		l.qkv.apply(x, matrix(s.qkv, rows, 3*w))
-		n.attend(s.qkv, s.ctx, s.scores, rows/seq, seq)
-		l.out.apply(matrix(s.ctx, rows, w), matrix(s.tmp, rows, w))
-		addTo(s.x, s.tmp)
-		l.norm1.apply(s.x)
-
-		hid := matrix(s.hid, rows, h)
-		l.ff1.apply(x, hid)
-		for j, v := range s.hid {
-			s.hid[j] = max(v, 0)
-		}
-		l.ff2.apply(hid, matrix(s.tmp, rows, w))
-		addTo(s.x, s.tmp)
-		l.norm2.apply(s.x)
+	for _, l := range n.routing {
+		l.apply(s, rows, seq)
 	}
-
-	final := s.x
-	if n.proj != nil {
-		s.out = grow(s.out, rows*outDim)
-		n.proj.apply(x, matrix(s.out, rows, outDim))
-		final = s.out
+	for _, l := range n.student {
+		l.apply(s, rows, seq)
 	}
-	for i, v := range final {
-		dst[i] = float32(v)
+	for i, v := range s.x {
+		dst[i] = v * n.scale
 	}
 }
 
-// embed writes token t's embedding to row: len(row) values drawn uniformly
-// within ±0.1·sqrt(Width) from a PCG stream keyed by (seed, t).
-func (n *Nucleus) embed(t int64, row []float64) {
-	var p rand.PCG
-	p.Seed(mix64(n.cfg.Seed^embedSalt), mix64(uint64(t)))
-	for i := range row {
-		u := float64(p.Uint64()>>11) * 0x1p-53 // uniform in [0, 1)
-		row[i] = n.embedScale * (2*u - 1)
+// apply runs the layer over s.x, rows×Width, in place.
+func (l *layer) apply(s *scratch, rows, seq int) {
+	l.inProj.apply(&s.mm, s.qkv, s.x, rows)
+	l.attend(s, rows/seq, seq)
+	l.outProj.addTo(&s.mm, s.x, s.ctx, rows)
+	l.norm1.apply(s.x)
+
+	h := len(l.linear1.b)
+	s.hid = resize(s.hid, rows*h)
+	l.linear1.apply(&s.mm, s.hid, s.x, rows)
+	for i, v := range s.hid {
+		s.hid[i] = max(v, 0)
 	}
+	l.linear2.addTo(&s.mm, s.x, s.hid, rows)
+	l.norm2.apply(s.x)
 }
 
-// mix64 is the splitmix64 finaliser: a bijection that spreads nearby keys
-// apart before they seed a PCG stream.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
-// addPosition adds the sinusoidal encoding of position pos to row:
-// sin(pos·f_i) in column 2i and cos(pos·f_i) in column 2i+1, with
-// f_i = 10000^(-2i/Width).
-func (n *Nucleus) addPosition(pos int, row []float64) {
-	for i, f := range n.freq {
-		sin, cos := math.Sincos(float64(pos) * f)
-		row[2*i] += sin
-		if 2*i+1 < len(row) {
-			row[2*i+1] += cos
-		}
-	}
-}
-
-// attend computes scaled dot-product attention for every batch row and head,
-// reading queries, keys and values from qkv (rows×3Width) and writing the
-// heads' outputs side by side to ctx (rows×Width).
-func (n *Nucleus) attend(qkv, ctx, scores []float64, batch, seq int) {
-	w := n.cfg.Width
-	dh := w / n.cfg.NHead
-	scale := 1 / math.Sqrt(float64(dh))
+// attend computes causal scaled dot-product attention for every batch row
+// and head, reading queries, keys and values from s.qkv (rows×3Width) and
+// writing the heads' outputs side by side to s.ctx (rows×Width).
+func (l *layer) attend(s *scratch, batch, seq int) {
+	w := len(l.norm1.gamma)
+	dh := w / l.heads
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	clear(s.ctx)
 	for b := range batch {
-		base := b * seq
-		for h := range n.cfg.NHead {
-			col := h * dh
-			k := blas64.General{Rows: seq, Cols: dh, Stride: 3 * w, Data: qkv[base*3*w+w+col:]}
-			v := blas64.General{Rows: seq, Cols: dh, Stride: 3 * w, Data: qkv[base*3*w+2*w+col:]}
-			for q0 := 0; q0 < seq; q0 += queryBlock {
-				m := min(queryBlock, seq-q0)
-				q := blas64.General{Rows: m, Cols: dh, Stride: 3 * w, Data: qkv[(base+q0)*3*w+col:]}
-				sc := matrix(scores, m, seq)
-				blas64.Gemm(blas.NoTrans, blas.Trans, scale, q, k, 0, sc)
-				for r := range m {
-					softmax(scores[r*seq : (r+1)*seq])
-				}
-				c := blas64.General{Rows: m, Cols: dh, Stride: w, Data: ctx[(base+q0)*w+col:]}
-				blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, sc, v, 0, c)
+		qkv := s.qkv[b*seq*3*w : (b+1)*seq*3*w]
+		for h := range l.heads {
+			q, k, v := qkv[h*dh:], qkv[w+h*dh:], qkv[2*w+h*dh:]
+			clear(s.scores)
+			keys := s.mm.Pack(k, sgemm.ColMajor, 3*w, dh, seq)
+			s.mm.MulAdd(s.scores, seq, q, 3*w, seq, keys)
+			for r := range seq {
+				softmax(s.scores[r*seq:r*seq+r+1], scale)
+				clear(s.scores[r*seq+r+1 : (r+1)*seq]) // the causal mask
 			}
+			values := s.mm.Pack(v, sgemm.RowMajor, 3*w, seq, dh)
+			s.mm.MulAdd(s.ctx[b*seq*w+h*dh:], w, s.scores, seq, seq, values)
 		}
 	}
 }
 
-// softmax replaces v by exp(v)/sum(exp(v)), shifted by the maximum so no
-// exponential overflows.
-func softmax(v []float64) {
+// softmax replaces v by exp(scale·v)/Σexp(scale·v), shifted by the maximum
+// so no exponential overflows.
+func softmax(v []float32, scale float32) {
 	m := v[0]
 	for _, x := range v[1:] {
 		m = max(m, x)
 	}
 	var sum float64
 	for i, x := range v {
-		e := math.Exp(x - m)
-		v[i] = e
+		e := math.Exp(float64(scale * (x - m)))
+		v[i] = float32(e)
 		sum += e
 	}
-	inv := 1 / sum
+	inv := float32(1 / sum)
 	for i := range v {
 		v[i] *= inv
 	}
 }
 
-// apply sets y = x·l.w + l.b.
-func (l *linear) apply(x, y blas64.General) {
-	for r := range y.Rows {
-		copy(y.Data[r*y.Stride:r*y.Stride+y.Cols], l.b)
+// apply sets y = x·l.w + l.b for rows rows of x.
+func (l *linear) apply(mm *sgemm.Buffer, y, x []float32, rows int) {
+	out := l.w.Cols()
+	for r := range rows {
+		copy(y[r*out:(r+1)*out], l.b)
 	}
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, x, l.w, 1, y)
+	mm.MulAdd(y, out, x, l.w.Rows(), rows, l.w)
+}
+
+// addTo adds x·l.w + l.b to y, for rows rows of x: a residual connection.
+func (l *linear) addTo(mm *sgemm.Buffer, y, x []float32, rows int) {
+	out := l.w.Cols()
+	for r := range rows {
+		row := y[r*out : (r+1)*out]
+		for i, b := range l.b {
+			row[i] += b
+		}
+	}
+	mm.MulAdd(y, out, x, l.w.Rows(), rows, l.w)
 }
 
 // apply normalises each len(ln.gamma)-wide row of x in place.
-func (ln *layerNorm) apply(x []float64) {
+func (ln *layerNorm) apply(x []float32) {
 	w := len(ln.gamma)
 	for r := 0; r < len(x); r += w {
 		row := x[r : r+w]
-		var mean float64
-		for _, v := range row {
-			mean += v
-		}
-		mean /= float64(w)
-		var variance float64
-		for _, v := range row {
-			d := v - mean
-			variance += d * d
-		}
-		variance /= float64(w)
-		inv := 1 / math.Sqrt(variance+layerNormEps)
+		mean := sum(row) / float64(w)
+		variance := sumSquares(row, mean) / float64(w)
+		inv := float32(1 / math.Sqrt(variance+layerNormEps))
+		m := float32(mean)
+		gamma, beta := ln.gamma[:len(row)], ln.beta[:len(row)]
 		for i, v := range row {
-			row[i] = (v-mean)*inv*ln.gamma[i] + ln.beta[i]
+			row[i] = (v-m)*inv*gamma[i] + beta[i]
 		}
 	}
 }
 
-func addTo(dst, src []float64) {
-	for i, v := range src {
-		dst[i] += v
+// sum returns Σv, summed in float64 four values at a time.
+func sum(v []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += float64(v[i])
+		s1 += float64(v[i+1])
+		s2 += float64(v[i+2])
+		s3 += float64(v[i+3])
 	}
+	for ; i < len(v); i++ {
+		s0 += float64(v[i])
+	}
+	return s0 + s1 + s2 + s3
 }
 
-func matrix(data []float64, rows, cols int) blas64.General {
-	return blas64.General{Rows: rows, Cols: cols, Stride: cols, Data: data[:rows*cols]}
+// sumSquares returns Σ(v−mean)², summed in float64 four values at a time.
+func sumSquares(v []float32, mean float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		d0, d1, d2, d3 := float64(v[i])-mean, float64(v[i+1])-mean, float64(v[i+2])-mean, float64(v[i+3])-mean
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(v); i++ {
+		d := float64(v[i]) - mean
+		s0 += d * d
+	}
+	return s0 + s1 + s2 + s3
 }
 
-// grow returns s resized to n, reallocating only when its capacity is short.
-func grow(s []float64, n int) []float64 {
+// resize returns s with length n, reallocating only when its capacity is short.
+func resize(s []float32, n int) []float32 {
 	if cap(s) < n {
-		return make([]float64, n)
+		return make([]float32, n)
 	}
 	return s[:n]
 }
