@@ -186,7 +186,7 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own,
 	}
 	l.status.set(spec.Name, "Starting miner "+spec.Name+" …")
 	defer l.status.set(spec.Name, "")
-	proc, err := launch.Launch(launch.LaunchConfig{Path: binary, Log: l.log})
+	proc, err := launch.Launch(ctx, launch.LaunchConfig{Path: binary, Log: l.log})
 	if err != nil {
 		return fail(err)
 	}
