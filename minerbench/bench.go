@@ -345,6 +345,7 @@ type worker struct {
 	r       *queryRun
 	client  *dendrite.Dendrite
 	timer   *queryTimer
+	delay   *time.Timer // of the pause after each query, made by the first
 	next    int
 	summary *history.Summary
 	buf     []history.Record
@@ -373,10 +374,28 @@ func (wk *worker) step() bool {
 	if rec.Code == wire.ReturnCode_Unavailable && r.m.gone() {
 		return false
 	}
-	if r.load.Delay > 0 {
-		time.Sleep(r.load.Delay)
+	return wk.pause()
+}
+
+// pause makes the load's delay after a query; it reports false if the run
+// was interrupted during it.
+func (wk *worker) pause() bool {
+	d := wk.r.load.Delay
+	if d <= 0 {
+		return true
 	}
-	return true
+	if wk.delay == nil {
+		wk.delay = time.NewTimer(d)
+	} else {
+		wk.delay.Reset(d)
+	}
+	select {
+	case <-wk.delay.C:
+		return true
+	case <-wk.r.h.ctx.Done():
+		wk.delay.Stop()
+		return false
+	}
 }
 
 // record adds rec to the worker's summary shard and history buffer, writing

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -103,7 +103,7 @@ func (m *Miner) gone() bool {
 // Pid returns the process id of the miner's plugin, or 0 for a remote
 // endpoint or a miner that could not be started.
 func (m *Miner) Pid() int {
-	if m.proc == nil {
+	if m.proc == nil || m.err != nil {
 		return 0
 	}
 	return m.proc.Pid()
@@ -166,31 +166,47 @@ type launcher struct {
 	validator     *wallet.Keypair
 	log           io.Writer
 	status        *statusLine
+	// startTimeout bounds each miner's start, from its launch to its axon
+	// on the chain.
+	startTimeout time.Duration
+	// tempDir holds go-plugin's temporary files.
+	tempDir string
+	// own hands the stop of a launched miner to the harness; it returns
+	// false, having stopped it, once the harness is stopping.
+	own func(stop func()) bool
 }
 
 // start launches one miner, hands it its settings, and waits for its axon on
-// the chain, as the original's QueryBenchmark did.
+// the chain, as the original's QueryBenchmark did, all within the start
+// timeout.
 //
 // own are the settings for this miner alone (refused by the miner if it does
 // not have them); global ones apply only where the miner has the key.
 func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own, global miner.Settings) *Miner {
 	m := &Miner{Name: spec.Name, network: "mock"}
+	ctx, cancel := context.WithTimeout(ctx, l.startTimeout)
+	defer cancel()
 	fail := func(err error) *Miner {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("did not start within -%sstart-timeout=%v: %w", flagPrefix, l.startTimeout, err)
+		}
 		m.err = fmt.Errorf("miner %s: %w", spec.Name, err)
 		if m.proc != nil {
 			m.err = m.proc.Explain(m.err)
 			m.proc.Kill()
-			m.proc = nil
 		}
 		return m
 	}
 	l.status.set(spec.Name, "Starting miner "+spec.Name+" …")
 	defer l.status.set(spec.Name, "")
-	proc, err := launch.Launch(ctx, launch.LaunchConfig{Path: binary, Log: l.log})
+	proc, err := launch.Launch(ctx, launch.LaunchConfig{Path: binary, Log: l.log, TempDir: l.tempDir})
 	if err != nil {
 		return fail(err)
 	}
 	m.proc = proc
+	if !l.own(m.stop) {
+		return fail(errInterrupted)
+	}
 	info, err := proc.Info(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("info: %w", err))
@@ -213,25 +229,35 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own,
 		return fail(fmt.Errorf("run: %w", err))
 	}
 	m.Hotkey = started.Hotkey
-	waitCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	waitCtx, cancelWait := context.WithCancel(ctx)
+	defer cancelWait()
 	go func() {
 		for waitCtx.Err() == nil && !proc.Exited() {
 			time.Sleep(exitPollInterval)
 		}
-		cancel()
+		cancelWait()
 	}()
 	l.status.set(spec.Name, "Starting miner "+spec.Name+": waiting for its axon on the chain …")
-	neuron, err := chain.FindEndpoint(waitCtx, l.chain, started.Hotkey, chain.DefaultMaxBlocks)
+	neuron, err := chain.FindEndpoint(waitCtx, l.chain, started.Hotkey, l.blocksLeft(ctx))
 	if err != nil {
 		if proc.Exited() {
 			return fail(errors.New("exited before its axon was registered"))
+		}
+		if ctx.Err() == nil { // the blocks of the start timeout ran out
+			err = fmt.Errorf("did not start within -%sstart-timeout=%v: %w", flagPrefix, l.startTimeout, err)
 		}
 		return fail(fmt.Errorf("%w; run with -%sdebug to see the miner's log", err, flagPrefix))
 	}
 	m.Endpoint = chain.Endpoint(neuron)
 	m.connect(ctx, l.validator)
 	return m
+}
+
+// blocksLeft returns how many blocks of the chain fit in what is left of
+// ctx's deadline, at least 1.
+func (l launcher) blocksLeft(ctx context.Context) int {
+	deadline, _ := ctx.Deadline()
+	return max(1, int(math.Ceil(float64(time.Until(deadline))/float64(l.chain.BlockTime()))))
 }
 
 // ownOverrides merges the bench file's settings for spec and the -mb.set
@@ -259,31 +285,22 @@ func checkGlobalOverrides(global miner.Settings, miners []*Miner) error {
 	return nil
 }
 
-// buildMiners builds the plugin binaries of the specs that name a package,
-// one go build each (the build cache makes repeats fast), into a temporary
-// directory that cleanup removes. It returns the binary of every spec. The
-// go command is the one on PATH: go test puts its own toolchain's first.
-func buildMiners(ctx context.Context, specs []MinerSpec) (binaries map[string]string, cleanup func(), err error) {
-	binaries = map[string]string{}
-	cleanup = func() {}
-	var dir string
+// buildMiners builds the plugin binaries of the specs that name a package
+// into dir, one go build each (the build cache makes repeats fast). It
+// returns the binary of every spec. The go command is the one on PATH: go
+// test puts its own toolchain's first.
+func buildMiners(ctx context.Context, dir string, specs []MinerSpec) (map[string]string, error) {
+	binaries := map[string]string{}
 	for _, s := range specs {
 		if s.Binary != "" {
 			binaries[s.Name] = s.Binary
 			continue
 		}
-		if dir == "" {
-			if dir, err = os.MkdirTemp("", "minerbench-miners-"); err != nil {
-				return nil, nil, err
-			}
-			cleanup = func() { _ = os.RemoveAll(dir) }
-		}
 		out := filepath.Join(dir, s.Name)
 		binaries[s.Name] = out
 		if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, s.Package).CombinedOutput(); err != nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("build miner %s (%s): %w\n%s", s.Name, s.Package, err, msg)
+			return nil, fmt.Errorf("build miner %s (%s): %w\n%s", s.Name, s.Package, err, msg)
 		}
 	}
-	return binaries, cleanup, nil
+	return binaries, nil
 }
