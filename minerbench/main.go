@@ -276,7 +276,7 @@ func (h *harness) start(specs []MinerSpec, stderr io.Writer) error {
 	status := newStatusLine(stderr)
 	defer status.done()
 	l := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, log: log, status: status,
-		startTimeout: cfg.StartTimeout, tempDir: dir, own: h.atStopMiner}
+		startTimeout: cfg.StartTimeout, own: h.atStopMiner}
 	miners := make([]*Miner, len(specs))
 	var wg sync.WaitGroup
 	for i, spec := range specs {

@@ -169,8 +169,6 @@ type launcher struct {
 	// startTimeout bounds each miner's start, from its launch to its axon
 	// on the chain.
 	startTimeout time.Duration
-	// tempDir holds go-plugin's temporary files.
-	tempDir string
 	// own hands the stop of a launched miner to the harness; it returns
 	// false, having stopped it, once the harness is stopping.
 	own func(stop func()) bool
@@ -184,11 +182,19 @@ type launcher struct {
 // not have them); global ones apply only where the miner has the key.
 func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own, global miner.Settings) *Miner {
 	m := &Miner{Name: spec.Name, network: "mock"}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, l.startTimeout)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
+	// timedOut is read by the clock: a call the deadline cut can return
+	// before ctx says so.
+	timedOut := func() bool { return !errors.Is(ctx.Err(), context.Canceled) && !time.Now().Before(deadline) }
+	late := func(err error) error {
+		return fmt.Errorf("did not start within -%sstart-timeout=%v: %w", flagPrefix, l.startTimeout, err)
+	}
 	fail := func(err error) *Miner {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("did not start within -%sstart-timeout=%v: %w", flagPrefix, l.startTimeout, err)
+		if timedOut() {
+			err = late(err)
 		}
 		m.err = fmt.Errorf("miner %s: %w", spec.Name, err)
 		if m.proc != nil {
@@ -199,7 +205,7 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own,
 	}
 	l.status.set(spec.Name, "Starting miner "+spec.Name+" …")
 	defer l.status.set(spec.Name, "")
-	proc, err := launch.Launch(ctx, launch.LaunchConfig{Path: binary, Log: l.log, TempDir: l.tempDir})
+	proc, err := launch.Launch(ctx, launch.LaunchConfig{Path: binary, Log: l.log})
 	if err != nil {
 		return fail(err)
 	}
@@ -238,25 +244,25 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary string, own,
 		cancelWait()
 	}()
 	l.status.set(spec.Name, "Starting miner "+spec.Name+": waiting for its axon on the chain …")
-	neuron, err := chain.FindEndpoint(waitCtx, l.chain, started.Hotkey, l.blocksLeft(ctx))
+	neuron, err := chain.FindEndpoint(waitCtx, l.chain, started.Hotkey, l.blocksLeft(deadline))
 	if err != nil {
 		if proc.Exited() {
 			return fail(errors.New("exited before its axon was registered"))
 		}
-		if ctx.Err() == nil { // the blocks of the start timeout ran out
-			err = fmt.Errorf("did not start within -%sstart-timeout=%v: %w", flagPrefix, l.startTimeout, err)
+		err = fmt.Errorf("%w; run with -%sdebug to see the miner's log", err, flagPrefix)
+		if ctx.Err() == nil && !timedOut() { // the blocks of the start timeout ran out
+			err = late(err)
 		}
-		return fail(fmt.Errorf("%w; run with -%sdebug to see the miner's log", err, flagPrefix))
+		return fail(err)
 	}
 	m.Endpoint = chain.Endpoint(neuron)
-	m.connect(ctx, l.validator)
+	m.connect(parent, l.validator)
 	return m
 }
 
-// blocksLeft returns how many blocks of the chain fit in what is left of
-// ctx's deadline, at least 1.
-func (l launcher) blocksLeft(ctx context.Context) int {
-	deadline, _ := ctx.Deadline()
+// blocksLeft returns how many blocks of the chain fit before deadline, at
+// least 1.
+func (l launcher) blocksLeft(deadline time.Time) int {
 	return max(1, int(math.Ceil(float64(time.Until(deadline))/float64(l.chain.BlockTime()))))
 }
 

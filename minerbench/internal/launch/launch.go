@@ -54,9 +54,6 @@ type LaunchConfig struct {
 	// LogLines is how many last log lines to keep for error messages
 	// (default DefaultLogLines).
 	LogLines int
-	// TempDir is where go-plugin makes its temporary directory for the
-	// plugin (default os.TempDir()).
-	TempDir string
 }
 
 // Process is a running miner plugin: a Controller over go-plugin's gRPC
@@ -118,7 +115,6 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		StartTimeout:     startTimeout,
 		Stderr:           logOut,
 		Logger:           hclog.NewNullLogger(),
-		UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: cfg.TempDir},
 		// go-plugin hands over a command carrying the handshake environment;
 		// our runner runs the plugin binary with it.
 		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (pluginrunner.Runner, error) {
