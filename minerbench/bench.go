@@ -374,16 +374,15 @@ func (wk *worker) step() bool {
 	if rec.Code == wire.ReturnCode_Unavailable && r.m.gone() {
 		return false
 	}
-	return wk.pause()
+	if r.load.Delay > 0 {
+		return wk.pause(r.load.Delay)
+	}
+	return true
 }
 
-// pause makes the load's delay after a query; it reports false if the run
+// pause waits d, the load's delay after a query; it reports false if the run
 // was interrupted during it.
-func (wk *worker) pause() bool {
-	d := wk.r.load.Delay
-	if d <= 0 {
-		return true
-	}
+func (wk *worker) pause(d time.Duration) bool {
 	if wk.delay == nil {
 		wk.delay = time.NewTimer(d)
 	} else {

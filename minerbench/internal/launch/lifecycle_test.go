@@ -625,6 +625,24 @@ func TestLaunchEndsWithItsContext(t *testing.T) {
 	assert.True(t, proctest.Reaped(pid), "pid %d was not ended and reaped", pid)
 }
 
+// TestKillEndsWhatTheMinerStarted stops a miner that has a child: the
+// child ends with it, in its process group.
+func TestKillEndsWhatTheMinerStarted(t *testing.T) {
+	t.Setenv(helperEnv, "orphan") // the plugin inherits the environment
+	p := start(t, os.Args[0])
+	info, err := p.Info(context.Background())
+	require.NoError(t, err)
+	child, err := strconv.Atoi(info.Defaults["child"])
+	require.NoError(t, err)
+	killAtCleanup(t, child)
+	require.False(t, proctest.Gone(child))
+
+	p.Kill()
+	assert.True(t, proctest.Reaped(p.Pid()), "the miner was ended and reaped")
+	require.Eventually(t, func() bool { return proctest.Gone(child) }, endBound, pollEvery,
+		"the miner's child pid %d outlived it", child)
+}
+
 // TestKillFrozenMiner stops a miner that no longer answers anything (it is
 // SIGSTOPped): go-plugin's own kill waits for the plugin's answer without a
 // bound, so Kill must end the process itself.
