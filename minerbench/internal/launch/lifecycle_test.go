@@ -561,20 +561,27 @@ func readPidFile(t *testing.T, path string) int {
 // One that left the group (setsid) cannot be ended, only cut off.
 func TestLaunchChildHoldsOutput(t *testing.T) {
 	tests := []struct {
-		name  string
-		start string // how the script starts its child
+		name string
+		// start starts the child in the background and writes its pid to
+		// the file f once it is set up.
+		start func(f string) string
 		ended bool   // the child is ended with the miner
+		needs string // a command start uses besides sh and sleep
 	}{
-		{"child in the group", "sleep 3600", true},
-		{"child that left the group", "setsid sleep 3600", false},
+		{"child in the group", func(f string) string {
+			return "sleep 3600 &\necho $! > '" + f + "'\n"
+		}, true, ""},
+		{"child that left the group", func(f string) string {
+			return "setsid sh -c 'echo $$ > \"" + f + "\"; exec sleep 3600' &\nwhile [ ! -s '" + f + "' ]; do sleep 0.01; done\n"
+		}, false, "setsid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := exec.LookPath(strings.Fields(tt.start)[0]); err != nil {
+			if _, err := exec.LookPath(tt.needs); tt.needs != "" && err != nil {
 				t.Skip(err)
 			}
 			pidFile := filepath.Join(t.TempDir(), "child")
-			script := writeScript(t, "forking-miner", tt.start+" &\necho $! > '"+pidFile+"'\necho 'started a child' >&2\nexit 0\n")
+			script := writeScript(t, "forking-miner", tt.start(pidFile)+"echo 'started a child' >&2\nexit 0\n")
 			ctx, cancel := context.WithTimeout(context.Background(), endBound)
 			defer cancel()
 			p, err := launchBounded(t, ctx, launch.LaunchConfig{Path: script})
