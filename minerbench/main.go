@@ -220,6 +220,7 @@ type harness struct {
 	restarted map[string]bool
 }
 
+// newHarness returns a harness of cfg whose run ends with ctx.
 func newHarness(ctx context.Context, cfg Config) *harness {
 	return &harness{cfg: cfg, ctx: ctx, restarted: map[string]bool{}}
 }
@@ -235,6 +236,9 @@ func (h *harness) start(specs []MinerSpec, stderr io.Writer) error {
 		// Validate has probed the endpoint; a miner gone since fails its
 		// benchmarks with the reason.
 		m := &Miner{Name: "remote", Endpoint: cfg.Endpoint, network: "remote"}
+		if !h.atStopMiner(m.stop) {
+			return errInterrupted
+		}
 		m.connect(ctx, validator)
 		h.miners = []*Miner{m}
 		return nil

@@ -128,18 +128,21 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 	stop := context.AfterFunc(ctx, func() { _ = r.Kill(context.Background()) })
 	rpc, err := p.client.Client()
 	stop()
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
-	}
 	var raw any
 	if err == nil {
 		raw, err = rpc.Dispense(contract.PluginName)
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+	if ended := ctx.Err(); ended != nil {
+		// The runner may have killed the process: ctx's end is the reason.
+		if err != nil {
+			err = fmt.Errorf("%w (%w)", ended, err)
+		} else {
+			err = ended
 		}
+	}
+	if err != nil {
 		p.Kill()
+		r.discard()
 		return nil, p.Explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
 	}
 	p.Controller = raw.(contract.Controller)

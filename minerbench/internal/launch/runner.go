@@ -110,6 +110,17 @@ func (r *runner) reap() {
 	time.AfterFunc(drainBound, r.closePipes)
 }
 
+// discard closes the pipes of a runner whose process never started.
+func (r *runner) discard() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil || r.cmd.Process == nil {
+		r.outW.Close()
+		r.errW.Close()
+		r.closePipes()
+	}
+}
+
 func (r *runner) closePipes() {
 	r.closeOnce.Do(func() {
 		r.stdout.Close()
