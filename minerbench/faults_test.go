@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -72,6 +73,7 @@ func TestFaults(t *testing.T) {
 	t.Run("interrupt while starting", func(t *testing.T) { t.Parallel(); testFaultInterruptStart(t, bin) })
 	t.Run("killed while starting", func(t *testing.T) { t.Parallel(); testFaultKilledWhileStarting(t, bin) })
 	t.Run("start timeout", func(t *testing.T) { t.Parallel(); testFaultStartTimeout(t, bin, miners) })
+	t.Run("child of a miner", func(t *testing.T) { t.Parallel(); testFaultMinersChild(t, bin, miners) })
 }
 
 // testFaultSchedules checks that answered faults are records with their
@@ -400,6 +402,49 @@ func testFaultKilledWhileStarting(t *testing.T, bin string) {
 	next.waitEnd(t)
 	require.Equal(t, 0, next.cmd.ProcessState.ExitCode(), "stderr:\n%s", next.stderr.String())
 	assert.Empty(t, buildDirs(t, tmp), "the next run removed %s, and its own directory", left[0])
+}
+
+// testFaultMinersChild runs a noop miner that has started a child (a
+// wrapper script starts it, then becomes noop) to two endings: the run
+// returns, and the run is SIGKILLed while it queries. Neither the miner nor
+// its child outlives either.
+func testFaultMinersChild(t *testing.T, bin, miners string) {
+	for _, killed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("killed=%t", killed), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			children := filepath.Join(dir, "children")
+			wrapper := "#!/bin/sh\nsleep 3600 &\necho $! > '" + children + "'\nexec '" + filepath.Join(miners, "noop") + "' \"$@\"\n"
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "noop"), []byte(wrapper), 0o755))
+			require.NoError(t, os.Symlink(filepath.Join(miners, "flaky"), filepath.Join(dir, "flaky")))
+
+			r := newLifeRun(t)
+			benchtime := fmt.Sprintf("%dx", faultsCalls)
+			if killed {
+				benchtime = "100000000x"
+			}
+			r.start(t, bin, benchtime, []string{"-mb.miners", "noop"}, faultsPidsEnv+"="+r.pidFile, faultsBinEnv+"="+dir)
+			pids := r.waitPids(t)
+			b, err := os.ReadFile(children)
+			require.NoError(t, err)
+			child, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			require.NoError(t, err)
+			t.Cleanup(func() {
+				if !proctest.Gone(child) {
+					_ = syscall.Kill(child, syscall.SIGKILL)
+				}
+			})
+			if killed {
+				require.False(t, proctest.Gone(child), "the child runs while the miner does")
+				require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
+			}
+			r.waitEnd(t)
+			if !killed {
+				require.Equal(t, 0, r.cmd.ProcessState.ExitCode(), "stderr:\n%s", r.stderr.String())
+			}
+			assertAllGone(t, append(pids, child))
+		})
+	}
 }
 
 // waitSlowStart waits for flaky's slow start and returns its pid.
