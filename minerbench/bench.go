@@ -391,6 +391,7 @@ type worker struct {
 	r      *queryRun
 	client *dendrite.Dendrite
 	timer  *queryTimer
+	delay  *time.Timer // of the pause after each query, made by the first
 	next   int
 	buf    []history.Record
 }
@@ -419,9 +420,26 @@ func (wk *worker) step() bool {
 		return false
 	}
 	if r.load.Delay > 0 {
-		time.Sleep(r.load.Delay)
+		return wk.pause(r.load.Delay)
 	}
 	return true
+}
+
+// pause waits d, the load's delay after a query; it reports false if the run
+// was interrupted during it.
+func (wk *worker) pause(d time.Duration) bool {
+	if wk.delay == nil {
+		wk.delay = time.NewTimer(d)
+	} else {
+		wk.delay.Reset(d)
+	}
+	select {
+	case <-wk.delay.C:
+		return true
+	case <-wk.r.h.ctx.Done():
+		wk.delay.Stop()
+		return false
+	}
 }
 
 // record buffers the record of a query answered at end, writing the buffer

@@ -65,6 +65,10 @@ type config struct {
 	Endpoint string
 	// BlockTime is the embedded mock chain's block time.
 	BlockTime time.Duration
+	// StartTimeout bounds the start of each launched miner: its launch,
+	// Info and Run (where its New and its registration run), and the wait
+	// for its axon on the chain.
+	StartTimeout time.Duration
 	// Overrides holds per-miner settings: miner name → key → value; the
 	// name "" applies to every miner.
 	Overrides map[string]miner.Settings
@@ -79,7 +83,10 @@ func defaultConfig() config {
 		Timeout:   12 * time.Second,
 		Results:   "results",
 		BlockTime: chain.DefaultBlockTime,
-		Overrides: map[string]miner.Settings{},
+		// The original gave a miner 100 blocks of the real chain to
+		// appear, loading its model included: 1,200 s.
+		StartTimeout: chain.DefaultMaxBlocks * chain.RealBlockTime,
+		Overrides:    map[string]miner.Settings{},
 	}
 }
 
@@ -108,6 +115,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "also show the miners' logs live on stderr (they are always kept in logs.log)")
 	fs.StringVar(&c.Endpoint, name("endpoint"), c.Endpoint, "`host:port` of a running miner to benchmark instead of launching plugins")
 	fs.DurationVar(&c.BlockTime, name("blocktime"), c.BlockTime, fmt.Sprintf("block time of the embedded mock chain (the real chain's is %v)", chain.RealBlockTime))
+	fs.DurationVar(&c.StartTimeout, name("start-timeout"), c.StartTimeout, "bound of each miner's start: launch, New, registration and the wait for its axon on the chain")
 	fs.Func(name("set"), "override a miner setting, `[miner:]key=value` (repeatable), e.g. template:nucleus.nhid=600", func(s string) error {
 		name, assignment := "", s
 		if i := strings.Index(s, ":"); i >= 0 && i < strings.Index(s, "=") {
@@ -184,6 +192,9 @@ func (c *config) check(known []string) error {
 	}
 	if c.BlockTime <= 0 {
 		bad("blocktime", c.BlockTime, "a positive duration, such as 50ms or 12s")
+	}
+	if c.StartTimeout <= 0 {
+		bad("start-timeout", c.StartTimeout, "a positive duration, such as 20m")
 	}
 	var unknown []string
 	for _, m := range c.Miners {

@@ -73,6 +73,8 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 		{"negative timeout", []string{"-mb.timeout=-1s"}, nil, []string{"-mb.timeout=-1s: want a positive duration, such as 12s"}},
 		{"unknown compression", []string{"-mb.compression=br"}, nil, []string{`-mb.compression=br: want "gzip", "deflate" or "" (none)`}},
 		{"zero blocktime", []string{"-mb.blocktime=0s"}, nil, []string{"-mb.blocktime=0s: want a positive duration, such as 50ms or 12s"}},
+		{"zero start timeout", []string{"-mb.start-timeout=0s"}, nil, []string{"-mb.start-timeout=0s: want a positive duration, such as 20m"}},
+		{"negative start timeout", []string{"-mb.start-timeout=-1m"}, nil, []string{"-mb.start-timeout=-1m0s: want a positive duration, such as 20m"}},
 		{"unknown miner", []string{"-mb.miners=template,nosuch"}, nil,
 			[]string{"-mb.miners=template,nosuch: want names from: template, noop (unknown: nosuch)"}},
 		{"set for an unknown miner", []string{"-mb.set=nosuch:nucleus.nhid=600"}, nil,
@@ -138,7 +140,7 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 		defer lis.Close()
 		var out bytes.Buffer
 		cfg, err := parseFlags(t, &out, "-mb.batch=4096", "-mb.block=1", "-mb.conc=1024", "-mb.delay=0s", "-mb.timeout=1ms",
-			"-mb.blocktime=1ms", "-mb.miners=noop", "-mb.set=template:nucleus.nhid=600", "-mb.set=axon.workers=2",
+			"-mb.blocktime=1ms", "-mb.start-timeout=1s", "-mb.miners=noop", "-mb.set=template:nucleus.nhid=600", "-mb.set=axon.workers=2",
 			"-mb.endpoint="+lis.Addr().String())
 		require.NoError(t, err)
 		assert.NoError(t, validate(cfg, specs, true))

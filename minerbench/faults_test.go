@@ -10,8 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,9 +23,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/perf/benchfmt"
 
-	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/internal/proctest"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
@@ -73,7 +75,10 @@ func TestFaults(t *testing.T) {
 	t.Run("crash under concurrency", func(t *testing.T) { t.Parallel(); testFaultCrashConcurrent(t, bin, miners) })
 	t.Run("registration", func(t *testing.T) { t.Parallel(); testFaultRegistration(t, bin, miners) })
 	t.Run("interrupt", func(t *testing.T) { t.Parallel(); testFaultInterrupt(t, bin, miners) })
-	t.Run("interrupt while starting", func(t *testing.T) { t.Parallel(); testFaultInterruptStart(t, bin, miners) })
+	t.Run("interrupt while starting", func(t *testing.T) { t.Parallel(); testFaultInterruptStart(t, bin) })
+	t.Run("killed while starting", func(t *testing.T) { t.Parallel(); testFaultKilledWhileStarting(t, bin) })
+	t.Run("start timeout", func(t *testing.T) { t.Parallel(); testFaultStartTimeout(t, bin, miners) })
+	t.Run("child of a miner", func(t *testing.T) { t.Parallel(); testFaultMinersChild(t, bin, miners) })
 	t.Run("disk full", func(t *testing.T) { t.Parallel(); testFaultDiskFull(t, bin, miners) })
 	t.Run("one miner", func(t *testing.T) { t.Parallel(); testBenchMiner(t, bin, miners) })
 }
@@ -257,27 +262,29 @@ func testFaultCrashConcurrent(t *testing.T, bin, miners string) {
 }
 
 // testFaultRegistration checks the ways a miner can fail to appear on the
-// chain, and that a slow or late one is still found within the 100 blocks.
+// chain, each failing within -mb.start-timeout, and that a slow or late one
+// is still found: beyond the original's 100 blocks, within the default
+// start timeout.
 func testFaultRegistration(t *testing.T, bin, miners string) {
 	hotkey := wallet.Mock("default/flaky").SS58()
 	tests := []struct {
 		name string
 		args []string
-		// fail is the regexp of the flaky benchmark's failure, its group the
-		// blocks waited, or "" when the benchmark must succeed.
+		// fail is the regexp of the flaky benchmark's failure, or "" when
+		// the benchmark must succeed.
 		fail string
 		log  string // a line of the miner's log in the failure
 	}{
 		{
 			name: "never",
-			args: []string{"-mb.set", "flaky:flaky.register=never"},
-			fail: `miner flaky: chain: hotkey "` + hotkey + `" is not registered after waiting (\d+) blocks; the miner's log is in \S+/mock/default/flaky/logs\.log\n`,
+			args: []string{"-mb.set", "flaky:flaky.register=never", "-mb.start-timeout", "2s"},
+			fail: `miner flaky: did not start within -mb\.start-timeout=2s: chain: hotkey "` + hotkey + `" is not registered after waiting \d+ blocks \(\d+\.\d s\)(: context deadline exceeded)?; the miner's log is in \S+/mock/default/flaky/logs\.log\n`,
 			log:  "flaky: not registering the axon, as flaky.register=never asks",
 		},
 		{
 			name: "unspecified",
-			args: []string{"-mb.set", "flaky:flaky.register=unspecified"},
-			fail: `miner flaky: chain: hotkey "` + hotkey + `" has no routable axon after waiting (\d+) blocks: uid \d is registered at 0\.0\.0\.0:\d+ and its ip 0\.0\.0\.0 is unspecified; want the miner to serve_axon a dialable ip and a port other than 0; the miner's log is in \S+/mock/default/flaky/logs\.log\n`,
+			args: []string{"-mb.set", "flaky:flaky.register=unspecified", "-mb.start-timeout", "2s"},
+			fail: `miner flaky: did not start within -mb\.start-timeout=2s: chain: hotkey "` + hotkey + `" has no routable axon after waiting \d+ blocks \(\d+\.\d s\): uid \d is registered at 0\.0\.0\.0:\d+ and its ip 0\.0\.0\.0 is unspecified; want the miner to serve_axon a dialable ip and a port other than 0(: context deadline exceeded)?; the miner's log is in \S+/mock/default/flaky/logs\.log\n`,
 			log:  "flaky: registering the axon at the unspecified address 0.0.0.0, as flaky.register=unspecified asks",
 		},
 		{
@@ -285,8 +292,9 @@ func testFaultRegistration(t *testing.T, bin, miners string) {
 			args: []string{"-mb.set", "flaky:flaky.start_delay=300ms"},
 		},
 		{
+			// 3 s of 2 ms blocks: far beyond the original's 100 blocks.
 			name: "late",
-			args: []string{"-mb.set", "flaky:flaky.register=late", "-mb.set", "flaky:flaky.start_delay=100ms", "-mb.blocktime", "5ms"},
+			args: []string{"-mb.set", "flaky:flaky.register=late", "-mb.set", "flaky:flaky.start_delay=3s"},
 		},
 	}
 	for _, tt := range tests {
@@ -307,17 +315,62 @@ func testFaultRegistration(t *testing.T, bin, miners string) {
 			assert.Equal(t, 1, r.cmd.ProcessState.ExitCode(), "stdout:\n%s\nstderr:\n%s", out, r.stderr.String())
 			assert.Contains(t, out, "--- FAIL: Benchmark"+faultsFlaky+"\n")
 			assert.NotContains(t, results, faultsFlaky)
-			m := regexp.MustCompile(tt.fail).FindStringSubmatch(out)
-			require.NotNil(t, m, "no match of %q in stdout:\n%s", tt.fail, out)
-			blocks, err := strconv.Atoi(m[1])
-			require.NoError(t, err)
-			// The harness gives up at the first poll of the chain that sees
-			// 100 blocks or more.
-			assert.GreaterOrEqual(t, blocks, chain.DefaultMaxBlocks, "blocks waited")
+			assert.Regexp(t, tt.fail, out)
 			assert.Contains(t, out, tt.log)
 			assert.NoFileExists(t, historyPath(r.results, "flaky"), "no query was made")
 		})
 	}
+	t.Run("exits while awaited", func(t *testing.T) {
+		t.Parallel()
+		testFaultExitWhileAwaited(t, bin, miners)
+	})
+}
+
+// testFaultExitWhileAwaited kills a miner while the harness waits for its
+// axon on the chain: its start fails at once, with how it ended and its log,
+// not after the start timeout (20 minutes by default, far beyond the bound
+// of the test).
+func testFaultExitWhileAwaited(t *testing.T, bin, miners string) {
+	if runtime.GOOS != "linux" {
+		t.Skip("finds the miner's process in /proc")
+	}
+	r := runFaults(t, bin, miners, "-mb.debug", "-mb.set", "flaky:flaky.register=late", "-mb.set", "flaky:flaky.start_delay=1h")
+	r.waitStderr(t, "flaky: registering the axon in 1h0m0s from the background")
+	var flaky []int
+	for _, pid := range proctest.Descendants(r.cmd.Process.Pid) {
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(comm) == "flaky\n" {
+			flaky = append(flaky, pid)
+		}
+	}
+	require.Len(t, flaky, 1, "the flaky miner's process")
+	require.NoError(t, syscall.Kill(flaky[0], syscall.SIGKILL))
+	r.waitEnd(t)
+	out := r.stdout.String()
+	assert.Equal(t, 1, r.cmd.ProcessState.ExitCode(), "stdout:\n%s\nstderr:\n%s", out, r.stderr.String())
+	assert.Contains(t, out, "--- FAIL: Benchmark"+faultsFlaky+"\n")
+	assert.Regexp(t, `miner flaky: exited before its axon was registered \(miner signal: killed\)\n\s+last lines of the miner's log:\n`, out)
+	assert.Contains(t, out, "flaky: registering the axon in 1h0m0s from the background")
+	assert.Contains(t, benchResults(t, out), faultsNoop, "the other miner still runs")
+}
+
+// testFaultStartTimeout checks a miner whose start outlasts -mb.start-timeout
+// (its New or registration hangs): it fails with the setting and its log,
+// and is stopped, while the other miner runs.
+func testFaultStartTimeout(t *testing.T, bin, miners string) {
+	r := runFaults(t, bin, miners, "-mb.set", "flaky:flaky.start_delay=1h", "-mb.start-timeout", "3s")
+	r.waitEnd(t)
+	out := r.stdout.String()
+	assert.Equal(t, 1, r.cmd.ProcessState.ExitCode(), "stdout:\n%s\nstderr:\n%s", out, r.stderr.String())
+	assert.Contains(t, out, "--- FAIL: Benchmark"+faultsFlaky+"\n")
+	assert.Regexp(t, `miner flaky: did not start within -mb\.start-timeout=3s: run: rpc error: code = DeadlineExceeded desc = [^\n]+\n\s+last lines of the miner's log:\n`, out)
+	m := regexp.MustCompile(`flaky: starting slowly \(pid (\d+)\): registering the axon in 1h0m0s`).FindStringSubmatch(out)
+	require.NotNil(t, m, "the miner's log is in the failure; stdout:\n%s", out)
+	pid, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
+	results := benchResults(t, out)
+	assert.NotContains(t, results, faultsFlaky)
+	assert.Contains(t, results, faultsNoop, "the other miner still runs")
 }
 
 // testFaultInterrupt sends SIGINT in the middle of a long run: the queries
@@ -353,23 +406,134 @@ func testFaultInterrupt(t *testing.T, bin, miners string) {
 	}
 }
 
-// testFaultInterruptStart sends SIGINT while a miner is slow to start: the
-// run stops at once rather than waiting for it, and stops the miner.
-func testFaultInterruptStart(t *testing.T, bin, miners string) {
-	r := runFaults(t, bin, miners, "-mb.miners", "flaky", "-mb.debug", "-mb.set", "flaky:flaky.start_delay=1h")
-	starting := regexp.MustCompile(`flaky: starting slowly \(pid (\d+)\): registering the axon in 1h0m0s, as flaky.start_delay asks\n`)
+// testFaultInterruptStart interrupts a run while a miner is slow to start:
+// the run stops at once rather than waiting for it, stops every process it
+// started (the miner that started, the slow one, and any child of theirs)
+// and removes its build directory, also when a second signal cuts the grace
+// period short.
+func testFaultInterruptStart(t *testing.T, bin string) {
+	for _, signals := range []int{1, 2} {
+		t.Run(fmt.Sprintf("signals=%d", signals), func(t *testing.T) {
+			t.Parallel()
+			r, tmp := runFaultsBuilding(t, bin, "-mb.debug", "-mb.set", "flaky:flaky.start_delay=1h")
+			pid := waitSlowStart(t, r)
+			require.NotEmpty(t, buildDirs(t, tmp), "the run builds its miners in TMPDIR")
+			started := proctest.Descendants(r.cmd.Process.Pid)
+			require.Contains(t, started, pid)
+			for range signals {
+				require.NoError(t, r.cmd.Process.Signal(syscall.SIGINT))
+			}
+			r.waitEnd(t)
+			assert.Equal(t, exitInterrupted, r.cmd.ProcessState.ExitCode(), "stderr:\n%s", r.stderr.String())
+			assert.Contains(t, r.stderr.String(), "minerbench: interrupt: stopping the queries and the miners\n")
+			assert.NotContains(t, r.stdout.String(), "Benchmark", "no benchmark ran")
+			assert.NoFileExists(t, r.pidFile, "no benchmark ran")
+			assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
+			assertAllGone(t, started)
+			assert.Empty(t, buildDirs(t, tmp), "the build directory is removed")
+		})
+	}
+}
+
+// testFaultKilledWhileStarting SIGKILLs a run while a miner is slow to
+// start, leaving its build directory behind, and checks that its processes
+// end by themselves and that the next run removes the directory.
+func testFaultKilledWhileStarting(t *testing.T, bin string) {
+	r, tmp := runFaultsBuilding(t, bin, "-mb.debug", "-mb.set", "flaky:flaky.start_delay=1h")
+	waitSlowStart(t, r)
+	started := proctest.Descendants(r.cmd.Process.Pid)
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
+	r.waitEnd(t)
+	assertAllGone(t, started)
+	left := buildDirs(t, tmp)
+	require.Len(t, left, 1, "the SIGKILLed run leaves its build directory")
+
+	next := newLifeRun(t)
+	next.start(t, bin, "1x", []string{"-mb.miners", "noop"}, "TMPDIR="+tmp)
+	next.waitEnd(t)
+	require.Equal(t, 0, next.cmd.ProcessState.ExitCode(), "stderr:\n%s", next.stderr.String())
+	assert.Empty(t, buildDirs(t, tmp), "the next run removed %s, and its own directory", left[0])
+}
+
+// testFaultMinersChild runs a noop miner that has started a child (a
+// wrapper script starts it, then becomes noop) to two endings: the run
+// returns, and the run is SIGKILLed while it queries. Neither the miner nor
+// its child outlives either.
+func testFaultMinersChild(t *testing.T, bin, miners string) {
+	for _, killed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("killed=%t", killed), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			children := filepath.Join(dir, "children")
+			wrapper := "#!/bin/sh\nsleep 3600 &\necho $! > '" + children + "'\nexec '" + filepath.Join(miners, "noop") + "' \"$@\"\n"
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "noop"), []byte(wrapper), 0o755))
+			require.NoError(t, os.Symlink(filepath.Join(miners, "flaky"), filepath.Join(dir, "flaky")))
+
+			r := newLifeRun(t)
+			benchtime := fmt.Sprintf("%dx", faultsCalls)
+			if killed {
+				benchtime = "100000000x"
+			}
+			r.start(t, bin, benchtime, []string{"-mb.miners", "noop"}, faultsPidsEnv+"="+r.pidFile, faultsBinEnv+"="+dir)
+			pids := r.waitPids(t)
+			b, err := os.ReadFile(children)
+			require.NoError(t, err)
+			child, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			require.NoError(t, err)
+			t.Cleanup(func() {
+				if !proctest.Gone(child) {
+					_ = syscall.Kill(child, syscall.SIGKILL)
+				}
+			})
+			if killed {
+				require.False(t, proctest.Gone(child), "the child runs while the miner does")
+				require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
+			}
+			r.waitEnd(t)
+			if !killed {
+				require.Equal(t, 0, r.cmd.ProcessState.ExitCode(), "stderr:\n%s", r.stderr.String())
+			}
+			assertAllGone(t, append(pids, child))
+		})
+	}
+}
+
+// waitSlowStart waits for flaky's slow start and returns its pid.
+func waitSlowStart(t *testing.T, r *lifeRun) int {
+	t.Helper()
 	r.waitStderr(t, "flaky: starting slowly")
-	m := starting.FindStringSubmatch(r.stderr.String())
+	m := regexp.MustCompile(`flaky: starting slowly \(pid (\d+)\): registering the axon in 1h0m0s, as flaky.start_delay asks\n`).FindStringSubmatch(r.stderr.String())
 	require.NotNil(t, m, "stderr:\n%s", r.stderr.String())
 	pid, err := strconv.Atoi(m[1])
 	require.NoError(t, err)
-	require.NoError(t, r.cmd.Process.Signal(syscall.SIGINT))
-	r.waitEnd(t)
-	assert.Equal(t, exitInterrupted, r.cmd.ProcessState.ExitCode(), "stderr:\n%s", r.stderr.String())
-	assert.Contains(t, r.stderr.String(), "minerbench: interrupt: stopping the queries and the miners\n")
-	assert.NotContains(t, r.stdout.String(), "Benchmark", "no benchmark ran")
-	assert.NoFileExists(t, r.pidFile, "no benchmark ran")
-	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
+	return pid
+}
+
+// assertAllGone asserts that every pid ends, soon.
+func assertAllGone(t *testing.T, pids []int) {
+	t.Helper()
+	for _, pid := range pids {
+		assert.Eventually(t, func() bool { return proctest.Gone(pid) }, lifeGoneBound, lifePoll, "pid %d outlived the run", pid)
+	}
+}
+
+// buildDirs returns the build directories in tmp.
+func buildDirs(t *testing.T, tmp string) []string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(tmp, buildDirPrefix+"*"))
+	require.NoError(t, err)
+	return matches
+}
+
+// runFaultsBuilding starts the fault bench file as runFaults does, but with
+// Main building the miners, in a temporary directory (TMPDIR) it returns.
+func runFaultsBuilding(t *testing.T, bin string, args ...string) (*lifeRun, string) {
+	t.Helper()
+	r := newLifeRun(t)
+	tmp := filepath.Join(filepath.Dir(r.pidFile), "tmp")
+	require.NoError(t, os.Mkdir(tmp, 0o755))
+	r.start(t, bin, fmt.Sprintf("%dx", faultsCalls), args, faultsPidsEnv+"="+r.pidFile, "TMPDIR="+tmp)
+	return r, tmp
 }
 
 // testFaultDiskFull runs the bench file against an axon in this process

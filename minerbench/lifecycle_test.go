@@ -105,10 +105,15 @@ func testEndings(t *testing.T, bin string) {
 			t.Parallel()
 			r := startLife(t, bin, e.mode, e.args...)
 			pids := r.waitPids(t)
+			// Every process the run started: the miners, anything they
+			// started, the watchdog. (Without a signal, the run may be
+			// ending already.)
+			started := proctest.Descendants(r.cmd.Process.Pid)
 			if len(e.signals) > 0 {
 				for _, pid := range pids {
 					require.False(t, proctest.Gone(pid), "miner pid %d is not running before the signal", pid)
 				}
+				require.Subset(t, started, pids)
 			}
 			for i, sig := range e.signals {
 				if i > 0 && e.waitFor != "" {
@@ -140,6 +145,10 @@ func testEndings(t *testing.T, bin string) {
 				assert.Equal(t, fmt.Sprintf("%d true", e.code), string(after), "Run's status, and whether the miners were reaped when it returned")
 			} else {
 				assert.NoFileExists(t, r.afterFile)
+			}
+			assertAllGone(t, started)
+			if e.stopped {
+				assert.Empty(t, buildDirs(t, filepath.Join(filepath.Dir(r.pidFile), "tmp")), "the build directory is removed")
 			}
 			if e.mode == "return" {
 				assert.FileExists(t, filepath.Join(r.results, "mock", "default", "noop", DefaultHistory+".csv"))

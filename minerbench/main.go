@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -130,10 +129,12 @@ func run(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert al
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	h := newHarness(ctx, cfg)
+	defer h.stop()
 
 	// Signals are caught from the start, so that an interrupt while the
-	// miners start (a build, a slow miner) stops them too.
-	var started atomic.Pointer[harness]
+	// miners start (a build, a slow miner) stops what has started: h
+	// stops each thing start has started so far.
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -152,20 +153,13 @@ func run(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert al
 		case <-signals:
 		case <-time.After(shutdownGrace):
 		}
-		if h := started.Load(); h != nil {
-			h.stop()
-		}
+		h.stop()
 		os.Exit(exitInterrupted)
 	}()
 
-	h, err := start(ctx, cfg, selected(specs, cfg.Miners), stderr)
-	if h != nil {
-		h.specNames = specNames(specs)
-	}
+	h.specNames = specNames(specs)
+	err := h.start(selected(specs, cfg.Miners), stderr)
 	if ctx.Err() != nil {
-		if h != nil {
-			h.stop()
-		}
 		return exitInterrupted
 	}
 	if err != nil {
@@ -176,11 +170,7 @@ func run(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert al
 		return 1
 	}
 	current = h
-	started.Store(h)
-	defer func() {
-		current = nil
-		h.stop()
-	}()
+	defer func() { current = nil }()
 
 	fmt.Fprint(stdout, unitLines)
 	code := m.Run()
@@ -275,9 +265,13 @@ type harness struct {
 	cfg       config
 	specNames []string // of every miner the bench file names
 	ctx       context.Context
-	miners    []*Miner
-	stopOnce  sync.Once
-	stops     []func() // of what start started before the miners
+	miners    []*Miner // set once start returns
+
+	stopOnce   sync.Once
+	mu         sync.Mutex
+	stopping   bool
+	minerStops []func() // of the miners launched so far
+	stops      []func() // of what start started before the miners
 
 	historyMu sync.Mutex
 	restarted map[string]bool // histories this run has opened
@@ -303,23 +297,32 @@ func (h *harness) failedBenchmarks() []string {
 	return slices.Clone(h.failed)
 }
 
+// newHarness returns a harness of cfg whose run ends with ctx.
+func newHarness(ctx context.Context, cfg config) *harness {
+	return &harness{cfg: cfg, ctx: ctx, restarted: map[string]bool{}}
+}
+
 // start brings up the chain and the miners (or the remote endpoint). A miner
 // that fails to start is kept with its error, so that its benchmarks fail
 // and the others still run; an error is returned only for a harness fault.
 // It prints each miner's results directory to stderr, as the original did.
-func start(ctx context.Context, cfg config, specs []MinerSpec, stderr io.Writer) (*harness, error) {
-	h := &harness{cfg: cfg, ctx: ctx, restarted: map[string]bool{}}
+// Whatever it started, stop stops, also while start runs.
+func (h *harness) start(specs []MinerSpec, stderr io.Writer) error {
+	ctx, cfg := h.ctx, h.cfg
 	validator := wallet.Mock(validatorName)
 	if cfg.Endpoint != "" {
 		// checkEnvironment has probed the endpoint; a miner gone since fails
 		// its benchmarks with the reason.
 		m := &Miner{Name: "remote", Endpoint: cfg.Endpoint, dir: resultsDir(cfg.Results, "remote", validatorWallet, "remote")}
 		if err := logTo(stderr, m.dir); err != nil {
-			return nil, err
+			return err
+		}
+		if !h.atStopMiner(m.stop) {
+			return errInterrupted
 		}
 		m.connect(ctx, validator, cfg.Compression)
 		h.miners = []*Miner{m}
-		return h, nil
+		return nil
 	}
 	// A miner's directory is named by its network and wallet name settings
 	// as the host sends them: its own, the global overrides (every miner
@@ -331,32 +334,38 @@ func start(ctx context.Context, cfg config, specs []MinerSpec, stderr io.Writer)
 		maps.Copy(s, ownOverrides(cfg, spec))
 		dirs[i] = resultsDir(cfg.Results, s[miner.KeyNetwork], s[miner.KeyWalletName], spec.Name)
 		if err := logTo(stderr, dirs[i]); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	ch, err := chain.New(chain.Config{BlockTime: cfg.BlockTime})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	h.stops = append(h.stops, ch.Start())
+	if !h.atStop(ch.Start()) {
+		return errInterrupted
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		h.stop()
-		return nil, fmt.Errorf("chain listener: %w", err)
+		return fmt.Errorf("chain listener: %w", err)
 	}
 	stopServe, err := ch.Serve(lis)
 	if err != nil {
-		h.stop()
-		return nil, fmt.Errorf("chain service: %w", err)
+		return fmt.Errorf("chain service: %w", err)
 	}
-	h.stops = append(h.stops, func() { _ = stopServe() })
-
-	binaries, cleanup, err := buildMiners(ctx, specs)
+	if !h.atStop(func() { _ = stopServe() }) {
+		return errInterrupted
+	}
+	dir, err := newBuildDir()
 	if err != nil {
-		h.stop()
-		return nil, err
+		return fmt.Errorf("build directory: %w", err)
 	}
-	h.stops = append(h.stops, cleanup)
+	if !h.atStop(func() { _ = os.RemoveAll(dir) }) {
+		return errInterrupted
+	}
+	binaries, err := buildMiners(ctx, dir, specs)
+	if err != nil {
+		return err
+	}
 
 	var echo io.Writer
 	if cfg.Debug {
@@ -364,20 +373,40 @@ func start(ctx context.Context, cfg config, specs []MinerSpec, stderr io.Writer)
 	}
 	status := newStatusLine(stderr)
 	defer status.done()
-	l := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, compression: cfg.Compression, echo: echo, status: status}
-	h.miners = make([]*Miner, len(specs))
+	l := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, compression: cfg.Compression,
+		echo: echo, status: status, startTimeout: cfg.StartTimeout, own: h.atStopMiner}
+	miners := make([]*Miner, len(specs))
 	var wg sync.WaitGroup
 	for i, spec := range specs {
 		wg.Go(func() {
-			h.miners[i] = l.start(ctx, spec, binaries[spec.Name], dirs[i], ownOverrides(cfg, spec), cfg.Overrides[""])
+			miners[i] = l.start(ctx, spec, binaries[spec.Name], dirs[i], ownOverrides(cfg, spec), cfg.Overrides[""])
 		})
 	}
 	wg.Wait()
-	if err := checkOverrides(cfg.Overrides, h.miners); err != nil {
-		h.stop()
-		return nil, err
+	h.miners = miners
+	return checkOverrides(cfg.Overrides, miners)
+}
+
+// atStop makes stop part of h.stop, which runs such stops last first, after
+// the miners'. Once h.stop has begun, it runs stop at once instead and
+// returns false: the caller is being stopped.
+func (h *harness) atStop(stop func()) bool { return h.register(&h.stops, stop) }
+
+// atStopMiner makes stop, a miner's, part of h.stop, which runs the miners'
+// stops at once, first; as atStop, it runs stop at once and returns false
+// once h.stop has begun.
+func (h *harness) atStopMiner(stop func()) bool { return h.register(&h.minerStops, stop) }
+
+func (h *harness) register(list *[]func(), stop func()) bool {
+	h.mu.Lock()
+	if !h.stopping {
+		*list = append(*list, stop)
+		h.mu.Unlock()
+		return true
 	}
-	return h, nil
+	h.mu.Unlock()
+	stop()
+	return false
 }
 
 // logTo makes a miner's results directory and tells where it is, in the
@@ -395,20 +424,23 @@ func logTo(stderr io.Writer, dir string) error {
 }
 
 // stop stops the miners (at once, each gracefully), then what start started
-// before them, in reverse order: the built binaries, the chain's service, the
-// chain. It is idempotent and safe to call from a signal handler.
+// before them, in reverse order: the build directory, the chain's service,
+// the chain. It is idempotent, safe to call from a signal handler and while
+// start runs.
 func (h *harness) stop() {
 	h.stopOnce.Do(func() {
+		h.mu.Lock()
+		h.stopping = true
+		minerStops, stops := h.minerStops, h.stops
+		h.mu.Unlock()
 		var wg sync.WaitGroup
-		for _, m := range h.miners {
-			if m != nil {
-				wg.Go(m.stop)
-			}
+		for _, stop := range minerStops {
+			wg.Go(stop)
 		}
 		wg.Wait()
 		goplugin.CleanupClients()
-		for i := len(h.stops) - 1; i >= 0; i-- {
-			h.stops[i]()
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
 		}
 	})
 }

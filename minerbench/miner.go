@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,7 +109,7 @@ func (m *Miner) gone() bool {
 // Pid returns the process id of the miner's plugin, or 0 for a remote
 // endpoint or a miner that could not be started.
 func (m *Miner) Pid() int {
-	if m.proc == nil {
+	if m.proc == nil || m.err != nil {
 		return 0
 	}
 	return m.proc.Pid()
@@ -178,6 +179,12 @@ type launcher struct {
 	compression   string    // of the queries, -mb.compression
 	echo          io.Writer // a copy of every miner's log, or nil
 	status        *statusLine
+	// startTimeout bounds each miner's start, from its launch to its axon
+	// on the chain.
+	startTimeout time.Duration
+	// own hands the stop of a launched miner to the harness; it returns
+	// false, having stopped it, once the harness is stopping.
+	own func(stop func()) bool
 }
 
 // logFile is the name of a miner's log in its results directory, the
@@ -185,8 +192,9 @@ type launcher struct {
 const logFile = "logs.log"
 
 // start launches one miner, hands it its settings, and waits for its axon on
-// the chain, as the original's QueryBenchmark did. Everything the miner
-// writes is appended to its log in dir, after a header line of this run.
+// the chain, as the original's QueryBenchmark did, all within the start
+// timeout. Everything the miner writes is appended to its log in dir, after
+// a header line of this run.
 //
 // own are the settings for this miner alone (refused by the miner if it does
 // not have them); global ones apply only where the miner has the key. Both
@@ -194,7 +202,20 @@ const logFile = "logs.log"
 func (l launcher) start(ctx context.Context, spec MinerSpec, binary, dir string, own, global miner.Settings) *Miner {
 	m := &Miner{Name: spec.Name, dir: dir}
 	logPath := filepath.Join(dir, logFile)
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, l.startTimeout)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	// timedOut is read by the clock: a call the deadline cut can return
+	// before ctx says so.
+	timedOut := func() bool { return !errors.Is(ctx.Err(), context.Canceled) && !time.Now().Before(deadline) }
+	late := func(err error) error {
+		return fmt.Errorf("did not start within -%sstart-timeout=%v: %w", flagPrefix, l.startTimeout, err)
+	}
 	fail := func(err error) *Miner {
+		if timedOut() {
+			err = late(err)
+		}
 		m.err = fmt.Errorf("miner %s: %w", spec.Name, err)
 		if m.proc != nil {
 			m.err = m.proc.Explain(m.err)
@@ -215,11 +236,14 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary, dir string,
 	}
 	l.status.set(spec.Name, "Starting miner "+spec.Name+" …")
 	defer l.status.set(spec.Name, "")
-	proc, err := launch.Launch(launch.Config{Path: binary, Log: log})
+	proc, err := launch.Launch(ctx, launch.Config{Path: binary, Log: log})
 	if err != nil {
 		return fail(err)
 	}
 	m.proc = proc
+	if !l.own(m.stop) {
+		return fail(errInterrupted)
+	}
 	info, err := proc.Info(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("info: %w", err))
@@ -238,24 +262,28 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary, dir string,
 		return fail(fmt.Errorf("run: %w", err))
 	}
 	m.Hotkey = started.Hotkey
-	waitCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	waitCtx, cancelWait := context.WithCancel(ctx)
+	defer cancelWait()
 	go func() {
 		for waitCtx.Err() == nil && !proc.Exited() {
 			time.Sleep(exitPollInterval)
 		}
-		cancel()
+		cancelWait()
 	}()
 	l.status.set(spec.Name, "Starting miner "+spec.Name+": waiting for its axon on the chain …")
-	neuron, err := chain.FindEndpoint(waitCtx, l.chain, started.Hotkey, chain.DefaultMaxBlocks)
+	neuron, err := chain.FindEndpoint(waitCtx, l.chain, started.Hotkey, l.blocksLeft(deadline))
 	if err != nil {
 		if proc.Exited() {
 			return fail(errors.New("exited before its axon was registered"))
 		}
-		return fail(fmt.Errorf("%w; the miner's log is in %s", err, logPath))
+		err = fmt.Errorf("%w; the miner's log is in %s", err, logPath)
+		if ctx.Err() == nil && !timedOut() { // the blocks of the start timeout ran out
+			err = late(err)
+		}
+		return fail(err)
 	}
 	m.Endpoint = chain.Endpoint(neuron)
-	m.connect(ctx, l.validator, l.compression)
+	m.connect(parent, l.validator, l.compression)
 	return m
 }
 
@@ -274,6 +302,12 @@ func hostSettings(spec MinerSpec) miner.Settings {
 // name>/<miner>, as the original's results/mock/default/<miner>.
 func resultsDir(results, network, walletName, minerName string) string {
 	return filepath.Join(results, network, walletName, minerName)
+}
+
+// blocksLeft returns how many blocks of the chain fit before deadline, at
+// least 1.
+func (l launcher) blocksLeft(deadline time.Time) int {
+	return max(1, int(math.Ceil(float64(time.Until(deadline))/float64(l.chain.BlockTime()))))
 }
 
 // ownOverrides merges the bench file's settings for spec and the -mb.set
@@ -318,31 +352,22 @@ func checkOverrides(overrides map[string]miner.Settings, miners []*Miner) error 
 	return nil
 }
 
-// buildMiners builds the plugin binaries of the specs that name a package,
-// one go build each (the build cache makes repeats fast), into a temporary
-// directory that cleanup removes. It returns the binary of every spec. The
-// go command is the one on PATH: go test puts its own toolchain's first.
-func buildMiners(ctx context.Context, specs []MinerSpec) (binaries map[string]string, cleanup func(), err error) {
-	binaries = map[string]string{}
-	cleanup = func() {}
-	var dir string
+// buildMiners builds the plugin binaries of the specs that name a package
+// into dir, one go build each (the build cache makes repeats fast). It
+// returns the binary of every spec. The go command is the one on PATH: go
+// test puts its own toolchain's first.
+func buildMiners(ctx context.Context, dir string, specs []MinerSpec) (map[string]string, error) {
+	binaries := map[string]string{}
 	for _, s := range specs {
 		if s.Binary != "" {
 			binaries[s.Name] = s.Binary
 			continue
 		}
-		if dir == "" {
-			if dir, err = os.MkdirTemp("", "minerbench-miners-"); err != nil {
-				return nil, nil, err
-			}
-			cleanup = func() { _ = os.RemoveAll(dir) }
-		}
 		out := filepath.Join(dir, s.Name)
 		binaries[s.Name] = out
 		if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, s.Package).CombinedOutput(); err != nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("build miner %s (%s): %w\n%s", s.Name, s.Package, err, msg)
+			return nil, fmt.Errorf("build miner %s (%s): %w\n%s", s.Name, s.Package, err, msg)
 		}
 	}
-	return binaries, cleanup, nil
+	return binaries, nil
 }

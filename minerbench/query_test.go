@@ -75,9 +75,9 @@ func TestRemoteResultsDir(t *testing.T) {
 	cfg.Results = t.TempDir()
 	cfg.Endpoint = serveAxon(t, "remote", zeros)
 	var stderr bytes.Buffer
-	h, err := start(t.Context(), cfg, nil, &stderr)
-	require.NoError(t, err)
+	h := newHarness(t.Context(), cfg)
 	defer h.stop()
+	require.NoError(t, h.start(nil, &stderr))
 	require.Len(t, h.miners, 1)
 	m := h.miners[0]
 	require.NoError(t, m.Err())

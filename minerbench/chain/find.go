@@ -9,8 +9,8 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// DefaultMaxBlocks is how many blocks FindEndpoint is usually given to see a
-// miner's axon on the chain.
+// DefaultMaxBlocks is how many blocks the original gave a miner's axon to
+// appear on the chain.
 const DefaultMaxBlocks = 100
 
 // NotRegisteredError is FindEndpoint giving up: the hotkey did not appear
@@ -20,6 +20,8 @@ type NotRegisteredError struct {
 	Hotkey string
 	// Blocks is how many blocks FindEndpoint waited.
 	Blocks int
+	// Waited is how long FindEndpoint waited.
+	Waited time.Duration
 	// Seen is the hotkey's last metagraph entry, whose axon was unroutable,
 	// or nil if the hotkey never appeared.
 	Seen *wire.Neuron
@@ -32,11 +34,12 @@ type NotRegisteredError struct {
 // axon cannot be dialed.
 func (e *NotRegisteredError) Error() string {
 	var msg string
+	waited := fmt.Sprintf("%d blocks (%.1f s)", e.Blocks, e.Waited.Seconds())
 	if e.Seen == nil {
-		msg = fmt.Sprintf("chain: hotkey %q is not registered after waiting %d blocks", e.Hotkey, e.Blocks)
+		msg = fmt.Sprintf("chain: hotkey %q is not registered after waiting %s", e.Hotkey, waited)
 	} else {
-		msg = fmt.Sprintf("chain: hotkey %q has no routable axon after waiting %d blocks: uid %d is registered at %s and its %s; want the miner to serve_axon a dialable ip and a port other than 0",
-			e.Hotkey, e.Blocks, e.Seen.GetUid(), Endpoint(e.Seen), unroutable(e.Seen))
+		msg = fmt.Sprintf("chain: hotkey %q has no routable axon after waiting %s: uid %d is registered at %s and its %s; want the miner to serve_axon a dialable ip and a port other than 0",
+			e.Hotkey, waited, e.Seen.GetUid(), Endpoint(e.Seen), unroutable(e.Seen))
 	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
@@ -61,9 +64,10 @@ func FindEndpoint(ctx context.Context, s Subtensor, hotkey string, maxBlocks int
 	case maxBlocks < 1:
 		return nil, fmt.Errorf("chain: FindEndpoint maxBlocks %d is out of range; want at least 1 (DefaultMaxBlocks is %d)", maxBlocks, DefaultMaxBlocks)
 	}
+	begin := time.Now()
 	start, err := s.Block(ctx)
 	if err != nil {
-		return nil, findError(ctx, hotkey, 0, nil, err)
+		return nil, findError(ctx, hotkey, 0, begin, nil, err)
 	}
 	tick := time.NewTicker(max(s.BlockTime()/2, time.Millisecond))
 	defer tick.Stop()
@@ -74,13 +78,13 @@ func FindEndpoint(ctx context.Context, s Subtensor, hotkey string, maxBlocks int
 		// least as new as the block counted.
 		now, err := s.Block(ctx)
 		if err != nil {
-			return nil, findError(ctx, hotkey, waited, seen, err)
+			return nil, findError(ctx, hotkey, waited, begin, seen, err)
 		}
 		start = min(start, now) // a chain restarted from block 0
 		waited = int(now - start)
 		neurons, err := s.Metagraph(ctx)
 		if err != nil {
-			return nil, findError(ctx, hotkey, waited, seen, err)
+			return nil, findError(ctx, hotkey, waited, begin, seen, err)
 		}
 		for _, n := range neurons {
 			if n.GetHotkey() == hotkey {
@@ -92,11 +96,11 @@ func FindEndpoint(ctx context.Context, s Subtensor, hotkey string, maxBlocks int
 			return seen, nil
 		}
 		if waited >= maxBlocks {
-			return nil, &NotRegisteredError{Hotkey: hotkey, Blocks: waited, Seen: seen}
+			return nil, &NotRegisteredError{Hotkey: hotkey, Blocks: waited, Waited: time.Since(begin), Seen: seen}
 		}
 		select {
 		case <-ctx.Done():
-			return nil, &NotRegisteredError{Hotkey: hotkey, Blocks: waited, Seen: seen, Err: ctx.Err()}
+			return nil, &NotRegisteredError{Hotkey: hotkey, Blocks: waited, Waited: time.Since(begin), Seen: seen, Err: ctx.Err()}
 		case <-tick.C:
 		}
 	}
@@ -104,7 +108,7 @@ func FindEndpoint(ctx context.Context, s Subtensor, hotkey string, maxBlocks int
 
 // findError reports err from the chain, or the context's end if that is what
 // made the call fail.
-func findError(ctx context.Context, hotkey string, waited int, seen *wire.Neuron, err error) error {
+func findError(ctx context.Context, hotkey string, waited int, begin time.Time, seen *wire.Neuron, err error) error {
 	ended := ctx.Err()
 	switch {
 	case ended != nil:
@@ -115,5 +119,5 @@ func findError(ctx context.Context, hotkey string, waited int, seen *wire.Neuron
 	default:
 		return fmt.Errorf("chain: FindEndpoint hotkey %q: %w", hotkey, err)
 	}
-	return &NotRegisteredError{Hotkey: hotkey, Blocks: waited, Seen: seen, Err: ended}
+	return &NotRegisteredError{Hotkey: hotkey, Blocks: waited, Waited: time.Since(begin), Seen: seen, Err: ended}
 }

@@ -96,8 +96,10 @@ func TestFindEndpointGivesUp(t *testing.T) {
 					}
 					start, err := s.Block(ctx)
 					require.NoError(t, err)
+					begin := time.Now()
 
 					n, err := FindEndpoint(ctx, s, "alice", maxBlocks)
+					took := time.Since(begin)
 					assert.Nil(t, n)
 					var nre *NotRegisteredError
 					require.ErrorAs(t, err, &nre)
@@ -108,7 +110,9 @@ func TestFindEndpointGivesUp(t *testing.T) {
 					require.NoError(t, berr)
 					assert.LessOrEqual(t, uint64(nre.Blocks), end-start, "counted more blocks than the chain made")
 					assert.Contains(t, err.Error(), `hotkey "alice"`)
-					assert.Contains(t, err.Error(), fmt.Sprintf("after waiting %d blocks", nre.Blocks))
+					assert.Positive(t, nre.Waited)
+					assert.LessOrEqual(t, nre.Waited, took)
+					assert.Contains(t, err.Error(), fmt.Sprintf("after waiting %d blocks (%.1f s)", nre.Blocks, nre.Waited.Seconds()))
 					assert.Contains(t, err.Error(), tt.want)
 					if tt.register == nil {
 						assert.Nil(t, nre.Seen)

@@ -13,13 +13,12 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
-	"github.com/hashicorp/go-plugin/runner"
+	pluginrunner "github.com/hashicorp/go-plugin/runner"
 
 	"github.com/minerbench/minerbench/minerbench/internal/contract"
 )
@@ -28,8 +27,17 @@ import (
 // error messages.
 const DefaultLogLines = 20
 
-// stopTimeout bounds the graceful part of Process.Kill.
-const stopTimeout = 5 * time.Second
+// Bounds of Process.Kill: of the graceful stop, and of go-plugin's own kill
+// (which asks the plugin to shut down, without a bound, and waits 2 s for it
+// to exit) before the process group is killed.
+const (
+	stopTimeout = 5 * time.Second
+	forceAfter  = 5 * time.Second
+)
+
+// defaultStartTimeout bounds the handshake when Launch's context has no
+// deadline.
+const defaultStartTimeout = time.Minute
 
 // Config says how to start a miner plugin. Zero values mean defaults.
 type Config struct {
@@ -48,8 +56,6 @@ type Config struct {
 	// LogLines is how many last log lines to keep for error messages
 	// (default DefaultLogLines).
 	LogLines int
-	// StartTimeout bounds the handshake (default 30 s).
-	StartTimeout time.Duration
 }
 
 // Process is a running miner plugin: a Controller over go-plugin's gRPC
@@ -57,7 +63,7 @@ type Config struct {
 type Process struct {
 	contract.Controller
 	client  *goplugin.Client
-	runner  *cmdRunner
+	runner  *runner
 	out     *output
 	streams [3]*stream // stderr, and the redirected stdout and stderr
 	once    sync.Once
@@ -65,8 +71,10 @@ type Process struct {
 
 // Launch starts the plugin binary, completes the handshake (with automatic
 // mutual TLS) and returns the running process. The process is registered with
-// go-plugin's CleanupClients. On error nothing is left running.
-func Launch(cfg Config) (*Process, error) {
+// go-plugin's CleanupClients. The handshake is bounded by ctx (by a minute
+// when ctx has no deadline); when ctx ends first, the process is killed. On
+// error nothing is left running.
+func Launch(ctx context.Context, cfg Config) (*Process, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("launch miner: plugin path is empty")
 	}
@@ -76,15 +84,26 @@ func Launch(cfg Config) (*Process, error) {
 	if cfg.LogLines <= 0 {
 		cfg.LogLines = DefaultLogLines
 	}
-	if cfg.StartTimeout <= 0 {
-		cfg.StartTimeout = 30 * time.Second
-	}
 	if cfg.Checksum != nil {
 		if err := verifyChecksum(cfg.Path, cfg.Checksum); err != nil {
 			return nil, fmt.Errorf("launch miner: %w", err)
 		}
 	}
-	p := &Process{out: newOutput(cfg.LogLines, cfg.Log)}
+	if err := guard.start(); err != nil {
+		return nil, fmt.Errorf("launch miner: %w", err)
+	}
+	startTimeout := defaultStartTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		startTimeout = time.Until(deadline)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("launch miner %s: %w", cfg.Path, err)
+	}
+	r, err := newRunner()
+	if err != nil {
+		return nil, fmt.Errorf("launch miner %s: %w", cfg.Path, err)
+	}
+	p := &Process{runner: r, out: newOutput(cfg.LogLines, cfg.Log)}
 	for i := range p.streams {
 		p.streams[i] = &stream{out: p.out}
 	}
@@ -94,30 +113,39 @@ func Launch(cfg Config) (*Process, error) {
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Managed:          true,
 		AutoMTLS:         true,
-		StartTimeout:     cfg.StartTimeout,
+		StartTimeout:     startTimeout,
 		Stderr:           p.streams[0],
 		SyncStdout:       p.streams[1],
 		SyncStderr:       p.streams[2],
 		Logger:           hclog.NewNullLogger(),
 		// go-plugin hands over a command carrying the handshake environment;
-		// our runner runs the plugin binary with it and keeps its exit status.
-		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
-			cmd.Path = cfg.Path
-			cmd.Args = append([]string{cfg.Path}, cfg.Args...)
-			r, err := newCmdRunner(cmd)
-			p.runner = r
-			return r, err
+		// our runner runs the plugin binary with it.
+		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (pluginrunner.Runner, error) {
+			r.use(cmd, cfg.Path, cfg.Args)
+			return r, nil
 		},
 	}
 	p.client = goplugin.NewClient(cc)
+	// go-plugin's handshake does not watch ctx, and its Kill waits for the
+	// handshake: the runner ends the process itself when ctx ends.
+	stop := context.AfterFunc(ctx, func() { _ = r.Kill(context.Background()) })
 	rpc, err := p.client.Client()
-	if err != nil {
-		p.end()
-		return nil, p.Explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
+	stop()
+	var raw any
+	if err == nil {
+		raw, err = rpc.Dispense(contract.PluginName)
 	}
-	raw, err := rpc.Dispense(contract.PluginName)
+	if ended := ctx.Err(); ended != nil {
+		// The runner may have killed the process: ctx's end is the reason.
+		if err != nil {
+			err = fmt.Errorf("%w (%w)", ended, err)
+		} else {
+			err = ended
+		}
+	}
 	if err != nil {
-		p.end()
+		p.Kill()
+		r.discard()
 		return nil, p.Explain(fmt.Errorf("launch miner %s: %w", cfg.Path, err))
 	}
 	p.Controller = raw.(contract.Controller)
@@ -158,30 +186,21 @@ func verifyChecksum(path string, want []byte) error {
 }
 
 // Pid returns the plugin's process id.
-func (p *Process) Pid() int {
-	if p.runner == nil {
-		return 0
-	}
-	return p.runner.pid()
-}
+func (p *Process) Pid() int { return p.runner.pid() }
 
 // Exited reports whether the plugin process has ended.
 func (p *Process) Exited() bool { return p.client.Exited() }
 
 // ExitError returns how the process ended (nil while it runs or after a clean
 // exit), such as "exit status 2" or "signal: killed".
-func (p *Process) ExitError() error {
-	if p.runner == nil {
-		return nil
-	}
-	return p.runner.exitError()
-}
+func (p *Process) ExitError() error { return p.runner.exitError() }
 
 // Logs returns the miner's last log lines.
 func (p *Process) Logs() string { return p.out.String() }
 
 // Kill stops the miner: gracefully (its axon finishes in-flight queries),
-// then by force. It waits until the process is gone and is idempotent.
+// then by force, with its process group. It waits until the process is gone,
+// at most some seconds however the miner behaves, and is idempotent.
 func (p *Process) Kill() {
 	p.once.Do(func() {
 		if p.Controller != nil && !p.client.Exited() {
@@ -193,96 +212,27 @@ func (p *Process) Kill() {
 	})
 }
 
-// end kills the process and takes its last unfinished lines; nothing is
+// end kills the process, by force with its process group when go-plugin's
+// kill takes too long, and takes its last unfinished lines; nothing is
 // written to the Log once it returns.
 func (p *Process) end() {
+	force := time.AfterFunc(forceAfter, func() { _ = p.runner.Kill(context.Background()) })
 	p.client.Kill()
+	force.Stop()
 	for _, s := range p.streams {
 		s.flush()
 	}
 	p.out.detach()
 }
 
-// Explain adds the process's exit status and its last log lines to err,
-// when there are any.
+// Explain adds how the process ended and its last log lines to err, when
+// there are any.
 func (p *Process) Explain(err error) error {
-	if exit := p.ExitError(); exit != nil {
+	if exit := p.runner.exitStatus(); exit != "" {
 		err = fmt.Errorf("%w (miner %s)", err, exit)
 	}
 	if logs := p.Logs(); logs != "" {
 		err = fmt.Errorf("%w\nlast lines of the miner's log:\n%s", err, logs)
 	}
 	return err
-}
-
-// cmdRunner runs the plugin command for go-plugin and remembers how it ended.
-type cmdRunner struct {
-	cmd            *exec.Cmd
-	stdout, stderr io.ReadCloser
-
-	mu      sync.Mutex
-	waitErr error
-}
-
-func newCmdRunner(cmd *exec.Cmd) (*cmdRunner, error) {
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	return &cmdRunner{cmd: cmd, stdout: stdout, stderr: stderr}, nil
-}
-
-func (r *cmdRunner) Start(context.Context) error { return r.cmd.Start() }
-
-func (r *cmdRunner) Diagnose(context.Context) string {
-	return "the plugin did not complete go-plugin's handshake: is " + r.cmd.Path + " a minerbench miner built with miner.Serve?"
-}
-
-func (r *cmdRunner) Stdout() io.ReadCloser { return r.stdout }
-func (r *cmdRunner) Stderr() io.ReadCloser { return r.stderr }
-func (r *cmdRunner) Name() string          { return r.cmd.Path }
-
-func (r *cmdRunner) Wait(context.Context) error {
-	err := r.cmd.Wait()
-	r.mu.Lock()
-	r.waitErr = err
-	r.mu.Unlock()
-	return err
-}
-
-func (r *cmdRunner) Kill(context.Context) error {
-	if r.cmd.Process == nil {
-		return nil
-	}
-	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	return nil
-}
-
-func (r *cmdRunner) ID() string { return strconv.Itoa(r.pid()) }
-
-func (r *cmdRunner) pid() int {
-	if r.cmd.Process == nil {
-		return 0
-	}
-	return r.cmd.Process.Pid
-}
-
-func (r *cmdRunner) exitError() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.waitErr
-}
-
-func (r *cmdRunner) PluginToHost(network, addr string) (string, string, error) {
-	return network, addr, nil
-}
-
-func (r *cmdRunner) HostToPlugin(network, addr string) (string, string, error) {
-	return network, addr, nil
 }

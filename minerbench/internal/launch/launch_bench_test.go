@@ -41,7 +41,7 @@ func BenchmarkLaunchToFirstSuccess(b *testing.B) {
 	validator := wallet.Mock("bench/validator")
 	tokens := tensor.FromInt64([]int64{1, 1}, []int64{42})
 	for i := 0; b.Loop(); i++ {
-		proc, err := launch.Launch(launch.Config{Path: bin})
+		proc, err := launch.Launch(ctx, launch.Config{Path: bin})
 		require.NoError(b, err)
 		// A fresh hotkey each time, so the chain cannot hand back the
 		// endpoint of the miner stopped in the previous iteration.

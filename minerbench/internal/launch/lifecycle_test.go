@@ -7,18 +7,22 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -34,9 +38,14 @@ import (
 	"github.com/minerbench/minerbench/miners/template/nucleus"
 )
 
-// The test binary re-executes itself as a helper host process when
-// helperEnv is "host": it launches the plugin binary named by helperPluginEnv,
-// prints "pid: N" and blocks until it is killed.
+// The test binary re-executes itself as a helper process when helperEnv is
+// set. As "host", it launches the plugin binary named by helperPluginEnv,
+// prints "pid: N" and blocks until it is killed; when helperPluginEnv is
+// "orphan", the plugin is the test binary itself as an orphan (below), and
+// the host also prints "child: N", the orphan's child. As "orphan", it is a
+// plugin that does not use miner.Serve and ignores its parent's death: it
+// starts a sleeping child and serves a Controller whose Info names the
+// child's pid under the key "child".
 const (
 	helperEnv       = "MINERBENCH_PLUGIN_TEST_HELPER"
 	helperPluginEnv = "MINERBENCH_PLUGIN_TEST_PLUGIN"
@@ -52,8 +61,11 @@ const (
 var noopBin, templateBin string
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "host" {
+	switch os.Getenv(helperEnv) {
+	case "host":
 		os.Exit(helperHost())
+	case "orphan":
+		os.Exit(helperOrphan())
 	}
 	os.Exit(runTests(m))
 }
@@ -86,20 +98,65 @@ func runTests(m *testing.M) int {
 
 // helperHost is the body of the helper host process.
 func helperHost() int {
-	p, err := launch.Launch(launch.Config{Path: os.Getenv(helperPluginEnv)})
+	path := os.Getenv(helperPluginEnv)
+	orphan := path == "orphan"
+	if orphan {
+		path = os.Args[0]
+		os.Setenv(helperEnv, "orphan")
+	}
+	p, err := launch.Launch(context.Background(), launch.Config{Path: path})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	fmt.Printf("pid: %d\n", p.Pid())
+	if orphan {
+		info, err := p.Info(context.Background())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Printf("child: %s\n", info.Defaults["child"])
+	}
 	time.Sleep(time.Hour)
 	return 0
 }
 
+// helperOrphan is the body of the orphan plugin: a plugin in the contract
+// that does not use miner.Serve, so nothing in it watches its parent.
+func helperOrphan() int {
+	// A write to the pipe of a dead host must not end it either.
+	signal.Ignore(syscall.SIGPIPE)
+	child := exec.Command("sleep", "3600")
+	if err := child.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: contract.Handshake,
+		Plugins:         contract.PluginSet(orphan{child: child.Process.Pid}),
+		GRPCServer:      goplugin.DefaultGRPCServer,
+	})
+	return 0
+}
+
+// orphan is the orphan plugin's Controller.
+type orphan struct{ child int }
+
+func (o orphan) Info(context.Context) (contract.Info, error) {
+	return contract.Info{Name: "orphan", Defaults: map[string]string{"child": strconv.Itoa(o.child)}}, nil
+}
+
+func (orphan) Run(context.Context, map[string]string) (contract.Started, error) {
+	return contract.Started{}, errors.New("the orphan serves no axon")
+}
+
+func (orphan) Stop(context.Context) error { return nil }
+
 // start launches the plugin at path and kills it when the test ends.
 func start(t *testing.T, path string) *launch.Process {
 	t.Helper()
-	p, err := launch.Launch(launch.Config{Path: path})
+	p, err := launch.Launch(context.Background(), launch.Config{Path: path})
 	require.NoError(t, err)
 	t.Cleanup(p.Kill)
 	return p
@@ -235,7 +292,7 @@ func TestLaunchChecksum(t *testing.T) {
 
 	t.Run("mismatch is refused before it runs", func(t *testing.T) {
 		wrong := bytes.Repeat([]byte{0xab}, sha256.Size)
-		p, err := launch.Launch(launch.Config{Path: fake, Checksum: wrong})
+		p, err := launch.Launch(context.Background(), launch.Config{Path: fake, Checksum: wrong})
 		require.Error(t, err)
 		assert.Nil(t, p)
 		assert.Contains(t, err.Error(), "SHA-256")
@@ -245,7 +302,7 @@ func TestLaunchChecksum(t *testing.T) {
 	t.Run("match runs it", func(t *testing.T) {
 		// The script is no plugin, so the handshake fails, but only after
 		// the script ran: this proves the marker would have shown a run.
-		_, err := launch.Launch(launch.Config{Path: fake, Checksum: sum[:]})
+		_, err := launch.Launch(context.Background(), launch.Config{Path: fake, Checksum: sum[:]})
 		require.Error(t, err)
 		assert.FileExists(t, marker)
 	})
@@ -253,7 +310,7 @@ func TestLaunchChecksum(t *testing.T) {
 		body, err := os.ReadFile(noopBin)
 		require.NoError(t, err)
 		sum := sha256.Sum256(body)
-		p, err := launch.Launch(launch.Config{Path: noopBin, Checksum: sum[:]})
+		p, err := launch.Launch(context.Background(), launch.Config{Path: noopBin, Checksum: sum[:]})
 		require.NoError(t, err)
 		defer p.Kill()
 		info, err := p.Info(context.Background())
@@ -268,7 +325,7 @@ echo "weights.bin: no such file" >&2
 echo "giving up" >&2
 exit 3
 `)
-	p, err := launch.Launch(launch.Config{Path: crash})
+	p, err := launch.Launch(context.Background(), launch.Config{Path: crash})
 	require.Error(t, err)
 	assert.Nil(t, p)
 	msg := err.Error()
@@ -361,37 +418,249 @@ func TestStandalone(t *testing.T) {
 }
 
 // TestPluginExitsWithItsHost kills a host by SIGKILL, leaving it no chance
-// to stop its plugin, and expects the plugin to notice and exit by itself.
+// to stop its plugin, and expects the plugin, and what the plugin started,
+// to end. noop watches its parent (miner.Serve); the orphan does not, and
+// has a child: the kernel (Pdeathsig) ends the orphan, and the host's
+// watchdog its process group. With the watchdog killed first, the kernel
+// alone must end the orphan.
 func TestPluginExitsWithItsHost(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), endBound)
-	defer cancel()
-	host := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	host.Env = append(os.Environ(), helperEnv+"=host", helperPluginEnv+"="+noopBin)
-	var stderr bytes.Buffer
-	host.Stderr = &stderr
-	stdout, err := host.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, host.Start())
-	t.Cleanup(func() { _ = host.Process.Kill(); _ = host.Wait() })
+	tests := []struct {
+		name         string
+		plugin       string
+		killWatchdog bool
+	}{
+		{"noop", noopBin, false},
+		{"orphan with a child", "orphan", false},
+		{"orphan without the watchdog", "orphan", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), endBound)
+			defer cancel()
+			host := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+			host.Env = append(os.Environ(), helperEnv+"=host", helperPluginEnv+"="+tt.plugin)
+			var stderr bytes.Buffer
+			host.Stderr = &stderr
+			stdout, err := host.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, host.Start())
+			t.Cleanup(func() { _ = host.Process.Kill(); _ = host.Wait() })
 
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, "helper host stderr:\n%s", &stderr)
-	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "pid: ")))
-	require.NoError(t, err, "helper host printed %q", line)
+			printed := bufio.NewReader(stdout)
+			plugin := readPid(t, printed, "pid: ", &stderr)
+			mustEnd := []int{plugin}
+			if tt.plugin == "orphan" {
+				child := readPid(t, printed, "child: ", &stderr)
+				killAtCleanup(t, child)
+				if !tt.killWatchdog {
+					mustEnd = append(mustEnd, child)
+				}
+			}
+			for _, pid := range mustEnd {
+				killAtCleanup(t, pid)
+				require.False(t, proctest.Gone(pid), "pid %d runs while its host does", pid)
+			}
+			if tt.killWatchdog {
+				watchdog := slices.DeleteFunc(proctest.Descendants(host.Process.Pid), func(pid int) bool {
+					comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+					return pid == plugin || string(comm) != "sh\n"
+				})
+				require.Len(t, watchdog, 1, "the host's watchdog")
+				require.NoError(t, syscall.Kill(watchdog[0], syscall.SIGKILL))
+			}
+
+			require.NoError(t, host.Process.Signal(syscall.SIGKILL))
+			err = host.Wait()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit)
+			require.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal())
+
+			for _, pid := range mustEnd {
+				require.Eventually(t, func() bool { return proctest.Gone(pid) }, endBound, pollEvery,
+					"pid %d outlived its SIGKILLed host", pid)
+			}
+		})
+	}
+}
+
+// readPid reads a line "<prefix>N" of a helper process and returns N.
+func readPid(t *testing.T, r *bufio.Reader, prefix string, stderr *bytes.Buffer) int {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	require.NoError(t, err, "helper stderr:\n%s", stderr)
+	require.True(t, strings.HasPrefix(line, prefix), "helper printed %q, want %q…", line, prefix)
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, prefix)))
+	require.NoError(t, err, "helper printed %q", line)
 	require.Positive(t, pid)
+	return pid
+}
+
+// killAtCleanup kills pid when the test ends, if it is still running.
+func killAtCleanup(t *testing.T, pid int) {
 	t.Cleanup(func() {
 		if !proctest.Gone(pid) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
-	require.False(t, proctest.Gone(pid), "the plugin runs while its host does")
+}
 
-	require.NoError(t, host.Process.Signal(syscall.SIGKILL))
-	err = host.Wait()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit)
-	require.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal())
+// launchBounded runs Launch in the background and returns its result, or
+// fails the test if it has not returned within endBound: a Launch that
+// hangs must not hang the test.
+func launchBounded(t *testing.T, ctx context.Context, cfg launch.Config) (*launch.Process, error) {
+	t.Helper()
+	type result struct {
+		p   *launch.Process
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := launch.Launch(ctx, cfg)
+		done <- result{p, err}
+	}()
+	select {
+	case r := <-done:
+		if r.p != nil {
+			t.Cleanup(r.p.Kill)
+		}
+		return r.p, r.err
+	case <-time.After(endBound):
+		t.Fatalf("Launch did not return within %v", endBound)
+		return nil, nil
+	}
+}
 
-	require.Eventually(t, func() bool { return proctest.Gone(pid) }, endBound, pollEvery,
-		"plugin pid %d outlived its SIGKILLed host", pid)
+// readPidFile waits for a pid a script writes to path.
+func readPidFile(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil || !bytes.HasSuffix(b, []byte("\n")) {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	}, endBound, pollEvery, "no pid in %s", path)
+	killAtCleanup(t, pid)
+	return pid
+}
+
+// TestLaunchChildHoldsOutput launches a miner that starts a child holding
+// its stdout and stderr, then exits before the handshake. go-plugin reads
+// the pipes to their end before it notices the exit, so this stalled the
+// host until the child ended. Launch must fail at once, saying the miner
+// exited; the child, in the miner's process group, must be ended with it.
+// One that left the group (setsid) cannot be ended, only cut off.
+func TestLaunchChildHoldsOutput(t *testing.T) {
+	tests := []struct {
+		name string
+		// start starts the child in the background and writes its pid to
+		// the file f once it is set up.
+		start func(f string) string
+		ended bool   // the child is ended with the miner
+		needs string // a command start uses besides sh and sleep
+	}{
+		{"child in the group", func(f string) string {
+			return "sleep 3600 &\necho $! > '" + f + "'\n"
+		}, true, ""},
+		{"child that left the group", func(f string) string {
+			return "setsid sh -c 'echo $$ > \"" + f + "\"; exec sleep 3600' &\nwhile [ ! -s '" + f + "' ]; do sleep 0.01; done\n"
+		}, false, "setsid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := exec.LookPath(tt.needs); tt.needs != "" && err != nil {
+				t.Skip(err)
+			}
+			pidFile := filepath.Join(t.TempDir(), "child")
+			script := writeScript(t, "forking-miner", tt.start(pidFile)+"echo 'started a child' >&2\nexit 0\n")
+			ctx, cancel := context.WithTimeout(context.Background(), endBound)
+			defer cancel()
+			p, err := launchBounded(t, ctx, launch.Config{Path: script})
+			child := readPidFile(t, pidFile)
+			require.Error(t, err)
+			assert.Nil(t, p)
+			assert.NotErrorIs(t, err, context.DeadlineExceeded, "Launch failed by the exit, not by its context")
+			assert.Contains(t, err.Error(), "(miner exit status 0)")
+			assert.Contains(t, err.Error(), "started a child", "the miner's log")
+			if tt.ended {
+				require.Eventually(t, func() bool { return proctest.Gone(child) }, endBound, pollEvery,
+					"child pid %d outlived its miner", child)
+			} else {
+				assert.False(t, proctest.Gone(child), "the child that left the group runs on")
+			}
+		})
+	}
+}
+
+// TestLaunchEndsWithItsContext launches a miner that never completes its
+// handshake: when Launch's context ends, Launch returns its error and the
+// miner is gone.
+func TestLaunchEndsWithItsContext(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	script := writeScript(t, "silent-miner", "echo $$ > '"+pidFile+"'\nexec sleep 3600\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		p   *launch.Process
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := launch.Launch(ctx, launch.Config{Path: script})
+		done <- result{p, err}
+	}()
+	pid := readPidFile(t, pidFile)
+	require.False(t, proctest.Gone(pid))
+	cancel()
+	select {
+	case r := <-done:
+		require.ErrorIs(t, r.err, context.Canceled)
+		assert.Nil(t, r.p)
+		assert.Contains(t, r.err.Error(), "signal: killed")
+	case <-time.After(endBound):
+		t.Fatalf("Launch did not return within %v of its context's end", endBound)
+	}
+	assert.True(t, proctest.Reaped(pid), "pid %d was not ended and reaped", pid)
+}
+
+// TestKillEndsWhatTheMinerStarted stops a miner that has a child: the
+// child ends with it, in its process group.
+func TestKillEndsWhatTheMinerStarted(t *testing.T) {
+	t.Setenv(helperEnv, "orphan") // the plugin inherits the environment
+	p := start(t, os.Args[0])
+	info, err := p.Info(context.Background())
+	require.NoError(t, err)
+	child, err := strconv.Atoi(info.Defaults["child"])
+	require.NoError(t, err)
+	killAtCleanup(t, child)
+	require.False(t, proctest.Gone(child))
+
+	p.Kill()
+	assert.True(t, proctest.Reaped(p.Pid()), "the miner was ended and reaped")
+	require.Eventually(t, func() bool { return proctest.Gone(child) }, endBound, pollEvery,
+		"the miner's child pid %d outlived it", child)
+}
+
+// TestKillFrozenMiner stops a miner that no longer answers anything (it is
+// SIGSTOPped): go-plugin's own kill waits for the plugin's answer without a
+// bound, so Kill must end the process itself.
+func TestKillFrozenMiner(t *testing.T) {
+	p := start(t, noopBin)
+	pid := p.Pid()
+	killAtCleanup(t, pid)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	killed := make(chan struct{})
+	go func() {
+		p.Kill()
+		close(killed)
+	}()
+	select {
+	case <-killed:
+	case <-time.After(2 * endBound):
+		t.Fatalf("Kill of a frozen miner did not return within %v", 2*endBound)
+	}
+	assert.True(t, p.Exited())
+	assert.True(t, proctest.Reaped(pid), "pid %d was not ended and reaped", pid)
 }
