@@ -24,8 +24,8 @@ import (
 	"golang.org/x/perf/benchfmt"
 
 	"github.com/minerbench/minerbench/minerbench/history"
-	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/internal/proctest"
+	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
