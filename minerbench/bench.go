@@ -214,7 +214,7 @@ type queryRun struct {
 func (r *queryRun) query(client *dendrite.Dendrite, qt *queryTimer, input tensor.Tensor) history.Record {
 	ctx := qt.start()
 	start := time.Now()
-	_, code, elapsed := client.ForwardText(ctx, input)
+	code, elapsed := client.Measure(ctx, input)
 	qt.stop()
 	return history.Record{Time: start, Code: code, Elapsed: elapsed}
 }
