@@ -285,11 +285,9 @@ func (r *queryRun) warmUp() {
 	wg.Wait()
 }
 
-// loop runs the timed queries and returns one summary per worker. With one
-// worker the queries run in b.Loop itself; with more, b.Loop hands each query
-// to the next free worker, through a channel with room for a ticket per
-// worker, so that a worker finishing a query finds its next ticket waiting
-// rather than waiting for b.Loop's goroutine to be scheduled.
+// loop runs the timed queries and returns one summary per worker. Each
+// worker asks b.Loop, under a lock, for its next query, so that a worker
+// finishing a query goes on at once, without waking another goroutine.
 func (r *queryRun) loop(b *testing.B) []*history.Summary {
 	if r.load.Rate > 0 {
 		return r.openLoop(b)
@@ -297,42 +295,38 @@ func (r *queryRun) loop(b *testing.B) []*history.Summary {
 	summaries := make([]*history.Summary, r.load.Conc)
 	progress := newProgress(r.m.Name, &r.done)
 	defer progress.stop()
-	if r.load.Conc == 1 {
-		wk := r.newWorker(0)
-		summaries[0] = wk.summary
-		for b.Loop() {
-			if !wk.step() {
-				break
-			}
+	var (
+		mu   sync.Mutex
+		done bool
+	)
+	next := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return false
 		}
-		wk.finish()
-		return summaries
+		if r.h.ctx.Err() != nil || r.m.Err() != nil || !b.Loop() {
+			done = true
+			// b.Loop stopped the timer when it handed out the last
+			// query; the queries still in flight belong to the timed
+			// region too.
+			b.StartTimer()
+			return false
+		}
+		return true
 	}
-	tickets := make(chan struct{}, r.load.Conc)
 	var wg sync.WaitGroup
 	for i := range r.load.Conc {
 		wk := r.newWorker(i)
 		summaries[i] = wk.summary
 		wg.Go(func() {
-			live := true
-			for range tickets {
-				// Once the run is interrupted or the miner is gone, the
-				// tickets left are drained without querying.
-				live = live && wk.step()
+			// Once the run is interrupted or the miner is gone, the
+			// worker stops; next tells the others.
+			for next() && wk.step() {
 			}
 			wk.finish()
 		})
 	}
-	for b.Loop() {
-		if r.h.ctx.Err() != nil || r.m.Err() != nil {
-			break
-		}
-		tickets <- struct{}{}
-	}
-	// b.Loop stopped the timer when it handed out the last query; the
-	// queries still in flight belong to the timed region too.
-	b.StartTimer()
-	close(tickets)
 	wg.Wait()
 	b.StopTimer()
 	return summaries
