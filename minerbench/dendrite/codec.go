@@ -2,6 +2,7 @@ package dendrite
 
 import (
 	"fmt"
+	"math/bits"
 	"sync"
 	"unicode/utf8"
 
@@ -44,7 +45,7 @@ type reply struct {
 
 // replyCodec is the proto codec, except that it reads a response into an
 // *reply without allocating: Unmarshal copies the message into a buffer
-// from messages and parses it in place, as proto.Unmarshal would parse a
+// from buffers and parses it in place, as proto.Unmarshal would parse a
 // wire.TensorMessage.
 type replyCodec struct{}
 
@@ -59,7 +60,7 @@ func (replyCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return protoCodec.Unmarshal(data, v)
 	}
-	a.msg = messages.get(data.Len())
+	a.msg = buffers.Get(data.Len())
 	data.CopyTo(*a.msg)
 	return a.parse(*a.msg)
 }
@@ -164,25 +165,49 @@ func walk(b []byte, field func(protowire.Number, protowire.Type, []byte) (int, e
 	return nil
 }
 
-// bufferPool holds buffers for received messages, up to the largest
-// message each.
+// bufferPool holds byte buffers in size classes of powers of two, and
+// hands them out without zeroing them. It is the pool of the dendrite's
+// connections, where gRPC reads frames into buffers it fills before reading
+// them (its default pool zeroes every buffer it hands out), and of the
+// messages the dendrite receives replies into. It is safe for concurrent
+// use.
 type bufferPool struct {
-	pool sync.Pool // of *[]byte
+	classes [maxClass + 1]sync.Pool // of *[]byte with capacity 1<<class
 }
 
-// messages are the buffers every dendrite receives answers into.
-var messages bufferPool
+// maxClass is the largest size class kept, 2^27 bytes: room for a message
+// of wire.MaxMessageSize.
+const maxClass = 27
 
-// get returns a buffer of length n, reusing a free one with room for n.
-func (p *bufferPool) get(n int) *[]byte {
-	if b, ok := p.pool.Get().(*[]byte); ok && cap(*b) >= n {
+// sizeClass returns the smallest class whose buffers hold n bytes.
+func sizeClass(n int) int { return bits.Len(uint(max(n, 1) - 1)) }
+
+// Get returns a buffer of length n whose contents are undefined.
+func (p *bufferPool) Get(n int) *[]byte {
+	c := sizeClass(n)
+	if c > maxClass {
+		b := make([]byte, n)
+		return &b
+	}
+	if b, ok := p.classes[c].Get().(*[]byte); ok {
 		*b = (*b)[:n]
 		return b
 	}
-	b := make([]byte, n)
+	b := make([]byte, n, 1<<c)
 	return &b
 }
 
+// Put makes b free for reuse; a buffer of a capacity Get does not hand out
+// is dropped.
+func (p *bufferPool) Put(b *[]byte) {
+	if c := sizeClass(cap(*b)); c <= maxClass && cap(*b) == 1<<c {
+		p.classes[c].Put(b)
+	}
+}
+
+// buffers is the pool of every dendrite.
+var buffers bufferPool
+
 // recycle gives a received message's buffer back for reuse; nothing may
 // read it afterwards. Tests replace it to overwrite the buffer first.
-var recycle = func(b *[]byte) { messages.pool.Put(b) }
+var recycle = buffers.Put

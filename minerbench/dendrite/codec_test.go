@@ -127,3 +127,26 @@ func TestRecycledBuffersAreNotRead(t *testing.T) {
 		}
 	}
 }
+
+func TestBufferPool(t *testing.T) {
+	var p bufferPool
+	for _, n := range []int{0, 1, 255, 256, 257, 16384, 410_000} {
+		b := p.Get(n)
+		assert.Len(t, *b, n)
+		assert.Equal(t, 1<<sizeClass(n), cap(*b), "size %d: capacity of its class", n)
+		assert.GreaterOrEqual(t, cap(*b), n)
+	}
+	b := p.Get(1000)
+	(*b)[0] = 7
+	p.Put(b)
+	again := p.Get(600) // the same class, 1024 bytes
+	assert.Len(t, *again, 600)
+	if again == b { // sync.Pool may drop what it holds (it does at random under -race)
+		assert.Equal(t, byte(7), (*again)[0], "reused, not zeroed")
+	}
+
+	odd := make([]byte, 1000)
+	p.Put(&odd) // not a class's capacity: dropped
+	got := p.Get(1000)
+	assert.Equal(t, 1024, cap(*got))
+}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/status"
 
 	"github.com/minerbench/minerbench/minerbench/auth"
@@ -103,6 +104,7 @@ func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Optio
 	}
 	conn, err := grpc.NewClient("passthrough:///"+endpoint,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		experimental.WithBufferPool(&buffers),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(o.maxMessageSize),
 			grpc.MaxCallSendMsgSize(o.maxMessageSize),
