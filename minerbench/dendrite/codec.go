@@ -31,9 +31,10 @@ const (
 // how many tensors it holds, and the first tensor's fields, whose buffer is
 // a view of the received message. The message is copied, once, out of
 // gRPC's buffers into one of the dendrite's (msg), which goes back to them
-// by recycle once the answer has been checked, unless the caller keeps the
-// outputs.
+// by recycle once the answer has been checked; when the caller keeps the
+// outputs, into a buffer of its own instead.
 type reply struct {
+	keep       bool    // the caller keeps the outputs: msg is not from buffers
 	msg        *[]byte // the received message, or nil
 	code       wire.ReturnCode
 	tensors    int
@@ -43,7 +44,7 @@ type reply struct {
 	dtype      wire.DataType
 }
 
-// replyCodec is the proto codec, except that it reads a response into an
+// replyCodec is the proto codec, except that it reads a response into a
 // *reply without allocating: Unmarshal copies the message into a buffer
 // from buffers and parses it in place, as proto.Unmarshal would parse a
 // wire.TensorMessage.
@@ -60,8 +61,13 @@ func (replyCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return protoCodec.Unmarshal(data, v)
 	}
-	a.msg = buffers.Get(data.Len())
-	data.CopyTo(*a.msg)
+	if a.keep {
+		b := data.Materialize()
+		a.msg = &b
+	} else {
+		a.msg = buffers.Get(data.Len())
+		data.CopyTo(*a.msg)
+	}
 	return a.parse(*a.msg)
 }
 

@@ -244,6 +244,7 @@ func (d *Dendrite) forwardText(ctx context.Context, inputs tensor.Tensor, keep b
 		return tensor.Tensor{}, wire.ReturnCode_UnknownException
 	}
 	a := &req.reply
+	a.keep = keep
 	err = d.conn.Invoke(ctx, wire.Bittensor_Forward_FullMethodName, &req.msg, a)
 	if a.msg != nil {
 		defer func() {
