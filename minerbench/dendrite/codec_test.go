@@ -150,3 +150,21 @@ func TestBufferPool(t *testing.T) {
 	got := p.Get(1000)
 	assert.Equal(t, 1024, cap(*got))
 }
+
+// TestForwardTextOutputsAreTheCallers checks that outputs ForwardText
+// returned stay as they were through later calls of other shapes, which
+// reuse the dendrite's request and reply.
+func TestForwardTextOutputsAreTheCallers(t *testing.T) {
+	addr, _ := serveAxon(t)
+	d := dial(t, addr)
+	out, code, _ := d.ForwardText(context.Background(), tokens(2, 3))
+	require.Equal(t, wire.ReturnCode_Success, code)
+	for range 3 {
+		_, code, _ = d.ForwardText(context.Background(), tokens(1, 4))
+		require.Equal(t, wire.ReturnCode_Success, code)
+		code, _ = d.Measure(context.Background(), tokens(4, 1))
+		require.Equal(t, wire.ReturnCode_Success, code)
+	}
+	assert.Equal(t, []int64{2, 3, wire.NetworkDim}, out.Shape)
+	assert.Len(t, out.Float32s(), 2*3*wire.NetworkDim)
+}
