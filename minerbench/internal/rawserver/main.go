@@ -86,8 +86,11 @@ type answers struct {
 // forward returns the marshaled Success response to req: zeros of shape
 // [batch, seq, wire.NetworkDim] for an input of shape [batch, seq].
 func (a *answers) forward(req *wire.TensorMessage) (marshaled, error) {
-	if len(req.Tensors) != 1 || len(req.Tensors[0].GetShape()) != 2 {
-		return nil, fmt.Errorf("request: want one tensor of rank 2")
+	if len(req.Tensors) != 1 {
+		return nil, fmt.Errorf("request tensors: %d; want 1", len(req.Tensors))
+	}
+	if s := req.Tensors[0].GetShape(); len(s) != 2 {
+		return nil, fmt.Errorf("request tensor shape %v: want rank 2", s)
 	}
 	shape := [2]int64{req.Tensors[0].Shape[0], req.Tensors[0].Shape[1]}
 	a.mu.Lock()
