@@ -158,6 +158,9 @@ func walk(b []byte, field func(protowire.Number, protowire.Type, []byte) (int, e
 		if n < 0 {
 			return protowire.ParseError(n)
 		}
+		if num > protowire.MaxValidNumber {
+			return fmt.Errorf("proto: field number %d: want at most %d", num, protowire.MaxValidNumber)
+		}
 		b = b[n:]
 		vn, err := field(num, typ, b)
 		if err != nil {
