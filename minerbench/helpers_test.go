@@ -1,7 +1,6 @@
 package minerbench
 
 import (
-	"context"
 	"net"
 	"testing"
 	"time"
@@ -24,9 +23,6 @@ func zeroAnswer(in tensor.Tensor) tensor.Tensor {
 	batch, seq := in.Shape[0], in.Shape[1]
 	return tensor.FromFloat32([]int64{batch, seq, wire.NetworkDim}, zeroBuf[:batch*seq*wire.NetworkDim])
 }
-
-// zeros is an axon.ForwardFunc answering zeroAnswer.
-func zeros(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) { return zeroAnswer(in), nil }
 
 // serveAxon serves an axon with hotkey name answering with forward on a
 // loopback port until tb ends, and returns its address.
