@@ -262,7 +262,7 @@ type queryRun struct {
 // timeout of qt, and returns its return code and latency.
 func (r *queryRun) query(client *dendrite.Dendrite, qt *queryTimer, input tensor.Tensor) (wire.ReturnCode, time.Duration) {
 	ctx := qt.start()
-	_, code, latency := client.ForwardText(ctx, input)
+	code, latency := client.Measure(ctx, input)
 	qt.stop()
 	return code, latency
 }
@@ -333,11 +333,9 @@ func (r *queryRun) warmUp() {
 	wg.Wait()
 }
 
-// loop runs the timed queries. With one worker the queries run in b.Loop
-// itself; with more, b.Loop hands each query to the next free worker,
-// through a channel with room for a ticket per worker, so that a worker
-// finishing a query finds its next ticket waiting rather than waiting for
-// b.Loop's goroutine to be scheduled.
+// loop runs the timed queries. Each worker asks b.Loop, under a lock, for
+// its next query, so that a worker finishing a query goes on at once,
+// without waking another goroutine.
 func (r *queryRun) loop(b *testing.B) {
 	if r.load.Rate > 0 {
 		r.openLoop(b)
@@ -345,41 +343,37 @@ func (r *queryRun) loop(b *testing.B) {
 	}
 	progress := newProgress(r.m.Name, &r.done)
 	defer progress.stop()
-	if r.load.Conc == 1 {
-		wk := r.newWorker(0)
-		for b.Loop() {
-			if !wk.step() {
-				break
-			}
+	var (
+		mu   sync.Mutex
+		done bool
+	)
+	next := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return false
 		}
-		wk.finish()
-		return
+		if r.h.ctx.Err() != nil || r.m.Err() != nil || r.failed.Load() || !b.Loop() {
+			done = true
+			// b.Loop stopped the timer when it handed out the last
+			// query; the queries still in flight belong to the timed
+			// region too.
+			b.StartTimer()
+			return false
+		}
+		return true
 	}
-	tickets := make(chan struct{}, r.load.Conc)
 	var wg sync.WaitGroup
 	for i := range r.load.Conc {
 		wk := r.newWorker(i)
 		wg.Go(func() {
-			live := true
-			for range tickets {
-				// Once the run is interrupted, the miner is gone or a
-				// history write failed, the tickets left are drained
-				// without querying.
-				live = live && wk.step()
+			// Once the run is interrupted, the miner is gone or a history
+			// write failed, the worker stops; next tells the others.
+			for next() && wk.step() {
 			}
 			wk.finish()
 		})
 	}
-	for b.Loop() {
-		if r.h.ctx.Err() != nil || r.m.Err() != nil || r.failed.Load() {
-			break
-		}
-		tickets <- struct{}{}
-	}
-	// b.Loop stopped the timer when it handed out the last query; the
-	// queries still in flight belong to the timed region too.
-	b.StartTimer()
-	close(tickets)
 	wg.Wait()
 	b.StopTimer()
 }

@@ -204,7 +204,7 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	// which the dendrite records as Timeout.
 	qctx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(time.Until(deadline), func() { cancel(context.DeadlineExceeded) })
-	_, code, elapsed := ow.client.ForwardText(qctx, r.inputs[ow.next%len(r.inputs)])
+	code, elapsed := ow.client.Measure(qctx, r.inputs[ow.next%len(r.inputs)])
 	timer.Stop()
 	cancel(nil)
 	if ctx.Err() != nil {

@@ -1,59 +1,76 @@
-//go:build unix
+//go:build linux
 
 package minerbench
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/minerbench/minerbench/minerbench/analysis"
 	"github.com/minerbench/minerbench/minerbench/auth"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// BenchmarkOverhead measures what the harness costs per query on top of the
-// gRPC calls it makes. Both paths query the same in-process axon, whose
-// handler answers views of one prebuilt zero buffer, over loopback:
+// BenchmarkOverhead measures what the harness costs per query beside the
+// signed floor: the least a client must do per query. Both paths query the
+// same server in another process (internal/rawserver, which answers zeros
+// from a response it marshaled once per shape and checks nothing), over
+// loopback, so the test process's CPU time is the client's alone:
 //
-//   - path=harness is the query loop Bench runs (harness.bench: one dendrite
-//     and connection per worker, warm-up, b.Loop, per-query timeout, the
-//     run's summary, history written to a temporary directory, metrics);
-//   - path=raw is the floor: conc goroutines, each with its own connection,
-//     calling the generated client's Forward with one prebuilt request and
-//     the same signing work per call (a fresh nonce, an sr25519 signature and
-//     the four metadata keys), checking only the return code.
+//   - path=harness is the query loop Bench runs against an endpoint, as
+//     with -mb.endpoint (a dendrite and connection per worker, warm-up,
+//     per-query timeout, the answer decoded and checked, the run's summary, the
+//     history written to a temporary directory);
+//   - path=floor is conc goroutines, each with its own connection, calling
+//     grpc-go's generated client with its default codec and one prebuilt
+//     request, signing every call as the dendrite does (a fresh nonce, an
+//     sr25519 signature and the four metadata keys), checking only the
+//     return code and recording each latency in a summary like the
+//     harness's.
 //
-// Both report ns/op as wall time per query, so harness/raw is the harness's
-// overhead factor; the server's work is in both and the same. cpu-ns/op is
-// the process's CPU time (getrusage: client, server and runtime) per query,
-// over the whole sub-benchmark, setup included (dialing, the warm-up, the
-// history's commit), steadier than wall time on a shared machine.
+// Both report the harness's metrics; ns/op is wall time per query and
+// cpu-ns/op the test process's user and system CPU time (getrusage) per
+// query over the whole sub-benchmark, dialing and warm-up included. When
+// the test process may not run on every CPU (taskset -c 0 go test ...), the
+// server is pinned to the CPUs left, so client and server do not share one.
 func BenchmarkOverhead(b *testing.B) {
-	addr := serveAxon(b, "axon", zeros)
+	addr := startRawServer(b)
 	ctx, cancel := context.WithCancel(context.Background()) // as Main's
 	defer cancel()
 	h := &harness{cfg: defaultConfig(), ctx: ctx, restarted: map[string]bool{}}
 	h.cfg.Results = b.TempDir()
-	m := &Miner{Name: "axon", Endpoint: addr, dir: b.TempDir(), validator: wallet.Mock(validatorName)}
+	m := &Miner{Name: "raw", Endpoint: addr, dir: b.TempDir(), validator: wallet.Mock(validatorName)}
 	defer m.stop()
 
 	for _, shape := range [][2]int{{1, 1}, {10, 10}} {
 		for _, conc := range []int{1, 16} {
 			load := Load{Batch: shape[0], Block: shape[1], Conc: conc, History: DefaultHistory}
 			name := fmt.Sprintf("shape=%dx%d/conc=%d", shape[0], shape[1], conc)
-			b.Run(name+"/path=raw", func(b *testing.B) {
+			b.Run(name+"/path=floor", func(b *testing.B) {
+				b.ReportAllocs()
 				cpu := cpuTime()
-				rawForward(b, addr, load)
+				floor(b, addr, load)
 				b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 			})
 			b.Run(name+"/path=harness", func(b *testing.B) {
@@ -67,19 +84,84 @@ func BenchmarkOverhead(b *testing.B) {
 }
 
 // cpuTime returns the user and system CPU time the process has used, in
-// nanoseconds, or 0 where getrusage fails.
+// nanoseconds.
 func cpuTime() int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		panic(err) // RUSAGE_SELF with a valid pointer cannot fail
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-// rawForward is path=raw of BenchmarkOverhead: b.N signed Forward calls of
-// one prebuilt request, shared by load.Conc goroutines with a connection and
-// a signer each.
-func rawForward(b *testing.B, addr string, load Load) {
+// startRawServer builds and starts internal/rawserver, pinned to the CPUs
+// this process may not use when there are any, and returns its address. The
+// server is stopped when b ends.
+func startRawServer(b *testing.B) string {
+	bins, err := buildMiners(context.Background(), b.TempDir(), []MinerSpec{
+		{Name: "rawserver", Package: "github.com/minerbench/minerbench/minerbench/internal/rawserver"},
+	})
+	require.NoError(b, err)
+	cmd := exec.Command(bins["rawserver"])
+	if cpus := otherCPUs(); cpus != "" {
+		if taskset, err := exec.LookPath("taskset"); err == nil {
+			cmd = exec.Command(taskset, "-c", cpus, bins["rawserver"])
+			b.Logf("server pinned to CPUs %s, the client's are the others", cpus)
+		}
+	}
+	stdin, err := cmd.StdinPipe()
+	require.NoError(b, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(b, err)
+	require.NoError(b, cmd.Start())
+	b.Cleanup(func() {
+		_ = stdin.Close() // the server stops when its stdin closes
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(b, err)
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return strings.TrimSpace(addr)
+}
+
+// otherCPUs returns the online CPUs this process may not run on, in
+// taskset's list form, or "" when it may run on all of them.
+func otherCPUs() string {
+	var mine unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &mine); err != nil {
+		return ""
+	}
+	online, err := os.ReadFile("/sys/devices/system/cpu/online") // as "0-3,6"
+	if err != nil {
+		return ""
+	}
+	var others []string
+	for r := range strings.SplitSeq(strings.TrimSpace(string(online)), ",") {
+		lo, hi, _ := strings.Cut(r, "-")
+		first, err1 := strconv.Atoi(lo)
+		last, err2 := strconv.Atoi(cmp.Or(hi, lo))
+		if err1 != nil || err2 != nil {
+			return ""
+		}
+		for cpu := first; cpu <= last; cpu++ {
+			if !mine.IsSet(cpu) {
+				others = append(others, strconv.Itoa(cpu))
+			}
+		}
+	}
+	return strings.Join(others, ",")
+}
+
+// floor is path=floor of BenchmarkOverhead: b.N signed Forward calls of one
+// prebuilt request, shared by load.Conc goroutines with a connection and a
+// signer each, reported as the harness reports its queries.
+func floor(b *testing.B, addr string, load Load) {
 	inputs := makeTokenBatches(load.Batch, load.Block)[0]
 	buf, err := tensor.Encode(nil, inputs, tensor.Msgpack)
 	require.NoError(b, err)
@@ -92,8 +174,9 @@ func rawForward(b *testing.B, addr string, load Load) {
 		}},
 	}
 	type worker struct {
-		client wire.BittensorClient
-		signer *auth.Signer
+		client  wire.BittensorClient
+		signer  *auth.Signer
+		summary *analysis.Summary
 	}
 	workers := make([]worker, load.Conc)
 	for i := range workers {
@@ -104,10 +187,11 @@ func rawForward(b *testing.B, addr string, load Load) {
 		defer conn.Close()
 		signer, err := auth.NewSigner(key)
 		require.NoError(b, err)
-		workers[i] = worker{client: wire.NewBittensorClient(conn), signer: signer}
+		workers[i] = worker{client: wire.NewBittensorClient(conn), signer: signer, summary: &analysis.Summary{}}
 	}
 	ctx := context.Background()
 	call := func(w worker) error {
+		start := time.Now()
 		callCtx, err := w.signer.AppendToOutgoingContext(ctx, wire.RequestType_FORWARD)
 		if err != nil {
 			return err
@@ -119,15 +203,17 @@ func rawForward(b *testing.B, addr string, load Load) {
 		if resp.ReturnCode != wire.ReturnCode_Success {
 			return fmt.Errorf("return code %v", resp.ReturnCode)
 		}
+		w.summary.Add(history.Row{Record: history.Record{Latency: time.Since(start), Code: resp.ReturnCode}})
 		return nil
 	}
 	for _, w := range workers { // connect and warm up, as the harness does
 		for range warmupQueries {
 			require.NoError(b, call(w))
 		}
+		*w.summary = analysis.Summary{}
 	}
-	b.ReportAllocs()
 	b.ResetTimer()
+	start := time.Now()
 	var left atomic.Int64
 	left.Store(int64(b.N))
 	var wg sync.WaitGroup
@@ -144,8 +230,14 @@ func rawForward(b *testing.B, addr string, load Load) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	wall := time.Since(start)
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)
 	}
+	s := &analysis.Summary{}
+	for _, w := range workers {
+		s.Merge(w.summary)
+	}
+	report(b, s, wall, load)
 }

@@ -18,7 +18,8 @@ import (
 )
 
 // BenchmarkForward measures one forward text query against an in-process
-// axon whose handler returns prebuilt zeros. path=dendrite is ForwardText;
+// axon whose handler returns prebuilt zeros. path=dendrite is ForwardText,
+// path=measure is Measure (the answer received into a reused buffer);
 // path=raw is the generated client's Forward with a prebuilt request and the
 // same signing work per call (fresh nonce, sr25519 signature, metadata), so
 // the difference between the two is the dendrite's own overhead: encoding
@@ -52,6 +53,16 @@ func BenchmarkForward(b *testing.B) {
 			defer d.Close()
 			for b.Loop() {
 				if _, code, _ := d.ForwardText(ctx, inputs); code != wire.ReturnCode_Success {
+					b.Fatalf("code %v", code)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("shape=%dx%d/path=measure", s[0], s[1]), func(b *testing.B) {
+			d, err := Dial(ctx, addr, wallet.Mock("dendrite"))
+			require.NoError(b, err)
+			defer d.Close()
+			for b.Loop() {
+				if code, _ := d.Measure(ctx, inputs); code != wire.ReturnCode_Success {
 					b.Fatalf("code %v", code)
 				}
 			}

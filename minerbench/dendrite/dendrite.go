@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/status"
 
 	"github.com/minerbench/minerbench/minerbench/auth"
@@ -75,7 +77,6 @@ func WithCompression(name string) Option {
 // dendrite holds at most as many uids as calls were ever in flight at once.
 type Dendrite struct {
 	conn   *grpc.ClientConn
-	client wire.BittensorClient
 	key    *wallet.Keypair
 	hotkey string
 	reqs   sync.Pool // of *request
@@ -88,13 +89,14 @@ type Dendrite struct {
 	signers   []*auth.Signer
 }
 
-// request is a forward request message with its tensor and buffer, and room
-// to decode the answer's shape, reused from call to call: gRPC has marshaled
-// it by the time Forward returns.
+// request is a forward request message with its tensor and buffer, and the
+// reply with room to decode its shape, reused from call to call: gRPC has
+// marshaled the request by the time the call returns.
 type request struct {
 	msg      wire.TensorMessage
 	tensor   wire.Tensor
 	tensors  [1]*wire.Tensor
+	reply    reply
 	outShape [3]int64 // room to decode the answer's shape
 }
 
@@ -118,12 +120,14 @@ func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Optio
 	callOpts := []grpc.CallOption{
 		grpc.MaxCallRecvMsgSize(o.maxMessageSize),
 		grpc.MaxCallSendMsgSize(o.maxMessageSize),
+		grpc.ForceCodecV2(replyCodec{}),
 	}
 	if o.compression != "" {
 		callOpts = append(callOpts, grpc.UseCompressor(o.compression))
 	}
 	conn, err := grpc.NewClient("passthrough:///"+endpoint,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		experimental.WithBufferPool(&buffers),
 		grpc.WithDefaultCallOptions(callOpts...),
 	)
 	if err != nil {
@@ -142,7 +146,6 @@ func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Optio
 	}
 	d := &Dendrite{
 		conn:   conn,
-		client: wire.NewBittensorClient(conn),
 		key:    w,
 		hotkey: signer.SS58(),
 	}
@@ -187,8 +190,8 @@ func (d *Dendrite) Hotkey() string { return d.hotkey }
 // ForwardText sends a forward text query with inputs, an INT64 tensor of
 // shape [batch, seq], and returns the outputs, the return code and the time
 // from the start of the call to the end of decoding. The outputs are set only
-// with Success: a FLOAT32 tensor of shape [batch, seq, wire.NetworkDim] whose
-// Data shares memory with the received message. ctx bounds the call.
+// with Success: a FLOAT32 tensor of shape [batch, seq, wire.NetworkDim],
+// which the caller owns. ctx bounds the call.
 //
 // Codes recorded before sending: EmptyRequest for inputs without elements,
 // RequestShapeException for a rank other than 2, InvalidRequest for a dtype
@@ -204,11 +207,23 @@ func (d *Dendrite) Hotkey() string { return d.hotkey }
 // [batch, seq, wire.NetworkDim] → ResponseShapeException.
 func (d *Dendrite) ForwardText(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wire.ReturnCode, time.Duration) {
 	start := time.Now()
-	out, code := d.forwardText(ctx, inputs)
+	out, code := d.forwardText(ctx, inputs, true)
 	return out, code, time.Since(start)
 }
 
-func (d *Dendrite) forwardText(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wire.ReturnCode) {
+// Measure sends a forward text query and checks its answer as ForwardText
+// does, and returns the return code and the time, without the outputs. The
+// answer is received into a buffer that the next call reuses, so a query
+// leaves no garbage the size of its answer.
+func (d *Dendrite) Measure(ctx context.Context, inputs tensor.Tensor) (wire.ReturnCode, time.Duration) {
+	start := time.Now()
+	_, code := d.forwardText(ctx, inputs, false)
+	return code, time.Since(start)
+}
+
+// forwardText is a forward text query; the outputs are returned, in a
+// buffer of their own, only when keep is set.
+func (d *Dendrite) forwardText(ctx context.Context, inputs tensor.Tensor, keep bool) (tensor.Tensor, wire.ReturnCode) {
 	if len(inputs.Data) == 0 {
 		return tensor.Tensor{}, wire.ReturnCode_EmptyRequest
 	}
@@ -247,11 +262,25 @@ func (d *Dendrite) forwardText(ctx context.Context, inputs tensor.Tensor) (tenso
 	if err != nil {
 		return tensor.Tensor{}, wire.ReturnCode_UnknownException
 	}
-	resp, err := d.client.Forward(ctx, &req.msg)
+	a := &req.reply
+	a.keep = keep
+	err = d.conn.Invoke(ctx, wire.Bittensor_Forward_FullMethodName, &req.msg, a)
+	if a.msg != nil {
+		defer func() {
+			if !keep {
+				recycle(a.msg)
+			}
+			a.msg, a.buffer = nil, nil
+		}()
+	}
 	if err != nil {
 		return tensor.Tensor{}, codeOf(ctx, err)
 	}
-	return decodeOutputs(resp, inputs.Shape[0], inputs.Shape[1], req.outShape[:])
+	out, code := decodeOutputs(a, inputs.Shape[0], inputs.Shape[1], req.outShape[:])
+	if keep && code == wire.ReturnCode_Success {
+		out.Shape = slices.Clone(out.Shape)
+	}
+	return out, code
 }
 
 // codeOf maps the gRPC error of a call made with ctx to the code the
@@ -274,26 +303,26 @@ func codeOf(ctx context.Context, err error) wire.ReturnCode {
 	}
 }
 
-// decodeOutputs checks and decodes a forward response to inputs of shape
+// decodeOutputs checks and decodes a forward answer to inputs of shape
 // [batch, seq]; shape is room for the decoded shape, which only the size
-// check reads.
-func decodeOutputs(resp *wire.TensorMessage, batch, seq int64, shape []int64) (tensor.Tensor, wire.ReturnCode) {
-	if resp.ReturnCode != wire.ReturnCode_Success {
-		return tensor.Tensor{}, resp.ReturnCode
+// check reads. The outputs' Shape is a's and their Data a view of a's
+// buffer.
+func decodeOutputs(a *reply, batch, seq int64, shape []int64) (tensor.Tensor, wire.ReturnCode) {
+	if a.code != wire.ReturnCode_Success {
+		return tensor.Tensor{}, a.code
 	}
-	if len(resp.Tensors) == 0 || resp.Tensors[0] == nil {
+	if a.tensors == 0 {
 		return tensor.Tensor{}, wire.ReturnCode_EmptyResponse
 	}
-	t := resp.Tensors[0]
-	dec, err := tensor.DecodeTo(shape, t.Buffer, tensor.Serializer(t.Serializer), tensor.DType(t.Dtype))
+	dec, err := tensor.DecodeTo(shape, a.buffer, tensor.Serializer(a.serializer), tensor.DType(a.dtype))
 	if err != nil || dec.DType != tensor.Float32 {
 		return tensor.Tensor{}, wire.ReturnCode_ResponseDeserializationException
 	}
-	if want, err := tensor.NumElements(t.Shape); err != nil || want != int64(len(dec.Data)/4) {
+	if want, err := tensor.NumElements(a.shape); err != nil || want != int64(len(dec.Data)/4) {
 		return tensor.Tensor{}, wire.ReturnCode_ResponseDeserializationException
 	}
-	if len(t.Shape) != 3 || t.Shape[0] != batch || t.Shape[1] != seq || t.Shape[2] != wire.NetworkDim {
+	if len(a.shape) != 3 || a.shape[0] != batch || a.shape[1] != seq || a.shape[2] != wire.NetworkDim {
 		return tensor.Tensor{}, wire.ReturnCode_ResponseShapeException
 	}
-	return tensor.Tensor{DType: tensor.Float32, Shape: t.Shape, Data: dec.Data}, wire.ReturnCode_Success
+	return tensor.Tensor{DType: tensor.Float32, Shape: a.shape, Data: dec.Data}, wire.ReturnCode_Success
 }

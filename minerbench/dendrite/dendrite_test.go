@@ -124,7 +124,7 @@ func tokens(batch, seq int64) tensor.Tensor {
 }
 
 // answer returns a Success response holding t encoded as MSGPACK.
-func answer(t *testing.T, out tensor.Tensor) *wire.TensorMessage {
+func answer(t testing.TB, out tensor.Tensor) *wire.TensorMessage {
 	t.Helper()
 	buf, err := tensor.Encode(nil, out, tensor.Msgpack)
 	require.NoError(t, err)
@@ -347,25 +347,30 @@ func TestForwardTextCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fake{respond: tt.respond(t)}
 			d := dial(t, serveFake(t, f), tt.opts...)
-			ctx := context.Background()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
+			call := func() context.Context {
+				if tt.timeout == 0 {
+					return context.Background()
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+				t.Cleanup(cancel)
+				return ctx
 			}
-			out, code, elapsed := d.ForwardText(ctx, tt.inputs)
+			out, code, elapsed := d.ForwardText(call(), tt.inputs)
 			assert.Equal(t, tt.want, code)
 			assert.Positive(t, elapsed)
-			if tt.sent {
-				assert.Equal(t, int32(1), f.calls.Load(), "sent")
-				assert.NotNil(t, f.last.Load(), "authenticated")
-			} else {
-				assert.Zero(t, f.calls.Load(), "refused before sending")
-			}
 			if code == wire.ReturnCode_Success {
 				assert.Equal(t, []int64{2, 3, wire.NetworkDim}, out.Shape)
 			} else {
 				assert.Nil(t, out.Data)
+			}
+			code, elapsed = d.Measure(call(), tt.inputs)
+			assert.Equal(t, tt.want, code, "Measure")
+			assert.Positive(t, elapsed, "Measure")
+			if tt.sent {
+				assert.Equal(t, int32(2), f.calls.Load(), "sent by both")
+				assert.NotNil(t, f.last.Load(), "authenticated")
+			} else {
+				assert.Zero(t, f.calls.Load(), "refused before sending")
 			}
 		})
 	}

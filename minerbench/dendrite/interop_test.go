@@ -92,7 +92,9 @@ func TestGrpcioClientAgainstAxon(t *testing.T) {
 			assert.True(t, resp.RequiresGrad)
 			require.Len(t, resp.Tensors, 1)
 			assert.True(t, resp.Tensors[0].RequiresGrad, "the answer's tensor requires grad, as 2.0.4's did")
-			got, code := decodeOutputs(&resp, 2, 3, make([]int64, 3))
+			var r reply
+			require.NoError(t, r.parse(raw))
+			got, code := decodeOutputs(&r, 2, 3, make([]int64, 3))
 			require.Equal(t, wire.ReturnCode_Success, code)
 			assert.Equal(t, []int64{2, 3, wire.NetworkDim}, got.Shape)
 		})

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ChainSafe/go-schnorrkel"
+	r255 "github.com/gtank/ristretto255"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -37,7 +38,7 @@ const mockDomain = "minerbench/wallet mock hotkey v1:"
 
 // Keypair is an sr25519 key pair. It is safe for concurrent use.
 type Keypair struct {
-	secret *schnorrkel.SecretKey
+	secret *r255.Scalar // the secret key's scalar
 	public *PublicKey
 }
 
@@ -57,7 +58,11 @@ func FromSeed(seed [32]byte) (*Keypair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wallet: seed: %w", err)
 	}
-	return &Keypair{secret: secret, public: public}, nil
+	x, err := schnorrkel.ScalarFromBytes(secret.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("wallet: seed: expanded secret key: %w", err)
+	}
+	return &Keypair{secret: x, public: public}, nil
 }
 
 // FromHexSeed is FromSeed for a seed written as 0x-prefixed hex: "0x" and 64
@@ -116,12 +121,28 @@ func (k *Keypair) SS58() string { return k.public.ss58 }
 // signatures, each of which verifies. Sign fails only when the system's
 // random source does.
 func (k *Keypair) Sign(msg []byte) ([]byte, error) {
-	sig, err := k.secret.Sign(schnorrkel.NewSigningContext(signingContext, msg))
+	return k.sign(signingContext, msg)
+}
+
+// sign signs msg in the given signing context as Schnorrkel's
+// SecretKey.Sign does, except that the public key, which that method
+// computes again for every signature (a scalar multiplication as costly as
+// the signature's own), is the one computed with the key pair.
+func (k *Keypair) sign(context, msg []byte) ([]byte, error) {
+	t := schnorrkel.NewSigningContext(context, msg)
+	t.AppendMessage([]byte("proto-name"), []byte("Schnorr-sig"))
+	t.AppendMessage([]byte("sign:pk"), k.public.raw[:])
+	r, err := schnorrkel.NewRandomScalar()
 	if err != nil {
 		return nil, fmt.Errorf("wallet: sign: %w", err)
 	}
-	enc := sig.Encode()
-	return enc[:], nil
+	sig := r255.NewElement().ScalarBaseMult(r).Encode(make([]byte, 0, SignatureSize))
+	t.AppendMessage([]byte("sign:R"), sig)
+	s := r255.NewScalar().FromUniformBytes(t.ExtractBytes([]byte("sign:c"), 64))
+	s.Multiply(s, k.secret).Add(s, r) // s = c·x + r
+	sig = s.Encode(sig)
+	sig[SignatureSize-1] |= 0x80 // marks a Schnorrkel signature, as Signature.Encode does
+	return sig, nil
 }
 
 // Verify reports whether sig is pub's signature of msg in the "substrate" context.

@@ -166,9 +166,8 @@ func TestVerifyRejects(t *testing.T) {
 	sig, err := alice.Sign(msg)
 	require.NoError(t, err)
 
-	otherContext, err := alice.secret.Sign(schnorrkel.NewSigningContext([]byte("polkadot"), msg))
+	otherContextSig, err := alice.sign([]byte("polkadot"), msg)
 	require.NoError(t, err)
-	otherContextSig := otherContext.Encode()
 
 	flip := func(i int, mask byte) []byte {
 		s := append([]byte(nil), sig...)
@@ -411,5 +410,28 @@ func TestDecodeSS58Errors(t *testing.T) {
 			_, err = ParsePublicKey(tt.addr)
 			assert.ErrorIs(t, err, tt.kind)
 		})
+	}
+}
+
+// TestSignVerifiesWithSchnorrkel checks Sign's own transcript against the
+// library's verification, in the substrate context and another.
+func TestSignVerifiesWithSchnorrkel(t *testing.T) {
+	alice, err := FromHexSeed(aliceSeed)
+	require.NoError(t, err)
+	pub, err := schnorrkel.NewPublicKey(alice.PublicKey())
+	require.NoError(t, err)
+	msg := []byte("1690000000000" + aliceSS58 + "receptor")
+	for _, context := range []string{"substrate", "polkadot"} {
+		raw, err := alice.sign([]byte(context), msg)
+		require.NoError(t, err)
+		require.Len(t, raw, SignatureSize)
+		var sig schnorrkel.Signature
+		require.NoError(t, sig.Decode([SignatureSize]byte(raw)))
+		ok, err := pub.Verify(&sig, schnorrkel.NewSigningContext([]byte(context), msg))
+		require.NoError(t, err)
+		assert.True(t, ok, "context %s", context)
+		ok, err = pub.Verify(&sig, schnorrkel.NewSigningContext([]byte(context), append(msg, '!')))
+		require.NoError(t, err)
+		assert.False(t, ok, "context %s, another message", context)
 	}
 }
