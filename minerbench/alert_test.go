@@ -79,7 +79,7 @@ func TestFailedAlert(t *testing.T) {
 func benchFailing(b *testing.B, results string) {
 	cfg := defaultConfig()
 	cfg.Results = results
-	h := &harness{cfg: cfg, ctx: b.Context(), restarted: map[string]bool{}}
+	h := newHarness(b.Context(), cfg)
 	h.miners = []*Miner{{Name: "broken", err: errors.New("broken on purpose")}, {Name: "skipped", err: errors.New("skipped")}}
 	saved := current
 	current = h

@@ -26,9 +26,6 @@ func (h *harness) writeAnalysis(b *testing.B, run *queryRun, historyPath string,
 	dir := filepath.Dir(historyPath)
 	path := filepath.Join(dir, analysisName)
 	h.historyMu.Lock()
-	if h.analyzed == nil {
-		h.analyzed = map[string]bool{}
-	}
 	first := !h.analyzed[path]
 	h.analyzed[path] = true
 	h.historyMu.Unlock()

@@ -217,7 +217,7 @@ func (h *harness) openHistory(path string) (*history.Writer, error) {
 	h.historyMu.Unlock()
 	w, err := history.Open(path, restart)
 	if errors.Is(err, history.ErrOldFormat) {
-		return nil, fmt.Errorf("%w (-mb.restart starts a fresh history in its place, which replaces it when the run ends)", err)
+		return nil, fmt.Errorf("%w (-mb.restart starts a fresh history in its place, which replaces it when the first benchmark that writes it ends)", err)
 	}
 	return w, err
 }

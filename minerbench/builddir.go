@@ -40,8 +40,9 @@ func removeOrphanBuildDirs(dir string) {
 	}
 }
 
-// running reports whether process pid exists; one that cannot be checked
-// counts as running.
+// running reports whether process pid exists: on Windows FindProcess fails
+// for one that does not; a process that refuses the null signal (another
+// user's) counts as running.
 func running(pid int) bool {
 	p, err := os.FindProcess(pid)
 	if err != nil {

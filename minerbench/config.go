@@ -276,9 +276,6 @@ func checkEndpoint(endpoint string) error {
 
 // checkWritableDir makes dir if needed and proves a file can be written in it.
 func checkWritableDir(dir string) error {
-	if dir == "" {
-		return errors.New("empty path")
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -238,3 +238,9 @@ func TestOptionalMiners(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoError(t, validate(cfg, specs, false))
 }
+
+// TestValidatorWalletIsTheRuntimeDefault ties the host's wallet name to the
+// runtime's default, which the miners' results directories are named by.
+func TestValidatorWalletIsTheRuntimeDefault(t *testing.T) {
+	assert.Equal(t, miner.RuntimeDefaults()[miner.KeyWalletName], validatorWallet)
+}

@@ -60,7 +60,7 @@ func inProcess(tb testing.TB, results, name string, timeout time.Duration, forwa
 	cfg := defaultConfig()
 	cfg.Results = results
 	cfg.Timeout = timeout
-	h := &harness{cfg: cfg, ctx: tb.Context(), restarted: map[string]bool{}}
+	h := newHarness(tb.Context(), cfg)
 	m := &Miner{Name: name, Endpoint: addr, dir: resultsDir(cfg.Results, mockNetwork, validatorWallet, name)}
 	m.connect(h.ctx, wallet.Mock(validatorName), "")
 	tb.Cleanup(m.stop)

@@ -299,7 +299,7 @@ func (h *harness) failedBenchmarks() []string {
 
 // newHarness returns a harness of cfg whose run ends with ctx.
 func newHarness(ctx context.Context, cfg config) *harness {
-	return &harness{cfg: cfg, ctx: ctx, restarted: map[string]bool{}}
+	return &harness{cfg: cfg, ctx: ctx, restarted: map[string]bool{}, analyzed: map[string]bool{}}
 }
 
 // start brings up the chain and the miners (or the remote endpoint). A miner

@@ -292,7 +292,7 @@ func (l launcher) start(ctx context.Context, spec MinerSpec, binary, dir string,
 // default name with the miner's name as hotkey, on the mock network.
 func hostSettings(spec MinerSpec) miner.Settings {
 	return miner.Settings{
-		miner.KeyWalletName:   miner.RuntimeDefaults()[miner.KeyWalletName],
+		miner.KeyWalletName:   validatorWallet,
 		miner.KeyWalletHotkey: spec.Name,
 		miner.KeyNetwork:      mockNetwork,
 	}

@@ -67,6 +67,15 @@ type openStats struct {
 	late, dropped int64
 }
 
+// achieved returns the queries sent per second of wall, dropped ones left
+// out; 0 for no time.
+func (o *openStats) achieved(wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return float64(o.uncorrected.Count()) / wall.Seconds()
+}
+
 // openWorker is one worker of an open loop: the closed loop's worker state
 // (buffered history records) and its own: the uncorrected latencies of the
 // queries it sent, buffered as the history's records are, and its figures.
@@ -229,8 +238,7 @@ func (r *queryRun) reportOpenLoop(b *testing.B, wall time.Duration) {
 	if o == nil || wall <= 0 {
 		return
 	}
-	achieved := float64(o.uncorrected.Count()) / wall.Seconds()
-	b.ReportMetric(achieved, "queries/s")
+	b.ReportMetric(o.achieved(wall), "queries/s")
 	if o.uncorrected.Count() > 0 {
 		b.ReportMetric(float64(o.uncorrected.Quantile(0.99)), "p99-uncorrected-ns")
 	}
@@ -246,7 +254,7 @@ func (r *queryRun) reportOpenLoop(b *testing.B, wall time.Duration) {
 func (r *queryRun) printOpenLoop(w io.Writer, wall time.Duration) {
 	o := r.open
 	fmt.Fprintf(w, "Open loop at %v queries/s offered: %.3f queries/s sent; %d sent more than %v late, %d dropped (timeout %v passed before a worker was free)\n",
-		r.load.Rate, float64(o.uncorrected.Count())/wall.Seconds(), o.late, lateAfter, o.dropped, r.h.cfg.Timeout)
+		r.load.Rate, o.achieved(wall), o.late, lateAfter, o.dropped, r.h.cfg.Timeout)
 	fmt.Fprintf(w, "Latency from the actual send (uncorrected): p50 %v, p90 %v, p99 %v, max %v; time below is from the intended send time\n",
 		o.uncorrected.Quantile(0.50), o.uncorrected.Quantile(0.90), o.uncorrected.Quantile(0.99), o.uncorrected.Max())
 }

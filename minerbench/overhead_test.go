@@ -58,7 +58,7 @@ func BenchmarkOverhead(b *testing.B) {
 	addr := startRawServer(b)
 	ctx, cancel := context.WithCancel(context.Background()) // as Main's
 	defer cancel()
-	h := &harness{cfg: defaultConfig(), ctx: ctx, restarted: map[string]bool{}}
+	h := newHarness(ctx, defaultConfig())
 	h.cfg.Results = b.TempDir()
 	m := &Miner{Name: "raw", Endpoint: addr, dir: b.TempDir(), validator: wallet.Mock(validatorName)}
 	defer m.stop()

@@ -1,6 +1,7 @@
 package axon
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -149,7 +150,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"Workers", int64(c.Workers), DefaultWorkers},
 		{"QueueSize", int64(c.QueueSize), DefaultQueueSize},
 		{"MaxMessageSize", int64(c.MaxMessageSize), DefaultMaxMessageSize},
-		{"MaxAnswerBytes", c.MaxAnswerBytes, 4 * DefaultMaxMessageSize},
+		{"MaxAnswerBytes", c.MaxAnswerBytes, 4 * int64(cmp.Or(c.MaxMessageSize, DefaultMaxMessageSize))},
 		{"MaxConnections", int64(c.MaxConnections), DefaultMaxConnections},
 		{"MaxStreamsPerConnection", int64(c.MaxStreamsPerConnection), DefaultMaxStreamsPerConnection},
 		{"MaxRequestsInFlight", int64(c.MaxRequestsInFlight), DefaultMaxRequestsInFlight},

@@ -69,10 +69,9 @@ type Writer struct {
 	next    int64    // index of the next row
 	torn    string
 
-	info      RunInfo // of the cached suffix
-	suffix    []byte  // the columns after the record's, for info
-	hasSuffix bool
-	buf       []byte // scratch for the rows of one Append
+	info   RunInfo // of the cached suffix
+	suffix []byte  // the columns after the record's, for info; empty until the first Append
+	buf    []byte  // scratch for the rows of one Append
 
 	err  error // first write error; every later call returns it
 	done bool
@@ -357,11 +356,11 @@ func (w *Writer) Append(info RunInfo, recs ...Record) error {
 	if w.err != nil {
 		return w.err
 	}
-	if !w.hasSuffix || info != w.info {
+	if len(w.suffix) == 0 || info != w.info {
 		if err := info.validate(); err != nil {
 			return err
 		}
-		w.info, w.suffix, w.hasSuffix = info, appendSuffix(w.suffix[:0], info), true
+		w.info, w.suffix = info, appendSuffix(w.suffix[:0], info)
 	}
 	b := w.buf[:0]
 	for i, r := range recs {

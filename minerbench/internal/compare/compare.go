@@ -63,8 +63,6 @@ type Table struct {
 	Rows []*Row
 	// Summary is the geomean row, one entry per column.
 	Summary []Summary
-
-	key benchproc.Key
 }
 
 // Row is one benchmark of a Table.
@@ -289,7 +287,7 @@ func (b *builder) finish(units benchfmt.UnitMetadataMap, thresholds *benchmath.T
 	for _, key := range keys {
 		bt := b.tables[key]
 		fields := key.Projection().FlattenedFields()
-		t := &Table{key: key}
+		t := &Table{}
 		for _, f := range fields {
 			if f.Name == ".unit" {
 				t.Unit = key.Get(f)
@@ -391,13 +389,4 @@ func sortedKeys[V any](m map[benchproc.Key]V) []benchproc.Key {
 	}
 	benchproc.SortKeys(keys)
 	return keys
-}
-
-// String is the table's configuration and unit, for messages.
-func (t *Table) String() string {
-	var parts []string
-	for _, kv := range t.Config {
-		parts = append(parts, fmt.Sprintf("%s=%s", kv.Key, kv.Values[0]))
-	}
-	return strings.Join(append(parts, t.Unit), " ")
 }

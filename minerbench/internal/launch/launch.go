@@ -23,9 +23,9 @@ import (
 	"github.com/minerbench/minerbench/minerbench/internal/contract"
 )
 
-// DefaultLogLines is how many of a miner's last log lines a Process keeps for
-// error messages.
-const DefaultLogLines = 20
+// logLines is how many of a miner's last log lines a Process keeps for error
+// messages.
+const logLines = 20
 
 // Bounds of Process.Kill: of the graceful stop, and of go-plugin's own kill
 // (which asks the plugin to shut down, without a bound, and waits 2 s for it
@@ -43,8 +43,6 @@ const defaultStartTimeout = time.Minute
 type Config struct {
 	// Path is the plugin binary. Required.
 	Path string
-	// Args are extra command-line arguments for the plugin.
-	Args []string
 	// Checksum, when set, is the SHA-256 of the binary: one that does not
 	// match is refused before it runs.
 	Checksum []byte
@@ -53,9 +51,6 @@ type Config struct {
 	// os.Stdout and os.Stderr once go-plugin's Serve has redirected them.
 	// Nothing is written to Log once Kill returns, or Launch fails.
 	Log io.Writer
-	// LogLines is how many last log lines to keep for error messages
-	// (default DefaultLogLines).
-	LogLines int
 }
 
 // Process is a running miner plugin: a Controller over go-plugin's gRPC
@@ -81,9 +76,6 @@ func Launch(ctx context.Context, cfg Config) (*Process, error) {
 	if err := CheckExecutable(cfg.Path); err != nil {
 		return nil, fmt.Errorf("launch miner: %s: %w", cfg.Path, err)
 	}
-	if cfg.LogLines <= 0 {
-		cfg.LogLines = DefaultLogLines
-	}
 	if cfg.Checksum != nil {
 		if err := verifyChecksum(cfg.Path, cfg.Checksum); err != nil {
 			return nil, fmt.Errorf("launch miner: %w", err)
@@ -103,7 +95,7 @@ func Launch(ctx context.Context, cfg Config) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launch miner %s: %w", cfg.Path, err)
 	}
-	p := &Process{runner: r, out: newOutput(cfg.LogLines, cfg.Log)}
+	p := &Process{runner: r, out: newOutput(logLines, cfg.Log)}
 	for i := range p.streams {
 		p.streams[i] = &stream{out: p.out}
 	}
@@ -121,7 +113,7 @@ func Launch(ctx context.Context, cfg Config) (*Process, error) {
 		// go-plugin hands over a command carrying the handshake environment;
 		// our runner runs the plugin binary with it.
 		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (pluginrunner.Runner, error) {
-			r.use(cmd, cfg.Path, cfg.Args)
+			r.use(cmd, cfg.Path)
 			return r, nil
 		},
 	}
@@ -190,10 +182,6 @@ func (p *Process) Pid() int { return p.runner.pid() }
 
 // Exited reports whether the plugin process has ended.
 func (p *Process) Exited() bool { return p.client.Exited() }
-
-// ExitError returns how the process ended (nil while it runs or after a clean
-// exit), such as "exit status 2" or "signal: killed".
-func (p *Process) ExitError() error { return p.runner.exitError() }
 
 // Logs returns the miner's last log lines.
 func (p *Process) Logs() string { return p.out.String() }

@@ -64,9 +64,9 @@ func newRunner() (*runner, error) {
 // the command to run: path with args, in a process group of its own. Its
 // stdin is empty: a process outside the terminal's foreground group that
 // reads the terminal is stopped.
-func (r *runner) use(cmd *exec.Cmd, path string, args []string) {
+func (r *runner) use(cmd *exec.Cmd, path string) {
 	cmd.Path = path
-	cmd.Args = append([]string{path}, args...)
+	cmd.Args = []string{path}
 	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = r.outW, r.errW
 	cmd.SysProcAttr = sysProcAttr()
@@ -193,15 +193,6 @@ func (r *runner) exited() bool {
 	default:
 		return false
 	}
-}
-
-// exitError returns how the process ended (nil while it runs or after a
-// clean exit).
-func (r *runner) exitError() error {
-	if !r.exited() {
-		return nil
-	}
-	return r.waitErr
 }
 
 // exitStatus describes how the process ended, such as "exit status 0" or

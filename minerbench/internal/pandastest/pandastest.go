@@ -144,7 +144,7 @@ func Emulate(tb testing.TB, path string) Frame {
 			}
 		}
 		frame.Dtypes[name] = dtype
-		frame.Describe[name] = Describe(values)
+		frame.Describe[name] = describe(values)
 		if name == "time" {
 			frame.QPS = 1 / frame.Describe[name]["mean"]
 		}
@@ -152,8 +152,8 @@ func Emulate(tb testing.TB, path string) Frame {
 	return frame
 }
 
-// Describe returns pandas' describe() of values, computed as pandas does.
-func Describe(values []float64) map[string]float64 {
+// describe returns pandas' describe() of values, computed as pandas does.
+func describe(values []float64) map[string]float64 {
 	n := float64(len(values))
 	nan := math.NaN()
 	d := map[string]float64{"count": n, "mean": nan, "std": nan, "min": nan, "25%": nan, "50%": nan, "75%": nan, "max": nan}

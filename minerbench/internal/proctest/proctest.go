@@ -21,13 +21,11 @@ func Gone(pid int) bool {
 	if Reaped(pid) {
 		return true
 	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	state, _, err := procStat(pid)
 	if err != nil {
 		return errors.Is(err, os.ErrNotExist)
 	}
-	// The state follows the command name, which is in parentheses.
-	i := bytes.LastIndexByte(stat, ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+	return state == 'Z'
 }
 
 // Descendants returns the pids of pid's children, their children, and so on,
@@ -54,19 +52,25 @@ func Descendants(pid int) []int {
 
 // parent returns the parent pid of pid from /proc/pid/stat.
 func parent(pid int) (int, bool) {
+	_, ppid, err := procStat(pid)
+	return ppid, err == nil
+}
+
+// procStat reads the state and the parent pid of pid from /proc/pid/stat.
+func procStat(pid int) (state byte, ppid int, err error) {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, false
+		return 0, 0, err
 	}
 	// After the command name in parentheses: the state, then the ppid.
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, false
+		return 0, 0, errors.New("no command name in /proc/pid/stat")
 	}
 	fields := bytes.Fields(stat[i+1:])
-	if len(fields) < 2 {
-		return 0, false
+	if len(fields) < 2 || len(fields[0]) != 1 {
+		return 0, 0, errors.New("no state and parent in /proc/pid/stat")
 	}
-	ppid, err := strconv.Atoi(string(fields[1]))
-	return ppid, err == nil
+	ppid, err = strconv.Atoi(string(fields[1]))
+	return fields[0][0], ppid, err
 }

@@ -6,8 +6,8 @@ import (
 )
 
 // BenchmarkReportMillionRows times a report of a 1,000,000-row history, from
-// reading the CSV to writing the HTML. Its B/op, a few tens of MB for a
-// 60 MB file, shows the rows are streamed, not kept.
+// reading the CSV to writing the HTML. Its B/op, about 114 MB for an 80 MB
+// file (one small allocation per row), shows the rows are streamed, not kept.
 func BenchmarkReportMillionRows(b *testing.B) {
 	dir := b.TempDir()
 	const rows = 1_000_000

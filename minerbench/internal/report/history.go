@@ -149,12 +149,8 @@ func (g *group) add(q query) {
 	if end, ok := g.runs[q.start]; !ok || q.elapsed > end {
 		g.runs[q.start] = q.elapsed
 	}
-	if !g.calls[q.calls] {
-		g.calls[q.calls] = true
-	}
-	if !g.world[q.world] {
-		g.world[q.world] = true
-	}
+	g.calls[q.calls] = true
+	g.world[q.world] = true
 }
 
 // widen doubles the bin width, merging pairs of bins.
