@@ -74,8 +74,10 @@ func TestQueueBoundedUnderLoad(t *testing.T) {
 	}
 	// The request's announced answer, [32, 1024, wire.NetworkDim] float32
 	// (128 MiB), must fit the message size limit for the calls to be
-	// admitted; the handler answers small.
-	s := serve(t, Config{Workers: 1, QueueSize: queue, ForwardTimeout: time.Hour, MaxMessageSize: 256 << 20}, fwd)
+	// admitted; the handler answers small. A connection's reader verifies
+	// the headers of its calls one after another, so on a busy machine a
+	// body can wait behind many verifications: no RequestTimeout here.
+	s := serve(t, Config{Workers: 1, QueueSize: queue, ForwardTimeout: time.Hour, MaxMessageSize: 256 << 20, RequestTimeout: time.Hour}, fwd)
 	// Registered after serve, so it runs before the axon's Stop waits for
 	// the blocked calls.
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
@@ -272,7 +274,7 @@ func TestAuthRefusalsUnderLoad(t *testing.T) {
 		calls.Add(1)
 		return zeros(ctx, in)
 	}
-	s := serve(t, Config{Workers: 4, QueueSize: callers}, fwd)
+	s := serve(t, Config{Workers: 4, QueueSize: callers, RequestTimeout: time.Hour}, fwd) // as in TestQueueBoundedUnderLoad
 	cs := clients(t, s.addr, conns)
 	req := textRequest(t, tokens(1, 2))
 

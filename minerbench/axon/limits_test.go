@@ -215,20 +215,22 @@ func TestReceiveLimits(t *testing.T) {
 	assert.Equal(t, int32(1), calls.Load(), "no handler ran for headers over the limit")
 }
 
-// TestHeaderOnlyStreamsEnd opens, over four connections, 2,000 signed calls
+// TestHeaderOnlyStreamsEnd opens, over four connections, 1,600 signed calls
 // that send their headers and never a body. Each connection carries at most
 // MaxStreamsPerConnection of them; each ends when RequestTimeout passes, and
 // each connection, then idle, is closed when IdleTimeout passes (and gRPC's
 // 5 s for the GOAWAY's ping to be acknowledged, which these clients never
-// do).
+// do). RequestTimeout leaves room for the held calls' signatures to be
+// verified, one after another per connection, on a busy machine and under
+// the race detector.
 func TestHeaderOnlyStreamsEnd(t *testing.T) {
 	const (
-		conns, streams = 4, 500
-		perConn        = 50
+		conns, streams = 4, 400
+		perConn        = 25
 	)
 	s := serve(t, Config{
 		MaxStreamsPerConnection: perConn, MaxRequestsInFlight: 1000,
-		RequestTimeout: 2 * time.Second, IdleTimeout: 500 * time.Millisecond,
+		RequestTimeout: 5 * time.Second, IdleTimeout: 500 * time.Millisecond,
 	}, zeros)
 	good := client(t, s.addr)
 	goodQuery(t, good)
@@ -248,7 +250,7 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 		"%d streams held, the others refused", conns*perConn)
 	during := liveHeap() - base
 	t.Logf("live heap with %d header-only streams held of %d sent: %+d bytes", conns*perConn, conns*streams, during)
-	assert.Less(t, during, int64(8<<20))
+	assert.Less(t, during, int64(idleSlack), "unbounded, the axon would hold all %d streams", conns*streams)
 	goodQuery(t, good)
 
 	code, msg := attackers[0].status(1)
