@@ -42,20 +42,6 @@ func (d *discrete) settle() {
 	d.pending = 0
 }
 
-// merge adds o's counts to d (o may be d itself).
-func (d *discrete) merge(o *discrete) {
-	d.settle()
-	o.settle()
-	if len(o.counts) > 0 && d.counts == nil {
-		d.counts = make(map[float64]int64, len(o.counts))
-	}
-	// With o == d each key is visited once and no key is added, so this
-	// doubles every count.
-	for v, k := range o.counts {
-		d.counts[v] += k
-	}
-}
-
 // sorted returns the distinct values in ascending order with their counts.
 func (d *discrete) sorted() []valueCount {
 	d.settle()

@@ -62,33 +62,6 @@ func (d *Durations) Add(v time.Duration) {
 	d.max = max(d.max, v)
 }
 
-// Merge adds every duration o accumulated to d, as if each had been added
-// to d; o is unchanged (o may be d itself). A nil o adds nothing.
-func (d *Durations) Merge(o *Durations) {
-	if o == nil || o.n == 0 {
-		return
-	}
-	d.init()
-	hist := o.hist
-	if o == d {
-		hist = o.hist.Clone()
-	}
-	d.hist.Merge(hist)
-	if d.n == 0 {
-		d.n, d.mean, d.m2, d.min, d.max = o.n, o.mean, o.m2, o.min, o.max
-		return
-	}
-	// Chan, Golub and LeVeque's pairwise update of the mean and M2.
-	na, nb := float64(d.n), float64(o.n)
-	n := na + nb
-	delta := o.mean - d.mean
-	d.mean += delta * nb / n
-	d.m2 += o.m2 + delta*delta*na*nb/n
-	d.n += o.n
-	d.min = min(d.min, o.min)
-	d.max = max(d.max, o.max)
-}
-
 // Count returns the number of durations.
 func (d *Durations) Count() int64 { return d.n }
 

@@ -19,8 +19,7 @@ import (
 )
 
 // Summary accumulates the statistics of history rows. The zero Summary is
-// empty and ready to use. It is not safe for concurrent use: give each
-// goroutine its own and Merge them, or guard it.
+// empty and ready to use. It is not safe for concurrent use.
 type Summary struct {
 	n        int64
 	latency  Durations // column time
@@ -52,23 +51,6 @@ func (s *Summary) Add(r history.Row) {
 		s.settings[i].add(float64(v))
 	}
 	s.start.add(history.UnixSeconds(r.Start))
-}
-
-// Merge adds every row o accumulated to s, as if each had been added to s;
-// o's figures are unchanged (o may be s itself). A nil o adds nothing.
-func (s *Summary) Merge(o *Summary) {
-	if o == nil || o.n == 0 {
-		return
-	}
-	s.elapsed.highest = runTimeHighest
-	s.n += o.n
-	s.latency.Merge(&o.latency)
-	s.elapsed.Merge(&o.elapsed)
-	s.code.merge(&o.code)
-	for i := range s.settings {
-		s.settings[i].merge(&o.settings[i])
-	}
-	s.start.merge(&o.start)
 }
 
 // Count returns the number of rows.

@@ -270,45 +270,6 @@ func TestDescribeAgainstPandas(t *testing.T) {
 	assert.Equal(t, "float64", frame.Dtypes["start_time"])
 }
 
-func TestSummaryMergeEqualsAddingAll(t *testing.T) {
-	rows := randomRows(5000, 3)
-	all := summarize(rows)
-
-	var merged Summary
-	for shard := range 4 {
-		merged.Merge(summarize(rows[shard*len(rows)/4 : (shard+1)*len(rows)/4]))
-	}
-	merged.Merge(nil)
-	merged.Merge(&Summary{})
-
-	assert.Equal(t, all.Count(), merged.Count())
-	assert.Equal(t, all.Counts(), merged.Counts())
-	assert.InEpsilon(t, all.QPS(), merged.QPS(), 1e-12)
-	assert.Equal(t, all.Latency().Min(), merged.Latency().Min())
-	assert.Equal(t, all.Latency().Max(), merged.Latency().Max())
-	for _, q := range []float64{0, 0.25, 0.5, 0.75, 0.99, 1} {
-		assert.Equal(t, all.Latency().Quantile(q), merged.Latency().Quantile(q), "the merged histogram is the same, q=%v", q)
-	}
-	want, got := all.Describe(), merged.Describe()
-	for i := range want {
-		assert.Equal(t, want[i].Count, got[i].Count)
-		for j, v := range want[i].stats() {
-			assert.InDelta(t, v, got[i].stats()[j], 1e-12*max(1, math.Abs(v)), "%s %s", want[i].Name, describeRows[j+1])
-		}
-	}
-}
-
-func TestSummaryMergeSelf(t *testing.T) {
-	s := summarize(handRows())
-	s.Merge(s)
-	doubled := summarize(append(handRows(), handRows()...))
-	assert.Equal(t, doubled.Count(), s.Count())
-	assert.Equal(t, doubled.Counts(), s.Counts())
-	assert.InEpsilon(t, float64(doubled.Latency().Std()), float64(s.Latency().Std()), 1e-12)
-	assert.Equal(t, doubled.Latency().Quantile(0.5), s.Latency().Quantile(0.5))
-	assert.Equal(t, doubled.Describe()[3], s.Describe()[3])
-}
-
 func TestPrintGolden(t *testing.T) {
 	tests := []struct {
 		name string

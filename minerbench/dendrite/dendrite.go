@@ -31,6 +31,16 @@ import (
 // with room for framing.
 const DefaultMaxMessageSize = wire.MaxMessageSize
 
+// flowWindow is the HTTP/2 flow-control window of each connection and of
+// each call on it: 16 MiB, the most grpc-go's dynamic window grows to. A
+// fixed window turns grpc-go's bandwidth-delay estimation off. With one call
+// at a time, that estimation sends a ping after nearly every answer, which
+// the server acknowledges and the dendrite reads: a frame each way per query
+// that measures nothing of the miner. The window only lets the server send
+// ahead of the dendrite's reading, and the dendrite reads every answer at
+// once.
+const flowWindow = 16 << 20
+
 // Option configures Dial.
 type Option func(*options) error
 
@@ -128,6 +138,8 @@ func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Optio
 	conn, err := grpc.NewClient("passthrough:///"+endpoint,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		experimental.WithBufferPool(&buffers),
+		grpc.WithInitialWindowSize(flowWindow),
+		grpc.WithInitialConnWindowSize(flowWindow),
 		grpc.WithDefaultCallOptions(callOpts...),
 	)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
@@ -555,4 +556,132 @@ func TestCancelCause(t *testing.T) {
 			assert.Equal(t, int32(1), f.calls.Load(), "sent")
 		})
 	}
+}
+
+// TestNoFlowControlPings counts the HTTP/2 PING frames clients send an axon
+// over 40 queries each: none from the dendrite, whose fixed flow-control
+// window keeps grpc-go's bandwidth-delay estimation off, and some from a
+// client with grpc-go's default window, which shows the count would see
+// them.
+func TestNoFlowControlPings(t *testing.T) {
+	const queries = 40
+	addr, _ := serveAxon(t, axon.Config{})
+	relay, pings := pingCountingRelay(t, addr)
+
+	d := dial(t, relay)
+	for range queries {
+		_, code, _ := d.ForwardText(context.Background(), tokens(2, 3))
+		require.Equal(t, wire.ReturnCode_Success, code)
+	}
+	require.NoError(t, d.Close())
+
+	conn, err := grpc.NewClient("passthrough:///"+relay, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	signer, err := auth.NewSigner(wallet.Mock("dendrite"))
+	require.NoError(t, err)
+	client := wire.NewBittensorClient(conn)
+	req := &wire.TensorMessage{Version: wire.Version, Hotkey: signer.SS58(), Tensors: []*wire.Tensor{{
+		Version: wire.Version, Buffer: mustEncode(t, tokens(2, 3)), Shape: []int64{2, 3},
+		Dtype: wire.DataType_INT64, Modality: wire.Modality_TEXT,
+	}}}
+	for range queries {
+		ctx, err := signer.AppendToOutgoingContext(context.Background(), wire.RequestType_FORWARD)
+		require.NoError(t, err)
+		resp, err := client.Forward(ctx, req)
+		require.NoError(t, err)
+		require.Equal(t, wire.ReturnCode_Success, resp.ReturnCode)
+	}
+	require.NoError(t, conn.Close())
+
+	got := pings()
+	require.Len(t, got, 2, "one count per connection")
+	assert.Zero(t, got[0], "PING frames from the dendrite")
+	assert.Positive(t, got[1], "PING frames from a client with grpc-go's default window")
+}
+
+// pingCountingRelay relays loopback connections to addr, counting the PING
+// frames (acknowledgements aside) each client sends. pings waits for every
+// relayed connection to end and returns their counts in order of arrival.
+func pingCountingRelay(t *testing.T, addr string) (relay string, pings func() []int) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { lis.Close() })
+	var (
+		mu     sync.Mutex
+		counts []*atomic.Int32
+		wg     sync.WaitGroup
+	)
+	go func() {
+		for {
+			client, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", addr)
+			if !assert.NoError(t, err) {
+				client.Close()
+				return
+			}
+			n := new(atomic.Int32)
+			mu.Lock()
+			counts = append(counts, n)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer server.Close()
+				pr, pw := io.Pipe()
+				parsed := make(chan struct{})
+				go func() {
+					defer close(parsed)
+					countPings(pr, n)
+				}()
+				_, _ = io.Copy(io.MultiWriter(server, pw), client)
+				pw.Close()
+				<-parsed
+			}()
+			go func() {
+				defer client.Close()
+				_, _ = io.Copy(client, server)
+			}()
+		}
+	}()
+	return lis.Addr().String(), func() []int {
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		out := make([]int, len(counts))
+		for i, n := range counts {
+			out[i] = int(n.Load())
+		}
+		return out
+	}
+}
+
+// countPings reads a client's side of an HTTP/2 connection and adds each
+// PING frame that is not an acknowledgement to n, until the stream ends.
+func countPings(r io.Reader, n *atomic.Int32) {
+	defer io.Copy(io.Discard, r) // keep the relay's writes flowing
+	if _, err := io.ReadFull(r, make([]byte, len(http2.ClientPreface))); err != nil {
+		return
+	}
+	fr := http2.NewFramer(nil, r)
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		if p, ok := f.(*http2.PingFrame); ok && !p.IsAck() {
+			n.Add(1)
+		}
+	}
+}
+
+func mustEncode(t *testing.T, in tensor.Tensor) []byte {
+	t.Helper()
+	buf, err := tensor.Encode(nil, in, tensor.Msgpack)
+	require.NoError(t, err)
+	return buf
 }
