@@ -101,12 +101,13 @@ var childBodies = map[string]func(b *testing.B, results string){
 	"stall-closed": func(b *testing.B, results string) {
 		benchStall(b, results, Load{Batch: 1, Block: 1, Delay: time.Second / stallRate})
 	},
-	"stall-open":  func(b *testing.B, results string) { benchStall(b, results, Load{Batch: 1, Block: 1, Rate: stallRate}) },
-	"drops":       benchDrops,
-	"interrupted": benchInterrupted,
-	"failing":     benchFailing,
-	"varied":      benchVaried,
-	"old-restart": benchOldRestart,
+	"stall-open":   func(b *testing.B, results string) { benchStall(b, results, Load{Batch: 1, Block: 1, Rate: stallRate}) },
+	"drops":        benchDrops,
+	"interrupted":  benchInterrupted,
+	"open-timeout": benchOpenTimeout,
+	"failing":      benchFailing,
+	"varied":       benchVaried,
+	"old-restart":  benchOldRestart,
 }
 
 // childRun is what a benchmark body run by benchInChild printed.

@@ -77,7 +77,7 @@ func (o *openStats) achieved(wall time.Duration) float64 {
 }
 
 // openWorker is one worker of an open loop: the closed loop's worker state
-// (buffered history records) and its own: the uncorrected latencies of the
+// (its query timer and buffered history records) and its own: the uncorrected latencies of the
 // queries it sent, buffered as the history's records are, and its figures.
 type openWorker struct {
 	*worker
@@ -130,6 +130,8 @@ func (r *queryRun) openLoop(b *testing.B) {
 	var wg sync.WaitGroup
 	for i := range workers {
 		ow := r.newOpenWorker(i)
+		// The worker's queries end with ctx, as the loop's stop ends it.
+		ow.timer = newQueryTimer(ctx, r.h.cfg.Timeout)
 		workers[i] = ow
 		wg.Go(func() {
 			for intended := range due {
@@ -208,14 +210,10 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	if sent.Sub(intended) > lateAfter {
 		ow.late++
 	}
-	// As in the closed loop (queryTimer), the deadline stays on the client's
-	// side: a timer cancels the query with cause context.DeadlineExceeded,
-	// which the dendrite records as Timeout.
-	qctx, cancel := context.WithCancelCause(ctx)
-	timer := time.AfterFunc(time.Until(deadline), func() { cancel(context.DeadlineExceeded) })
-	code, elapsed := ow.client.Measure(qctx, r.inputs[ow.next%len(r.inputs)])
-	timer.Stop()
-	cancel(nil)
+	// The worker's queryTimer, as in the closed loop, but armed for what is
+	// left of the timeout from the intended send time.
+	ow.timer.timeout = time.Until(deadline)
+	code, elapsed := r.query(ow.client, ow.timer, r.inputs[ow.next%len(r.inputs)])
 	if ctx.Err() != nil {
 		return // cut by the interrupt: no answer of the miner's to record
 	}

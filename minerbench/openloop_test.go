@@ -330,3 +330,50 @@ func TestOpenLoopInterrupted(t *testing.T) {
 		assert.Equal(t, wire.ReturnCode_Success, row.Code, "row %d", i)
 	}
 }
+
+// The miner of TestOpenLoopTimeout: the per-query timeout, and the timed
+// queries, one every two timeouts.
+const (
+	openTimeout  = 300 * time.Millisecond
+	openTimeoutN = 4
+)
+
+// benchOpenTimeout is the body of TestOpenLoopTimeout: an open loop with one
+// worker against a miner that answers every other timed query, the first
+// included, only when its context ends.
+func benchOpenTimeout(b *testing.B, results string) {
+	var calls atomic.Int64
+	forward := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		if n := calls.Add(1) - warmupQueries; n > 0 && n%2 == 1 {
+			<-ctx.Done()
+			return tensor.Tensor{}, ctx.Err()
+		}
+		return zeroAnswer(in), nil
+	}
+	h, m := inProcess(b, results, "hangs", openTimeout, forward)
+	benchLoad(b, h, m, Load{Batch: 1, Block: 1, Rate: float64(time.Second) / float64(2*openTimeout)})
+}
+
+// TestOpenLoopTimeout checks the open loop's per-query timeout: a query the
+// miner does not answer is cut once its timeout has passed and recorded as
+// Timeout, and the worker's next query, on the same timer, is answered. The
+// queries are two timeouts apart, so none waits for the worker.
+func TestOpenLoopTimeout(t *testing.T) {
+	dir := t.TempDir()
+	res := benchInChild(t, "open-timeout", openTimeoutN, dir)
+	require.NoError(t, res.Err, res.Output)
+	require.Equal(t, openTimeoutN, res.N, res.Output)
+	assert.Zero(t, res.Metrics["dropped-%"])
+
+	rows := historyRows(t, dir, "hangs")
+	require.Len(t, rows, openTimeoutN)
+	for i, row := range rows {
+		if i%2 == 1 {
+			assert.Equal(t, wire.ReturnCode_Success, row.Code, "row %d: the query after a cut one is answered", i)
+			continue
+		}
+		assert.Equal(t, wire.ReturnCode_Timeout, row.Code, "row %d", i)
+		assert.GreaterOrEqual(t, row.Latency, openTimeout, "row %d: cut only once its timeout has passed", i)
+		t.Logf("row %d: cut after %v (timeout %v)", i, row.Latency, openTimeout)
+	}
+}

@@ -380,6 +380,18 @@ func TestServeStop(t *testing.T) {
 	require.Error(t, err, "dialed a stopped chain")
 	assert.Equal(t, codes.Unavailable, status.Code(err))
 	assert.Contains(t, err.Error(), lis.Addr().String())
+
+	// A stop at once, before the serving goroutine may have begun, is as
+	// clean, and closes the listener too.
+	for range 20 {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		stop, err := c.Serve(lis)
+		require.NoError(t, err)
+		require.NoError(t, stop())
+		_, err = lis.Accept()
+		require.ErrorIs(t, err, net.ErrClosed)
+	}
 }
 
 func TestDialErrors(t *testing.T) {

@@ -31,7 +31,12 @@ func (c *Chain) Serve(lis net.Listener) (stop func() error, err error) {
 	go func() { served <- srv.Serve(lis) }()
 	return sync.OnceValue(func() error {
 		srv.GracefulStop()
-		return <-served
+		// A stop before the goroutine began serving makes Serve close lis
+		// and return ErrServerStopped: nothing ended early.
+		if err := <-served; !errors.Is(err, grpc.ErrServerStopped) {
+			return err
+		}
+		return nil
 	}), nil
 }
 

@@ -104,3 +104,18 @@ func TestReadMissingFile(t *testing.T) {
 	_, err := Read(filepath.Join(t.TempDir(), "none.csv"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestNextAllocatesNothing checks that Next parses a row where it lies in
+// the Reader's buffer, without copying it: a million-row history is read
+// without a million allocations.
+func TestNextAllocatesNothing(t *testing.T) {
+	r := NewReader(strings.NewReader(Header+"\n"+strings.Repeat(okRow, 1000)), "f.csv")
+	_, err := r.Next() // reads the header and fills the buffer
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(500, func() {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}

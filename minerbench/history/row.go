@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/wire"
@@ -189,20 +188,21 @@ func (r Record) validate() error {
 // nanoseconds overflow an int64.
 const maxSeconds = math.MaxInt64 / 1e9
 
-// parseRow parses one history row (without its newline).
+// parseRow parses one history row (without its newline). It parses the
+// fields where they lie in line, without copying the row.
 func parseRow(line []byte) (Row, *fieldError) {
 	var row Row
-	var fields [len(columns)]string
-	rest := string(line) // one allocation; the fields share it
+	var fields [len(columns)][]byte
+	rest := line
 	for i := range fields {
 		if i == len(fields)-1 {
-			if strings.IndexByte(rest, ',') >= 0 {
+			if bytes.IndexByte(rest, ',') >= 0 {
 				return row, &fieldError{value: quote(line), reason: fmt.Sprintf("want %d comma-separated fields, got more", len(columns))}
 			}
 			fields[i] = rest
 			break
 		}
-		j := strings.IndexByte(rest, ',')
+		j := bytes.IndexByte(rest, ',')
 		if j < 0 {
 			return row, &fieldError{value: quote(line), reason: fmt.Sprintf("want %d comma-separated fields, got %d", len(columns), i+1)}
 		}
@@ -244,19 +244,23 @@ func parseRow(line []byte) (Row, *fieldError) {
 	return row, nil
 }
 
-func parseInt(col int, field string, lo, hi int64) (int64, *fieldError) {
-	v, err := strconv.ParseInt(field, 10, 64)
+// parseInt and parseFloat hand strconv string(field), which allocates
+// nothing for a field of up to 32 bytes: strconv keeps no reference to it
+// (its errors hold a copy), so the string lives in a buffer on the stack.
+
+func parseInt(col int, field []byte, lo, hi int64) (int64, *fieldError) {
+	v, err := strconv.ParseInt(string(field), 10, 64)
 	if err != nil || v < lo || v > hi {
-		return 0, &fieldError{column: columns[col], value: quote([]byte(field)),
+		return 0, &fieldError{column: columns[col], value: quote(field),
 			reason: fmt.Sprintf("want a decimal integer in [%d, %d]", lo, hi)}
 	}
 	return v, nil
 }
 
-func parseFloat(col int, field string, lo, hi float64) (float64, *fieldError) {
-	v, err := strconv.ParseFloat(field, 64)
+func parseFloat(col int, field []byte, lo, hi float64) (float64, *fieldError) {
+	v, err := strconv.ParseFloat(string(field), 64)
 	if err != nil || !(v >= lo && v <= hi) {
-		return 0, &fieldError{column: columns[col], value: quote([]byte(field)),
+		return 0, &fieldError{column: columns[col], value: quote(field),
 			reason: fmt.Sprintf("want a decimal number of seconds in [%g, %g]", lo, hi)}
 	}
 	return v, nil

@@ -2,7 +2,6 @@ package history
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // ErrLocked is returned, wrapped, by Open when another writer, in this
@@ -22,9 +20,6 @@ var ErrLocked = errors.New("history: locked by another writer")
 
 // ErrClosed is returned by a Writer's methods after Commit or Abort.
 var ErrClosed = errors.New("history: writer already committed or aborted")
-
-// lockPoll is how often OpenWait retries a held lock.
-const lockPoll = 20 * time.Millisecond
 
 // file is what a Writer writes rows to: an *os.File, or in tests one that
 // fails.
@@ -80,7 +75,7 @@ type Writer struct {
 // Open starts appending to the history at path. It creates the parent
 // directories and takes the history's lock; if another writer holds it,
 // Open fails at once with an error wrapping ErrLocked rather than wait, so
-// that a second run never hangs unseen behind a stuck one (OpenWait waits).
+// that a second run never hangs unseen behind a stuck one.
 //
 // Without restart, a file at path must be a history: the exact Header line,
 // then well-formed rows, each ending in a newline; the whole file is checked
@@ -94,16 +89,6 @@ type Writer struct {
 // whatever the file holds; it is written to a temporary file beside the
 // history, renamed over it at Commit, so the old history stays until then.
 func Open(path string, restart bool) (*Writer, error) {
-	return open(context.Background(), path, restart, false)
-}
-
-// OpenWait is Open, except that when another writer holds the history it
-// waits for it to be released, until ctx is done.
-func OpenWait(ctx context.Context, path string, restart bool) (*Writer, error) {
-	return open(ctx, path, restart, true)
-}
-
-func open(ctx context.Context, path string, restart, wait bool) (*Writer, error) {
 	if path == "" {
 		return nil, errors.New("history: path is empty: want the file name of a history")
 	}
@@ -113,7 +98,7 @@ func open(ctx context.Context, path string, restart, wait bool) (*Writer, error)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	lock, created, err := acquire(ctx, path, wait)
+	lock, created, err := acquire(path)
 	if err != nil {
 		return nil, err
 	}
@@ -129,49 +114,43 @@ func open(ctx context.Context, path string, restart, wait bool) (*Writer, error)
 }
 
 // acquire opens the history at path, creating it if it is missing, and
-// locks it, waiting if wait is set. created reports that this call created
-// the file.
-func acquire(ctx context.Context, path string, wait bool) (lock *os.File, created bool, err error) {
-	var tick *time.Ticker
+// locks it. created reports that this call created the file.
+func acquire(path string) (lock *os.File, created bool, err error) {
 	for {
 		f, created, err := openOrCreate(path)
 		if err != nil {
 			return nil, false, err
 		}
-		busy, err := tryLock(f)
-		switch {
-		case err != nil:
+		current, err := lockCurrent(f, path)
+		if err != nil {
 			f.Close()
-			return nil, false, fmt.Errorf("history: lock %s: %w", path, err)
-		case !busy:
-			// The file may have been replaced (a restart's Commit) or removed
-			// (an Abort of the run that created it) between the open and the
-			// lock: then it is no longer the history, and the new one is.
-			current, err := isCurrent(f, path)
-			if err != nil {
-				f.Close()
-				return nil, false, fmt.Errorf("history: %w", err)
-			}
-			if current {
-				return f, created, nil
-			}
-			f.Close()
-			continue
+			return nil, false, err
 		}
-		f.Close()
-		if !wait {
-			return nil, false, fmt.Errorf("history: %s is being written by another run: %w", path, ErrLocked)
+		if current {
+			return f, created, nil
 		}
-		if tick == nil {
-			tick = time.NewTicker(lockPoll)
-			defer tick.Stop()
-		}
-		select {
-		case <-ctx.Done():
-			return nil, false, fmt.Errorf("history: waiting for the lock on %s: %w", path, context.Cause(ctx))
-		case <-tick.C:
-		}
+		f.Close() // releases the lock on the stale file
 	}
+}
+
+// lockCurrent locks f, opened at path, and reports whether it is still the
+// file at path: a restart's Commit may have replaced it, or the Abort of the
+// run that created it removed it, between the open and the lock, and then
+// the history is the file now at path. It fails with an error wrapping
+// ErrLocked when another writer holds f.
+func lockCurrent(f *os.File, path string) (bool, error) {
+	busy, err := tryLock(f)
+	if err != nil {
+		return false, fmt.Errorf("history: lock %s: %w", path, err)
+	}
+	if busy {
+		return false, fmt.Errorf("history: %s is being written by another run: %w", path, ErrLocked)
+	}
+	current, err := isCurrent(f, path)
+	if err != nil {
+		return false, fmt.Errorf("history: %w", err)
+	}
+	return current, nil
 }
 
 // openOrCreate opens the file at path for reading and writing, creating it

@@ -2,8 +2,6 @@ package history
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -397,97 +395,67 @@ func TestSecondWriterFailsWhileLocked(t *testing.T) {
 	assert.Len(t, rows, 2)
 }
 
-// openWaiting starts OpenWait on path in the background; wait returns its
-// Writer.
-func openWaiting(t *testing.T, path string) (wait func() *Writer) {
-	type result struct {
-		w   *Writer
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		w, err := OpenWait(context.Background(), path, false)
-		done <- result{w, err}
-	}()
-	return func() *Writer {
-		r := <-done
-		require.NoError(t, r.err)
-		return r.w
-	}
-}
+// TestOpenFollowsReplacedHistory replaces or removes the history between
+// the two steps of Open's acquire: opening the file at the path and locking
+// it (lockCurrent). The file opened first is then not the history, and
+// lockCurrent must say so, or Open would write to a file no longer at the
+// path.
+func TestOpenFollowsReplacedHistory(t *testing.T) {
+	t.Run("replaced by a restart", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "queries.csv")
+		writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond))
+		stale, created, err := openOrCreate(path)
+		require.NoError(t, err)
+		require.False(t, created)
+		defer stale.Close()
 
-func TestOpenWaitSerializesWriters(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "queries.csv")
-	first, err := Open(path, false)
-	require.NoError(t, err)
+		writeHistory(t, path, testInfo, true, rec(7, 2, time.Second))
+		current, err := lockCurrent(stale, path)
+		require.NoError(t, err, "the restart released its lock")
+		assert.False(t, current, "the file the restart replaced is not the history")
+		stale.Close()
 
-	wait := openWaiting(t, path)
-	for i := range 3 {
-		require.NoError(t, first.Append(testInfo, rec(i, 1, time.Millisecond)))
-	}
-	require.NoError(t, first.Commit())
+		writeHistory(t, path, testInfo, false, rec(8, 3, time.Second))
+		rows, err := Read(path)
+		require.NoError(t, err)
+		require.Len(t, rows, 2, "the restart's row and the next run's")
+		assert.Equal(t, []wire.ReturnCode{2, 3}, []wire.ReturnCode{rows[0].Code, rows[1].Code})
+	})
+	t.Run("removed by an Abort", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "new.csv")
+		creator, err := Open(path, false)
+		require.NoError(t, err)
+		stale, created, err := openOrCreate(path)
+		require.NoError(t, err)
+		require.False(t, created)
+		defer stale.Close()
 
-	second := wait()
-	other := RunInfo{NProcesses: 9, Start: t0}
-	require.NoError(t, second.Append(other, rec(10, 2, time.Second), rec(11, 2, time.Second)))
-	require.NoError(t, second.Commit())
+		creator.Abort()
+		current, err := lockCurrent(stale, path)
+		require.NoError(t, err)
+		assert.False(t, current, "the file the Abort removed is not the history")
+		stale.Close()
 
-	rows, err := Read(path)
-	require.NoError(t, err)
-	require.Len(t, rows, 5)
-	for i, r := range rows {
-		assert.Equal(t, int64(i), r.Index)
-		assert.Equal(t, i >= 3, r.NProcesses == 9, "row %d comes from the right writer", i)
-	}
-}
+		writeHistory(t, path, testInfo, false, rec(0, 1, time.Second))
+		rows, err := Read(path)
+		require.NoError(t, err, "the next run made the history anew")
+		assert.Len(t, rows, 1)
+	})
+	t.Run("current", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "queries.csv")
+		f, _, err := openOrCreate(path)
+		require.NoError(t, err)
+		defer f.Close()
+		current, err := lockCurrent(f, path)
+		require.NoError(t, err)
+		assert.True(t, current)
 
-// TestOpenWaitFollowsReplacedHistory has a writer wait for the lock on a
-// history that the holder replaces (a restart's Commit) or removes (the
-// Abort of the run that created it): the waiter must write to the file at
-// the path afterwards, not to the one it first opened.
-func TestOpenWaitFollowsReplacedHistory(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "queries.csv")
-	writeHistory(t, path, testInfo, false, rec(0, 1, time.Millisecond))
-
-	restart, err := Open(path, true)
-	require.NoError(t, err)
-	wait := openWaiting(t, path)
-	time.Sleep(3 * lockPoll) // let the waiter find the lock held (it works either way)
-	require.NoError(t, restart.Append(testInfo, rec(7, 2, time.Second)))
-	require.NoError(t, restart.Commit())
-	w := wait()
-	require.NoError(t, w.Append(testInfo, rec(8, 3, time.Second)))
-	require.NoError(t, w.Commit())
-	rows, err := Read(path)
-	require.NoError(t, err)
-	require.Len(t, rows, 2, "the restart's row and the waiter's")
-	assert.Equal(t, []wire.ReturnCode{2, 3}, []wire.ReturnCode{rows[0].Code, rows[1].Code})
-
-	created := filepath.Join(t.TempDir(), "new.csv")
-	creator, err := Open(created, false)
-	require.NoError(t, err)
-	wait = openWaiting(t, created)
-	time.Sleep(3 * lockPoll)
-	creator.Abort()
-	w = wait()
-	require.NoError(t, w.Append(testInfo, rec(0, 1, time.Second)))
-	require.NoError(t, w.Commit())
-	rows, err = Read(created)
-	require.NoError(t, err, "the waiter made the history anew")
-	assert.Len(t, rows, 1)
-}
-
-func TestOpenWaitGivesUpWithContext(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "queries.csv")
-	first, err := Open(path, false)
-	require.NoError(t, err)
-	defer first.Abort()
-
-	ctx, cancel := context.WithCancelCause(context.Background())
-	cause := errors.New("run interrupted")
-	cancel(cause)
-	_, err = OpenWait(ctx, path, false)
-	assert.ErrorIs(t, err, cause)
+		other, _, err := openOrCreate(path)
+		require.NoError(t, err)
+		defer other.Close()
+		_, err = lockCurrent(other, path)
+		assert.ErrorIs(t, err, ErrLocked)
+	})
 }
 
 // failingFile is a history file on a disk that fills after room more bytes:

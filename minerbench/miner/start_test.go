@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/internal/chaintest"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
@@ -35,19 +36,6 @@ type registrarMiner struct {
 
 func (m registrarMiner) Register(ctx context.Context, announce func(context.Context, AxonInfo) error, a AxonInfo) error {
 	return m.register(ctx, announce, a)
-}
-
-// serveChain serves a chain that produces blocks only by hand (Advance).
-func serveChain(t *testing.T) (*chain.Chain, string) {
-	t.Helper()
-	ch, err := chain.New(chain.Config{})
-	require.NoError(t, err)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	stop, err := ch.Serve(lis)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = stop() })
-	return ch, lis.Addr().String()
 }
 
 // neuronsAfterBlock advances ch by one block and returns its metagraph as
@@ -91,7 +79,7 @@ func TestRunRegistrar(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch, endpoint := serveChain(t)
+			ch, endpoint := chaintest.Serve(t, chain.Config{}) // blocks come from Advance
 			var seen []AxonInfo
 			if rm, ok := tt.miner.(registrarMiner); ok {
 				inner := rm.register
@@ -134,7 +122,7 @@ func TestRunRegistrar(t *testing.T) {
 // TestRunRegistrarLate announces after Run has returned, with a context of
 // its own, as a miner that registers late does.
 func TestRunRegistrarLate(t *testing.T) {
-	ch, endpoint := serveChain(t)
+	ch, endpoint := chaintest.Serve(t, chain.Config{}) // blocks come from Advance
 	release := make(chan struct{})
 	announced := make(chan error, 1)
 	m := registrarMiner{register: func(_ context.Context, announce func(context.Context, AxonInfo) error, a AxonInfo) error {

@@ -3,7 +3,6 @@ package launch_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/chaintest"
 	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/tensor"
@@ -28,14 +28,8 @@ func BenchmarkLaunchToFirstSuccess(b *testing.B) {
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/minerbench/minerbench/miners/noop").CombinedOutput()
 	require.NoError(b, err, "%s", out)
 
-	ch, err := chain.New(chain.Config{})
-	require.NoError(b, err)
-	defer ch.Start()()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(b, err)
-	stopServe, err := ch.Serve(lis)
-	require.NoError(b, err)
-	defer func() { _ = stopServe() }()
+	ch, endpoint := chaintest.Serve(b, chain.Config{})
+	b.Cleanup(ch.Start())
 
 	ctx := context.Background()
 	validator := wallet.Mock("bench/validator")
@@ -46,7 +40,7 @@ func BenchmarkLaunchToFirstSuccess(b *testing.B) {
 		// A fresh hotkey each time, so the chain cannot hand back the
 		// endpoint of the miner stopped in the previous iteration.
 		started, err := proc.Run(ctx, miner.Settings{
-			miner.KeyChainEndpoint: lis.Addr().String(),
+			miner.KeyChainEndpoint: endpoint,
 			miner.KeyWalletHotkey:  fmt.Sprint("launch-", i),
 		})
 		require.NoError(b, err)

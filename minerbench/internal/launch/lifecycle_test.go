@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/chain"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/chaintest"
 	"github.com/minerbench/minerbench/minerbench/internal/contract"
 	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/internal/proctest"
@@ -162,21 +162,6 @@ func start(t *testing.T, path string) *launch.Process {
 	return p
 }
 
-// startChain serves a fast in-process chain on loopback and returns it with
-// its endpoint.
-func startChain(t *testing.T, blockTime time.Duration) (*chain.Chain, string) {
-	t.Helper()
-	ch, err := chain.New(chain.Config{BlockTime: blockTime})
-	require.NoError(t, err)
-	t.Cleanup(ch.Start())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	stop, err := ch.Serve(lis)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = stop() })
-	return ch, lis.Addr().String()
-}
-
 // writeScript writes an executable shell script and returns its path.
 func writeScript(t *testing.T, name, body string) string {
 	t.Helper()
@@ -224,7 +209,8 @@ func TestRunRegistersAndServes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch, endpoint := startChain(t, 2*time.Millisecond)
+			ch, endpoint := chaintest.Serve(t, chain.Config{BlockTime: 2 * time.Millisecond})
+			t.Cleanup(ch.Start())
 			p := start(t, *tt.path)
 			ctx, cancel := context.WithTimeout(context.Background(), endBound)
 			defer cancel()
@@ -355,7 +341,8 @@ func TestFindEndpointGivesUp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch, endpoint := startChain(t, 2*time.Millisecond)
+			ch, endpoint := chaintest.Serve(t, chain.Config{BlockTime: 2 * time.Millisecond})
+			t.Cleanup(ch.Start())
 			p := start(t, noopBin)
 			ctx, cancel := context.WithTimeout(context.Background(), endBound)
 			defer cancel()

@@ -397,8 +397,10 @@ func deltas(set *compare.Set) []delta {
 }
 
 // deltaPlot draws the deltas in percent, one row per benchmark metric and a
-// colour per later file; hollow points are not significant ("~").
-func deltaPlot(set *compare.Set, ds []delta) (*plot.Plot, error) {
+// colour per later file; hollow points are not significant ("~"). rows is
+// the number of benchmark metrics, for deltaHeight: a file lacking some has
+// fewer deltas than rows.
+func deltaPlot(set *compare.Set, ds []delta) (p *plot.Plot, rows int, err error) {
 	var labels []string
 	row := map[string]int{}
 	for _, d := range ds {
@@ -407,7 +409,7 @@ func deltaPlot(set *compare.Set, ds []delta) (*plot.Plot, error) {
 			labels = append(labels, d.label)
 		}
 	}
-	p := plot.New()
+	p = plot.New()
 	names := shortNames(set.Files)
 	p.Title.Text = "Change of each metric from " + names[0]
 	p.X.Label.Text = "change (%)"
@@ -438,14 +440,14 @@ func deltaPlot(set *compare.Set, ds []delta) (*plot.Plot, error) {
 				plotter.XErrors
 			}{bars, errs})
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			eb.Color = col
 			p.Add(eb)
 		}
 		sc, err := plotter.NewScatter(pts)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		sc.GlyphStyleFunc = func(i int) draw.GlyphStyle {
 			shape := draw.GlyphDrawer(draw.CircleGlyph{})
@@ -460,7 +462,7 @@ func deltaPlot(set *compare.Set, ds []delta) (*plot.Plot, error) {
 	}
 	zero, err := plotter.NewLine(plotter.XYs{{X: 0, Y: -0.5}, {X: 0, Y: float64(len(labels)) - 0.5}})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	zero.Color = color.Black
 	p.Add(zero)
@@ -470,7 +472,7 @@ func deltaPlot(set *compare.Set, ds []delta) (*plot.Plot, error) {
 	pad := max((hi-lo)*0.08, 1)
 	p.X.Min, p.X.Max = lo-pad, hi+pad
 	p.Legend.Top = true
-	return p, nil
+	return p, len(labels), nil
 }
 
 // shortNames are the base names of files when those tell them apart, for

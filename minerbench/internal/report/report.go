@@ -189,7 +189,7 @@ func sections(set *compare.Set, groups []*group) ([]section, error) {
 	if set != nil && len(set.Files) > 1 {
 		ds := deltas(set)
 		if len(ds) > 0 {
-			p, err := deltaPlot(set, ds)
+			p, rows, err := deltaPlot(set, ds)
 			if err != nil {
 				return nil, err
 			}
@@ -197,7 +197,6 @@ func sections(set *compare.Set, groups []*group) ([]section, error) {
 			if err := compare.Text(&text, set.Tables, nil); err != nil {
 				return nil, err
 			}
-			rows := len(ds) / (len(set.Files) - 1)
 			out = append(out, section{kind: "comparison", title: "Comparison: " + strings.Join(shortNames(set.Files), " vs "),
 				fig: single("comparison", p, plotWidth, deltaHeight(rows)), text: text.String(),
 				caption: "benchstat's comparison of every metric: medians with their 95% confidence intervals, and the change from the first file " +

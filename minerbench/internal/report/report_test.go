@@ -379,3 +379,26 @@ func TestThroughputOverRuns(t *testing.T) {
 	// Once the first has ended, only the second counts: 500/s.
 	assert.InDelta(t, 500, mean(110, 190), 10)
 }
+
+// TestComparisonFitsEveryMetric compares three files, the second lacking the
+// flaky miner's benchmark: the comparison chart must be as tall as its rows,
+// one per benchmark metric of any file, however few deltas a file has.
+func TestComparisonFitsEveryMetric(t *testing.T) {
+	old, cur, _ := fixture(t)
+	mid := filepath.Join(t.TempDir(), "mid.txt")
+	require.NoError(t, os.WriteFile(mid, []byte(benchHeader+benchLines("noop", 6, 0.0022)), 0o644))
+	doc, _ := parseReport(t, Options{Files: []string{old, mid, cur}})
+	secs := find(doc, func(n *html.Node) bool { return attr(n, "id") == "comparison" })
+	require.Len(t, secs, 1)
+	svgs := find(secs[0], tag("svg"))
+	require.Len(t, svgs, 1)
+
+	// Two miners' benchmarks, each with the six metrics benchLines writes:
+	// sec/op, p50, p90, p99, queries/s and success-%.
+	text := texts(svgs[0])
+	for _, miner := range []string{"noop", "flaky"} {
+		assert.Contains(t, text, "Standard/miner="+miner, "a row of each benchmark")
+	}
+	const rows = 2 * 6
+	assert.Equal(t, fmt.Sprintf("%gpt", deltaHeight(rows).Points()), attr(svgs[0], "height"))
+}

@@ -303,20 +303,6 @@ func (n *Nucleus) Forward(tokens []int64, batch, seq int) ([]float32, error) {
 	return dst, nil
 }
 
-// ForwardInto is Forward writing its output to dst, which must hold exactly
-// batch×seq×Width values. Once warmed up it does not allocate.
-func (n *Nucleus) ForwardInto(dst []float32, tokens []int64, batch, seq int) error {
-	rows, err := n.checkInput(tokens, batch, seq)
-	if err != nil {
-		return err
-	}
-	if len(dst) != rows*n.cfg.Width {
-		return fmt.Errorf("output length %d: want batch×seq×%d = %d", len(dst), n.cfg.Width, rows*n.cfg.Width)
-	}
-	n.compute(dst, tokens, seq)
-	return nil
-}
-
 // checkInput returns batch×seq after checking the shape and every token id.
 func (n *Nucleus) checkInput(tokens []int64, batch, seq int) (int, error) {
 	if batch < 1 {

@@ -447,10 +447,6 @@ func TestForwardShape(t *testing.T) {
 			out, err := n.Forward(tokens, sh.batch, sh.seq)
 			require.NoError(t, err)
 			require.Len(t, out, sh.batch*sh.seq*wire.NetworkDim)
-
-			into := make([]float32, len(out))
-			require.NoError(t, n.ForwardInto(into, tokens, sh.batch, sh.seq))
-			assert.Equal(t, out, into)
 		})
 	}
 }
@@ -555,32 +551,23 @@ func TestForwardErrors(t *testing.T) {
 		name       string
 		tokens     []int64
 		batch, seq int
-		dst        []float32 // for ForwardInto; nil means the right length
 		want       string
 	}{
-		{"batch zero", []int64{1}, 0, 1, nil, "batch=0: want at least 1"},
-		{"seq negative", []int64{1}, 1, -2, nil, "seq=-2: want at least 1"},
-		{"too few tokens", []int64{1, 2, 3}, 2, 2, nil, "3 tokens: want batch×seq = 2×2 = 4"},
-		{"too many tokens", []int64{1, 2, 3}, 1, 2, nil, "3 tokens: want batch×seq = 1×2 = 2"},
-		{"no tokens", nil, 1, 1, nil, "0 tokens: want batch×seq = 1×1 = 1"},
-		{"shape overflows", []int64{1}, math.MaxInt / 2, 4, nil,
+		{"batch zero", []int64{1}, 0, 1, "batch=0: want at least 1"},
+		{"seq negative", []int64{1}, 1, -2, "seq=-2: want at least 1"},
+		{"too few tokens", []int64{1, 2, 3}, 2, 2, "3 tokens: want batch×seq = 2×2 = 4"},
+		{"too many tokens", []int64{1, 2, 3}, 1, 2, "3 tokens: want batch×seq = 1×2 = 2"},
+		{"no tokens", nil, 1, 1, "0 tokens: want batch×seq = 1×1 = 1"},
+		{"shape overflows", []int64{1}, math.MaxInt / 2, 4,
 			fmt.Sprintf("batch=%d, seq=4: want batch×seq×3072 at most %d", math.MaxInt/2, math.MaxInt)},
-		{"negative id", []int64{1, 2, 3, -1}, 2, 2, nil, "token id -1 at [1, 1]: want 0 to 50377"},
-		{"id past vocabulary", []int64{50378, 2}, 1, 2, nil, "token id 50378 at [0, 0]: want 0 to 50377"},
-		{"short output", []int64{1, 2}, 1, 2, make([]float32, 2047), "output length 2047: want batch×seq×1024 = 2048"},
-		{"long output", []int64{1}, 1, 1, make([]float32, 1025), "output length 1025: want batch×seq×1024 = 1024"},
+		{"negative id", []int64{1, 2, 3, -1}, 2, 2, "token id -1 at [1, 1]: want 0 to 50377"},
+		{"id past vocabulary", []int64{50378, 2}, 1, 2, "token id 50378 at [0, 0]: want 0 to 50377"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.dst == nil {
-				out, err := n.Forward(tt.tokens, tt.batch, tt.seq)
-				require.EqualError(t, err, tt.want)
-				assert.Nil(t, out)
-				dst := make([]float32, len(tt.tokens)*wire.NetworkDim)
-				require.EqualError(t, n.ForwardInto(dst, tt.tokens, tt.batch, tt.seq), tt.want)
-				return
-			}
-			require.EqualError(t, n.ForwardInto(tt.dst, tt.tokens, tt.batch, tt.seq), tt.want)
+			out, err := n.Forward(tt.tokens, tt.batch, tt.seq)
+			require.EqualError(t, err, tt.want)
+			assert.Nil(t, out)
 		})
 	}
 }
@@ -633,14 +620,7 @@ func TestConcurrentForward(t *testing.T) {
 			for r := range rounds {
 				i := (g + r) % len(shapes)
 				sh := shapes[i]
-				var got []float32
-				var err error
-				if g%2 == 0 {
-					got, err = n.Forward(inputs[i], sh.batch, sh.seq)
-				} else {
-					got = make([]float32, len(want[i]))
-					err = n.ForwardInto(got, inputs[i], sh.batch, sh.seq)
-				}
+				got, err := n.Forward(inputs[i], sh.batch, sh.seq)
 				if err != nil {
 					errs <- err
 					continue
