@@ -258,10 +258,10 @@ type queryRun struct {
 	done    atomic.Int64
 }
 
-// query sends one token batch through client, bounded by the per-query
-// timeout of qt, and returns its return code and latency.
-func (r *queryRun) query(client *dendrite.Dendrite, qt *queryTimer, input tensor.Tensor) (wire.ReturnCode, time.Duration) {
-	ctx := qt.start()
+// query sends one token batch through client, cut by qt once timeout has
+// passed, and returns its return code and latency.
+func (r *queryRun) query(client *dendrite.Dendrite, qt *queryTimer, input tensor.Tensor, timeout time.Duration) (wire.ReturnCode, time.Duration) {
+	ctx := qt.start(timeout)
 	code, latency := client.Measure(ctx, input)
 	qt.stop()
 	return code, latency
@@ -274,15 +274,14 @@ func (r *queryRun) query(client *dendrite.Dendrite, qt *queryTimer, input tensor
 // query the timer cut costs a new context and timer. The deadline stays on
 // the client's side: the axon learns of a cut query by its cancellation.
 type queryTimer struct {
-	parent  context.Context
-	timeout time.Duration
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
-	timer   *time.Timer
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
 }
 
-func newQueryTimer(parent context.Context, timeout time.Duration) *queryTimer {
-	qt := &queryTimer{parent: parent, timeout: timeout}
+func newQueryTimer(parent context.Context) *queryTimer {
+	qt := &queryTimer{parent: parent}
 	qt.renew()
 	return qt
 }
@@ -293,13 +292,14 @@ func (qt *queryTimer) renew() {
 	qt.timer = nil
 }
 
-// start arms the timer and returns the context of the next query.
-func (qt *queryTimer) start() context.Context {
+// start arms the timer to fire after timeout and returns the context of the
+// next query.
+func (qt *queryTimer) start(timeout time.Duration) context.Context {
 	if qt.timer == nil {
 		cancel := qt.cancel
-		qt.timer = time.AfterFunc(qt.timeout, func() { cancel(context.DeadlineExceeded) })
+		qt.timer = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
 	} else {
-		qt.timer.Reset(qt.timeout)
+		qt.timer.Reset(timeout)
 	}
 	return qt.ctx
 }
@@ -323,10 +323,10 @@ func (r *queryRun) warmUp() {
 	var wg sync.WaitGroup
 	for _, client := range r.clients {
 		wg.Go(func() {
-			qt := newQueryTimer(r.h.ctx, r.h.cfg.Timeout)
+			qt := newQueryTimer(r.h.ctx)
 			defer qt.release()
 			for i := range warmupQueries {
-				r.query(client, qt, r.inputs[i%len(r.inputs)])
+				r.query(client, qt, r.inputs[i%len(r.inputs)], r.h.cfg.Timeout)
 			}
 		})
 	}
@@ -394,17 +394,15 @@ func (r *queryRun) newWorker(i int) *worker {
 	return &worker{r: r, client: r.clients[i], next: i, buf: make([]history.Record, 0, flushEvery)}
 }
 
-// step sends one query and records it; it reports false once the run is
-// interrupted, the miner is gone or a history write failed.
+// step sends one query, which next has just handed out, and records it; it
+// reports false once the run is interrupted, the miner is gone or a history
+// write failed.
 func (wk *worker) step() bool {
 	r := wk.r
-	if r.h.ctx.Err() != nil || r.failed.Load() {
-		return false
-	}
 	if wk.timer == nil {
-		wk.timer = newQueryTimer(r.h.ctx, r.h.cfg.Timeout)
+		wk.timer = newQueryTimer(r.h.ctx)
 	}
-	code, latency := r.query(wk.client, wk.timer, r.inputs[wk.next%len(r.inputs)])
+	code, latency := r.query(wk.client, wk.timer, r.inputs[wk.next%len(r.inputs)], r.h.cfg.Timeout)
 	if r.h.ctx.Err() != nil {
 		return false // cut by the interrupt: no answer of the miner's to record
 	}

@@ -131,7 +131,7 @@ func (r *queryRun) openLoop(b *testing.B) {
 	for i := range workers {
 		ow := r.newOpenWorker(i)
 		// The worker's queries end with ctx, as the loop's stop ends it.
-		ow.timer = newQueryTimer(ctx, r.h.cfg.Timeout)
+		ow.timer = newQueryTimer(ctx)
 		workers[i] = ow
 		wg.Go(func() {
 			for intended := range due {
@@ -212,8 +212,7 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	}
 	// The worker's queryTimer, as in the closed loop, but armed for what is
 	// left of the timeout from the intended send time.
-	ow.timer.timeout = time.Until(deadline)
-	code, elapsed := r.query(ow.client, ow.timer, r.inputs[ow.next%len(r.inputs)])
+	code, elapsed := r.query(ow.client, ow.timer, r.inputs[ow.next%len(r.inputs)], time.Until(deadline))
 	if ctx.Err() != nil {
 		return // cut by the interrupt: no answer of the miner's to record
 	}

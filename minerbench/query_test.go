@@ -38,7 +38,7 @@ func TestQueryTimeout(t *testing.T) {
 	r := &queryRun{h: &harness{cfg: cfg, ctx: ctx}}
 	fast, slow := makeTokenBatches(1, 3)[0], makeTokenBatches(2, 3)[0]
 
-	qt := newQueryTimer(ctx, cfg.Timeout)
+	qt := newQueryTimer(ctx)
 	defer qt.release()
 	steps := []struct {
 		name    string
@@ -53,17 +53,17 @@ func TestQueryTimeout(t *testing.T) {
 	}
 	for _, s := range steps {
 		before := qt.ctx
-		code, latency := r.query(d, qt, s.input)
+		code, latency := r.query(d, qt, s.input, cfg.Timeout)
 		assert.Equal(t, s.want, code, s.name)
 		assert.Positive(t, latency, s.name)
 		assert.Equal(t, s.renewed, qt.ctx != before, "%s: context renewed", s.name)
 		assert.NoError(t, qt.ctx.Err(), "%s: the next query's context is live", s.name)
 	}
-	_, latency := r.query(d, qt, slow)
+	_, latency := r.query(d, qt, slow, cfg.Timeout)
 	assert.GreaterOrEqual(t, latency, cfg.Timeout, "a query is cut only once its timeout has passed")
 
 	cancel()
-	code, _ := r.query(d, qt, fast)
+	code, _ := r.query(d, qt, fast, cfg.Timeout)
 	assert.Equal(t, wire.ReturnCode_UnknownException, code, "interrupted")
 }
 
