@@ -47,10 +47,11 @@ import (
 //     request, signing every call as the dendrite does (a fresh nonce, an
 //     sr25519 signature and the four metadata keys), checking only the
 //     return code and recording each latency in one summary, as the harness
-//     does. One summary, not one per goroutine: each is a few hundred KB of
-//     histograms, and sixteen of them would give the floor's garbage
-//     collector a heap five times the harness's to pace itself by, so that
-//     it would run half as often for reasons neither client controls.
+//     does. One summary, not one per goroutine: each holds a few hundred KB
+//     of histograms, and sixteen of them made the floor's live heap 11 MB
+//     where the harness's is 2 MB, so that its garbage collector, which
+//     paces itself by the live heap, ran less than half as often (37 times
+//     in 20,000 queries at 1x1, against 94 with one summary).
 //
 // Both report the harness's metrics; ns/op is wall time per query and
 // cpu-ns/op the test process's user and system CPU time (getrusage) per
