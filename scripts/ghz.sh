@@ -40,6 +40,10 @@ exec 3>"$work/stdin" # the server stops when its stdin closes
 until [ -s "$work/addr" ]; do sleep 0.05; done
 addr=$(head -n1 "$work/addr")
 
+# go test ends a benchmark's name with -GOMAXPROCS only when it is not 1.
+procs=$(nproc)
+if [ "$procs" -eq 1 ]; then procs=""; else procs="-$procs"; fi
+
 for shape in 1x1 10x10; do
 	batch=${shape%x*} block=${shape#*x}
 	data=$(python3 -c '
@@ -61,6 +65,6 @@ ok = r["statusCodeDistribution"].get("OK", 0)
 p = {d["percentage"]: d["latency"] for d in r["latencyDistribution"] or []}
 print("%s\t%d\t%.0f ns/op\t%.0f p50-ns\t%.0f p90-ns\t%.0f p99-ns\t%.1f queries/s\t%.1f success-%%" % (
     name, n, 1e9 / r["rps"], p.get(50, 0), p.get(90, 0), p.get(99, 0), r["rps"], 100.0 * ok / max(r["count"], 1)))' \
-				"BenchmarkOverhead/shape=$shape/conc=$conc/path=ghz-$(nproc)" "$n"
+				"BenchmarkOverhead/shape=$shape/conc=$conc/path=ghz$procs" "$n"
 	done
 done
