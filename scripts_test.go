@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/perf/benchfmt"
 )
 
 // fakeBenchFile stands in for a bench file in TestCompareScript: it refuses
@@ -129,5 +130,104 @@ func TestCompareScript(t *testing.T) {
 		}
 		assert.True(t, strings.Contains(stdout, "old.txt") && strings.Contains(stdout, "new.txt") && strings.Contains(stdout, "Fake"),
 			"benchstat's table:\n%s", stdout)
+	})
+}
+
+// loopBenchFile is the module TestInstructionsScript measures: two
+// benchmarks whose ops differ by a known amount of work, the second with a
+// regular-expression character in its name.
+const loopBenchFile = `package loop
+
+import "testing"
+
+var sink uint64
+
+func spin(n int) {
+	x := sink
+	for i := 0; i < n; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	sink = x
+}
+
+func BenchmarkLoop(b *testing.B) {
+	b.Run("n=20000", func(b *testing.B) {
+		for b.Loop() {
+			spin(20000)
+		}
+	})
+	b.Run("n=20000+20000", func(b *testing.B) {
+		for b.Loop() {
+			spin(40000)
+		}
+	})
+}
+`
+
+// TestInstructionsScript runs scripts/instructions.sh on a scratch module:
+// its lines parse as benchmark results, each benchmark is measured on its
+// own (a name with "+" is matched literally), the counts scale with the
+// work, and bad arguments are refused with a message.
+func TestInstructionsScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs benchmarks under valgrind")
+	}
+	if _, err := exec.LookPath("valgrind"); err != nil {
+		t.Skip("instructions.sh needs valgrind (Debian: apt-get install valgrind)")
+	}
+	script, err := filepath.Abs(filepath.Join("scripts", "instructions.sh"))
+	require.NoError(t, err)
+	mod := t.TempDir()
+	for name, content := range map[string]string{
+		"go.mod":       "module loop\n\ngo 1.26\n",
+		"loop_test.go": loopBenchFile,
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(mod, name), []byte(content), 0o644))
+	}
+	run := func(args ...string) (stdout, stderr string, code int) {
+		cmd := exec.Command("bash", append([]string{script}, args...)...)
+		cmd.Dir = mod
+		cmd.Env = append(os.Environ(), "N1=20", "N2=220")
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		if exit, ok := err.(*exec.ExitError); ok {
+			return out.String(), errOut.String(), exit.ExitCode()
+		}
+		require.NoError(t, err)
+		return out.String(), errOut.String(), 0
+	}
+
+	t.Run("counts", func(t *testing.T) {
+		stdout, stderr, code := run(".", "Loop")
+		require.Zero(t, code, "stderr:\n%s", stderr)
+		counts := map[string]float64{}
+		reader := benchfmt.NewReader(strings.NewReader(stdout), "stdout")
+		for reader.Scan() {
+			switch rec := reader.Result().(type) {
+			case *benchfmt.SyntaxError:
+				t.Errorf("not a benchmark line: %v", rec)
+			case *benchfmt.Result:
+				assert.Equal(t, 200, rec.Iters, "N2 - N1 ops")
+				v, ok := rec.Value("instructions/op")
+				require.True(t, ok, "%s has no instructions/op", rec.Name.Full())
+				counts[string(rec.Name.Full())] = v
+			}
+		}
+		require.NoError(t, reader.Err())
+		single, double := counts["Loop/n=20000"], counts["Loop/n=20000+20000"]
+		require.Len(t, counts, 2, "one line per benchmark:\n%s", stdout)
+		assert.Greater(t, single, 20000.0, "at least an instruction per iteration")
+		assert.InEpsilon(t, 2, double/single, 0.05, "twice the work, twice the instructions: %v and %v", single, double)
+	})
+	t.Run("no arguments", func(t *testing.T) {
+		_, stderr, code := run()
+		assert.Equal(t, 2, code)
+		assert.Contains(t, stderr, "Usage: scripts/instructions.sh PACKAGE BENCH")
+	})
+	t.Run("no benchmark matched", func(t *testing.T) {
+		_, stderr, code := run(".", "NoSuchBenchmark")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "no benchmark of . matches NoSuchBenchmark")
 	})
 }
