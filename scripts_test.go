@@ -83,17 +83,7 @@ func TestCompareScript(t *testing.T) {
 	git("commit", "-q", "-m", "fake bench file")
 
 	compare := func(args ...string) (stdout, stderr string, code int) {
-		cmd := exec.Command("bash", append([]string{"scripts/compare.sh"}, args...)...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "COUNT=1")
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		if exit, ok := err.(*exec.ExitError); ok {
-			return out.String(), errOut.String(), exit.ExitCode()
-		}
-		require.NoError(t, err)
-		return out.String(), errOut.String(), 0
+		return runScript(t, repo, []string{"COUNT=1"}, "scripts/compare.sh", args...)
 	}
 	results := []string{filepath.Join(repo, "old.txt"), filepath.Join(repo, "new.txt")}
 
@@ -185,17 +175,7 @@ func TestInstructionsScript(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(mod, name), []byte(content), 0o644))
 	}
 	run := func(args ...string) (stdout, stderr string, code int) {
-		cmd := exec.Command("bash", append([]string{script}, args...)...)
-		cmd.Dir = mod
-		cmd.Env = append(os.Environ(), "N1=20", "N2=220")
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		if exit, ok := err.(*exec.ExitError); ok {
-			return out.String(), errOut.String(), exit.ExitCode()
-		}
-		require.NoError(t, err)
-		return out.String(), errOut.String(), 0
+		return runScript(t, mod, []string{"N1=20", "N2=220"}, script, args...)
 	}
 
 	t.Run("counts", func(t *testing.T) {
@@ -230,4 +210,21 @@ func TestInstructionsScript(t *testing.T) {
 		assert.Equal(t, 1, code)
 		assert.Contains(t, stderr, "no benchmark of . matches NoSuchBenchmark")
 	})
+}
+
+// runScript runs the bash script at path in dir, with env added to the
+// environment, and returns its output and exit status.
+func runScript(t *testing.T, dir string, env []string, path string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{path}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return out.String(), errOut.String(), exit.ExitCode()
+	}
+	require.NoError(t, err)
+	return out.String(), errOut.String(), 0
 }
