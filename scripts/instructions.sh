@@ -24,7 +24,7 @@
 # Needs valgrind (Debian: apt-get install valgrind). Everything runs with
 # GOMAXPROCS=1: with more, Go's idle threads spin looking for work for as
 # long as the others take, and the count then varies by tens of percent from
-# run to run; with one, it varies by about 0.1 %. Go's asynchronous
+# run to run; with one, by under 1 %. Go's asynchronous
 # preemption is turned off (GODEBUG=asyncpreemptoff=1): valgrind handles its
 # signals slowly, and they are not the benchmark's work.
 set -euo pipefail
