@@ -182,11 +182,16 @@ func TestInstructionsScript(t *testing.T) {
 		stdout, stderr, code := run(".", "Loop")
 		require.Zero(t, code, "stderr:\n%s", stderr)
 		counts := map[string]float64{}
+		better := ""
 		reader := benchfmt.NewReader(strings.NewReader(stdout), "stdout")
 		for reader.Scan() {
 			switch rec := reader.Result().(type) {
 			case *benchfmt.SyntaxError:
 				t.Errorf("not a benchmark line: %v", rec)
+			case *benchfmt.UnitMetadata:
+				if rec.Unit == "instructions/op" && rec.Key == "better" {
+					better = rec.Value
+				}
 			case *benchfmt.Result:
 				assert.Equal(t, 200, rec.Iters, "N2 - N1 ops")
 				v, ok := rec.Value("instructions/op")
@@ -195,6 +200,7 @@ func TestInstructionsScript(t *testing.T) {
 			}
 		}
 		require.NoError(t, reader.Err())
+		assert.Equal(t, "lower", better, "the unit's direction, for go tool minerbench gate")
 		single, double := counts["Loop/n=20000"], counts["Loop/n=20000+20000"]
 		require.Len(t, counts, 2, "one line per benchmark:\n%s", stdout)
 		assert.Greater(t, single, 20000.0, "at least an instruction per iteration")

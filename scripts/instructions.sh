@@ -2,16 +2,17 @@
 # Usage: scripts/instructions.sh PACKAGE BENCH [test binary flags...]
 #
 # Prints the instructions each benchmark of PACKAGE matching BENCH executes
-# per op in the test process, as benchmark lines (unit instructions/op) for
-# `go tool benchstat`. Wall and CPU time on a shared or virtual machine move
-# by several percent from run to run whatever runs; an instruction count does
-# not, so two versions, or two paths of one benchmark, can be told apart by
-# a percent or less. Valgrind's cachegrind counts the instructions; a
-# benchmark runs under it N1 and N2 times (-test.benchtime N1x, then N2x) and
-# the difference, divided by N2 − N1, is what one op costs, start-up and
-# warm-up cancelling out. Child processes (the miners, a benchmark's server)
-# are not counted, nor is the kernel's work in system calls: for a client
-# benchmark, the figure is the client's own user-space work.
+# per op in the test process, as benchmark lines (unit instructions/op,
+# better=lower) for `go tool benchstat` and `go tool minerbench gate`. Wall
+# and CPU time on a shared or virtual machine move by several percent from
+# run to run whatever runs; an instruction count does not, so two versions,
+# or two paths of one benchmark, can be told apart by a percent or two.
+# Valgrind's cachegrind counts the instructions; a benchmark runs under it
+# N1 and N2 times (-test.benchtime N1x, then N2x) and the difference,
+# divided by N2 − N1, is what one op costs, start-up and warm-up cancelling
+# out. Child processes (the miners, a benchmark's server) are not counted,
+# nor is the kernel's work in system calls: for a client benchmark, the
+# figure is the client's own user-space work.
 #
 # N1 and N2 (default 200 and 2200) set the two run lengths, COUNT (default 1)
 # how many times each benchmark is measured. Extra arguments go to the test
@@ -79,6 +80,7 @@ irefs() {
 }
 
 grep -E '^(goos|goarch|pkg|cpu):' "$work/list.txt" || true
+echo "Unit instructions/op better=lower" # for go tool minerbench gate
 for _ in $(seq "$count"); do
 	for name in "${names[@]}"; do
 		a=$(irefs "$name" "$n1" "$@")
