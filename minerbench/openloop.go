@@ -77,8 +77,9 @@ func (o *openStats) achieved(wall time.Duration) float64 {
 }
 
 // openWorker is one worker of an open loop: the closed loop's worker state
-// (its query timer and buffered history records) and its own: the uncorrected latencies of the
-// queries it sent, buffered as the history's records are, and its figures.
+// (its query timer and buffered history records) and its own: the
+// uncorrected latencies of the queries it sent, buffered as the history's
+// records are, and its figures.
 type openWorker struct {
 	*worker
 	sent          []time.Duration
