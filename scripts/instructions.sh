@@ -76,7 +76,14 @@ irefs() {
 		cat "$work/run.txt" >&2
 		exit 1
 	}
-	awk '/I *refs:/ {gsub(",", "", $NF); print $NF}' "$work/run.txt"
+	local count
+	count=$(awk '/I *refs:/ {gsub(",", "", $NF); print $NF}' "$work/run.txt")
+	[ -n "$count" ] || {
+		cat "$work/run.txt" >&2
+		echo "instructions.sh: valgrind printed no instruction count for $1" >&2
+		exit 1
+	}
+	echo "$count"
 }
 
 grep -E '^(goos|goarch|pkg|cpu):' "$work/list.txt" || true

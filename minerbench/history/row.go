@@ -244,10 +244,10 @@ func parseRow(line []byte) (Row, *fieldError) {
 	return row, nil
 }
 
-// parseInt and parseFloat hand strconv string(field), which allocates
-// nothing for a field of up to 32 bytes: strconv keeps no reference to it
-// (its errors hold a copy), so the string lives in a buffer on the stack.
-
+// parseInt parses field, of column col, as an integer in [lo, hi]. It and
+// parseFloat hand strconv string(field), which allocates nothing for a field
+// of up to 32 bytes: strconv keeps no reference to it (its errors hold a
+// copy), so the string lives in a buffer on the stack.
 func parseInt(col int, field []byte, lo, hi int64) (int64, *fieldError) {
 	v, err := strconv.ParseInt(string(field), 10, 64)
 	if err != nil || v < lo || v > hi {
@@ -257,6 +257,8 @@ func parseInt(col int, field []byte, lo, hi int64) (int64, *fieldError) {
 	return v, nil
 }
 
+// parseFloat parses field, of column col, as a number of seconds in
+// [lo, hi].
 func parseFloat(col int, field []byte, lo, hi float64) (float64, *fieldError) {
 	v, err := strconv.ParseFloat(string(field), 64)
 	if err != nil || !(v >= lo && v <= hi) {
