@@ -177,7 +177,7 @@ func TestFlakyExample(t *testing.T) {
 	require.NoError(t, err)
 	codes := map[wire.ReturnCode]int{}
 	for _, r := range rows {
-		codes[r.Code]++
+		codes[wire.ReturnCode(r.Code)]++
 	}
 	require.NotEmpty(t, rows)
 	assert.Equal(t, map[wire.ReturnCode]int{wire.ReturnCode_NucleusFull: len(rows) / 4, wire.ReturnCode_Success: len(rows) * 3 / 4}, codes)

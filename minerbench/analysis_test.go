@@ -182,7 +182,7 @@ func TestAnalysisMatchesHistory(t *testing.T) {
 		assert.Positive(t, r.Latency, "row %d", i)
 		assert.GreaterOrEqual(t, r.Elapsed, r.Latency, "row %d: answered after its latency since the start", i)
 		assert.LessOrEqual(t, r.Elapsed, after.Sub(start), "row %d", i)
-		if r.Code == wire.ReturnCode_NucleusFull {
+		if r.Code == history.ReturnCode(wire.ReturnCode_NucleusFull) {
 			refused++
 		}
 	}

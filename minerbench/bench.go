@@ -437,7 +437,7 @@ func (wk *worker) pause(d time.Duration) bool {
 // record buffers the record of a query answered at end, writing the buffer
 // out when it is full.
 func (wk *worker) record(code wire.ReturnCode, latency time.Duration, end time.Time) {
-	wk.buf = append(wk.buf, history.Record{Latency: latency, Code: code, Elapsed: end.Sub(wk.r.info.Start)})
+	wk.buf = append(wk.buf, history.Record{Latency: latency, Code: history.ReturnCode(code), Elapsed: end.Sub(wk.r.info.Start)})
 	if len(wk.buf) == cap(wk.buf) {
 		wk.flush()
 	}

@@ -189,8 +189,8 @@ func testFaultSchedules(t *testing.T, bin, miners string) {
 			require.Len(t, rows, faultsCalls)
 			counts := map[wire.ReturnCode]int{}
 			for i, row := range rows {
-				assert.Equal(t, tt.want(i+1+warmupQueries), row.Code, "row %d", i)
-				counts[row.Code]++
+				assert.Equal(t, tt.want(i+1+warmupQueries), wire.ReturnCode(row.Code), "row %d", i)
+				counts[wire.ReturnCode(row.Code)]++
 			}
 			assert.Equal(t, tt.counts, counts)
 
@@ -598,7 +598,7 @@ func readRows(t *testing.T, results, miner string) []history.Row {
 func codesOf(rows []history.Row) []wire.ReturnCode {
 	out := make([]wire.ReturnCode, len(rows))
 	for i, r := range rows {
-		out[i] = r.Code
+		out[i] = wire.ReturnCode(r.Code)
 	}
 	return out
 }

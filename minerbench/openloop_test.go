@@ -145,7 +145,7 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	first := intended(openRows[0])
 	late := 0
 	for i, row := range openRows {
-		assert.Equal(t, wire.ReturnCode_Success, row.Code)
+		assert.Equal(t, wire.ReturnCode_Success, wire.ReturnCode(row.Code))
 		assert.InDelta(t, float64(time.Duration(i)*interval), float64(intended(row)-first), float64(10*time.Microsecond), "row %d intended send time", i)
 		if row.Latency >= stallTime/2 {
 			late++
@@ -195,7 +195,7 @@ func TestOpenLoopDrops(t *testing.T) {
 	require.Len(t, rows, n, "every scheduled query is recorded")
 	timedOut := 0
 	for _, row := range rows {
-		if row.Code == wire.ReturnCode_Timeout && row.Latency >= dropsTimeout {
+		if wire.ReturnCode(row.Code) == wire.ReturnCode_Timeout && row.Latency >= dropsTimeout {
 			timedOut++
 		}
 	}
@@ -327,7 +327,7 @@ func TestOpenLoopInterrupted(t *testing.T) {
 	rows := historyRows(t, dir, "hung")
 	require.Len(t, rows, interruptedAnswered, "only the answered queries are recorded")
 	for i, row := range rows {
-		assert.Equal(t, wire.ReturnCode_Success, row.Code, "row %d", i)
+		assert.Equal(t, wire.ReturnCode_Success, wire.ReturnCode(row.Code), "row %d", i)
 	}
 }
 
@@ -369,10 +369,10 @@ func TestOpenLoopTimeout(t *testing.T) {
 	require.Len(t, rows, openTimeoutN)
 	for i, row := range rows {
 		if i%2 == 1 {
-			assert.Equal(t, wire.ReturnCode_Success, row.Code, "row %d: the query after a cut one is answered", i)
+			assert.Equal(t, wire.ReturnCode_Success, wire.ReturnCode(row.Code), "row %d: the query after a cut one is answered", i)
 			continue
 		}
-		assert.Equal(t, wire.ReturnCode_Timeout, row.Code, "row %d", i)
+		assert.Equal(t, wire.ReturnCode_Timeout, wire.ReturnCode(row.Code), "row %d", i)
 		assert.GreaterOrEqual(t, row.Latency, openTimeout, "row %d: cut only once its timeout has passed", i)
 		t.Logf("row %d: cut after %v (timeout %v)", i, row.Latency, openTimeout)
 	}

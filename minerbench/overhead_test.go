@@ -213,7 +213,7 @@ func floor(b *testing.B, addr string, load Load) {
 		}
 		latency := time.Since(start)
 		mu.Lock()
-		summary.Add(history.Row{Record: history.Record{Latency: latency, Code: resp.ReturnCode}})
+		summary.Add(history.Row{Record: history.Record{Latency: latency, Code: history.ReturnCode(resp.ReturnCode)}})
 		mu.Unlock()
 		return nil
 	}

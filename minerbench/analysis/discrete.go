@@ -59,6 +59,16 @@ func (d *discrete) count(v float64) int64 {
 	return d.counts[v]
 }
 
+// total returns the number of rows counted.
+func (d *discrete) total() int64 {
+	d.settle()
+	var n int64
+	for _, k := range d.counts {
+		n += k
+	}
+	return n
+}
+
 // describe returns the describe() column of the n values counted, exactly.
 func (d *discrete) describe(name string, n int64) Column {
 	c := Column{Name: name, Count: n}

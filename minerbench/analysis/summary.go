@@ -32,10 +32,14 @@ type Summary struct {
 // settingNames are the history's names of Summary.settings.
 var settingNames = [...]string{"n_processes", "n_calls", "batch_size", "block_size", "world_size"}
 
+// emptiable marks the settings a run without token batches leaves empty
+// (batch_size and block_size), which a zero stands for.
+var emptiable = [...]bool{false, false, true, true, false}
+
 // CodeCount is the number of rows with one return code.
 type CodeCount struct {
-	// Code is the return code; Code.String() names it.
-	Code wire.ReturnCode
+	// Code is the return code or HTTP status; Code.String() names it.
+	Code history.Code
 	// Count is the number of rows with Code.
 	Count int64
 }
@@ -48,6 +52,9 @@ func (s *Summary) Add(r history.Row) {
 	s.elapsed.Add(r.Elapsed)
 	s.code.add(float64(r.Code))
 	for i, v := range [...]int{r.NProcesses, r.NCalls, r.BatchSize, r.BlockSize, r.WorldSize} {
+		if v == 0 && emptiable[i] {
+			continue // an empty cell: not counted, as pandas counts no NaN
+		}
 		s.settings[i].add(float64(v))
 	}
 	s.start.add(history.UnixSeconds(r.Start))
@@ -73,8 +80,11 @@ func (s *Summary) SuccessRate() float64 {
 	return float64(s.successes()) / float64(s.n)
 }
 
-// successes returns the number of rows answered Success.
-func (s *Summary) successes() int64 { return s.code.count(float64(wire.ReturnCode_Success)) }
+// successes returns the number of rows whose code means success (Success,
+// or HTTP 200).
+func (s *Summary) successes() int64 {
+	return s.code.count(float64(history.ReturnCode(wire.ReturnCode_Success))) + s.code.count(float64(history.StatusOK))
+}
 
 // QPS returns the original's QPS, 1 / mean(time) in seconds; 0 without rows.
 // Under concurrency it understates the real rate of queries.
@@ -91,7 +101,7 @@ func (s *Summary) Counts() []CodeCount {
 	vals := s.code.sorted()
 	out := make([]CodeCount, len(vals))
 	for i, v := range vals {
-		out[i] = CodeCount{wire.ReturnCode(v.value), v.count}
+		out[i] = CodeCount{history.Code(v.value), v.count}
 	}
 	slices.SortStableFunc(out, func(a, b CodeCount) int { return cmp.Compare(b.Count, a.Count) })
 	return out
@@ -107,7 +117,7 @@ func (s *Summary) Describe() Table {
 		s.elapsed.describe("elapsed"),
 	}
 	for i := range s.settings {
-		t = append(t, s.settings[i].describe(settingNames[i], s.n))
+		t = append(t, s.settings[i].describe(settingNames[i], s.settings[i].total()))
 	}
 	return append(t, s.start.describe("start_time", s.n))
 }

@@ -30,7 +30,7 @@ var info = history.RunInfo{NProcesses: 2, NCalls: 100, BatchSize: 10, BlockSize:
 // latency after the start.
 func row(i int, code wire.ReturnCode, latency time.Duration) history.Row {
 	return history.Row{
-		Record:  history.Record{Latency: latency, Code: code, Elapsed: time.Duration(i)*time.Second + latency},
+		Record:  history.Record{Latency: latency, Code: history.ReturnCode(code), Elapsed: time.Duration(i)*time.Second + latency},
 		RunInfo: info,
 	}
 }
@@ -68,9 +68,9 @@ func TestSummaryHandComputed(t *testing.T) {
 	assert.InDelta(t, 250.0, s.QPS(), 1e-9, "1 / 0.004 s")
 	assert.InDelta(t, 0.6, s.SuccessRate(), 1e-12)
 	assert.Equal(t, []CodeCount{
-		{wire.ReturnCode_Success, 3},
-		{wire.ReturnCode_Timeout, 1},
-		{wire.ReturnCode_Unauthenticated, 1},
+		{history.ReturnCode(wire.ReturnCode_Success), 3},
+		{history.ReturnCode(wire.ReturnCode_Timeout), 1},
+		{history.ReturnCode(wire.ReturnCode_Unauthenticated), 1},
 	}, s.Counts())
 
 	// Linear interpolation between order statistics at position q*(n-1).
@@ -176,7 +176,7 @@ func randomRows(n int, seed uint64) []history.Row {
 		run := i * 3 / n
 		latency := time.Duration(math.Exp(rng.NormFloat64()*0.8) * 1e6)
 		rows[i] = history.Row{
-			Record: history.Record{Latency: latency, Code: code, Elapsed: time.Duration(rng.IntN(1e9)) * time.Microsecond},
+			Record: history.Record{Latency: latency, Code: history.ReturnCode(code), Elapsed: time.Duration(rng.IntN(1e9)) * time.Microsecond},
 			RunInfo: history.RunInfo{NProcesses: 1 << run, NCalls: n / 3, BatchSize: 10 + run, BlockSize: 20, WorldSize: 1,
 				Start: start.Add(time.Duration(run) * time.Hour)},
 		}
@@ -293,5 +293,28 @@ func TestPrintGolden(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, string(want), buf.String())
 		})
+	}
+}
+
+// TestSummarySynapseRun: a synapse run's HTTP statuses count 200 as
+// success and name the others; its empty batch_size and block_size are
+// counted as no values, as pandas counts NaN.
+func TestSummarySynapseRun(t *testing.T) {
+	var s Summary
+	synapse := history.RunInfo{NProcesses: 1, NCalls: 3, WorldSize: 1, Start: start}
+	for i, code := range []history.Code{history.StatusOK, 401, history.StatusOK} {
+		s.Add(history.Row{Record: history.Record{Latency: time.Millisecond, Code: code, Elapsed: time.Duration(i) * time.Second}, RunInfo: synapse})
+	}
+	assert.InDelta(t, 2.0/3, s.SuccessRate(), 1e-12)
+	assert.Equal(t, []CodeCount{{history.StatusOK, 2}, {401, 1}}, s.Counts())
+	table := s.Describe()
+	for _, c := range table {
+		switch c.Name {
+		case "batch_size", "block_size":
+			assert.Zero(t, c.Count, c.Name)
+			assert.True(t, math.IsNaN(c.Mean), c.Name)
+		case "n_processes", "n_calls", "world_size", "code":
+			assert.Equal(t, int64(3), c.Count, c.Name)
+		}
 	}
 }

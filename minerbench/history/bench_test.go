@@ -13,7 +13,7 @@ import (
 func benchRecords(n int) []Record {
 	recs := make([]Record, n)
 	for i := range recs {
-		recs[i] = Record{Latency: time.Duration(1234567 + i), Code: wire.ReturnCode_Success, Elapsed: time.Duration(i) * time.Millisecond}
+		recs[i] = Record{Latency: time.Duration(1234567 + i), Code: ReturnCode(wire.ReturnCode_Success), Elapsed: time.Duration(i) * time.Millisecond}
 	}
 	return recs
 }
@@ -103,7 +103,7 @@ func BenchmarkWriterAppend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer w.Abort()
-	r := Record{Code: wire.ReturnCode_Success, Latency: 1234567 * time.Nanosecond}
+	r := Record{Code: ReturnCode(wire.ReturnCode_Success), Latency: 1234567 * time.Nanosecond}
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Elapsed += time.Millisecond

@@ -31,7 +31,7 @@ func Example() {
 	var recs []history.Record
 	for i, code := range []wire.ReturnCode{wire.ReturnCode_Success, wire.ReturnCode_Success, wire.ReturnCode_Timeout} {
 		latency := time.Duration(i+1) * 100 * time.Millisecond
-		recs = append(recs, history.Record{Latency: latency, Code: code, Elapsed: time.Duration(i)*time.Second + latency})
+		recs = append(recs, history.Record{Latency: latency, Code: history.ReturnCode(code), Elapsed: time.Duration(i)*time.Second + latency})
 	}
 	if err := w.Append(run, recs...); err != nil {
 		fmt.Println(err)

@@ -20,8 +20,6 @@ package history
 
 import (
 	"time"
-
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // Header is the exact first line of a history file, without its newline:
@@ -38,14 +36,22 @@ const oldHeader = ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,
 // unnamed index column.
 var columns = [...]string{"index", "time", "code", "elapsed", "n_processes", "n_calls", "batch_size", "block_size", "world_size", "start_time"}
 
+// The indexes in columns of the two columns a run without token batches
+// leaves empty.
+const (
+	batchSizeColumn = 6
+	blockSizeColumn = 7
+)
+
 // Record is the outcome of one query. A failed query is a Record with its
 // code, not an error.
 type Record struct {
 	// Latency is the query's latency, column time: from its send to its
 	// answer (in an open loop, from its intended send time).
 	Latency time.Duration
-	// Code is the query's return code, column code.
-	Code wire.ReturnCode
+	// Code is the query's outcome, column code: a 2.0.x return code or a
+	// synapse's HTTP status.
+	Code Code
 	// Elapsed is the time from the run's start to the query's answer,
 	// column elapsed.
 	Elapsed time.Duration
@@ -59,8 +65,11 @@ type RunInfo struct {
 	// NCalls is the number of queries the run was asked to make.
 	NCalls int
 	// BatchSize is the number of sequences in each query's token batch.
+	// It is 0 for a run whose queries carry no token batch (a synapse
+	// run), and the column is then left empty.
 	BatchSize int
-	// BlockSize is the number of tokens in each sequence.
+	// BlockSize is the number of tokens in each sequence; 0, and an empty
+	// column, as BatchSize.
 	BlockSize int
 	// WorldSize is the number of processes of the original's distributed
 	// runs; a single run writes 1.

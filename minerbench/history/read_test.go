@@ -17,11 +17,11 @@ import (
 func TestReadRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queries.csv")
 	recs := []Record{
-		{Latency: 1, Code: wire.ReturnCode_Success, Elapsed: 1},
-		{Latency: 987654321, Code: wire.ReturnCode_Timeout, Elapsed: 123456789 * time.Microsecond},
-		{Latency: 0, Code: wire.ReturnCode_Unauthenticated, Elapsed: 0},
-		{Latency: 3*time.Hour + 17, Code: wire.ReturnCode(-7), Elapsed: 90 * 24 * time.Hour},
-		{Latency: 90 * 24 * time.Hour, Code: wire.ReturnCode(1000), Elapsed: 3*time.Hour + 17},
+		{Latency: 1, Code: ReturnCode(wire.ReturnCode_Success), Elapsed: 1},
+		{Latency: 987654321, Code: ReturnCode(wire.ReturnCode_Timeout), Elapsed: 123456789 * time.Microsecond},
+		{Latency: 0, Code: ReturnCode(wire.ReturnCode_Unauthenticated), Elapsed: 0},
+		{Latency: 3*time.Hour + 17, Code: Code(-7), Elapsed: 90 * 24 * time.Hour},
+		{Latency: 90 * 24 * time.Hour, Code: Code(1000), Elapsed: 3*time.Hour + 17},
 	}
 	infos := []RunInfo{testInfo, {Start: time.Unix(0, 0).UTC()}, {NProcesses: 3, Start: time.Unix(-5, 500).UTC()}, {WorldSize: 7, Start: t0.Add(123456789 * time.Microsecond)}}
 	for _, info := range infos {

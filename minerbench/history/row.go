@@ -7,8 +7,6 @@ import (
 	"math"
 	"strconv"
 	"time"
-
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // ErrOldFormat is wrapped by the *FormatError of a history without the
@@ -143,8 +141,11 @@ func (info RunInfo) settings() [5]int {
 // preceded by a comma, and the row's newline: the same for every row of a
 // run.
 func appendSuffix(b []byte, info RunInfo) []byte {
-	for _, v := range info.settings() {
+	for i, v := range info.settings() {
 		b = append(b, ',')
+		if v == 0 && emptyWhenZero(4+i) {
+			continue
+		}
 		b = strconv.AppendInt(b, int64(v), 10)
 	}
 	b = append(b, ',')
@@ -162,6 +163,11 @@ func appendRecord(b []byte, index int64, r Record) []byte {
 	b = append(b, ',')
 	return appendFloat(b, r.Elapsed.Seconds())
 }
+
+// emptyWhenZero reports whether column col is written empty for a zero:
+// batch_size and block_size, which a run without token batches leaves
+// empty rather than fill with a value that means nothing.
+func emptyWhenZero(col int) bool { return col == batchSizeColumn || col == blockSizeColumn }
 
 // validate refuses settings a history cannot hold.
 func (info RunInfo) validate() error {
@@ -222,7 +228,7 @@ func parseRow(line []byte) (Row, *fieldError) {
 	if err != nil {
 		return row, err
 	}
-	row.Code = wire.ReturnCode(code)
+	row.Code = Code(code)
 	elapsed, err := parseFloat(3, fields[3], 0, maxSeconds)
 	if err != nil {
 		return row, err
@@ -230,6 +236,9 @@ func parseRow(line []byte) (Row, *fieldError) {
 	row.Elapsed = fromSeconds(elapsed)
 	settings := [...]*int{&row.NProcesses, &row.NCalls, &row.BatchSize, &row.BlockSize, &row.WorldSize}
 	for i, p := range settings {
+		if len(fields[4+i]) == 0 && emptyWhenZero(4+i) {
+			continue
+		}
 		v, err := parseInt(4+i, fields[4+i], 0, math.MaxInt)
 		if err != nil {
 			return row, err

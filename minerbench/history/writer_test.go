@@ -23,7 +23,7 @@ var t0 = time.Date(2024, 5, 1, 12, 0, 0, 250_000_000, time.UTC)
 var testInfo = RunInfo{NProcesses: 2, NCalls: 100, BatchSize: 10, BlockSize: 20, WorldSize: 1, Start: t0}
 
 // rec is a query answered i seconds after the run's start.
-func rec(i int, code wire.ReturnCode, latency time.Duration) Record {
+func rec(i int, code Code, latency time.Duration) Record {
 	return Record{Latency: latency, Code: code, Elapsed: time.Duration(i) * time.Second}
 }
 
@@ -59,8 +59,8 @@ func dirNames(t *testing.T, dir string) []string {
 func TestWriterExactColumns(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results", "mock", "default", "template", "queries.csv")
 	writeHistory(t, path, testInfo, false,
-		rec(0, wire.ReturnCode_Success, 12345678*time.Nanosecond),
-		rec(1, wire.ReturnCode_Timeout, 2*time.Second),
+		rec(0, ReturnCode(wire.ReturnCode_Success), 12345678*time.Nanosecond),
+		rec(1, ReturnCode(wire.ReturnCode_Timeout), 2*time.Second),
 	)
 	want := ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size,start_time\n" +
 		"0,0.012345678,1,0.0,2,100,10,20,1,1714564800.25\n" +
@@ -419,7 +419,7 @@ func TestOpenFollowsReplacedHistory(t *testing.T) {
 		rows, err := Read(path)
 		require.NoError(t, err)
 		require.Len(t, rows, 2, "the restart's row and the next run's")
-		assert.Equal(t, []wire.ReturnCode{2, 3}, []wire.ReturnCode{rows[0].Code, rows[1].Code})
+		assert.Equal(t, []Code{2, 3}, []Code{rows[0].Code, rows[1].Code})
 	})
 	t.Run("removed by an Abort", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "new.csv")
@@ -578,7 +578,7 @@ func crashHelper(path string) int {
 	}
 	recs := make([]Record, 1000)
 	for i := range recs {
-		recs[i] = rec(i, wire.ReturnCode_Timeout, time.Second)
+		recs[i] = rec(i, ReturnCode(wire.ReturnCode_Timeout), time.Second)
 	}
 	for range 20 {
 		if err := w.Append(testInfo, recs...); err != nil {
@@ -646,7 +646,7 @@ func TestWriterConcurrentAppend(t *testing.T) {
 	for g := range workers {
 		go func() {
 			for i := range each {
-				if err := w.Append(testInfo, rec(i, wire.ReturnCode(g), time.Duration(g+1)*time.Millisecond)); err != nil {
+				if err := w.Append(testInfo, rec(i, Code(g), time.Duration(g+1)*time.Millisecond)); err != nil {
 					errs <- err
 					return
 				}
@@ -662,11 +662,11 @@ func TestWriterConcurrentAppend(t *testing.T) {
 	rows, err := Read(path)
 	require.NoError(t, err, "every row was written whole")
 	require.Len(t, rows, workers*each)
-	perWorker := make(map[wire.ReturnCode]int)
+	perWorker := make(map[Code]int)
 	for i, r := range rows {
 		assert.Equal(t, int64(i), r.Index)
 		assert.Equal(t, time.Duration(r.Code+1)*time.Millisecond, r.Latency, "row %d is not mixed with another", i)
 		perWorker[r.Code]++
 	}
-	assert.Equal(t, map[wire.ReturnCode]int{0: each, 1: each, 2: each, 3: each}, perWorker)
+	assert.Equal(t, map[Code]int{0: each, 1: each, 2: each, 3: each}, perWorker)
 }
