@@ -408,7 +408,7 @@ func (wk *worker) step() bool {
 	}
 	wk.next++
 	wk.record(code, latency, time.Now())
-	if r.failed.Load() || code == wire.ReturnCode_Unavailable && r.m.gone() {
+	if r.failed.Load() || code == wire.ReturnCode_Unavailable && r.m.endIfDying() {
 		return false
 	}
 	if r.load.Delay > 0 {

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/perf/benchfmt"
 
 	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/internal/proctest"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
@@ -520,7 +521,7 @@ func assertAllGone(t *testing.T, pids []int) {
 // buildDirs returns the build directories in tmp.
 func buildDirs(t *testing.T, tmp string) []string {
 	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(tmp, buildDirPrefix+"*"))
+	matches, err := filepath.Glob(filepath.Join(tmp, launch.BuildDirPrefix+"*"))
 	require.NoError(t, err)
 	return matches
 }

@@ -19,6 +19,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/minerbench/minerbench/minerbench/internal/contract"
+	"github.com/minerbench/minerbench/minerbench/internal/settings"
 )
 
 // parentPollInterval is how often a plugin checks that its host is alive.
@@ -159,7 +160,7 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, log *slog.L
 	chainEndpoint := fs.String("chain", "", "host:port of a minerbench chain to register on (default: none)")
 	overrides := Settings{}
 	fs.Func("set", "override a setting, key=value (repeatable), e.g. -set nucleus.nhid=600", func(s string) error {
-		k, v, err := ParseAssignment(s)
+		k, v, err := settings.ParseAssignment(s)
 		if err == nil {
 			overrides[k] = v
 		}
