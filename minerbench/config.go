@@ -29,7 +29,8 @@ const (
 	maxBlock = 4096
 	// maxTokens bounds batch × block so that an answer, [batch, block, 1024]
 	// float32, fits the axon's and dendrite's default message limit: the
-	// original's largest, [64, 256, 1024], is 64 MiB.
+	// largest of Bittensor 2.0.4's QueryBenchmark, [64, 256, 1024], is
+	// 64 MiB.
 	maxTokens = 64 * 256
 	maxConc   = 1024
 	maxRate   = 100000 // queries per second of an open loop
@@ -42,9 +43,9 @@ type config struct {
 	// but the optional ones).
 	Miners []string
 	// Batch and Block are the standard benchmark's token batch shape
-	// [Batch, Block] (the original's batch_size and block_size).
+	// [Batch, Block] (QueryBenchmark's batch_size and block_size).
 	Batch, Block int
-	// Conc is the number of concurrent workers (the original's n_processes).
+	// Conc is the number of concurrent workers (QueryBenchmark's n_processes).
 	Conc int
 	// Delay is the pause each worker makes after each query.
 	Delay time.Duration
@@ -94,8 +95,8 @@ func defaultConfig() config {
 		BlockTime: chain.DefaultBlockTime,
 		// A miner that is a plugin completes the handshake at once.
 		LaunchTimeout: time.Minute,
-		// Bittensor 2.0.4's QueryBenchmark gave a miner 100 blocks of the
-		// real chain to appear, loading its model included: 1,200 s.
+		// QueryBenchmark gave a miner 100 blocks of the real chain to
+		// appear, loading its model included: 1,200 s.
 		StartTimeout: chain.DefaultMaxBlocks * chain.RealBlockTime,
 		LogLimit:     defaultLogLimit,
 		Overrides:    map[string]miner.Settings{},
@@ -117,7 +118,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	})
 	fs.IntVar(&c.Batch, name("batch"), c.Batch, fmt.Sprintf("batch size of the standard benchmark's queries (1 to %d)", maxBatch))
 	fs.IntVar(&c.Block, name("block"), c.Block, fmt.Sprintf("block size (tokens per sequence) of the standard benchmark's queries (1 to %d)", maxBlock))
-	fs.IntVar(&c.Conc, name("conc"), c.Conc, fmt.Sprintf("concurrent workers of the standard benchmark, the original's n_processes (1 to %d)", maxConc))
+	fs.IntVar(&c.Conc, name("conc"), c.Conc, fmt.Sprintf("concurrent workers of the standard benchmark, as Bittensor 2.0.4's n_processes (1 to %d)", maxConc))
 	fs.DurationVar(&c.Delay, name("delay"), c.Delay, "pause each worker makes after each query")
 	fs.Float64Var(&c.Rate, name("rate"), c.Rate, fmt.Sprintf("open loop: queries per second the standard benchmark sends on a fixed schedule, latency measured from each query's intended send time; 0 runs the closed loop (0 to %d)", maxRate))
 	fs.DurationVar(&c.Timeout, name("timeout"), c.Timeout, "per-query timeout; a query cut by it is recorded as Timeout")

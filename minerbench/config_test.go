@@ -215,10 +215,10 @@ func TestFlagsRefuseMalformedValues(t *testing.T) {
 // not, it names the flag and what is accepted, and it is a usage error (exit
 // status 2, as for a bad flag).
 func TestCheckOverridesRefusesUnknownKeys(t *testing.T) {
-	template := &Miner{Name: "template", defaults: miner.Settings{"nucleus.nhid": "200", "axon.workers": "0"}}
-	noop := &Miner{Name: "noop", defaults: miner.Settings{"axon.workers": "0"}}
-	failed := &Miner{Name: "failed"} // did not start: its settings are unknown
-	miners := []*Miner{template, noop, failed}
+	template := &Target{Name: "template", defaults: miner.Settings{"nucleus.nhid": "200", "axon.workers": "0"}}
+	noop := &Target{Name: "noop", defaults: miner.Settings{"axon.workers": "0"}}
+	failed := &Target{Name: "failed"} // did not start: its settings are unknown
+	miners := []*Target{template, noop, failed}
 	tests := []struct {
 		name    string
 		set     map[string]miner.Settings

@@ -3,8 +3,9 @@
 // Main (or Run) drives the miners' lifecycle from TestMain: build the plugin
 // binaries, launch them, wait for their axons on the embedded mock chain,
 // stop them. Bench and BenchMiner query them from BenchmarkXxx functions,
-// reporting metrics that benchstat reads and keeping the original's CSV
-// query history. A miner itself is written with package miner.
+// reporting metrics that benchstat reads and keeping the CSV query history
+// Bittensor 2.0.4's QueryBenchmark kept. A miner itself is written with
+// package miner.
 package minerbench
 
 import (
@@ -107,19 +108,18 @@ func Run(m *testing.M, miners ...MinerSpec) int {
 	if benchmarksRequested() {
 		tty = openTerminal(os.Stderr, ttyPath)
 	}
-	code := run(m, cfg, miners, os.Stdout, alerter{stderr: os.Stderr, tty: tty})
+	code := execute(m, cfg, miners, os.Stdout, alerter{stderr: os.Stderr, tty: tty})
 	if tty != nil {
 		tty.Close()
 	}
 	return code
 }
 
-// run is Run after flag parsing. Its messages go to alert's stderr; an
+// execute is Run after flag parsing. Its messages go to alert's stderr; an
 // error that stops the run, and a failed run, also to alert's terminal.
-func run(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert alerter) int {
-	stderr := alert.stderr
+func execute(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert alerter) int {
 	if err := validate(cfg, specs, benchmarksRequested()); err != nil {
-		alert.report(err)
+		alert.fatal(err)
 		return exitUsage
 	}
 	if !benchmarksRequested() {
@@ -129,39 +129,18 @@ func run(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert al
 	defer cancel()
 	h := newHarness(ctx, cfg)
 	defer h.stop()
-
 	// Signals are caught from the start, so that an interrupt while the
 	// miners start (a build, a slow miner) stops what has started: h
 	// stops each thing start has started so far.
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(signals)
-	returned := make(chan struct{})
-	defer close(returned)
-	go func() {
-		var sig os.Signal
-		select {
-		case sig = <-signals:
-		case <-returned:
-			return
-		}
-		fmt.Fprintf(stderr, "minerbench: %v: stopping the queries and the miners\n", sig)
-		cancel()
-		select {
-		case <-signals:
-		case <-time.After(shutdownGrace):
-		}
-		h.stop()
-		os.Exit(exitInterrupted)
-	}()
+	defer h.stopOnSignal(cancel, alert.stderr)()
 
 	h.specNames = specNames(specs)
-	err := h.start(selected(specs, cfg.Miners), stderr)
+	err := h.start(selected(specs, cfg.Miners), alert.stderr)
 	if ctx.Err() != nil {
 		return exitInterrupted
 	}
 	if err != nil {
-		alert.report(err)
+		alert.fatal(err)
 		if errors.As(err, new(usageError)) {
 			return exitUsage
 		}
@@ -181,6 +160,36 @@ func run(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert al
 	return code
 }
 
+// stopOnSignal makes SIGINT and SIGTERM stop the run: the first cancels it
+// and says so on stderr; once a second signal comes or the shutdown grace
+// has passed, h is stopped and the process exits. It returns the function
+// that stops watching for the signals.
+func (h *harness) stopOnSignal(cancel context.CancelFunc, stderr io.Writer) (unwatch func()) {
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	returned := make(chan struct{})
+	go func() {
+		var sig os.Signal
+		select {
+		case sig = <-signals:
+		case <-returned:
+			return
+		}
+		fmt.Fprintf(stderr, "minerbench: %v: stopping the queries and the miners\n", sig)
+		cancel()
+		select {
+		case <-signals:
+		case <-time.After(shutdownGrace):
+		}
+		h.stop()
+		os.Exit(exitInterrupted)
+	}()
+	return func() {
+		signal.Stop(signals)
+		close(returned)
+	}
+}
+
 // benchmarksRequested reports whether go test was asked to run benchmarks.
 func benchmarksRequested() bool {
 	f := flag.Lookup("test.bench")
@@ -188,15 +197,16 @@ func benchmarksRequested() bool {
 }
 
 // validate checks the bench file's miners and the settings, before anything
-// is started; for a run, also what the run will use (checkEnvironment).
-func validate(cfg config, specs []MinerSpec, run bool) error {
+// is started; when benchmarking, also what the benchmarks will use
+// (checkEnvironment).
+func validate(cfg config, specs []MinerSpec, benchmarking bool) error {
 	if err := checkSpecs(specs); err != nil {
 		return err
 	}
 	if err := cfg.check(specNames(specs)); err != nil {
 		return err
 	}
-	if run {
+	if benchmarking {
 		return cfg.checkEnvironment()
 	}
 	return nil
@@ -264,7 +274,7 @@ type harness struct {
 	specNames []string // of every miner the bench file names
 	ctx       context.Context
 	validator *wallet.Keypair // the host's dendrites sign with it; set by start
-	miners    []*Miner        // set once start returns
+	miners    []*Target       // set once start returns
 
 	stopOnce   sync.Once
 	mu         sync.Mutex
@@ -337,7 +347,7 @@ func (h *harness) start(specs []MinerSpec, stderr io.Writer) error {
 // probed the endpoint; a miner gone since fails its benchmarks with the
 // reason.
 func (h *harness) connectRemote(stderr io.Writer) error {
-	m := &Miner{Name: "remote", Endpoint: h.cfg.Endpoint, dir: resultsDir(h.cfg.Results, "remote", validatorWallet, "remote")}
+	m := &Target{Name: "remote", Endpoint: h.cfg.Endpoint, dir: resultsDir(h.cfg.Results, "remote", validatorWallet, "remote")}
 	if err := logTo(stderr, m.dir); err != nil {
 		return err
 	}
@@ -345,7 +355,7 @@ func (h *harness) connectRemote(stderr io.Writer) error {
 		return errInterrupted
 	}
 	m.connect(h.ctx, h.validator, h.cfg.Compression)
-	h.miners = []*Miner{m}
+	h.miners = []*Target{m}
 	return nil
 }
 
@@ -414,11 +424,11 @@ func (h *harness) buildMiners(specs []MinerSpec) (map[string]string, error) {
 // launchMiners starts the miners of specs with starter, all at once, each
 // from its binary with its results in dirs; a status line on stderr says
 // what they wait for.
-func (h *harness) launchMiners(starter launch.Starter, specs []MinerSpec, binaries map[string]string, dirs []string, stderr io.Writer) []*Miner {
+func (h *harness) launchMiners(starter launch.Starter, specs []MinerSpec, binaries map[string]string, dirs []string, stderr io.Writer) []*Target {
 	status := newStatusLine(stderr)
 	defer status.done()
 	starter.Status = status.set
-	miners := make([]*Miner, len(specs))
+	miners := make([]*Target, len(specs))
 	var wg sync.WaitGroup
 	for i, spec := range specs {
 		wg.Go(func() { miners[i] = h.launchMiner(starter, spec, binaries[spec.Name], dirs[i]) })
@@ -455,8 +465,8 @@ func (h *harness) register(list *[]func(), stop func()) bool {
 	return false
 }
 
-// logTo makes a miner's results directory and tells where it is, in the
-// original's words.
+// logTo makes a miner's results directory and tells where it is, in
+// QueryBenchmark's words.
 func logTo(stderr io.Writer, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("results directory: %w", err)

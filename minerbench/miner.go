@@ -19,10 +19,10 @@ import (
 // dialTimeout bounds connecting to a miner's axon.
 const dialTimeout = 10 * time.Second
 
-// Miner is a miner the benchmarks query: a launched plugin, or a remote
+// Target is a miner the benchmarks query: a launched plugin, or a remote
 // endpoint. A miner that could not be started carries the reason, and every
 // benchmark of it fails with that reason.
-type Miner struct {
+type Target struct {
 	// Name is the miner's name in benchmark names and the history path.
 	Name string
 	// Hotkey is the SS58 address of the miner's hotkey, when known.
@@ -44,7 +44,7 @@ type Miner struct {
 }
 
 // Err returns why the miner is not available, or nil.
-func (m *Miner) Err() error {
+func (m *Target) Err() error {
 	if m.err != nil {
 		return m.err
 	}
@@ -58,23 +58,29 @@ func (m *Miner) Err() error {
 // and then ends it; it may block for some 12 s (see
 // launch.Process.EndIfDying). The query loop calls it when a query was
 // answered Unavailable. A remote miner is never ending.
-func (m *Miner) endIfDying() bool {
+func (m *Target) endIfDying() bool {
 	return m.plugin != nil && m.plugin.EndIfDying()
 }
 
 // Pid returns the process id of the miner's plugin, or 0 for a remote
 // endpoint or a miner that could not be started.
-func (m *Miner) Pid() int {
+//
+// A bench file watches the miner's process with it, its memory or CPU time
+// (as /proc/PID shows them), while Bench queries it.
+func (m *Target) Pid() int {
 	if m.plugin == nil || m.err != nil {
 		return 0
 	}
 	return m.plugin.Pid()
 }
 
-// Miners returns the miners Main started, in the bench file's order, or nil
+// Targets returns the miners Main started, in the bench file's order, or nil
 // when it started none (no benchmarks were asked for, or TestMain does not
-// call Main). The slice is a copy; the miners are shared.
-func Miners() []*Miner {
+// call Main). The slice is a copy; the targets are shared.
+//
+// A bench file reads them to measure what Bench does not, such as a
+// miner's memory (see Pid).
+func Targets() []*Target {
 	if current == nil {
 		return nil
 	}
@@ -83,7 +89,7 @@ func Miners() []*Miner {
 
 // connect dials the miner's axon with the validator's hotkey, to send
 // requests in compression ("" for none).
-func (m *Miner) connect(ctx context.Context, validator *wallet.Keypair, compression string) {
+func (m *Target) connect(ctx context.Context, validator *wallet.Keypair, compression string) {
 	m.validator, m.compression = validator, compression
 	if _, err := m.clients(ctx, 1); err != nil {
 		m.err = err
@@ -91,10 +97,10 @@ func (m *Miner) connect(ctx context.Context, validator *wallet.Keypair, compress
 }
 
 // clients returns n dendrites, one per worker, dialing the missing ones. Each
-// has its own connection and receptor uid, as the original's n_processes had:
-// workers sharing one would race each other's nonces past the axon's replay
-// guard.
-func (m *Miner) clients(ctx context.Context, n int) ([]*dendrite.Dendrite, error) {
+// has its own connection and receptor uid, as each of Bittensor 2.0.4's
+// QueryBenchmark's n_processes had: workers sharing one would race each
+// other's nonces past the axon's replay guard.
+func (m *Target) clients(ctx context.Context, n int) ([]*dendrite.Dendrite, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for len(m.dendrites) < n {
@@ -111,7 +117,7 @@ func (m *Miner) clients(ctx context.Context, n int) ([]*dendrite.Dendrite, error
 
 // stop closes the connections, stops the miner's process and closes its
 // log. It is idempotent.
-func (m *Miner) stop() {
+func (m *Target) stop() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, d := range m.dendrites {
@@ -125,8 +131,8 @@ func (m *Miner) stop() {
 
 // launchMiner starts the miner of spec from binary with starter, its
 // results in dir, and connects to its axon.
-func (h *harness) launchMiner(starter launch.Starter, spec MinerSpec, binary, dir string) *Miner {
-	m := &Miner{Name: spec.Name, dir: dir}
+func (h *harness) launchMiner(starter launch.Starter, spec MinerSpec, binary, dir string) *Target {
+	m := &Target{Name: spec.Name, dir: dir}
 	plugin, err := starter.Start(h.ctx, spec.Name, binary, dir, h.overrides(spec))
 	m.defaults = plugin.Defaults
 	if err != nil {
@@ -143,8 +149,7 @@ func (h *harness) launchMiner(starter launch.Starter, spec MinerSpec, binary, di
 }
 
 // resultsDir is a miner's directory under results: <network>/<wallet
-// name>/<miner>, as Bittensor 2.0.4's QueryBenchmark had
-// results/mock/default/<miner>.
+// name>/<miner>, as QueryBenchmark's results/mock/default/<miner>.
 func resultsDir(results, network, walletName, minerName string) string {
 	return filepath.Join(results, network, walletName, minerName)
 }
@@ -153,7 +158,7 @@ func resultsDir(results, network, walletName, minerName string) string {
 // NAME:key=value when miner NAME has no setting key, key=value when no
 // started miner has it. A typo must not pass silently. A miner that failed
 // before it told its settings is not checked: its benchmarks fail anyway.
-func checkOverrides(overrides map[string]miner.Settings, miners []*Miner) error {
+func checkOverrides(overrides map[string]miner.Settings, miners []*Target) error {
 	var errs []error
 	for _, k := range overrides[""].Keys() {
 		used := false

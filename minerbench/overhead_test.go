@@ -65,7 +65,7 @@ func BenchmarkOverhead(b *testing.B) {
 	defer cancel()
 	h := newHarness(ctx, defaultConfig())
 	h.cfg.Results = b.TempDir()
-	m := &Miner{Name: "raw", Endpoint: addr, dir: b.TempDir(), validator: wallet.Mock(validatorName)}
+	m := &Target{Name: "raw", Endpoint: addr, dir: b.TempDir(), validator: wallet.Mock(validatorName)}
 	defer m.stop()
 
 	for _, shape := range [][2]int{{1, 1}, {10, 10}} {

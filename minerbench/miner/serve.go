@@ -105,7 +105,7 @@ func watchParent(parent int, getppid func() int, stop func(context.Context) erro
 	}
 }
 
-// controller is the contract.Controller of a Miner: Run starts it, Stop
+// controller is the contract.Controller of a Miner: Start starts it, Stop
 // stops it.
 type controller struct {
 	miner Miner
@@ -120,8 +120,8 @@ func (c *controller) Info(context.Context) (contract.Info, error) {
 	return contract.Info{Name: c.miner.Name(), Defaults: defaults(c.miner)}, nil
 }
 
-// Run implements contract.Controller: it starts the miner.
-func (c *controller) Run(ctx context.Context, overrides map[string]string) (contract.Started, error) {
+// Start implements contract.Controller: it starts the miner.
+func (c *controller) Start(ctx context.Context, overrides map[string]string) (contract.Started, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.running != nil {

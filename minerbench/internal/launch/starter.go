@@ -181,7 +181,7 @@ func (st *starting) handshake(ctx context.Context, binary string, log io.Writer)
 // serve hands the miner its settings; it returns once the miner's axon
 // serves.
 func (st *starting) serve(o Overrides) error {
-	started, err := st.in.Run(st.ctx, o.settingsFor(st.name, st.ChainEndpoint, st.in.Defaults))
+	started, err := st.in.Start(st.ctx, o.settingsFor(st.name, st.ChainEndpoint, st.in.Defaults))
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}

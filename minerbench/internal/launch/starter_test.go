@@ -32,22 +32,9 @@ func starter(t *testing.T, launchTimeout time.Duration, logLimit int64) launch.S
 // fails the test if it has not returned within endBound.
 func startBounded(t *testing.T, s launch.Starter, binary, dir string) (*launch.Instance, error) {
 	t.Helper()
-	type result struct {
-		in  *launch.Instance
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		in, err := s.Start(context.Background(), "broken", binary, dir, launch.Overrides{})
-		done <- result{in, err}
-	}()
-	select {
-	case r := <-done:
-		return r.in, r.err
-	case <-time.After(endBound):
-		t.Fatalf("Start did not return within %v", endBound)
-		return nil, nil
-	}
+	return bounded(t, "Start", func() (*launch.Instance, error) {
+		return s.Start(context.Background(), "broken", binary, dir, launch.Overrides{})
+	})
 }
 
 // TestStartLaunchTimeout starts a miner that never completes go-plugin's
