@@ -6,6 +6,8 @@
 // reporting metrics that benchstat reads and keeping the CSV query history
 // Bittensor 2.0.4's QueryBenchmark kept. A miner itself is written with
 // package miner.
+//
+// It is the supported API for bench files.
 package minerbench
 
 import (

@@ -1,6 +1,9 @@
-// Package launch is the host's side of a miner plugin: it starts the plugin
-// binary, completes go-plugin's handshake, hands out its Controller, keeps
-// everything the miner writes, and stops it.
+// Package launch is the host's side of a miner plugin: it builds the plugin
+// binary, starts it, completes go-plugin's handshake, hands out its
+// Controller, keeps everything the miner writes, and stops it.
+//
+// Starter does all of a miner's start for a run: its log, its launch, the
+// merge of its settings (Overrides) and the wait for its axon on the chain.
 package launch
 
 import (
