@@ -38,11 +38,18 @@ func parseFlags(t *testing.T, out *bytes.Buffer, args ...string) (config, error)
 	return cfg, fs.Parse(args)
 }
 
-// TestValidateRefusesBadSettings feeds every setting, and every field of a
-// MinerSpec, a bad value: validate, which Main runs before it starts
-// anything, refuses each with a message naming the flag (or the miner and
-// field), the value and what is accepted.
-func TestValidateRefusesBadSettings(t *testing.T) {
+// badSetting is a case of TestValidateRefusesBadSettings: flags, or the
+// miners of a bench file, that validate refuses, and what its error says.
+type badSetting struct {
+	name  string
+	args  []string
+	specs []MinerSpec // nil: the good specs
+	want  []string
+}
+
+// badSettings returns good specs, whose binaries are in a temporary
+// directory, and the cases of TestValidateRefusesBadSettings.
+func badSettings(t *testing.T) ([]MinerSpec, []badSetting) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "miner")
 	require.NoError(t, os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755))
@@ -53,12 +60,7 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 	specs := []MinerSpec{{Name: "template", Package: "./miners/template"}, {Name: "noop", Binary: exe}}
 	withSpec := func(s MinerSpec) []MinerSpec { return []MinerSpec{specs[0], s} }
 
-	tests := []struct {
-		name  string
-		args  []string
-		specs []MinerSpec // nil: specs
-		want  []string
-	}{
+	tests := []badSetting{
 		{"zero batch", []string{"-mb.batch=0"}, nil, []string{"-mb.batch=0: want an integer from 1 to 4096"}},
 		{"negative batch", []string{"-mb.batch=-5"}, nil, []string{"-mb.batch=-5: want an integer from 1 to 4096"}},
 		{"batch over the limit", []string{"-mb.batch=4097"}, nil, []string{"-mb.batch=4097: want an integer from 1 to 4096"}},
@@ -111,14 +113,18 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 		{"miner named twice", nil, withSpec(MinerSpec{Name: "template", Binary: exe}), []string{`miner "template" is named twice; want distinct names`}},
 	}
 	if runtime.GOOS != "windows" {
-		tests = append(tests, struct {
-			name  string
-			args  []string
-			specs []MinerSpec
-			want  []string
-		}{"binary not executable", nil, withSpec(MinerSpec{Name: "noop", Binary: plain}),
+		tests = append(tests, badSetting{"binary not executable", nil, withSpec(MinerSpec{Name: "noop", Binary: plain}),
 			[]string{`miner "noop": MinerSpec.Binary "` + plain + `": want an executable file (mode -rw-r--r-- has no execute permission)`}})
 	}
+	return specs, tests
+}
+
+// TestValidateRefusesBadSettings feeds every setting, and every field of a
+// MinerSpec, a bad value: validate, which Main runs before it starts
+// anything, refuses each with a message naming the flag (or the miner and
+// field), the value and what is accepted.
+func TestValidateRefusesBadSettings(t *testing.T) {
+	specs, tests := badSettings(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
