@@ -125,7 +125,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Compression, name("compression"), c.Compression, "gRPC `compression` of the queries, as Bittensor's dendrite.compression: gzip, deflate, or empty for none (a miner compresses its answers as its axon.compression setting says)")
 	fs.BoolVar(&c.Restart, name("restart"), c.Restart, "start fresh query histories instead of appending to them")
 	fs.StringVar(&c.Results, name("results"), c.Results, "`directory` of the results: each miner's query histories and log, under <network>/<wallet>/<miner>/")
-	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "also show the miners' logs live on stderr (they are always kept in logs.log)")
+	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "also show the miners' logs live on stderr (they are always kept in logs.log, up to -mb.log-limit)")
 	fs.StringVar(&c.Endpoint, name("endpoint"), c.Endpoint, "`host:port` of a running miner to benchmark instead of launching plugins")
 	fs.DurationVar(&c.BlockTime, name("blocktime"), c.BlockTime, fmt.Sprintf("block time of the embedded mock chain (the real chain's is %v)", chain.RealBlockTime))
 	fs.DurationVar(&c.LaunchTimeout, name("launch-timeout"), c.LaunchTimeout, "bound of each miner's launch: go-plugin's handshake and its first Info call, so that a miner that cannot start fails fast (-mb.start-timeout bounds the whole start)")
