@@ -49,7 +49,7 @@ type Starter struct {
 	Status func(miner, text string)
 	// Own hands the stop of a launched miner to the caller, so that a
 	// signal can stop it while it starts. It returns false, having run
-	// stop, once the caller is stopping.
+	// stop, once the caller is stopping. Required.
 	Own func(stop func()) bool
 }
 
