@@ -23,8 +23,8 @@ type alerter struct {
 	tty    io.Writer // nil when stderr reaches the user, or there is no terminal
 }
 
-// report writes an error that stops the run to stderr and to the terminal.
-func (a alerter) report(err error) {
+// fatal writes an error that stops the run to stderr and to the terminal.
+func (a alerter) fatal(err error) {
 	msg := fmt.Sprintf("minerbench: %v\n", err)
 	io.WriteString(a.stderr, msg)
 	if a.tty != nil {

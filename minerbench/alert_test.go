@@ -24,7 +24,7 @@ func TestOpenTerminal(t *testing.T) {
 
 	w := openTerminal(file, tty)
 	require.NotNil(t, w, "stderr redirected to a file")
-	alerter{stderr: file, tty: w}.report(errors.New("-mb.batch=0: want an integer from 1 to 4096"))
+	alerter{stderr: file, tty: w}.fatal(errors.New("-mb.batch=0: want an integer from 1 to 4096"))
 	require.NoError(t, w.Close())
 	got, err := os.ReadFile(tty)
 	require.NoError(t, err)
@@ -48,7 +48,7 @@ func TestRefusalReachesTerminal(t *testing.T) {
 	cfg, err := parseFlags(t, &out, "-mb.batch=0")
 	require.NoError(t, err)
 	var stdout, stderr, tty bytes.Buffer
-	code := run(nil, cfg, []MinerSpec{{Name: "noop", Package: "./miners/noop"}}, &stdout, alerter{stderr: &stderr, tty: &tty})
+	code := execute(nil, cfg, []MinerSpec{{Name: "noop", Package: "./miners/noop"}}, &stdout, alerter{stderr: &stderr, tty: &tty})
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, tty.String(), "minerbench: -mb.batch=0: want an integer from 1 to 4096")
 	assert.Equal(t, stderr.String(), tty.String())
@@ -80,7 +80,7 @@ func benchFailing(b *testing.B, results string) {
 	cfg := defaultConfig()
 	cfg.Results = results
 	h := newHarness(b.Context(), cfg)
-	h.miners = []*Miner{{Name: "broken", err: errors.New("broken on purpose")}, {Name: "skipped", err: errors.New("skipped")}}
+	h.miners = []*Target{{Name: "broken", err: errors.New("broken on purpose")}, {Name: "skipped", err: errors.New("skipped")}}
 	saved := current
 	current = h
 	defer func() { current = saved }()

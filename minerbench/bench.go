@@ -148,14 +148,14 @@ func benchSetup(b *testing.B, load Load) (*harness, Load) {
 
 // run runs load against m as a sub-benchmark of b, noting it when it fails
 // so that the run's end names it.
-func (h *harness) run(b *testing.B, m *Miner, load Load) {
+func (h *harness) run(b *testing.B, m *Target, load Load) {
 	if !b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) }) {
 		h.noteFailed(b.Name() + "/" + load.name(m.Name))
 	}
 }
 
 // bench is one sub-benchmark: b.N queries of load against m.
-func (h *harness) bench(b *testing.B, m *Miner, load Load) {
+func (h *harness) bench(b *testing.B, m *Target, load Load) {
 	if err := m.Err(); err != nil {
 		b.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func (h *harness) bench(b *testing.B, m *Miner, load Load) {
 }
 
 // historyPath returns the file of the load's history of m.
-func (h *harness) historyPath(m *Miner, load Load) string {
+func (h *harness) historyPath(m *Target, load Load) string {
 	return filepath.Join(m.dir, load.History+".csv")
 }
 
@@ -240,7 +240,7 @@ func report(b *testing.B, s *analysis.Summary, wall time.Duration, load Load) {
 // queryRun is the state of one sub-benchmark's query loop.
 type queryRun struct {
 	h       *harness
-	m       *Miner
+	m       *Target
 	load    Load
 	inputs  []tensor.Tensor
 	clients []*dendrite.Dendrite // one per worker
@@ -408,7 +408,7 @@ func (wk *worker) step() bool {
 	}
 	wk.next++
 	wk.record(code, latency, time.Now())
-	if r.failed.Load() || code == wire.ReturnCode_Unavailable && r.m.gone() {
+	if r.failed.Load() || code == wire.ReturnCode_Unavailable && r.m.endIfDying() {
 		return false
 	}
 	if r.load.Delay > 0 {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/internal/settings"
 	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
@@ -27,7 +29,8 @@ const (
 	maxBlock = 4096
 	// maxTokens bounds batch × block so that an answer, [batch, block, 1024]
 	// float32, fits the axon's and dendrite's default message limit: the
-	// original's largest, [64, 256, 1024], is 64 MiB.
+	// largest of Bittensor 2.0.4's QueryBenchmark, [64, 256, 1024], is
+	// 64 MiB.
 	maxTokens = 64 * 256
 	maxConc   = 1024
 	maxRate   = 100000 // queries per second of an open loop
@@ -40,9 +43,9 @@ type config struct {
 	// but the optional ones).
 	Miners []string
 	// Batch and Block are the standard benchmark's token batch shape
-	// [Batch, Block] (the original's batch_size and block_size).
+	// [Batch, Block] (QueryBenchmark's batch_size and block_size).
 	Batch, Block int
-	// Conc is the number of concurrent workers (the original's n_processes).
+	// Conc is the number of concurrent workers (QueryBenchmark's n_processes).
 	Conc int
 	// Delay is the pause each worker makes after each query.
 	Delay time.Duration
@@ -65,10 +68,17 @@ type config struct {
 	Endpoint string
 	// BlockTime is the embedded mock chain's block time.
 	BlockTime time.Duration
-	// StartTimeout bounds the start of each launched miner: its launch,
-	// Info and Run (where its New and its registration run), and the wait
-	// for its axon on the chain.
+	// LaunchTimeout bounds the launch of each miner: go-plugin's handshake
+	// and its first Info call. A miner that cannot even start fails in
+	// seconds, while StartTimeout still gives a slow model its time.
+	LaunchTimeout time.Duration
+	// StartTimeout bounds the whole start of each launched miner: its
+	// launch, Info and Start (where its New and its registration run), and
+	// the wait for its axon on the chain.
 	StartTimeout time.Duration
+	// LogLimit caps the bytes of each miner's log a run writes; 0 is no
+	// cap.
+	LogLimit int64
 	// Overrides holds per-miner settings: miner name → key → value; the
 	// name "" applies to every miner.
 	Overrides map[string]miner.Settings
@@ -83,9 +93,12 @@ func defaultConfig() config {
 		Timeout:   12 * time.Second,
 		Results:   "results",
 		BlockTime: chain.DefaultBlockTime,
-		// The original gave a miner 100 blocks of the real chain to
+		// A miner that is a plugin completes the handshake at once.
+		LaunchTimeout: time.Minute,
+		// QueryBenchmark gave a miner 100 blocks of the real chain to
 		// appear, loading its model included: 1,200 s.
 		StartTimeout: chain.DefaultMaxBlocks * chain.RealBlockTime,
+		LogLimit:     defaultLogLimit,
 		Overrides:    map[string]miner.Settings{},
 	}
 }
@@ -105,23 +118,25 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	})
 	fs.IntVar(&c.Batch, name("batch"), c.Batch, fmt.Sprintf("batch size of the standard benchmark's queries (1 to %d)", maxBatch))
 	fs.IntVar(&c.Block, name("block"), c.Block, fmt.Sprintf("block size (tokens per sequence) of the standard benchmark's queries (1 to %d)", maxBlock))
-	fs.IntVar(&c.Conc, name("conc"), c.Conc, fmt.Sprintf("concurrent workers of the standard benchmark, the original's n_processes (1 to %d)", maxConc))
+	fs.IntVar(&c.Conc, name("conc"), c.Conc, fmt.Sprintf("concurrent workers of the standard benchmark, as Bittensor 2.0.4's n_processes (1 to %d)", maxConc))
 	fs.DurationVar(&c.Delay, name("delay"), c.Delay, "pause each worker makes after each query")
 	fs.Float64Var(&c.Rate, name("rate"), c.Rate, fmt.Sprintf("open loop: queries per second the standard benchmark sends on a fixed schedule, latency measured from each query's intended send time; 0 runs the closed loop (0 to %d)", maxRate))
 	fs.DurationVar(&c.Timeout, name("timeout"), c.Timeout, "per-query timeout; a query cut by it is recorded as Timeout")
 	fs.StringVar(&c.Compression, name("compression"), c.Compression, "gRPC `compression` of the queries, as Bittensor's dendrite.compression: gzip, deflate, or empty for none (a miner compresses its answers as its axon.compression setting says)")
 	fs.BoolVar(&c.Restart, name("restart"), c.Restart, "start fresh query histories instead of appending to them")
 	fs.StringVar(&c.Results, name("results"), c.Results, "`directory` of the results: each miner's query histories and log, under <network>/<wallet>/<miner>/")
-	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "also show the miners' logs live on stderr (they are always kept in logs.log)")
+	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "also show the miners' logs live on stderr (they are always kept in logs.log, up to -mb.log-limit)")
 	fs.StringVar(&c.Endpoint, name("endpoint"), c.Endpoint, "`host:port` of a running miner to benchmark instead of launching plugins")
 	fs.DurationVar(&c.BlockTime, name("blocktime"), c.BlockTime, fmt.Sprintf("block time of the embedded mock chain (the real chain's is %v)", chain.RealBlockTime))
-	fs.DurationVar(&c.StartTimeout, name("start-timeout"), c.StartTimeout, "bound of each miner's start: launch, New, registration and the wait for its axon on the chain")
+	fs.DurationVar(&c.LaunchTimeout, name("launch-timeout"), c.LaunchTimeout, "bound of each miner's launch: go-plugin's handshake and its first Info call, so that a miner that cannot start fails fast (-mb.start-timeout bounds the whole start)")
+	fs.DurationVar(&c.StartTimeout, name("start-timeout"), c.StartTimeout, "bound of each miner's whole start: launch, New, registration and the wait for its axon on the chain")
+	fs.Var((*byteSize)(&c.LogLimit), name("log-limit"), "`size` of each miner's log a run may write, such as 512KiB or 8MiB, 0 for no limit; the lines past it are dropped, and a marker line says how many")
 	fs.Func(name("set"), "override a miner setting, `[miner:]key=value` (repeatable), e.g. template:nucleus.nhid=600", func(s string) error {
 		name, assignment := "", s
 		if i := strings.Index(s, ":"); i >= 0 && i < strings.Index(s, "=") {
 			name, assignment = s[:i], s[i+1:]
 		}
-		k, v, err := miner.ParseAssignment(assignment)
+		k, v, err := settings.ParseAssignment(assignment)
 		if err != nil {
 			return err
 		}
@@ -131,6 +146,50 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 		c.Overrides[name][k] = v
 		return nil
 	})
+}
+
+// defaultLogLimit caps each miner's log at 8 MiB a run: far more than a
+// miner that works writes, too little to fill a disk.
+const defaultLogLimit = 8 << 20
+
+// byteSize is a flag.Value of a count of bytes, written as a whole number
+// with an optional unit: B, KiB, MiB or GiB.
+type byteSize int64
+
+// sizeUnits are byteSize's units, largest first.
+var sizeUnits = []struct {
+	name string
+	size int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+// String writes the size in its largest whole unit.
+func (b *byteSize) String() string {
+	if *b == 0 {
+		return "0"
+	}
+	for _, u := range sizeUnits {
+		if int64(*b)%u.size == 0 {
+			return strconv.FormatInt(int64(*b)/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(int64(*b), 10) + "B"
+}
+
+// Set reads a size such as 8MiB.
+func (b *byteSize) Set(s string) error {
+	num, size := s, int64(1)
+	for _, u := range sizeUnits {
+		if n, ok := strings.CutSuffix(s, u.name); ok {
+			num, size = n, u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/size {
+		return errors.New("want a whole number of bytes with an optional unit B, KiB, MiB or GiB, such as 8MiB, or 0 for no limit")
+	}
+	*b = byteSize(n * size)
+	return nil
 }
 
 // loadProblem is a refused value of a load: its field (the flag's name
@@ -192,6 +251,9 @@ func (c *config) check(known []string) error {
 	}
 	if c.BlockTime <= 0 {
 		bad("blocktime", c.BlockTime, "a positive duration, such as 50ms or 12s")
+	}
+	if c.LaunchTimeout <= 0 {
+		bad("launch-timeout", c.LaunchTimeout, "a positive duration, such as 1m")
 	}
 	if c.StartTimeout <= 0 {
 		bad("start-timeout", c.StartTimeout, "a positive duration, such as 20m")

@@ -38,11 +38,18 @@ func parseFlags(t *testing.T, out *bytes.Buffer, args ...string) (config, error)
 	return cfg, fs.Parse(args)
 }
 
-// TestValidateRefusesBadSettings feeds every setting, and every field of a
-// MinerSpec, a bad value: validate, which Main runs before it starts
-// anything, refuses each with a message naming the flag (or the miner and
-// field), the value and what is accepted.
-func TestValidateRefusesBadSettings(t *testing.T) {
+// badSetting is a case of TestValidateRefusesBadSettings: flags, or the
+// miners of a bench file, that validate refuses, and what its error says.
+type badSetting struct {
+	name  string
+	args  []string
+	specs []MinerSpec // nil: the good specs
+	want  []string
+}
+
+// badSettings returns good specs, whose binaries are in a temporary
+// directory, and the cases of TestValidateRefusesBadSettings.
+func badSettings(t *testing.T) ([]MinerSpec, []badSetting) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "miner")
 	require.NoError(t, os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755))
@@ -53,12 +60,7 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 	specs := []MinerSpec{{Name: "template", Package: "./miners/template"}, {Name: "noop", Binary: exe}}
 	withSpec := func(s MinerSpec) []MinerSpec { return []MinerSpec{specs[0], s} }
 
-	tests := []struct {
-		name  string
-		args  []string
-		specs []MinerSpec // nil: specs
-		want  []string
-	}{
+	tests := []badSetting{
 		{"zero batch", []string{"-mb.batch=0"}, nil, []string{"-mb.batch=0: want an integer from 1 to 4096"}},
 		{"negative batch", []string{"-mb.batch=-5"}, nil, []string{"-mb.batch=-5: want an integer from 1 to 4096"}},
 		{"batch over the limit", []string{"-mb.batch=4097"}, nil, []string{"-mb.batch=4097: want an integer from 1 to 4096"}},
@@ -74,6 +76,8 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 		{"unknown compression", []string{"-mb.compression=br"}, nil, []string{`-mb.compression=br: want "gzip", "deflate" or "" (none)`}},
 		{"zero blocktime", []string{"-mb.blocktime=0s"}, nil, []string{"-mb.blocktime=0s: want a positive duration, such as 50ms or 12s"}},
 		{"zero start timeout", []string{"-mb.start-timeout=0s"}, nil, []string{"-mb.start-timeout=0s: want a positive duration, such as 20m"}},
+		{"zero launch timeout", []string{"-mb.launch-timeout=0s"}, nil, []string{"-mb.launch-timeout=0s: want a positive duration, such as 1m"}},
+		{"negative launch timeout", []string{"-mb.launch-timeout=-5s"}, nil, []string{"-mb.launch-timeout=-5s: want a positive duration, such as 1m"}},
 		{"negative start timeout", []string{"-mb.start-timeout=-1m"}, nil, []string{"-mb.start-timeout=-1m0s: want a positive duration, such as 20m"}},
 		{"unknown miner", []string{"-mb.miners=template,nosuch"}, nil,
 			[]string{"-mb.miners=template,nosuch: want names from: template, noop (unknown: nosuch)"}},
@@ -109,14 +113,18 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 		{"miner named twice", nil, withSpec(MinerSpec{Name: "template", Binary: exe}), []string{`miner "template" is named twice; want distinct names`}},
 	}
 	if runtime.GOOS != "windows" {
-		tests = append(tests, struct {
-			name  string
-			args  []string
-			specs []MinerSpec
-			want  []string
-		}{"binary not executable", nil, withSpec(MinerSpec{Name: "noop", Binary: plain}),
+		tests = append(tests, badSetting{"binary not executable", nil, withSpec(MinerSpec{Name: "noop", Binary: plain}),
 			[]string{`miner "noop": MinerSpec.Binary "` + plain + `": want an executable file (mode -rw-r--r-- has no execute permission)`}})
 	}
+	return specs, tests
+}
+
+// TestValidateRefusesBadSettings feeds every setting, and every field of a
+// MinerSpec, a bad value: validate, which Main runs before it starts
+// anything, refuses each with a message naming the flag (or the miner and
+// field), the value and what is accepted.
+func TestValidateRefusesBadSettings(t *testing.T) {
+	specs, tests := badSettings(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -140,13 +148,35 @@ func TestValidateRefusesBadSettings(t *testing.T) {
 		defer lis.Close()
 		var out bytes.Buffer
 		cfg, err := parseFlags(t, &out, "-mb.batch=4096", "-mb.block=1", "-mb.conc=1024", "-mb.delay=0s", "-mb.timeout=1ms",
-			"-mb.blocktime=1ms", "-mb.start-timeout=1s", "-mb.miners=noop", "-mb.set=template:nucleus.nhid=600", "-mb.set=axon.workers=2",
+			"-mb.blocktime=1ms", "-mb.launch-timeout=1s", "-mb.start-timeout=1s", "-mb.log-limit=1MiB", "-mb.miners=noop", "-mb.set=template:nucleus.nhid=600", "-mb.set=axon.workers=2",
 			"-mb.endpoint="+lis.Addr().String())
 		require.NoError(t, err)
 		assert.NoError(t, validate(cfg, specs, true))
 		assert.DirExists(t, cfg.Results)
 	})
 }
+
+// TestLogLimitFlag checks the sizes -mb.log-limit reads, and how its
+// default is shown.
+func TestLogLimitFlag(t *testing.T) {
+	for arg, want := range map[string]int64{"0": 0, "512": 512, "100B": 100, "64KiB": 64 << 10, " 8MiB": 8 << 20, "2GiB": 2 << 30} {
+		var out bytes.Buffer
+		cfg, err := parseFlags(t, &out, "-mb.log-limit="+arg)
+		require.NoError(t, err, arg)
+		assert.Equal(t, want, cfg.LogLimit, arg)
+	}
+	var out bytes.Buffer
+	fs := flag.NewFlagSet("bench.test", flag.ContinueOnError)
+	fs.SetOutput(&out)
+	cfg := defaultConfig()
+	cfg.registerFlags(fs)
+	fs.PrintDefaults()
+	assert.Contains(t, out.String(), "(default 8MiB)")
+	assert.Equal(t, "1536KiB", (*byteSize)(ptr(int64(1536<<10))).String())
+	assert.Equal(t, "1000B", (*byteSize)(ptr(int64(1000))).String())
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // TestFlagsRefuseMalformedValues checks the values refused while the flags
 // are parsed: the error names the flag and the value, and what is accepted
@@ -164,6 +194,14 @@ func TestFlagsRefuseMalformedValues(t *testing.T) {
 		{"-mb.conc=1.5", []string{`invalid value "1.5" for flag -mb.conc`, "(1 to 1024)"}},
 		{"-mb.timeout=12", []string{`invalid value "12" for flag -mb.timeout`, "per-query timeout"}},
 		{"-mb.restart=maybe", []string{`invalid boolean value "maybe" for -mb.restart`}},
+		{"-mb.launch-timeout=60", []string{`invalid value "60" for flag -mb.launch-timeout`, "go-plugin's handshake"}},
+	}
+	sizeWant := "want a whole number of bytes with an optional unit B, KiB, MiB or GiB, such as 8MiB, or 0 for no limit"
+	for _, bad := range []string{"8MB", "-1", "1.5MiB", "MiB", "", "9999999999GiB"} {
+		tests = append(tests, struct {
+			arg  string
+			want []string
+		}{"-mb.log-limit=" + bad, []string{`invalid value "` + bad + `" for flag -mb.log-limit: ` + sizeWant}})
 	}
 	for _, tt := range tests {
 		t.Run(tt.arg, func(t *testing.T) {
@@ -183,10 +221,10 @@ func TestFlagsRefuseMalformedValues(t *testing.T) {
 // not, it names the flag and what is accepted, and it is a usage error (exit
 // status 2, as for a bad flag).
 func TestCheckOverridesRefusesUnknownKeys(t *testing.T) {
-	template := &Miner{Name: "template", defaults: miner.Settings{"nucleus.nhid": "200", "axon.workers": "0"}}
-	noop := &Miner{Name: "noop", defaults: miner.Settings{"axon.workers": "0"}}
-	failed := &Miner{Name: "failed"} // did not start: its settings are unknown
-	miners := []*Miner{template, noop, failed}
+	template := &Target{Name: "template", defaults: miner.Settings{"nucleus.nhid": "200", "axon.workers": "0"}}
+	noop := &Target{Name: "noop", defaults: miner.Settings{"axon.workers": "0"}}
+	failed := &Target{Name: "failed"} // did not start: its settings are unknown
+	miners := []*Target{template, noop, failed}
 	tests := []struct {
 		name    string
 		set     map[string]miner.Settings

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/perf/benchfmt"
 
 	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/internal/proctest"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
@@ -78,6 +79,7 @@ func TestFaults(t *testing.T) {
 	t.Run("interrupt while starting", func(t *testing.T) { t.Parallel(); testFaultInterruptStart(t, bin) })
 	t.Run("killed while starting", func(t *testing.T) { t.Parallel(); testFaultKilledWhileStarting(t, bin) })
 	t.Run("start timeout", func(t *testing.T) { t.Parallel(); testFaultStartTimeout(t, bin, miners) })
+	t.Run("launch timeout and flooded log", func(t *testing.T) { t.Parallel(); testFaultLaunchTimeout(t, bin, miners) })
 	t.Run("child of a miner", func(t *testing.T) { t.Parallel(); testFaultMinersChild(t, bin, miners) })
 	t.Run("disk full", func(t *testing.T) { t.Parallel(); testFaultDiskFull(t, bin, miners) })
 	t.Run("one miner", func(t *testing.T) { t.Parallel(); testBenchMiner(t, bin, miners) })
@@ -373,6 +375,40 @@ func testFaultStartTimeout(t *testing.T, bin, miners string) {
 	assert.Contains(t, results, faultsNoop, "the other miner still runs")
 }
 
+// testFaultLaunchTimeout runs, in place of flaky, a miner that floods its
+// log and then never completes go-plugin's handshake: with the start
+// timeout at its 20 minutes, the miner fails once -mb.launch-timeout has
+// passed, with its log's last lines, while the other miner runs. Its log
+// in the results stops at -mb.log-limit, at a marker line, and a last
+// marker says how many lines were dropped.
+func testFaultLaunchTimeout(t *testing.T, bin, miners string) {
+	dir := t.TempDir()
+	require.NoError(t, os.Symlink(filepath.Join(miners, "noop"), filepath.Join(dir, "noop")))
+	script := "#!/bin/sh\ni=0\nwhile [ $i -lt 20000 ]; do echo \"flood line $i\"; i=$((i+1)); done >&2\n" +
+		"echo 'cannot load the model' >&2\nexec sleep 3600\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "flaky"), []byte(script), 0o755))
+	r := newLifeRun(t)
+	r.start(t, bin, fmt.Sprintf("%dx", faultsCalls), []string{"-mb.launch-timeout", "3s", "-mb.log-limit", "4KiB"}, faultsBinEnv+"="+dir)
+	r.waitEnd(t)
+	out := r.stdout.String()
+	assert.Equal(t, 1, r.cmd.ProcessState.ExitCode(), "stdout:\n%s\nstderr:\n%s", out, r.stderr.String())
+	assert.Contains(t, out, "--- FAIL: Benchmark"+faultsFlaky+"\n")
+	assert.Contains(t, out, "miner flaky: did not complete go-plugin's handshake and answer Info within -mb.launch-timeout=3s: launch miner ")
+	assert.Regexp(t, `\(miner signal: killed\)\n\s+last lines of the miner's log:\n(\s+flood line \d+\n){19}\s+cannot load the model\n`, out)
+	results := benchResults(t, out)
+	assert.NotContains(t, results, faultsFlaky)
+	assert.Contains(t, results, faultsNoop, "the other miner still runs")
+
+	log, err := os.ReadFile(filepath.Join(r.results, "mock", "default", "flaky", "logs.log"))
+	require.NoError(t, err)
+	header, rest, _ := strings.Cut(string(log), "\n")
+	assert.Contains(t, header, "minerbench: launching miner flaky")
+	kept, dropped, ok := strings.Cut(rest, "=== minerbench: the miner's log reached its limit of 4096 bytes (-mb.log-limit): its further lines are dropped\n")
+	require.True(t, ok, "a marker where lines were dropped; log:\n%s", log)
+	assert.LessOrEqual(t, len(kept), 4096)
+	assert.Regexp(t, `^=== minerbench: dropped \d+ lines \(\d+ bytes\) of the miner's log past its limit; the last 20 of them:\n(flood line \d+\n){19}cannot load the model\n$`, dropped)
+}
+
 // testFaultInterrupt sends SIGINT in the middle of a long run: the queries
 // stop, the process exits, the history holds exactly the queries answered
 // so far, and no miner is left running.
@@ -520,7 +556,7 @@ func assertAllGone(t *testing.T, pids []int) {
 // buildDirs returns the build directories in tmp.
 func buildDirs(t *testing.T, tmp string) []string {
 	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(tmp, buildDirPrefix+"*"))
+	matches, err := filepath.Glob(filepath.Join(tmp, launch.BuildDirPrefix+"*"))
 	require.NoError(t, err)
 	return matches
 }

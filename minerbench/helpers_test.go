@@ -54,18 +54,18 @@ func serveAxon(tb testing.TB, name string, forward axon.ForwardFunc) string {
 // inProcess returns a harness with one miner, name, whose axon is served in
 // this process with forward, connected as Main connects a launched miner;
 // its histories go under results. Everything is stopped at cleanup.
-func inProcess(tb testing.TB, results, name string, timeout time.Duration, forward axon.ForwardFunc) (*harness, *Miner) {
+func inProcess(tb testing.TB, results, name string, timeout time.Duration, forward axon.ForwardFunc) (*harness, *Target) {
 	tb.Helper()
 	addr := serveAxon(tb, name, forward)
 	cfg := defaultConfig()
 	cfg.Results = results
 	cfg.Timeout = timeout
 	h := newHarness(tb.Context(), cfg)
-	m := &Miner{Name: name, Endpoint: addr, dir: resultsDir(cfg.Results, mockNetwork, validatorWallet, name)}
+	m := &Target{Name: name, Endpoint: addr, dir: resultsDir(cfg.Results, mockNetwork, validatorWallet, name)}
 	m.connect(h.ctx, wallet.Mock(validatorName), "")
 	tb.Cleanup(m.stop)
 	require.NoError(tb, m.Err())
-	h.miners = []*Miner{m}
+	h.miners = []*Target{m}
 	return h, m
 }
 

@@ -3,8 +3,11 @@
 // Main (or Run) drives the miners' lifecycle from TestMain: build the plugin
 // binaries, launch them, wait for their axons on the embedded mock chain,
 // stop them. Bench and BenchMiner query them from BenchmarkXxx functions,
-// reporting metrics that benchstat reads and keeping the original's CSV
-// query history. A miner itself is written with package miner.
+// reporting metrics that benchstat reads and keeping the CSV query history
+// Bittensor 2.0.4's QueryBenchmark kept. A miner itself is written with
+// package miner.
+//
+// It is the supported API for bench files.
 package minerbench
 
 import (
@@ -13,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"os"
 	"os/signal"
@@ -67,13 +69,12 @@ const shutdownGrace = 10 * time.Second
 // default, miner.RuntimeDefaults), and the name its key derives from
 // (wallet/hotkey, as a miner's).
 const (
-	validatorWallet = "default"
+	validatorWallet = launch.MockWallet
 	validatorName   = validatorWallet + "/validator"
 )
 
-// mockNetwork is the network of the embedded chain, as the original named
-// it (subtensor.network=mock).
-const mockNetwork = "mock"
+// mockNetwork is the network of the embedded chain.
+const mockNetwork = launch.MockNetwork
 
 // unitLines tell benchstat, and go tool minerbench gate, which direction is
 // better for the custom units.
@@ -109,19 +110,18 @@ func Run(m *testing.M, miners ...MinerSpec) int {
 	if benchmarksRequested() {
 		tty = openTerminal(os.Stderr, ttyPath)
 	}
-	code := run(m, cfg, miners, os.Stdout, alerter{stderr: os.Stderr, tty: tty})
+	code := execute(m, cfg, miners, os.Stdout, alerter{stderr: os.Stderr, tty: tty})
 	if tty != nil {
 		tty.Close()
 	}
 	return code
 }
 
-// run is Run after flag parsing. Its messages go to alert's stderr; an
+// execute is Run after flag parsing. Its messages go to alert's stderr; an
 // error that stops the run, and a failed run, also to alert's terminal.
-func run(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert alerter) int {
-	stderr := alert.stderr
+func execute(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert alerter) int {
 	if err := validate(cfg, specs, benchmarksRequested()); err != nil {
-		alert.report(err)
+		alert.fatal(err)
 		return exitUsage
 	}
 	if !benchmarksRequested() {
@@ -131,39 +131,18 @@ func run(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert al
 	defer cancel()
 	h := newHarness(ctx, cfg)
 	defer h.stop()
-
 	// Signals are caught from the start, so that an interrupt while the
 	// miners start (a build, a slow miner) stops what has started: h
 	// stops each thing start has started so far.
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(signals)
-	returned := make(chan struct{})
-	defer close(returned)
-	go func() {
-		var sig os.Signal
-		select {
-		case sig = <-signals:
-		case <-returned:
-			return
-		}
-		fmt.Fprintf(stderr, "minerbench: %v: stopping the queries and the miners\n", sig)
-		cancel()
-		select {
-		case <-signals:
-		case <-time.After(shutdownGrace):
-		}
-		h.stop()
-		os.Exit(exitInterrupted)
-	}()
+	defer h.stopOnSignal(cancel, alert.stderr)()
 
 	h.specNames = specNames(specs)
-	err := h.start(selected(specs, cfg.Miners), stderr)
+	err := h.start(selected(specs, cfg.Miners), alert.stderr)
 	if ctx.Err() != nil {
 		return exitInterrupted
 	}
 	if err != nil {
-		alert.report(err)
+		alert.fatal(err)
 		if errors.As(err, new(usageError)) {
 			return exitUsage
 		}
@@ -183,6 +162,36 @@ func run(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert al
 	return code
 }
 
+// stopOnSignal makes SIGINT and SIGTERM stop the run: the first cancels it
+// and says so on stderr; once a second signal comes or the shutdown grace
+// has passed, h is stopped and the process exits. It returns the function
+// that stops watching for the signals.
+func (h *harness) stopOnSignal(cancel context.CancelFunc, stderr io.Writer) (unwatch func()) {
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	returned := make(chan struct{})
+	go func() {
+		var sig os.Signal
+		select {
+		case sig = <-signals:
+		case <-returned:
+			return
+		}
+		fmt.Fprintf(stderr, "minerbench: %v: stopping the queries and the miners\n", sig)
+		cancel()
+		select {
+		case <-signals:
+		case <-time.After(shutdownGrace):
+		}
+		h.stop()
+		os.Exit(exitInterrupted)
+	}()
+	return func() {
+		signal.Stop(signals)
+		close(returned)
+	}
+}
+
 // benchmarksRequested reports whether go test was asked to run benchmarks.
 func benchmarksRequested() bool {
 	f := flag.Lookup("test.bench")
@@ -190,15 +199,16 @@ func benchmarksRequested() bool {
 }
 
 // validate checks the bench file's miners and the settings, before anything
-// is started; for a run, also what the run will use (checkEnvironment).
-func validate(cfg config, specs []MinerSpec, run bool) error {
+// is started; when benchmarking, also what the benchmarks will use
+// (checkEnvironment).
+func validate(cfg config, specs []MinerSpec, benchmarking bool) error {
 	if err := checkSpecs(specs); err != nil {
 		return err
 	}
 	if err := cfg.check(specNames(specs)); err != nil {
 		return err
 	}
-	if run {
+	if benchmarking {
 		return cfg.checkEnvironment()
 	}
 	return nil
@@ -265,7 +275,8 @@ type harness struct {
 	cfg       config
 	specNames []string // of every miner the bench file names
 	ctx       context.Context
-	miners    []*Miner // set once start returns
+	validator *wallet.Keypair // the host's dendrites sign with it; set by start
+	miners    []*Target       // set once start returns
 
 	stopOnce   sync.Once
 	mu         sync.Mutex
@@ -305,86 +316,133 @@ func newHarness(ctx context.Context, cfg config) *harness {
 // start brings up the chain and the miners (or the remote endpoint). A miner
 // that fails to start is kept with its error, so that its benchmarks fail
 // and the others still run; an error is returned only for a harness fault.
-// It prints each miner's results directory to stderr, as the original did.
-// Whatever it started, stop stops, also while start runs.
+// It prints each miner's results directory to stderr, as Bittensor 2.0.4's
+// QueryBenchmark did. Whatever it started, stop stops, also while start
+// runs.
 func (h *harness) start(specs []MinerSpec, stderr io.Writer) error {
-	ctx, cfg := h.ctx, h.cfg
-	validator := wallet.Mock(validatorName)
-	if cfg.Endpoint != "" {
-		// checkEnvironment has probed the endpoint; a miner gone since fails
-		// its benchmarks with the reason.
-		m := &Miner{Name: "remote", Endpoint: cfg.Endpoint, dir: resultsDir(cfg.Results, "remote", validatorWallet, "remote")}
-		if err := logTo(stderr, m.dir); err != nil {
-			return err
-		}
-		if !h.atStopMiner(m.stop) {
-			return errInterrupted
-		}
-		m.connect(ctx, validator, cfg.Compression)
-		h.miners = []*Miner{m}
-		return nil
+	h.validator = wallet.Mock(validatorName)
+	if h.cfg.Endpoint != "" {
+		return h.connectRemote(stderr)
 	}
-	// A miner's directory is named by its network and wallet name settings
-	// as the host sends them: its own, the global overrides (every miner
-	// has the runtime's keys) and the host's.
-	dirs := make([]string, len(specs))
-	for i, spec := range specs {
-		s := hostSettings(spec)
-		maps.Copy(s, cfg.Overrides[""])
-		maps.Copy(s, ownOverrides(cfg, spec))
-		dirs[i] = resultsDir(cfg.Results, s[miner.KeyNetwork], s[miner.KeyWalletName], spec.Name)
-		if err := logTo(stderr, dirs[i]); err != nil {
-			return err
-		}
-	}
-	ch, err := chain.New(chain.Config{BlockTime: cfg.BlockTime})
+	dirs, err := h.makeResultsDirs(specs, stderr)
 	if err != nil {
 		return err
 	}
-	if !h.atStop(ch.Start()) {
+	ch, chainEndpoint, err := h.startChain()
+	if err != nil {
+		return err
+	}
+	binaries, err := h.buildMiners(specs)
+	if err != nil {
+		return err
+	}
+	starter := launch.Starter{Chain: ch, ChainEndpoint: chainEndpoint, LaunchTimeout: h.cfg.LaunchTimeout,
+		StartTimeout: h.cfg.StartTimeout, LogLimit: h.cfg.LogLimit, Own: h.atStopMiner}
+	if h.cfg.Debug {
+		starter.Echo = stderr
+	}
+	h.miners = h.launchMiners(starter, specs, binaries, dirs, stderr)
+	return checkOverrides(h.cfg.Overrides, h.miners)
+}
+
+// connectRemote connects to the miner of -mb.endpoint. checkEnvironment has
+// probed the endpoint; a miner gone since fails its benchmarks with the
+// reason.
+func (h *harness) connectRemote(stderr io.Writer) error {
+	m := &Target{Name: "remote", Endpoint: h.cfg.Endpoint, dir: resultsDir(h.cfg.Results, "remote", validatorWallet, "remote")}
+	if err := logTo(stderr, m.dir); err != nil {
+		return err
+	}
+	if !h.atStopMiner(m.stop) {
 		return errInterrupted
+	}
+	m.connect(h.ctx, h.validator, h.cfg.Compression)
+	h.miners = []*Target{m}
+	return nil
+}
+
+// makeResultsDirs makes the results directory of each spec's miner and
+// tells where it is. A directory is named by the network and wallet name
+// the miner will be given.
+func (h *harness) makeResultsDirs(specs []MinerSpec, stderr io.Writer) ([]string, error) {
+	dirs := make([]string, len(specs))
+	for i, spec := range specs {
+		network, walletName := h.overrides(spec).Names(spec.Name)
+		dirs[i] = resultsDir(h.cfg.Results, network, walletName, spec.Name)
+		if err := logTo(stderr, dirs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return dirs, nil
+}
+
+// startChain starts the embedded mock chain and serves it on a loopback
+// port, whose host:port it returns.
+func (h *harness) startChain() (*chain.Chain, string, error) {
+	ch, err := chain.New(chain.Config{BlockTime: h.cfg.BlockTime})
+	if err != nil {
+		return nil, "", err
+	}
+	if !h.atStop(ch.Start()) {
+		return nil, "", errInterrupted
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("chain listener: %w", err)
+		return nil, "", fmt.Errorf("chain listener: %w", err)
 	}
 	stopServe, err := ch.Serve(lis)
 	if err != nil {
-		return fmt.Errorf("chain service: %w", err)
+		return nil, "", fmt.Errorf("chain service: %w", err)
 	}
 	if !h.atStop(func() { _ = stopServe() }) {
-		return errInterrupted
+		return nil, "", errInterrupted
 	}
-	dir, err := newBuildDir()
+	return ch, lis.Addr().String(), nil
+}
+
+// buildMiners returns the plugin binary of every spec by its name, building
+// those that name a package in a build directory of this run.
+func (h *harness) buildMiners(specs []MinerSpec) (map[string]string, error) {
+	dir, err := launch.NewBuildDir()
 	if err != nil {
-		return fmt.Errorf("build directory: %w", err)
+		return nil, fmt.Errorf("build directory: %w", err)
 	}
 	if !h.atStop(func() { _ = os.RemoveAll(dir) }) {
-		return errInterrupted
+		return nil, errInterrupted
 	}
-	binaries, err := buildMiners(ctx, dir, specs)
-	if err != nil {
-		return err
+	binaries := map[string]string{}
+	for _, s := range specs {
+		binaries[s.Name] = s.Binary
+		if s.Package == "" {
+			continue
+		}
+		if binaries[s.Name], err = launch.Build(h.ctx, dir, s.Name, s.Package); err != nil {
+			return nil, err
+		}
 	}
+	return binaries, nil
+}
 
-	var echo io.Writer
-	if cfg.Debug {
-		echo = stderr
-	}
+// launchMiners starts the miners of specs with starter, all at once, each
+// from its binary with its results in dirs; a status line on stderr says
+// what they wait for.
+func (h *harness) launchMiners(starter launch.Starter, specs []MinerSpec, binaries map[string]string, dirs []string, stderr io.Writer) []*Target {
 	status := newStatusLine(stderr)
 	defer status.done()
-	l := launcher{chain: ch, chainEndpoint: lis.Addr().String(), validator: validator, compression: cfg.Compression,
-		echo: echo, status: status, startTimeout: cfg.StartTimeout, own: h.atStopMiner}
-	miners := make([]*Miner, len(specs))
+	starter.Status = status.set
+	miners := make([]*Target, len(specs))
 	var wg sync.WaitGroup
 	for i, spec := range specs {
-		wg.Go(func() {
-			miners[i] = l.start(ctx, spec, binaries[spec.Name], dirs[i], ownOverrides(cfg, spec), cfg.Overrides[""])
-		})
+		wg.Go(func() { miners[i] = h.launchMiner(starter, spec, binaries[spec.Name], dirs[i]) })
 	}
 	wg.Wait()
-	h.miners = miners
-	return checkOverrides(cfg.Overrides, miners)
+	return miners
+}
+
+// overrides returns the settings the run gives spec's miner on top of the
+// host's: the bench file's and those of -mb.set.
+func (h *harness) overrides(spec MinerSpec) launch.Overrides {
+	return launch.NewOverrides(spec.Settings, h.cfg.Overrides[spec.Name], h.cfg.Overrides[""])
 }
 
 // atStop makes stop part of h.stop, which runs such stops last first, after
@@ -409,8 +467,8 @@ func (h *harness) register(list *[]func(), stop func()) bool {
 	return false
 }
 
-// logTo makes a miner's results directory and tells where it is, in the
-// original's words.
+// logTo makes a miner's results directory and tells where it is, in
+// QueryBenchmark's words.
 func logTo(stderr io.Writer, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("results directory: %w", err)
@@ -463,4 +521,4 @@ type usageError struct{ error }
 func (e usageError) Unwrap() error { return e.error }
 
 // errInterrupted marks work stopped by SIGINT or SIGTERM.
-var errInterrupted = errors.New("interrupted by a signal")
+var errInterrupted = launch.ErrInterrupted

@@ -221,7 +221,7 @@ func (ow *openWorker) send(ctx context.Context, stop context.CancelFunc, intende
 	ow.next++
 	ow.recordSent(elapsed)
 	ow.record(code, end.Sub(intended), end)
-	if r.failed.Load() || code == wire.ReturnCode_Unavailable && r.m.gone() {
+	if r.failed.Load() || code == wire.ReturnCode_Unavailable && r.m.endIfDying() {
 		stop()
 	}
 }

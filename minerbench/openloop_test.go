@@ -19,7 +19,7 @@ import (
 )
 
 // benchLoad runs load against m as Bench runs it.
-func benchLoad(b *testing.B, h *harness, m *Miner, load Load) {
+func benchLoad(b *testing.B, h *harness, m *Target, load Load) {
 	load, err := load.normalize()
 	require.NoError(b, err)
 	h.bench(b, m, load)

@@ -27,6 +27,7 @@ import (
 	"github.com/minerbench/minerbench/minerbench/auth"
 	"github.com/minerbench/minerbench/minerbench/dendrite"
 	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
@@ -64,7 +65,7 @@ func BenchmarkOverhead(b *testing.B) {
 	defer cancel()
 	h := newHarness(ctx, defaultConfig())
 	h.cfg.Results = b.TempDir()
-	m := &Miner{Name: "raw", Endpoint: addr, dir: b.TempDir(), validator: wallet.Mock(validatorName)}
+	m := &Target{Name: "raw", Endpoint: addr, dir: b.TempDir(), validator: wallet.Mock(validatorName)}
 	defer m.stop()
 
 	for _, shape := range [][2]int{{1, 1}, {10, 10}} {
@@ -101,14 +102,12 @@ func cpuTime() int64 {
 // this process may not use when there are any, and returns its address. The
 // server is stopped when b ends.
 func startRawServer(b *testing.B) string {
-	bins, err := buildMiners(context.Background(), b.TempDir(), []MinerSpec{
-		{Name: "rawserver", Package: "github.com/minerbench/minerbench/minerbench/internal/rawserver"},
-	})
+	bin, err := launch.Build(context.Background(), b.TempDir(), "rawserver", "github.com/minerbench/minerbench/minerbench/internal/rawserver")
 	require.NoError(b, err)
-	cmd := exec.Command(bins["rawserver"])
+	cmd := exec.Command(bin)
 	if cpus := otherCPUs(); cpus != "" {
 		if taskset, err := exec.LookPath("taskset"); err == nil {
-			cmd = exec.Command(taskset, "-c", cpus, bins["rawserver"])
+			cmd = exec.Command(taskset, "-c", cpus, bin)
 			b.Logf("server pinned to CPUs %s, the client's are the others", cpus)
 		}
 	}

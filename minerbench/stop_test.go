@@ -2,11 +2,6 @@ package minerbench
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,37 +56,4 @@ func TestStopWhileStarting(t *testing.T) {
 	assert.Equal(t, []string{"miner", "build directory", "chain", "late miner", "late chain"}, order, "run at once")
 	h.stop()
 	assert.Len(t, order, 5, "stop is idempotent")
-}
-
-// TestOrphanBuildDirsRemoved checks that a run removes the build directories
-// whose owner process has ended, and only those.
-func TestOrphanBuildDirsRemoved(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	ended := exec.Command("true")
-	require.NoError(t, ended.Run())
-	dead := strconv.Itoa(ended.Process.Pid)
-	keep := []string{
-		buildDirPrefix + strconv.Itoa(os.Getpid()) + "-1", // its owner runs
-		buildDirPrefix + "12345",                          // not this form
-		"other-" + dead + "-1",
-	}
-	gone := []string{buildDirPrefix + dead + "-1", buildDirPrefix + dead + "-2"}
-	for _, d := range append(keep, gone...) {
-		require.NoError(t, os.MkdirAll(filepath.Join(tmp, d, "inside"), 0o755))
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(tmp, buildDirPrefix+dead+"-file"), nil, 0o644))
-	keep = append(keep, buildDirPrefix+dead+"-file")
-
-	dir, err := newBuildDir()
-	require.NoError(t, err)
-	assert.Equal(t, tmp, filepath.Dir(dir))
-	assert.True(t, strings.HasPrefix(filepath.Base(dir), buildDirPrefix+strconv.Itoa(os.Getpid())+"-"), dir)
-	for _, d := range keep {
-		_, err := os.Stat(filepath.Join(tmp, d))
-		assert.NoError(t, err, "kept")
-	}
-	for _, d := range gone {
-		assert.NoDirExists(t, filepath.Join(tmp, d), "removed: its owner has ended")
-	}
 }

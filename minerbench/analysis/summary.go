@@ -8,6 +8,9 @@
 // bounded memory: columns that take few values (code, the settings,
 // start_time) are counted exactly, and the durations (time, elapsed) keep
 // streaming moments, exact extremes and an HDR histogram for quantiles.
+//
+// It is an implementation detail of minerbench, importable for now but not a
+// supported API: it may change or move without notice.
 package analysis
 
 import (

@@ -3,6 +3,9 @@
 // axon runs on every call's headers, before it reads the body. Both sides
 // build and read the same four metadata keys here, so the format lives in
 // one place. The protocol is described in minerbench/wire/README.md.
+//
+// It is an implementation detail of minerbench, importable for now but not a
+// supported API: it may change or move without notice.
 package auth
 
 import (

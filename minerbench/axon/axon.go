@@ -6,6 +6,9 @@
 // hold (connections, calls, request size, idle and unread time), and answers
 // every outcome with the return code the protocol description
 // (minerbench/wire/README.md) names.
+//
+// It is an implementation detail of minerbench, importable for now but not a
+// supported API: it may change or move without notice.
 package axon
 
 import (

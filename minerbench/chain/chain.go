@@ -3,6 +3,9 @@
 // writes, and serves the metagraph. A miner in another process reaches it over
 // a loopback gRPC channel (Serve and Dial); the host finds a miner's axon with
 // FindEndpoint, block by block, as Bittensor's QueryBenchmark did.
+//
+// It is an implementation detail of minerbench, importable for now but not a
+// supported API: it may change or move without notice.
 package chain
 
 import (

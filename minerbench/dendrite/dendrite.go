@@ -2,6 +2,9 @@
 // sends forward text queries to an axon over one reused gRPC connection,
 // times them, and maps every outcome to the return code the protocol
 // description (minerbench/wire/README.md) names.
+//
+// It is an implementation detail of minerbench, importable for now but not a
+// supported API: it may change or move without notice.
 package dendrite
 
 import (

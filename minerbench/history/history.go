@@ -16,6 +16,9 @@
 // the history is; Open validates the whole file first. The file is locked
 // while a Writer holds it, and is never left with a partial row: see Writer
 // for the exact guarantee.
+//
+// It is an implementation detail of minerbench, importable for now but not a
+// supported API: it may change or move without notice.
 package history
 
 import (

@@ -141,7 +141,7 @@ func TestCloseOnPluginShutdown(t *testing.T) {
 			raw, err := rpc.Dispense(contract.PluginName)
 			require.NoError(t, err)
 			c := raw.(contract.Controller)
-			started, err := c.Run(ctx, nil)
+			started, err := c.Start(ctx, nil)
 			require.NoError(t, err)
 			assert.NotEmpty(t, started.Endpoint)
 			if stopFirst {
@@ -185,7 +185,7 @@ func TestCloseOnStandaloneSignal(t *testing.T) {
 func TestCloseWhenHostIsGone(t *testing.T) {
 	m := newClosingMiner()
 	c := &controller{miner: m, log: slog.New(slog.DiscardHandler)}
-	_, err := c.Run(context.Background(), nil)
+	_, err := c.Start(context.Background(), nil)
 	require.NoError(t, err)
 	var polls atomic.Int32
 	getppid := func() int {

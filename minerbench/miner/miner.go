@@ -6,6 +6,8 @@
 // go-plugin is its author's to touch. Serve runs the miner as a plugin of
 // the benchmark host, or, started by hand, as a standalone axon. Package
 // minertest tests a Miner in-process.
+//
+// It is a supported API, for miner authors.
 package miner
 
 import (

@@ -19,6 +19,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/minerbench/minerbench/minerbench/internal/contract"
+	"github.com/minerbench/minerbench/minerbench/internal/settings"
 )
 
 // parentPollInterval is how often a plugin checks that its host is alive.
@@ -104,7 +105,7 @@ func watchParent(parent int, getppid func() int, stop func(context.Context) erro
 	}
 }
 
-// controller is the contract.Controller of a Miner: Run starts it, Stop
+// controller is the contract.Controller of a Miner: Start starts it, Stop
 // stops it.
 type controller struct {
 	miner Miner
@@ -119,8 +120,8 @@ func (c *controller) Info(context.Context) (contract.Info, error) {
 	return contract.Info{Name: c.miner.Name(), Defaults: defaults(c.miner)}, nil
 }
 
-// Run implements contract.Controller: it starts the miner.
-func (c *controller) Run(ctx context.Context, overrides map[string]string) (contract.Started, error) {
+// Start implements contract.Controller: it starts the miner.
+func (c *controller) Start(ctx context.Context, overrides map[string]string) (contract.Started, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.running != nil {
@@ -159,7 +160,7 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, log *slog.L
 	chainEndpoint := fs.String("chain", "", "host:port of a minerbench chain to register on (default: none)")
 	overrides := Settings{}
 	fs.Func("set", "override a setting, key=value (repeatable), e.g. -set nucleus.nhid=600", func(s string) error {
-		k, v, err := ParseAssignment(s)
+		k, v, err := settings.ParseAssignment(s)
 		if err == nil {
 			overrides[k] = v
 		}

@@ -105,32 +105,6 @@ func defaults(m Miner) Settings {
 	return s
 }
 
-// ParseAssignment reads one "key=value" override such as "nucleus.nhid=600".
-func ParseAssignment(s string) (key, value string, err error) {
-	key, value, ok := strings.Cut(s, "=")
-	key = strings.TrimSpace(key)
-	if !ok || key == "" || strings.ContainsAny(key, " \t") {
-		return "", "", fmt.Errorf("setting %q: want key=value with a dotted key, such as nucleus.nhid=600", s)
-	}
-	return key, value, nil
-}
-
-// Merge returns a copy of s overlaid with overrides, refusing any override
-// whose key s does not have, so that a typo is an error rather than a no-op.
-func (s Settings) Merge(overrides Settings) (Settings, error) {
-	out := maps.Clone(s)
-	if out == nil {
-		out = Settings{}
-	}
-	for _, k := range slices.Sorted(maps.Keys(overrides)) {
-		if _, ok := s[k]; !ok {
-			return nil, fmt.Errorf("unknown setting %q; known settings: %s", k, strings.Join(s.Keys(), ", "))
-		}
-		out[k] = overrides[k]
-	}
-	return out, nil
-}
-
 // Keys returns the keys of s in sorted order.
 func (s Settings) Keys() []string { return slices.Sorted(maps.Keys(s)) }
 

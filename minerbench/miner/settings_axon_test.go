@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/minerbench/minerbench/minerbench/axon"
+	"github.com/minerbench/minerbench/minerbench/internal/settings"
 )
 
 // TestAxonSettings checks that every axon.* setting reaches the axon's
@@ -29,7 +30,7 @@ func TestAxonSettings(t *testing.T) {
 		MaxClockSkew:            axon.DefaultMaxClockSkew,
 	}, c)
 
-	s, err := RuntimeDefaults().Merge(Settings{
+	merged, err := settings.Merge(RuntimeDefaults(), Settings{
 		KeyAxonCompression:         "deflate",
 		KeyAxonWorkers:             "3",
 		KeyAxonQueue:               "7",
@@ -45,6 +46,7 @@ func TestAxonSettings(t *testing.T) {
 		KeyAxonMaxClockSkew:        "7s",
 	})
 	require.NoError(t, err)
+	s := Settings(merged)
 	c, err = parseAxonSettings(s)
 	require.NoError(t, err)
 	assert.Equal(t, axon.Config{
@@ -66,9 +68,9 @@ func TestAxonSettings(t *testing.T) {
 		KeyAxonWriteTimeout:   "-1s",
 		KeyAxonMaxClockSkew:   "soon",
 	} {
-		bad, err := RuntimeDefaults().Merge(Settings{key: value})
+		bad, err := settings.Merge(RuntimeDefaults(), Settings{key: value})
 		require.NoError(t, err)
-		_, err = parseAxonSettings(bad)
+		_, err = parseAxonSettings(Settings(bad))
 		assert.ErrorContains(t, err, "setting "+key, "%s=%s", key, value)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/axon"
 	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/internal/settings"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
@@ -53,10 +54,11 @@ func start(ctx context.Context, m Miner, overrides Settings, log *slog.Logger) (
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s, err := defaults(m).Merge(overrides)
+	merged, err := settings.Merge(defaults(m), overrides)
 	if err != nil {
 		return nil, err
 	}
+	s := Settings(merged)
 	cfg, err := parseRuntimeSettings(s)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,8 @@
 // Float32s return slices over Data whenever the host's byte order and the
 // alignment allow it. This keeps a forward response to at most one copy
 // between the network and the []float32 a caller reads.
+//
+// It is a supported API, for miner authors.
 package tensor
 
 import (

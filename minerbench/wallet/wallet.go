@@ -5,6 +5,8 @@
 // Schnorrkel signatures in the "substrate" signing context, so a signature
 // made here verifies in Substrate, polkadot.js and Bittensor, and the other
 // way round.
+//
+// It is a supported API, for miner authors.
 package wallet
 
 import (

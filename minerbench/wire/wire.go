@@ -4,6 +4,9 @@
 // needs no protoc. README.md beside this file describes the protocol: what a
 // request and an answer hold, the signature, the return codes, the
 // msgpack-numpy layout and the limits minerbench's axon adds.
+//
+// It is an implementation detail of minerbench, importable for now but not a
+// supported API: it may change or move without notice.
 package wire
 
 //go:generate sh -c "protoc --plugin=protoc-gen-go=$(go tool -n protoc-gen-go) --plugin=protoc-gen-go-grpc=$(go tool -n protoc-gen-go-grpc) --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative bittensor.proto"

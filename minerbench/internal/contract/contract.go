@@ -45,15 +45,15 @@ type Started struct {
 	Endpoint string
 }
 
-// Controller is what the host can ask of a miner, the original's hooks: its
-// name and default config, run with a config, and stop.
+// Controller is what the host can ask of a miner: its name and its
+// settings with their defaults, to start with settings, and to stop.
 type Controller interface {
 	// Info returns the miner's name and its settings with their defaults.
 	Info(ctx context.Context) (Info, error)
-	// Run starts the miner with s, overrides of its default settings, and
+	// Start starts the miner with s, overrides of its default settings, and
 	// returns once its axon serves (and is announced on the chain, when one
 	// is set). A miner already running refuses with an error.
-	Run(ctx context.Context, s map[string]string) (Started, error)
+	Start(ctx context.Context, s map[string]string) (Started, error)
 	// Stop stops the running miner's axon gracefully; it does nothing when
 	// the miner is not running.
 	Stop(ctx context.Context) error
@@ -92,7 +92,7 @@ func (c *grpcClient) Info(ctx context.Context) (Info, error) {
 	return Info{Name: r.GetName(), Defaults: r.GetDefaults()}, nil
 }
 
-func (c *grpcClient) Run(ctx context.Context, s map[string]string) (Started, error) {
+func (c *grpcClient) Start(ctx context.Context, s map[string]string) (Started, error) {
 	r, err := c.stub.Run(ctx, &pluginpb.RunRequest{Settings: s})
 	if err != nil {
 		return Started{}, err
@@ -120,7 +120,7 @@ func (s *grpcServer) Info(ctx context.Context, _ *pluginpb.InfoRequest) (*plugin
 }
 
 func (s *grpcServer) Run(ctx context.Context, r *pluginpb.RunRequest) (*pluginpb.RunResponse, error) {
-	started, err := s.impl.Run(ctx, r.GetSettings())
+	started, err := s.impl.Start(ctx, r.GetSettings())
 	if err != nil {
 		return nil, err
 	}

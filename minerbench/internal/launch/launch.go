@@ -1,6 +1,9 @@
-// Package launch is the host's side of a miner plugin: it starts the plugin
-// binary, completes go-plugin's handshake, hands out its Controller, keeps
-// everything the miner writes, and stops it.
+// Package launch is the host's side of a miner plugin: it builds the plugin
+// binary, starts it, completes go-plugin's handshake, hands out its
+// Controller, keeps everything the miner writes, and stops it.
+//
+// Starter does all of a miner's start for a run: its log, its launch, the
+// merge of its settings (Overrides) and the wait for its axon on the chain.
 package launch
 
 import (
@@ -19,6 +22,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	pluginrunner "github.com/hashicorp/go-plugin/runner"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/minerbench/minerbench/minerbench/internal/contract"
 )
@@ -33,6 +38,14 @@ const logLines = 20
 const (
 	stopTimeout = 5 * time.Second
 	forceAfter  = 5 * time.Second
+)
+
+// Bounds of EndIfDying: the probe of the control channel, the wait for the
+// exit status, and how often the exit is checked.
+const (
+	controlProbeTimeout = 2 * time.Second
+	exitWait            = 10 * time.Second
+	exitPollInterval    = 20 * time.Millisecond
 )
 
 // defaultStartTimeout bounds the handshake when Launch's context has no
@@ -51,6 +64,13 @@ type Config struct {
 	// os.Stdout and os.Stderr once go-plugin's Serve has redirected them.
 	// Nothing is written to Log once Kill returns, or Launch fails.
 	Log io.Writer
+	// LogLimit, when positive, caps the bytes of the miner's lines written
+	// to Log. Past it, lines are dropped, after a marker line; when the
+	// miner stops, a last marker says how many were dropped and is followed
+	// by the last of them.
+	//
+	// A miner that floods its log cannot fill a disk.
+	LogLimit int64
 }
 
 // Process is a running miner plugin: a Controller over go-plugin's gRPC
@@ -95,7 +115,7 @@ func Launch(ctx context.Context, cfg Config) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launch miner %s: %w", cfg.Path, err)
 	}
-	p := &Process{runner: r, out: newOutput(logLines, cfg.Log)}
+	p := &Process{runner: r, out: newOutput(logLines, cfg.Log, cfg.LogLimit)}
 	for i := range p.streams {
 		p.streams[i] = &stream{out: p.out}
 	}
@@ -211,6 +231,34 @@ func (p *Process) end() {
 		s.flush()
 	}
 	p.out.detach()
+}
+
+// EndIfDying reports whether the process has ended or is ending, and then
+// makes sure it has ended: it may block for some 12 s and kill the process.
+//
+// A dead process breaks its axon's connections a moment before the host
+// reaps it, so a process not yet reaped is asked for its Info: if that
+// fails (other than by timing out: a busy miner is alive), the process is
+// ending. EndIfDying then waits for its exit status, which Explain reports,
+// and kills it if it does not exit.
+func (p *Process) EndIfDying() bool {
+	if p.Exited() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), controlProbeTimeout)
+	_, err := p.Info(ctx)
+	cancel()
+	if err == nil || status.Code(err) == codes.DeadlineExceeded {
+		return false
+	}
+	deadline := time.Now().Add(exitWait)
+	for !p.Exited() && time.Now().Before(deadline) {
+		time.Sleep(exitPollInterval)
+	}
+	if !p.Exited() {
+		p.Kill()
+	}
+	return true
 }
 
 // Explain adds how the process ended and its last log lines to err, when

@@ -39,7 +39,7 @@ func BenchmarkLaunchToFirstSuccess(b *testing.B) {
 		require.NoError(b, err)
 		// A fresh hotkey each time, so the chain cannot hand back the
 		// endpoint of the miner stopped in the previous iteration.
-		started, err := proc.Run(ctx, miner.Settings{
+		started, err := proc.Start(ctx, miner.Settings{
 			miner.KeyChainEndpoint: endpoint,
 			miner.KeyWalletHotkey:  fmt.Sprint("launch-", i),
 		})

@@ -147,7 +147,7 @@ func (o orphan) Info(context.Context) (contract.Info, error) {
 	return contract.Info{Name: "orphan", Defaults: map[string]string{"child": strconv.Itoa(o.child)}}, nil
 }
 
-func (orphan) Run(context.Context, map[string]string) (contract.Started, error) {
+func (orphan) Start(context.Context, map[string]string) (contract.Started, error) {
 	return contract.Started{}, errors.New("the orphan serves no axon")
 }
 
@@ -218,7 +218,7 @@ func TestRunRegistersAndServes(t *testing.T) {
 			for k, v := range tt.overrides {
 				overrides[k] = v
 			}
-			started, err := p.Run(ctx, overrides)
+			started, err := p.Start(ctx, overrides)
 			require.NoError(t, err)
 			assert.Equal(t, wallet.Mock("default/x").SS58(), started.Hotkey)
 
@@ -242,13 +242,13 @@ func TestRunRefusesUnknownSetting(t *testing.T) {
 	p := start(t, templateBin)
 	ctx, cancel := context.WithTimeout(context.Background(), endBound)
 	defer cancel()
-	_, err := p.Run(ctx, miner.Settings{"nucleus.nhdi": "8"})
+	_, err := p.Start(ctx, miner.Settings{"nucleus.nhdi": "8"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown setting "nucleus.nhdi"`)
 	assert.Contains(t, err.Error(), "nucleus.nhid", "the refusal lists the known settings")
 
 	// The refused run left nothing half-started: a good one still works.
-	_, err = p.Run(ctx, miner.Settings{"nucleus.nhid": "8"})
+	_, err = p.Start(ctx, miner.Settings{"nucleus.nhid": "8"})
 	require.NoError(t, err)
 }
 
@@ -256,7 +256,7 @@ func TestKillIsIdempotentAndReaps(t *testing.T) {
 	p := start(t, noopBin)
 	ctx, cancel := context.WithTimeout(context.Background(), endBound)
 	defer cancel()
-	_, err := p.Run(ctx, nil)
+	_, err := p.Start(ctx, nil)
 	require.NoError(t, err)
 	pid := p.Pid()
 	require.Positive(t, pid)
@@ -346,7 +346,7 @@ func TestFindEndpointGivesUp(t *testing.T) {
 			p := start(t, noopBin)
 			ctx, cancel := context.WithTimeout(context.Background(), endBound)
 			defer cancel()
-			started, err := p.Run(ctx, tt.overrides(endpoint))
+			started, err := p.Start(ctx, tt.overrides(endpoint))
 			require.NoError(t, err)
 
 			_, err = chain.FindEndpoint(ctx, ch, started.Hotkey, maxBlocks)
@@ -496,24 +496,33 @@ func killAtCleanup(t *testing.T, pid int) {
 // hangs must not hang the test.
 func launchBounded(t *testing.T, ctx context.Context, cfg launch.Config) (*launch.Process, error) {
 	t.Helper()
+	p, err := bounded(t, "Launch", func() (*launch.Process, error) { return launch.Launch(ctx, cfg) })
+	if p != nil {
+		t.Cleanup(p.Kill)
+	}
+	return p, err
+}
+
+// bounded returns what f returns, or fails the test if f, called name, has
+// not returned within endBound.
+func bounded[T any](t *testing.T, name string, f func() (T, error)) (T, error) {
+	t.Helper()
 	type result struct {
-		p   *launch.Process
+		v   T
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		p, err := launch.Launch(ctx, cfg)
-		done <- result{p, err}
+		v, err := f()
+		done <- result{v, err}
 	}()
 	select {
 	case r := <-done:
-		if r.p != nil {
-			t.Cleanup(r.p.Kill)
-		}
-		return r.p, r.err
+		return r.v, r.err
 	case <-time.After(endBound):
-		t.Fatalf("Launch did not return within %v", endBound)
-		return nil, nil
+		t.Fatalf("%s did not return within %v", name, endBound)
+		var zero T
+		return zero, nil
 	}
 }
 

@@ -2,6 +2,7 @@ package launch
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -9,15 +10,22 @@ import (
 
 // output collects everything a miner writes, from each of its streams, as
 // whole lines: it keeps the last n for error messages and copies each to
-// log until detached.
+// log until detached, up to limit bytes when limit is positive.
 type output struct {
 	mu    sync.Mutex
 	n     int
 	lines []string
 	log   io.Writer
+
+	limit   int64
+	written int64 // bytes of lines written to log
+	dropped int   // lines dropped past limit
+	lost    int64 // their bytes
 }
 
-func newOutput(n int, log io.Writer) *output { return &output{n: n, log: log} }
+func newOutput(n int, log io.Writer, limit int64) *output {
+	return &output{n: n, log: log, limit: limit}
+}
 
 // line takes one whole line, without its newline.
 func (o *output) line(l []byte) {
@@ -27,15 +35,34 @@ func (o *output) line(l []byte) {
 	if len(o.lines) > o.n {
 		o.lines = o.lines[len(o.lines)-o.n:]
 	}
-	if o.log != nil {
-		_, _ = o.log.Write(append(l[:len(l):len(l)], '\n'))
+	if o.log == nil {
+		return
 	}
+	size := int64(len(l)) + 1
+	if o.limit > 0 && (o.dropped > 0 || o.written+size > o.limit) {
+		if o.dropped == 0 {
+			fmt.Fprintf(o.log, "=== minerbench: the miner's log reached its limit of %d bytes (-mb.log-limit): its further lines are dropped\n", o.limit)
+		}
+		o.dropped++
+		o.lost += size
+		return
+	}
+	o.written += size
+	_, _ = o.log.Write(append(l[:len(l):len(l)], '\n'))
 }
 
 // detach stops the copies to log; nothing is written to it once it returns.
+// When lines were dropped, it first writes how many and the last of them.
 func (o *output) detach() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.log != nil && o.dropped > 0 {
+		last := o.lines[len(o.lines)-min(o.dropped, len(o.lines)):]
+		fmt.Fprintf(o.log, "=== minerbench: dropped %d lines (%d bytes) of the miner's log past its limit; the last %d of them:\n", o.dropped, o.lost, len(last))
+		for _, l := range last {
+			fmt.Fprintln(o.log, l)
+		}
+	}
 	o.log = nil
 }
 

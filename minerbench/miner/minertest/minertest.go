@@ -2,6 +2,8 @@
 // helpers test a plugin without building it: Start serves the miner's axon
 // on 127.0.0.1 and dials it with a real dendrite, so that a test queries it
 // over the wire protocol, signature and all.
+//
+// It is a supported API, for miner authors.
 package minertest
 
 import (

@@ -87,7 +87,7 @@ func writePids(tb testing.TB) {
 		return
 	}
 	var lines strings.Builder
-	for _, m := range minerbench.Miners() {
+	for _, m := range minerbench.Targets() {
 		if pid := m.Pid(); pid > 0 {
 			fmt.Fprintln(&lines, pid)
 		}

@@ -100,7 +100,7 @@ func writePids(tb testing.TB) {
 		tb.Skipf("%s is not set", envPids)
 	}
 	var lines strings.Builder
-	for _, m := range minerbench.Miners() {
+	for _, m := range minerbench.Targets() {
 		if err := m.Err(); err != nil {
 			tb.Fatal(err)
 		}

@@ -20,12 +20,11 @@ import (
 // settings returns the defaults overridden by kv pairs.
 func settings(t *testing.T, kv ...string) miner.Settings {
 	t.Helper()
-	over := miner.Settings{}
+	s := Defaults()
 	for i := 0; i+1 < len(kv); i += 2 {
-		over[kv[i]] = kv[i+1]
+		require.Contains(t, s, kv[i], "a setting the miner has")
+		s[kv[i]] = kv[i+1]
 	}
-	s, err := Defaults().Merge(over)
-	require.NoError(t, err)
 	return s
 }
 

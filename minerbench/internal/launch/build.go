@@ -1,25 +1,41 @@
-package minerbench
+package launch
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 )
 
-// buildDirPrefix starts the name of the directory, in os.TempDir(), that a
+// Build builds the miner name's plugin binary from its Go package pkg into
+// dir and returns the binary's path.
+//
+// It runs one go build (the build cache makes repeats fast), with the go
+// command on PATH: go test puts its own toolchain's first.
+func Build(ctx context.Context, dir, name, pkg string) (string, error) {
+	out := filepath.Join(dir, name)
+	if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build miner %s (%s): %w\n%s", name, pkg, err, msg)
+	}
+	return out, nil
+}
+
+// BuildDirPrefix starts the name of the directory, in os.TempDir(), that a
 // run builds its miners in; the pid of the process that owns it follows. A
 // run stopped without a chance to clean up (a SIGKILL, a crash, a test
 // timeout) leaves it behind, and the next run removes it.
-const buildDirPrefix = "minerbench-miners-"
+const BuildDirPrefix = "minerbench-miners-"
 
-// newBuildDir removes the build directories whose owner has ended, then
-// makes this process's.
-func newBuildDir() (string, error) {
+// NewBuildDir makes the directory this process builds its miners in, after
+// removing the build directories whose owner process has ended.
+func NewBuildDir() (string, error) {
 	removeOrphanBuildDirs(os.TempDir())
-	return os.MkdirTemp("", buildDirPrefix+strconv.Itoa(os.Getpid())+"-")
+	return os.MkdirTemp("", BuildDirPrefix+strconv.Itoa(os.Getpid())+"-")
 }
 
 // removeOrphanBuildDirs removes the build directories in dir whose owner
@@ -27,7 +43,7 @@ func newBuildDir() (string, error) {
 func removeOrphanBuildDirs(dir string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), buildDirPrefix)
+		rest, ok := strings.CutPrefix(e.Name(), BuildDirPrefix)
 		if !ok || !e.IsDir() {
 			continue
 		}
