@@ -131,21 +131,22 @@ func TestBenchmarkOutputContract(t *testing.T) {
 	}
 }
 
-// flakyExample is the README's example of the flaky miner, as written there.
+// flakyExample is the example of the flaky miner in docs/miners.md, as
+// written there.
 const flakyExample = `go test -run '^$' -bench . -benchtime 20x -mb.miners flaky \
     -mb.set flaky:flaky.code=NucleusFull -mb.set flaky:flaky.every=4`
 
-// TestFlakyExample runs the README's flaky example with the go command, as a
+// TestFlakyExample runs the docs' flaky example with the go command, as a
 // user would, its histories sent to a temporary directory: only the optional
 // flaky miner runs, and each benchmark reports the 75.00 success-% the
-// README promises, from 5 NucleusFull answers in every 20 queries.
+// page promises, from 5 NucleusFull answers in every 20 queries.
 func TestFlakyExample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the flaky miner")
 	}
-	readme, err := os.ReadFile("README.md")
+	doc, err := os.ReadFile("docs/miners.md")
 	require.NoError(t, err)
-	require.Contains(t, string(readme), flakyExample, "the README's example is not the one tested here")
+	require.Contains(t, string(doc), flakyExample, "the example in docs/miners.md is not the one tested here")
 
 	args := strings.Fields(strings.NewReplacer(`\`, "", "'", "").Replace(flakyExample))
 	results := filepath.Join(t.TempDir(), "results")
