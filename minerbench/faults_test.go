@@ -24,6 +24,7 @@ import (
 	"golang.org/x/perf/benchfmt"
 
 	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/internal/load"
 	"github.com/minerbench/minerbench/minerbench/internal/proctest"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
@@ -539,8 +540,8 @@ func runFaultsBuilding(t *testing.T, bin string, args ...string) (*lifeRun, stri
 // testFaultDiskFull runs the bench file against an axon in this process
 // (-mb.endpoint), with its file size limit (RLIMIT_FSIZE) a little above the
 // history an earlier run left: the first write of the run's rows fails.
-// The benchmark stops at that write, failing with its error, after exactly
-// the queries whose rows it held, and leaves the old history byte for byte.
+// The benchmark stops at that write, failing with its error, within a
+// buffer of queries, and leaves the old history byte for byte.
 func testFaultDiskFull(t *testing.T, bin, miners string) {
 	var calls atomic.Int64
 	addr := serveAxon(t, "disk", func(_ context.Context, in tensor.Tensor) (tensor.Tensor, error) {
@@ -568,7 +569,10 @@ func testFaultDiskFull(t *testing.T, bin, miners string) {
 	assert.Contains(t, out, "--- FAIL: BenchmarkFaults/miner=remote/batch=2/block=4/conc=1\n")
 	assert.Contains(t, out, "stopped at the first failed write of the history: history: write "+path+": ")
 	assert.Contains(t, out, "file too large")
-	assert.Equal(t, int64(warmupQueries+flushEvery), calls.Load(), "no query after the failed write of the first %d rows", flushEvery)
+	// The first write holds at most a buffer of rows (fewer when the
+	// buffer was written for its age); the worker may have sent one query
+	// more before it saw the write fail.
+	assert.LessOrEqual(t, calls.Load(), int64(warmupQueries+load.FlushEvery+1), "no query after the failed write of the first rows")
 	after, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, string(before), string(after), "the old history is intact")
