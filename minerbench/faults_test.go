@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -76,6 +77,7 @@ func TestFaults(t *testing.T) {
 	t.Run("crash under concurrency", func(t *testing.T) { t.Parallel(); testFaultCrashConcurrent(t, bin, miners) })
 	t.Run("registration", func(t *testing.T) { t.Parallel(); testFaultRegistration(t, bin, miners) })
 	t.Run("interrupt", func(t *testing.T) { t.Parallel(); testFaultInterrupt(t, bin, miners) })
+	t.Run("killed while querying", func(t *testing.T) { t.Parallel(); testFaultKilledWhileQuerying(t, bin, miners) })
 	t.Run("interrupt while starting", func(t *testing.T) { t.Parallel(); testFaultInterruptStart(t, bin) })
 	t.Run("killed while starting", func(t *testing.T) { t.Parallel(); testFaultKilledWhileStarting(t, bin) })
 	t.Run("start timeout", func(t *testing.T) { t.Parallel(); testFaultStartTimeout(t, bin, miners) })
@@ -404,6 +406,36 @@ func testFaultInterrupt(t *testing.T, bin, miners string) {
 	}
 	for _, pid := range pids {
 		assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "miner pid %d was not stopped and reaped", pid)
+	}
+}
+
+// testFaultKilledWhileQuerying SIGKILLs a run in the middle of its
+// benchmark of a slow miner, which answers a query every 2 s: the history
+// keeps every query answered before the last one the miner logged, each
+// answered at least 2 s before the kill, though they are far fewer than a
+// buffer of rows. Before rows were also written by age, such a run left none.
+func testFaultKilledWhileQuerying(t *testing.T, bin, miners string) {
+	const latency = 2 * time.Second
+	const timed = 3 // timed queries the miner answers before the kill
+	r := runFaults(t, bin, miners, "-test.benchtime", "100000x", "-mb.miners", "flaky", "-mb.debug",
+		"-mb.set", "flaky:flaky.latency="+latency.String(), "-mb.set", "flaky:flaky.log=true")
+	pids := r.waitPids(t)
+	r.waitStderr(t, fmt.Sprintf("flaky: query %d: Success\n", warmupQueries+timed))
+	// The miner logs each answer just before it sends it; the last one
+	// logged may be answered an instant before the kill, every earlier one
+	// was answered at least one latency before it.
+	answered := len(regexp.MustCompile(`flaky: query \d+: Success\n`).FindAllString(r.stderr.String(), -1))
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
+	r.waitEnd(t)
+	assertAllGone(t, pids)
+
+	rows := readRows(t, r.results, "flaky")
+	t.Logf("%d queries answered (%d of them warm-up), %d rows", answered, warmupQueries, len(rows))
+	assert.GreaterOrEqual(t, len(rows), answered-1-warmupQueries, "rows of the queries answered a latency before the kill")
+	assert.LessOrEqual(t, len(rows), answered+1-warmupQueries, "rows of queries answered")
+	for i, row := range rows {
+		assert.Equal(t, wire.ReturnCode_Success, row.Code, "row %d", i)
+		assert.GreaterOrEqual(t, row.Latency, latency, "row %d", i)
 	}
 }
 
