@@ -34,14 +34,15 @@ const (
 type Load struct {
 	// Batch and Block give the token batch shape [Batch, Block].
 	Batch, Block int
-	// Conc is the number of concurrent workers (the original's n_processes);
-	// zero means 1.
+	// Conc is the number of concurrent workers (n_processes of Bittensor
+	// 2.0.4's QueryBenchmark); zero means 1.
 	Conc int
 	// Delay is the pause each worker makes after each query.
 	Delay time.Duration
 	// Rate, when positive, runs an open loop: queries are sent at Rate per
 	// second on a fixed schedule by the Conc workers, and latency is
-	// measured from each query's intended send time (see openloop.go).
+	// measured from each query's intended send time (see openloop.go and
+	// package load).
 	// Zero runs the closed loop.
 	Rate float64
 	// History is the CSV file name (without .csv) under the miner's results
@@ -49,8 +50,8 @@ type Load struct {
 	History string
 }
 
-// Standard returns the load the -mb.* flags set, the original's
-// run_standard_benchmark.
+// Standard returns the load the -mb.* flags set, as QueryBenchmark's
+// run_standard_benchmark did.
 func Standard() Load {
 	c := configOrDefault()
 	return Load{Batch: c.Batch, Block: c.Block, Conc: c.Conc, Delay: c.Delay, Rate: c.Rate}
@@ -93,14 +94,18 @@ func (l Load) normalize() (Load, error) {
 }
 
 // Bench runs load against every miner Run started, one sub-benchmark per
-// miner named miner=NAME/batch=B/block=S/conc=C (and /rate=R with a Rate).
-// Each sub-benchmark runs b.N queries (-benchtime 100x is the original's
-// n_calls 100), appends every query to the miner's CSV history, reports
-// queries/s, success-%, p50-ns, p90-ns, p99-ns and MB/s (an open loop adds
-// p99-uncorrected-ns, late-% and dropped-%), appends the original's analysis to
-// analysis.txt beside the history and logs a one-line summary. A failed
-// query is a record with its return code; only a harness fault (such as a
-// failed history write) or a miner that is gone fails the benchmark.
+// miner.
+//
+// Each sub-benchmark is named miner=NAME/batch=B/block=S/conc=C (and
+// /rate=R with a Rate) and runs b.N queries (-benchtime 100x is n_calls 100
+// of Bittensor 2.0.4's QueryBenchmark). It appends every query to the
+// miner's CSV history, reports queries/s, success-%, p50-ns, p90-ns, p99-ns
+// and MB/s (an open loop adds p99-uncorrected-ns, late-% and dropped-%),
+// appends QueryBenchmark's analysis to analysis.txt beside the history and
+// logs a one-line summary. A failed query is a record with its return code;
+// only a harness fault (such as a failed history write) or a miner that is
+// gone fails the benchmark. A run in which no query succeeded is warned of,
+// and fails with -mb.fail-on-no-success.
 func Bench(b *testing.B, load Load) {
 	b.Helper()
 	h, load := benchSetup(b, load)
@@ -367,8 +372,8 @@ func makeTokenBatches(batch, block int) []tensor.Tensor {
 	return out
 }
 
-// callsRequested returns N of -test.benchtime Nx (the original's n_calls), or
-// 0 when the run is bounded by time instead.
+// callsRequested returns N of -test.benchtime Nx (QueryBenchmark's
+// n_calls), or 0 when the run is bounded by time instead.
 func callsRequested() int {
 	f := flag.Lookup("test.benchtime")
 	if f == nil {
