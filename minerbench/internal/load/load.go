@@ -60,10 +60,14 @@ type Outcome struct {
 }
 
 // Extra is what a protocol may tell about an answer beside its code and
-// latency. Each zero field means "not told"; Stats sums only what was told.
+// latency.
+//
+// The 2.0.x protocol tells none of it; an HTTP synapse client fills what
+// its answer tells. Each zero field means "not told": Stats sums only what
+// was told, and the harness reports a figure only when some answer told it.
 type Extra struct {
 	// Server is the server's own processing time, as a response header
-	// reports it.
+	// reports it (an HTTP synapse's bt_header_axon_process_time).
 	Server time.Duration
 	// FirstByte is the time from the send to the first byte of a streamed
 	// answer.
