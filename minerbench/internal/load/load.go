@@ -252,8 +252,8 @@ func WarmUp(ctx context.Context, clients []Client, n int, timeout time.Duration)
 // says, and writes their records to sink; it returns once every worker has
 // ended. It stops early once ctx ends (a query cut by that is not
 // recorded), src says the server is gone, or a write to sink fails: the
-// first such error is returned. Worker i numbers its queries from i, as
-// WarmUp numbered its own.
+// first such error is returned. Worker i numbers its queries i, i+1, …, so
+// that the workers start on different inputs.
 func Run(ctx context.Context, cfg Config, clients []Client, src Source, sink Sink) (*Stats, error) {
 	if err := cfg.check(len(clients)); err != nil {
 		return nil, err

@@ -511,3 +511,30 @@ func TestRecordingMemoryBounded(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkLoop measures what the loops cost per query beside the client:
+// a client that answers at once, a sink that keeps nothing.
+func BenchmarkLoop(b *testing.B) {
+	for _, loop := range []struct {
+		name string
+		rate float64
+	}{{"closed", 0}, {"open", 1e9}} {
+		b.Run(loop.name, func(b *testing.B) {
+			b.ReportAllocs()
+			c := &fakeClient{answer: func(context.Context, int64, int) Outcome { return ok() }}
+			_, err := Run(b.Context(), Config{Timeout: time.Minute, Rate: loop.rate}, c.clients(1), loopSource{b}, discard{})
+			require.NoError(b, err)
+		})
+	}
+}
+
+// loopSource hands out b.Loop's queries.
+type loopSource struct{ b *testing.B }
+
+func (s loopSource) Next() bool      { return s.b.Loop() }
+func (loopSource) Gone(Outcome) bool { return false }
+
+// discard is a Sink that keeps nothing.
+type discard struct{}
+
+func (discard) Write([]Record) error { return nil }
