@@ -57,6 +57,10 @@ func benchDrops(b *testing.B, results string) {
 // behind by at least 19 ms a query, so queries whose timeout passes before it
 // is free are dropped. Every scheduled query is still in the history once,
 // the dropped ones as Timeout with their wait.
+//
+// Package load's tests cover the open loop itself; this one runs it under
+// a real b.Loop and checks what the benchmark reports of it: dropped-% and
+// late-% as percentages of the scheduled queries, the achieved rate.
 func TestOpenLoopDrops(t *testing.T) {
 	const n = 100
 	dir := t.TempDir()
