@@ -125,7 +125,7 @@ func TestBenchmarkOutputContract(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(printed, analysis), "stdout names %s once:\n%s", analysis, printed)
 		for _, name := range names {
 			assert.Contains(t, string(text), "=== Benchmark"+name+"\n")
-			assert.Regexp(t, `--- BENCH: Benchmark`+regexp.QuoteMeta(name)+`-\d+\n\s+\w+\.go:\d+: 5 queries: QPS [0-9.]+ \(1/mean\(time\), as the original\), success 1, p50 `, printed)
+			assert.Regexp(t, `--- BENCH: Benchmark`+regexp.QuoteMeta(name)+`-\d+\n\s+\w+\.go:\d+: 5 queries: QPS [0-9.]+ \(1/mean\(time\), as QueryBenchmark computed it\), success 1, p50 `, printed)
 		}
 		assert.Equal(t, len(names), strings.Count(string(text), "\ndescribe() "), "one analysis per result")
 	}

@@ -32,6 +32,14 @@ func (a alerter) fatal(err error) {
 	}
 }
 
+// warn tells the terminal msg, a warning about a run that goes on; the
+// benchmark's log has it already.
+func (a alerter) warn(msg string) {
+	if a.tty != nil {
+		io.WriteString(a.tty, "minerbench: WARNING: "+msg+"\n")
+	}
+}
+
 // failed tells the terminal that the run ended with status code, naming the
 // benchmarks that failed, when known. Stderr has the failures' own output
 // already.

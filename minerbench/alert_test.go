@@ -2,13 +2,21 @@ package minerbench
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/minerbench/minerbench/minerbench/axon"
+	"github.com/minerbench/minerbench/minerbench/tensor"
+	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // TestOpenTerminal checks when alerts also go to the terminal: when stderr
@@ -95,4 +103,66 @@ func TestBenchNotesFailures(t *testing.T) {
 	require.Error(t, res.Err, res.Output)
 	assert.Contains(t, res.Output, "broken on purpose")
 	assert.Contains(t, res.Output, `failed benchmarks: ["BenchmarkInChild/miner=broken/batch=1/block=1/conc=1" "BenchmarkInChild/miner=skipped/batch=1/block=1/conc=1"]`)
+}
+
+// benchNoSuccess is the body of TestNoSuccess: a miner that refuses every
+// query, its terminal a file under results; with fail, as with
+// -mb.fail-on-no-success.
+func benchNoSuccess(b *testing.B, results string, fail bool) {
+	refuse := func(context.Context, tensor.Tensor) (tensor.Tensor, error) {
+		return tensor.Tensor{}, &axon.CodeError{Code: wire.ReturnCode_NucleusFull, Message: "busy"}
+	}
+	h, m := inProcess(b, results, "refusing", 10*time.Second, refuse)
+	h.cfg.FailOnNoSuccess = fail
+	tty, err := os.Create(filepath.Join(results, "tty"))
+	require.NoError(b, err)
+	defer tty.Close()
+	h.alert.tty = tty
+	benchLoad(b, h, m, Load{Batch: 1, Block: 1})
+}
+
+// TestNoSuccess runs a benchmark in which no query succeeds: it says so in
+// its log and on the terminal, with the codes the queries got, and keeps
+// its result; with -mb.fail-on-no-success it fails.
+func TestNoSuccess(t *testing.T) {
+	const n = 5
+	const want = "NO QUERY SUCCEEDED: 5 queries, 5 NucleusFull (is -mb.timeout=10s long enough? the miner's log may say why)"
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fail=%t", fail), func(t *testing.T) {
+			dir := t.TempDir()
+			body := "no-success"
+			if fail {
+				body = "no-success-fail"
+			}
+			res := benchInChild(t, body, n, dir)
+			assert.Contains(t, res.Output, want)
+			tty, err := os.ReadFile(filepath.Join(dir, "tty"))
+			require.NoError(t, err)
+			assert.Equal(t, "minerbench: WARNING: BenchmarkInChild: "+want+"\n", string(tty))
+			if !fail {
+				require.NoError(t, res.Err, res.Output)
+				assert.Equal(t, n, res.N, "the result is kept")
+				assert.Equal(t, 0.0, res.Metrics["success-%"])
+				return
+			}
+			require.Error(t, res.Err, res.Output)
+			assert.Contains(t, res.Output, want+"; failing, as -mb.fail-on-no-success asks")
+			assert.Zero(t, res.N, "no result line")
+		})
+	}
+}
+
+// TestNoSuccessFlag checks -mb.fail-on-no-success: off by default, set by
+// the flag, and described in -h.
+func TestNoSuccessFlag(t *testing.T) {
+	c := defaultConfig()
+	assert.False(t, c.FailOnNoSuccess)
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	var help bytes.Buffer
+	fs.SetOutput(&help)
+	c.registerFlags(fs)
+	require.NoError(t, fs.Parse([]string{"-mb.fail-on-no-success"}))
+	assert.True(t, c.FailOnNoSuccess)
+	fs.PrintDefaults()
+	assert.Contains(t, help.String(), "-mb.fail-on-no-success\n    \tfail a benchmark in which no query succeeded (for CI)")
 }

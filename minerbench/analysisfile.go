@@ -16,13 +16,16 @@ import (
 // analysis of every result of the latest run that benchmarked its miner.
 const analysisName = "analysis.txt"
 
-// writeAnalysis appends the full analysis of run, the original's
-// print_query_analysis and what it printed before the queries, to
+// writeAnalysis appends the full analysis of run to
 // analysis.txt beside the history at historyPath, starting that file afresh
-// at its first use by this process. It logs a one-line summary, which names
-// the file the first time: a benchmark's log is the one channel go test
-// shows without -v that cannot break a result line (benchstat ignores it).
-func (h *harness) writeAnalysis(b *testing.B, run *queryRun, historyPath string, wall time.Duration) error {
+// at its first use by this process, and logs a one-line summary.
+//
+// The analysis is what Bittensor 2.0.4's QueryBenchmark printed: its
+// print_query_analysis and what it printed before the queries. The summary
+// names the file the first time: a benchmark's log is the one channel go
+// test shows without -v that cannot break a result line (benchstat ignores
+// it).
+func (h *harness) writeAnalysis(b *testing.B, run *benchRun, historyPath string, wall time.Duration) error {
 	dir := filepath.Dir(historyPath)
 	path := filepath.Join(dir, analysisName)
 	h.historyMu.Lock()
@@ -38,7 +41,7 @@ func (h *harness) writeAnalysis(b *testing.B, run *queryRun, historyPath string,
 		strconv.FormatFloat(history.UnixSeconds(info.Start), 'f', -1, 64), info.Start.UTC().Format(time.RFC3339Nano))
 	fmt.Fprintf(&text, "Running:\n\tqueries: %d\n\tbatch size: %d\n\tblock_length: %d\n\tn_processes: %d\n",
 		s.Count(), info.BatchSize, info.BlockSize, info.NProcesses)
-	if run.open != nil {
+	if run.stats.Open != nil {
 		run.printOpenLoop(&text, wall)
 	}
 	if err := s.Print(&text, wall); err != nil {
@@ -62,7 +65,7 @@ func (h *harness) writeAnalysis(b *testing.B, run *queryRun, historyPath string,
 		return fmt.Errorf("analysis: %w", err)
 	}
 
-	line := fmt.Sprintf("%d queries: QPS %.2f (1/mean(time), as the original), success %.4g, p50 %v",
+	line := fmt.Sprintf("%d queries: QPS %.2f (1/mean(time), as QueryBenchmark computed it), success %.4g, p50 %v",
 		s.Count(), s.QPS(), s.SuccessRate(), s.Latency().Quantile(0.5))
 	if first {
 		line += "; full analysis of each result in " + path

@@ -1,7 +1,6 @@
 package minerbench
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,14 +9,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/analysis"
-	"github.com/minerbench/minerbench/minerbench/dendrite"
 	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/internal/load"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
@@ -27,9 +25,8 @@ const DefaultHistory = "queries"
 
 // Warm-up and batching constants of the query loop.
 const (
-	warmupQueries = 3   // per worker, before the timed region, not recorded
-	tokenBatches  = 8   // distinct token batches cycled through
-	flushEvery    = 256 // records a worker buffers before writing them out
+	warmupQueries = 3 // per worker, before the timed region, not recorded
+	tokenBatches  = 8 // distinct token batches cycled through
 )
 
 // Load says how to query a miner: the shape of each token batch, how many
@@ -37,14 +34,15 @@ const (
 type Load struct {
 	// Batch and Block give the token batch shape [Batch, Block].
 	Batch, Block int
-	// Conc is the number of concurrent workers (the original's n_processes);
-	// zero means 1.
+	// Conc is the number of concurrent workers (n_processes of Bittensor
+	// 2.0.4's QueryBenchmark); zero means 1.
 	Conc int
 	// Delay is the pause each worker makes after each query.
 	Delay time.Duration
 	// Rate, when positive, runs an open loop: queries are sent at Rate per
 	// second on a fixed schedule by the Conc workers, and latency is
-	// measured from each query's intended send time (see openloop.go).
+	// measured from each query's intended send time (see openloop.go and
+	// package load).
 	// Zero runs the closed loop.
 	Rate float64
 	// History is the CSV file name (without .csv) under the miner's results
@@ -52,8 +50,8 @@ type Load struct {
 	History string
 }
 
-// Standard returns the load the -mb.* flags set, the original's
-// run_standard_benchmark.
+// Standard returns the load the -mb.* flags set, as QueryBenchmark's
+// run_standard_benchmark did.
 func Standard() Load {
 	c := configOrDefault()
 	return Load{Batch: c.Batch, Block: c.Block, Conc: c.Conc, Delay: c.Delay, Rate: c.Rate}
@@ -96,14 +94,18 @@ func (l Load) normalize() (Load, error) {
 }
 
 // Bench runs load against every miner Run started, one sub-benchmark per
-// miner named miner=NAME/batch=B/block=S/conc=C (and /rate=R with a Rate).
-// Each sub-benchmark runs b.N queries (-benchtime 100x is the original's
-// n_calls 100), appends every query to the miner's CSV history, reports
-// queries/s, success-%, p50-ns, p90-ns, p99-ns and MB/s (an open loop adds
-// p99-uncorrected-ns, late-% and dropped-%), appends the original's analysis to
-// analysis.txt beside the history and logs a one-line summary. A failed
-// query is a record with its return code; only a harness fault (such as a
-// failed history write) or a miner that is gone fails the benchmark.
+// miner.
+//
+// Each sub-benchmark is named miner=NAME/batch=B/block=S/conc=C (and
+// /rate=R with a Rate) and runs b.N queries (-benchtime 100x is n_calls 100
+// of Bittensor 2.0.4's QueryBenchmark). It appends every query to the
+// miner's CSV history, reports queries/s, success-%, p50-ns, p90-ns, p99-ns
+// and MB/s (an open loop adds p99-uncorrected-ns, late-% and dropped-%),
+// appends QueryBenchmark's analysis to analysis.txt beside the history and
+// logs a one-line summary. A failed query is a record with its return code;
+// only a harness fault (such as a failed history write) or a miner that is
+// gone fails the benchmark. A run in which no query succeeded is warned of,
+// and fails with -mb.fail-on-no-success.
 func Bench(b *testing.B, load Load) {
 	b.Helper()
 	h, load := benchSetup(b, load)
@@ -154,16 +156,15 @@ func (h *harness) run(b *testing.B, m *Target, load Load) {
 	}
 }
 
-// bench is one sub-benchmark: b.N queries of load against m.
-func (h *harness) bench(b *testing.B, m *Target, load Load) {
+// bench is one sub-benchmark: b.N queries of ld against m.
+func (h *harness) bench(b *testing.B, m *Target, ld Load) {
 	if err := m.Err(); err != nil {
 		b.Fatal(err)
 	}
 	if h.ctx.Err() != nil {
 		b.Fatal(errInterrupted)
 	}
-	inputs := makeTokenBatches(load.Batch, load.Block)
-	path := h.historyPath(m, load)
+	path := h.historyPath(m, ld)
 	w, err := h.openHistory(path)
 	if err != nil {
 		b.Fatal(err)
@@ -172,17 +173,23 @@ func (h *harness) bench(b *testing.B, m *Target, load Load) {
 	if torn := w.TornLine(); torn != "" {
 		b.Logf("history %s: cut its partial last row %q, left by a run that died while writing it", path, torn)
 	}
-
-	clients, err := m.clients(h.ctx, load.Conc)
+	dendrites, err := m.clients(h.ctx, ld.Conc)
 	if err != nil {
 		b.Fatal(err)
 	}
-	run := &queryRun{h: h, m: m, load: load, inputs: inputs, clients: clients, w: w, summary: &analysis.Summary{}}
-	run.warmUp()
-	run.info = history.RunInfo{NProcesses: load.Conc, NCalls: callsRequested(), BatchSize: load.Batch, BlockSize: load.Block, WorldSize: 1, Start: time.Now()}
-	run.loop(b)
+	clients := dendriteClients(dendrites, makeTokenBatches(ld.Batch, ld.Block))
+	load.WarmUp(h.ctx, clients, warmupQueries, h.cfg.Timeout)
+
+	run := &benchRun{load: ld, timeout: h.cfg.Timeout, summary: &analysis.Summary{},
+		info: history.RunInfo{NProcesses: ld.Conc, NCalls: callsRequested(), BatchSize: ld.Batch, BlockSize: ld.Block, WorldSize: 1, Start: time.Now()}}
+	var done atomic.Int64
+	progress := newProgress(m.Name, &done)
+	cfg := load.Config{Delay: ld.Delay, Rate: ld.Rate, Timeout: h.cfg.Timeout, Start: run.info.Start, Progress: &done}
+	run.stats, err = load.Run(h.ctx, cfg, clients, &benchSource{b: b, m: m}, &historySink{w: w, info: run.info, summary: run.summary})
+	b.StopTimer()
+	progress.stop()
 	wall := time.Since(run.info.Start)
-	if err := run.writeErr(); err != nil {
+	if err != nil {
 		b.Fatal(err)
 	}
 	if err := w.Commit(); err != nil {
@@ -194,13 +201,11 @@ func (h *harness) bench(b *testing.B, m *Target, load Load) {
 	if err := m.Err(); err != nil {
 		b.Fatal(err)
 	}
-	report(b, run.summary, wall, load)
-	if load.Rate > 0 {
-		run.reportOpenLoop(b, wall)
-	}
+	run.report(b, wall)
 	if err := h.writeAnalysis(b, run, path, wall); err != nil {
 		b.Fatal(err)
 	}
+	h.checkSuccess(b, run)
 }
 
 // historyPath returns the file of the load's history of m.
@@ -222,13 +227,32 @@ func (h *harness) openHistory(path string) (*history.Writer, error) {
 	return w, err
 }
 
+// benchRun is what one sub-benchmark's query loop leaves to report.
+type benchRun struct {
+	load    Load
+	timeout time.Duration
+	info    history.RunInfo   // the run's settings and start
+	summary *analysis.Summary // of every record written
+	stats   *load.Stats
+}
+
+// report reports the contract's metrics for the run, the open loop's when
+// it was one, and the protocol's extras when it told any.
+func (r *benchRun) report(b *testing.B, wall time.Duration) {
+	report(b, r.summary, wall, r.load)
+	if o := r.stats.Open; o != nil {
+		reportOpenLoop(b, o, wall)
+	}
+	reportExtras(b, r.stats)
+}
+
 // report prints the contract's metrics for one run.
-func report(b *testing.B, s *analysis.Summary, wall time.Duration, load Load) {
+func report(b *testing.B, s *analysis.Summary, wall time.Duration, ld Load) {
 	n := s.Count()
 	if n == 0 || wall <= 0 {
 		return
 	}
-	b.SetBytes(int64(load.Batch) * int64(load.Block) * (8 + 4*wire.NetworkDim))
+	b.SetBytes(int64(ld.Batch) * int64(ld.Block) * (8 + 4*wire.NetworkDim))
 	b.ReportMetric(float64(n)/wall.Seconds(), "queries/s")
 	b.ReportMetric(100*s.SuccessRate(), "success-%")
 	latency := s.Latency()
@@ -237,245 +261,100 @@ func report(b *testing.B, s *analysis.Summary, wall time.Duration, load Load) {
 	b.ReportMetric(float64(latency.Quantile(0.99)), "p99-ns")
 }
 
-// queryRun is the state of one sub-benchmark's query loop.
-type queryRun struct {
-	h       *harness
-	m       *Target
-	load    Load
-	inputs  []tensor.Tensor
-	clients []*dendrite.Dendrite // one per worker
-
-	open *openStats // set by openLoop
-
-	// info holds the run's settings and start, set before the timed loop.
-	info history.RunInfo
-
-	w       *history.Writer
-	writeMu sync.Mutex        // guards werr and summary, taken per flush
-	werr    error             // the first failed history write
-	failed  atomic.Bool       // werr is set: the loop stops
-	summary *analysis.Summary // of every record written
-	done    atomic.Int64
-}
-
-// query sends one token batch through client, cut by qt once timeout has
-// passed, and returns its return code and latency.
-func (r *queryRun) query(client *dendrite.Dendrite, qt *queryTimer, input tensor.Tensor, timeout time.Duration) (wire.ReturnCode, time.Duration) {
-	ctx := qt.start(timeout)
-	code, latency := client.Measure(ctx, input)
-	qt.stop()
-	return code, latency
-}
-
-// queryTimer bounds one goroutine's queries, one at a time, by the per-query
-// timeout without allocating per query: one cancellable context serves query
-// after query, and one timer, armed for each query, cancels it with cause
-// context.DeadlineExceeded, which the dendrite records as Timeout. Only a
-// query the timer cut costs a new context and timer. The deadline stays on
-// the client's side: the axon learns of a cut query by its cancellation.
-type queryTimer struct {
-	parent context.Context
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	timer  *time.Timer
-}
-
-func newQueryTimer(parent context.Context) *queryTimer {
-	qt := &queryTimer{parent: parent}
-	qt.renew()
-	return qt
-}
-
-// renew replaces the context; start makes the timer that cancels it.
-func (qt *queryTimer) renew() {
-	qt.ctx, qt.cancel = context.WithCancelCause(qt.parent)
-	qt.timer = nil
-}
-
-// start arms the timer to fire after timeout and returns the context of the
-// next query.
-func (qt *queryTimer) start(timeout time.Duration) context.Context {
-	if qt.timer == nil {
-		cancel := qt.cancel
-		qt.timer = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
-	} else {
-		qt.timer.Reset(timeout)
+// reportExtras reports what a protocol told beside its answers, each only
+// when some answer told it: the server's own processing time (server-p50-ns),
+// the time to the first byte of a streamed answer (ttfb-p50-ns), and the
+// mean chunks and bytes of a streamed answer (chunks/answer, B/answer).
+//
+// The 2.0.x protocol tells none of them, so its results have none of these
+// metrics.
+func reportExtras(b *testing.B, s *load.Stats) {
+	if s.Server.Count() > 0 {
+		b.ReportMetric(float64(s.Server.Quantile(0.50)), "server-p50-ns")
 	}
-	return qt.ctx
-}
-
-// stop disarms the timer once the query has ended; if it had fired, the
-// context is spent and is replaced.
-func (qt *queryTimer) stop() {
-	if !qt.timer.Stop() {
-		qt.cancel(context.DeadlineExceeded)
-		qt.renew()
+	if s.FirstByte.Count() > 0 {
+		b.ReportMetric(float64(s.FirstByte.Quantile(0.50)), "ttfb-p50-ns")
+	}
+	if s.Streamed > 0 {
+		b.ReportMetric(float64(s.Chunks)/float64(s.Streamed), "chunks/answer")
+		b.ReportMetric(float64(s.Bytes)/float64(s.Streamed), "B/answer")
 	}
 }
 
-// release frees the context of an idle timer.
-func (qt *queryTimer) release() {
-	qt.cancel(context.Canceled)
+// benchSource hands out a sub-benchmark's queries: b.Loop's, until the
+// miner is no longer available.
+type benchSource struct {
+	b *testing.B
+	m *Target
 }
 
-// warmUp sends a few unrecorded queries per worker before the timed region.
-func (r *queryRun) warmUp() {
-	var wg sync.WaitGroup
-	for _, client := range r.clients {
-		wg.Go(func() {
-			qt := newQueryTimer(r.h.ctx)
-			defer qt.release()
-			for i := range warmupQueries {
-				r.query(client, qt, r.inputs[i%len(r.inputs)], r.h.cfg.Timeout)
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// loop runs the timed queries. Each worker asks b.Loop, under a lock, for
-// its next query, so that a worker finishing a query goes on at once,
-// without waking another goroutine.
-func (r *queryRun) loop(b *testing.B) {
-	if r.load.Rate > 0 {
-		r.openLoop(b)
-		return
-	}
-	progress := newProgress(r.m.Name, &r.done)
-	defer progress.stop()
-	var (
-		mu   sync.Mutex
-		done bool
-	)
-	next := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if done {
-			return false
-		}
-		if r.h.ctx.Err() != nil || r.m.Err() != nil || r.failed.Load() || !b.Loop() {
-			done = true
-			// b.Loop stopped the timer when it handed out the last
-			// query; the queries still in flight belong to the timed
-			// region too.
-			b.StartTimer()
-			return false
-		}
-		return true
-	}
-	var wg sync.WaitGroup
-	for i := range r.load.Conc {
-		wk := r.newWorker(i)
-		wg.Go(func() {
-			// Once the run is interrupted, the miner is gone or a history
-			// write failed, the worker stops; next tells the others.
-			for next() && wk.step() {
-			}
-			wk.finish()
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-}
-
-// worker is one querying goroutine's state: its query timer (made by its
-// first step) and its buffered records, so the hot path takes no lock and
-// allocates nothing.
-type worker struct {
-	r      *queryRun
-	client *dendrite.Dendrite
-	timer  *queryTimer
-	delay  *time.Timer // of the pause after each query, made by the first
-	next   int
-	buf    []history.Record
-}
-
-func (r *queryRun) newWorker(i int) *worker {
-	return &worker{r: r, client: r.clients[i], next: i, buf: make([]history.Record, 0, flushEvery)}
-}
-
-// step sends one query, which next has just handed out, and records it; it
-// reports false once the run is interrupted, the miner is gone or a history
-// write failed.
-func (wk *worker) step() bool {
-	r := wk.r
-	if wk.timer == nil {
-		wk.timer = newQueryTimer(r.h.ctx)
-	}
-	code, latency := r.query(wk.client, wk.timer, r.inputs[wk.next%len(r.inputs)], r.h.cfg.Timeout)
-	if r.h.ctx.Err() != nil {
-		return false // cut by the interrupt: no answer of the miner's to record
-	}
-	wk.next++
-	wk.record(code, latency, time.Now())
-	if r.failed.Load() || code == wire.ReturnCode_Unavailable && r.m.endIfDying() {
+// Next reports whether b.Loop asks for one more query of an available
+// miner.
+//
+// b.Loop stops the timer when it hands out the last query; the queries
+// still in flight belong to the timed region too, so Next starts it again.
+func (s *benchSource) Next() bool {
+	if s.m.Err() != nil || !s.b.Loop() {
+		s.b.StartTimer()
 		return false
-	}
-	if r.load.Delay > 0 {
-		return wk.pause(r.load.Delay)
 	}
 	return true
 }
 
-// pause waits d, the load's delay after a query; it reports false if the run
-// was interrupted during it.
-func (wk *worker) pause(d time.Duration) bool {
-	if wk.delay == nil {
-		wk.delay = time.NewTimer(d)
-	} else {
-		wk.delay.Reset(d)
-	}
-	select {
-	case <-wk.delay.C:
-		return true
-	case <-wk.r.h.ctx.Done():
-		wk.delay.Stop()
-		return false
-	}
+// Gone reports whether a query answered Unavailable shows the miner gone.
+func (s *benchSource) Gone(o load.Outcome) bool {
+	return wire.ReturnCode(o.Code) == wire.ReturnCode_Unavailable && s.m.endIfDying()
 }
 
-// record buffers the record of a query answered at end, writing the buffer
-// out when it is full.
-func (wk *worker) record(code wire.ReturnCode, latency time.Duration, end time.Time) {
-	wk.buf = append(wk.buf, history.Record{Latency: latency, Code: history.ReturnCode(code), Elapsed: end.Sub(wk.r.info.Start)})
-	if len(wk.buf) == cap(wk.buf) {
-		wk.flush()
-	}
-	wk.r.done.Add(1)
+// historySink writes a sub-benchmark's records to its history and adds
+// them to its summary.
+type historySink struct {
+	w       *history.Writer
+	info    history.RunInfo
+	summary *analysis.Summary
+	rows    []history.Record // scratch of one Write
 }
 
-// finish writes out the worker's last records and frees its timer.
-func (wk *worker) finish() {
-	wk.flush()
-	if wk.timer != nil {
-		wk.timer.release()
+// Write appends recs to the history in one write and, once written, adds
+// them to the summary.
+func (s *historySink) Write(recs []load.Record) error {
+	s.rows = s.rows[:0]
+	for i := range recs {
+		r := &recs[i]
+		s.rows = append(s.rows, history.Record{Latency: r.Time, Code: history.Code(r.Code), Elapsed: r.Elapsed})
 	}
+	if err := s.w.Append(s.info, s.rows...); err != nil {
+		return fmt.Errorf("stopped at the first failed write of the history: %w", err)
+	}
+	for _, rec := range s.rows {
+		s.summary.Add(history.Row{Record: rec, RunInfo: s.info})
+	}
+	return nil
 }
 
-// flush writes the worker's buffered records to the history, in one write,
-// and adds them to the run's summary. The first failed write stops the run.
-func (wk *worker) flush() {
-	r := wk.r
-	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
-	if r.werr == nil && len(wk.buf) > 0 {
-		if err := r.w.Append(r.info, wk.buf...); err != nil {
-			r.werr = fmt.Errorf("stopped at the first failed write of the history: %w", err)
-			r.failed.Store(true)
-		} else {
-			for _, rec := range wk.buf {
-				r.summary.Add(history.Row{Record: rec, RunInfo: r.info})
-			}
-		}
+// checkSuccess says loudly, in the benchmark's log and on the terminal,
+// that no query of run succeeded, and with -mb.fail-on-no-success fails
+// the benchmark.
+//
+// Such a run measures failures, not the miner: a -mb.timeout too short for
+// it, a miner that refuses every query. Its result line looks like any
+// other, success-% aside, and is easily missed in a file of results.
+func (h *harness) checkSuccess(b *testing.B, run *benchRun) {
+	if run.stats.Recorded == 0 || run.stats.Succeeded > 0 {
+		return
 	}
-	wk.buf = wk.buf[:0]
-}
-
-// writeErr returns the error of the first failed history write.
-func (r *queryRun) writeErr() error {
-	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
-	return r.werr
+	var codes []string
+	for _, c := range run.summary.Counts() {
+		codes = append(codes, fmt.Sprintf("%d %v", c.Count, c.Code))
+	}
+	msg := fmt.Sprintf("NO QUERY SUCCEEDED: %d queries, %s (is -%stimeout=%v long enough? the miner's log may say why)",
+		run.stats.Recorded, strings.Join(codes, ", "), flagPrefix, run.timeout)
+	h.alert.warn(b.Name() + ": " + msg)
+	if h.cfg.FailOnNoSuccess {
+		b.Errorf("%s; failing, as -%sfail-on-no-success asks", msg, flagPrefix)
+		return
+	}
+	b.Log(msg)
 }
 
 // makeTokenBatches returns distinct, deterministic [batch, block] token
@@ -493,8 +372,8 @@ func makeTokenBatches(batch, block int) []tensor.Tensor {
 	return out
 }
 
-// callsRequested returns N of -test.benchtime Nx (the original's n_calls), or
-// 0 when the run is bounded by time instead.
+// callsRequested returns N of -test.benchtime Nx (QueryBenchmark's
+// n_calls), or 0 when the run is bounded by time instead.
 func callsRequested() int {
 	f := flag.Lookup("test.benchtime")
 	if f == nil {

@@ -59,6 +59,8 @@ type config struct {
 	Compression string
 	// Restart starts fresh history files instead of appending to them.
 	Restart bool
+	// FailOnNoSuccess fails a benchmark in which no query succeeded.
+	FailOnNoSuccess bool
 	// Results is the directory the miners' histories and logs go under.
 	Results string
 	// Debug copies the miners' logs to stderr.
@@ -124,6 +126,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Timeout, name("timeout"), c.Timeout, "per-query timeout; a query cut by it is recorded as Timeout")
 	fs.StringVar(&c.Compression, name("compression"), c.Compression, "gRPC `compression` of the queries, as Bittensor's dendrite.compression: gzip, deflate, or empty for none (a miner compresses its answers as its axon.compression setting says)")
 	fs.BoolVar(&c.Restart, name("restart"), c.Restart, "start fresh query histories instead of appending to them")
+	fs.BoolVar(&c.FailOnNoSuccess, name("fail-on-no-success"), c.FailOnNoSuccess, "fail a benchmark in which no query succeeded (for CI); without it such a benchmark only warns, in its log and on the terminal")
 	fs.StringVar(&c.Results, name("results"), c.Results, "`directory` of the results: each miner's query histories and log, under <network>/<wallet>/<miner>/")
 	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "also show the miners' logs live on stderr (they are always kept in logs.log, up to -mb.log-limit)")
 	fs.StringVar(&c.Endpoint, name("endpoint"), c.Endpoint, "`host:port` of a running miner to benchmark instead of launching plugins")

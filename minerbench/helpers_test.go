@@ -98,16 +98,14 @@ func BenchmarkInChild(b *testing.B) {
 
 // childBodies are the benchmark bodies the tests run with benchInChild.
 var childBodies = map[string]func(b *testing.B, results string){
-	"stall-closed": func(b *testing.B, results string) {
-		benchStall(b, results, Load{Batch: 1, Block: 1, Delay: time.Second / stallRate})
+	"drops":       benchDrops,
+	"failing":     benchFailing,
+	"varied":      benchVaried,
+	"old-restart": benchOldRestart,
+	"no-success":  func(b *testing.B, results string) { benchNoSuccess(b, results, false) },
+	"no-success-fail": func(b *testing.B, results string) {
+		benchNoSuccess(b, results, true)
 	},
-	"stall-open":   func(b *testing.B, results string) { benchStall(b, results, Load{Batch: 1, Block: 1, Rate: stallRate}) },
-	"drops":        benchDrops,
-	"interrupted":  benchInterrupted,
-	"open-timeout": benchOpenTimeout,
-	"failing":      benchFailing,
-	"varied":       benchVaried,
-	"old-restart":  benchOldRestart,
 }
 
 // childRun is what a benchmark body run by benchInChild printed.

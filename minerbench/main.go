@@ -130,6 +130,7 @@ func execute(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, aler
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	h := newHarness(ctx, cfg)
+	h.alert = alert
 	defer h.stop()
 	// Signals are caught from the start, so that an interrupt while the
 	// miners start (a build, a slow miner) stops what has started: h
@@ -290,6 +291,8 @@ type harness struct {
 
 	failedMu sync.Mutex
 	failed   []string // names of the benchmarks Bench ran that failed
+
+	alert alerter // of warnings while the benchmarks run
 }
 
 // noteFailed records that the benchmark name failed.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,16 +12,31 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/load"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// TestQueryTimeout checks the per-query timeout of the query loop: a query
-// it cuts is recorded as Timeout, the queries before and after it on the
-// same timer succeed, and a run interrupted through the harness's context
-// records UnknownException as before.
-func TestQueryTimeout(t *testing.T) {
+// countSource hands out n queries; no outcome shows the server gone.
+type countSource struct{ n atomic.Int64 }
+
+func (s *countSource) Next() bool             { return s.n.Add(-1) >= 0 }
+func (s *countSource) Gone(load.Outcome) bool { return false }
+
+// memorySink keeps the records it is given.
+type memorySink struct{ recs []load.Record }
+
+func (s *memorySink) Write(recs []load.Record) error {
+	s.recs = append(s.recs, recs...)
+	return nil
+}
+
+// TestDendriteClient runs the 2.0.x client in a closed loop against an axon
+// that waits out every query of a batch of 2: such a query is cut by the
+// timeout and recorded as Timeout, not success, and the queries before and
+// after it succeed. An interrupt ends a query without a record.
+func TestDendriteClient(t *testing.T) {
 	addr := serveAxon(t, "axon", func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
 		if in.Shape[0] == 2 { // the slow query
 			<-ctx.Done()
@@ -28,43 +44,30 @@ func TestQueryTimeout(t *testing.T) {
 		}
 		return zeroAnswer(in), nil
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := dendrite.Dial(ctx, addr, wallet.Mock(validatorName))
+	d, err := dendrite.Dial(t.Context(), addr, wallet.Mock(validatorName))
 	require.NoError(t, err)
 	defer d.Close()
-	cfg := defaultConfig()
-	cfg.Timeout = 2 * time.Second // ample for a loopback answer under load; the slow steps wait it out
-	r := &queryRun{h: &harness{cfg: cfg, ctx: ctx}}
 	fast, slow := makeTokenBatches(1, 3)[0], makeTokenBatches(2, 3)[0]
+	clients := dendriteClients([]*dendrite.Dendrite{d}, []tensor.Tensor{fast, fast, slow, fast})
+	const timeout = 2 * time.Second // ample for a loopback answer under load; the slow query waits it out
 
-	qt := newQueryTimer(ctx)
-	defer qt.release()
-	steps := []struct {
-		name    string
-		input   tensor.Tensor
-		want    wire.ReturnCode
-		renewed bool
-	}{
-		{"fast", fast, wire.ReturnCode_Success, false},
-		{"fast again", fast, wire.ReturnCode_Success, false},
-		{"slow", slow, wire.ReturnCode_Timeout, true},
-		{"fast after a timeout", fast, wire.ReturnCode_Success, false},
+	src, sink := &countSource{}, &memorySink{}
+	src.n.Store(4)
+	_, err = load.Run(t.Context(), load.Config{Timeout: timeout}, clients, src, sink)
+	require.NoError(t, err)
+	require.Len(t, sink.recs, 4)
+	want := []wire.ReturnCode{wire.ReturnCode_Success, wire.ReturnCode_Success, wire.ReturnCode_Timeout, wire.ReturnCode_Success}
+	for i, rec := range sink.recs {
+		assert.Equal(t, want[i], wire.ReturnCode(rec.Code), "query %d", i)
+		assert.Equal(t, want[i] == wire.ReturnCode_Success, rec.OK, "query %d", i)
+		assert.Positive(t, rec.Latency, "query %d", i)
 	}
-	for _, s := range steps {
-		before := qt.ctx
-		code, latency := r.query(d, qt, s.input, cfg.Timeout)
-		assert.Equal(t, s.want, code, s.name)
-		assert.Positive(t, latency, s.name)
-		assert.Equal(t, s.renewed, qt.ctx != before, "%s: context renewed", s.name)
-		assert.NoError(t, qt.ctx.Err(), "%s: the next query's context is live", s.name)
-	}
-	_, latency := r.query(d, qt, slow, cfg.Timeout)
-	assert.GreaterOrEqual(t, latency, cfg.Timeout, "a query is cut only once its timeout has passed")
+	assert.GreaterOrEqual(t, sink.recs[2].Latency, timeout, "a query is cut only once its timeout has passed")
+	assert.Equal(t, int32(wire.ReturnCode_Timeout), clients[0].TimeoutCode())
 
+	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	code, _ := r.query(d, qt, fast, cfg.Timeout)
-	assert.Equal(t, wire.ReturnCode_UnknownException, code, "interrupted")
+	assert.Equal(t, int32(wire.ReturnCode_UnknownException), clients[0].Query(ctx, 0).Code, "interrupted")
 }
 
 // TestRemoteResultsDir checks where the histories of a miner queried by

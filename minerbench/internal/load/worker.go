@@ -1,0 +1,172 @@
+package load
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// queryTimer bounds one goroutine's queries, one at a time, by their
+// timeout without allocating per query: one cancellable context serves
+// query after query, and one timer, armed for each query, cancels it with
+// cause context.DeadlineExceeded, which a Client reports as its timeout.
+// Only a query the timer cut costs a new context and timer.
+//
+// The deadline stays on the client's side: the server learns of a cut
+// query by its cancellation.
+type queryTimer struct {
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+}
+
+func newQueryTimer(parent context.Context) *queryTimer {
+	qt := &queryTimer{parent: parent}
+	qt.renew()
+	return qt
+}
+
+// renew replaces the context; start makes the timer that cancels it.
+func (qt *queryTimer) renew() {
+	qt.ctx, qt.cancel = context.WithCancelCause(qt.parent)
+	qt.timer = nil
+}
+
+// start arms the timer to fire after timeout and returns the context of the
+// next query.
+func (qt *queryTimer) start(timeout time.Duration) context.Context {
+	if qt.timer == nil {
+		cancel := qt.cancel
+		qt.timer = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+	} else {
+		qt.timer.Reset(timeout)
+	}
+	return qt.ctx
+}
+
+// stop disarms the timer once the query has ended; if it had fired, the
+// context is spent and is replaced.
+func (qt *queryTimer) stop() {
+	if !qt.timer.Stop() {
+		qt.cancel(context.DeadlineExceeded)
+		qt.renew()
+	}
+}
+
+// release frees the context of an idle timer.
+func (qt *queryTimer) release() {
+	qt.cancel(context.Canceled)
+}
+
+// query sends query seq through client, cut once timeout has passed.
+func (qt *queryTimer) query(client Client, seq int, timeout time.Duration) Outcome {
+	ctx := qt.start(timeout)
+	o := client.Query(ctx, seq)
+	qt.stop()
+	return o
+}
+
+// worker is one querying goroutine's state: its client, its query timer
+// and its buffered records, so that the hot path allocates nothing and
+// takes only the worker's own lock, which nothing else holds but a flush
+// of a stale buffer.
+type worker struct {
+	r      *run
+	client Client
+	timer  *queryTimer // made by the loop that runs the worker
+	delay  *time.Timer // of the pause after each query, made by the first
+	seq    int         // of the next query
+
+	mu  sync.Mutex // guards buf, shared with the flusher
+	buf []Record
+
+	late, dropped int64 // of the open loop
+}
+
+// record buffers rec, handing the buffer to the Sink when it is full or
+// its oldest record is FlushInterval older than rec.
+func (wk *worker) record(rec Record) {
+	wk.mu.Lock()
+	wk.buf = append(wk.buf, rec)
+	if len(wk.buf) == cap(wk.buf) || rec.Elapsed-wk.buf[0].Elapsed >= wk.r.cfg.FlushInterval {
+		wk.flush()
+	}
+	wk.mu.Unlock()
+	if p := wk.r.cfg.Progress; p != nil {
+		p.Add(1)
+	}
+}
+
+// flush hands the buffered records to the Sink, in one call, and counts
+// them in the run's Stats. The first failed write stops the run. wk.mu is
+// held.
+func (wk *worker) flush() {
+	r := wk.r
+	r.mu.Lock()
+	if r.err == nil && len(wk.buf) > 0 {
+		if err := r.sink.Write(wk.buf); err != nil {
+			r.err = err
+			r.failed.Store(true)
+		} else {
+			r.stats.add(wk.buf)
+		}
+	}
+	r.mu.Unlock()
+	wk.buf = wk.buf[:0]
+}
+
+// flushStale flushes the buffer when its oldest record, at elapsed, is at
+// least age old.
+func (wk *worker) flushStale(elapsed, age time.Duration) {
+	wk.mu.Lock()
+	if len(wk.buf) > 0 && elapsed-wk.buf[0].Elapsed >= age {
+		wk.flush()
+	}
+	wk.mu.Unlock()
+}
+
+// finish writes out the worker's last records and frees its timers.
+func (wk *worker) finish() {
+	wk.mu.Lock()
+	wk.flush()
+	wk.mu.Unlock()
+	if wk.timer != nil {
+		wk.timer.release()
+	}
+	if wk.delay != nil {
+		wk.delay.Stop()
+	}
+}
+
+// startFlusher flushes, every half FlushInterval, the buffers whose oldest
+// record is at least half a FlushInterval old, and returns its stop.
+//
+// A worker flushes its own buffer only after a query: one blocked in a
+// long query (a slow server, a query waiting out its timeout) would hold
+// its records until that query ends. The flusher bounds their wait to
+// about one FlushInterval, at one timer per run, not per query.
+func (r *run) startFlusher() (stop func()) {
+	period := r.cfg.FlushInterval / 2
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case now := <-t.C:
+				elapsed := now.Sub(r.cfg.Start)
+				for _, wk := range r.workers {
+					wk.flushStale(elapsed, period)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
