@@ -77,8 +77,8 @@ func fieldSpans(body []byte, fields []string, s *scratch) ([][2]int, error) {
 	for range fields {
 		s.spans = append(s.spans, [2]int{-1, -1})
 	}
-	p := parser{src: body, dst: s.py[:0]}
-	defer func() { s.py = p.dst }()
+	p := newParser(body, s.py[:0])
+	defer func() { s.py = p.dst; p.release() }()
 	p.skipSpace()
 	if p.i >= len(p.src) || p.src[p.i] != '{' {
 		return nil, &JSONError{Offset: p.i, Reason: "want a JSON object"}
