@@ -169,8 +169,8 @@ func newClient(cfg Config, uuid string) (*Client, error) {
 	return &Client{
 		rt: rt, name: cfg.Synapse, axonIP: host, axonPort: port, hotkey: key.SS58(), axonHotkey: cfg.AxonHotkey,
 		uuid: uuid, bodyHash: string(bodyHash), timeout: timeout, streaming: cfg.Streaming, required: required,
-		base: &http.Request{Method: http.MethodPost, URL: u, Host: u.Host, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1},
-		tmpl: tmpl,
+		base:  &http.Request{Method: http.MethodPost, URL: u, Host: u.Host, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1},
+		tmpl:  tmpl,
 		clock: func() int64 { return time.Now().UnixNano() },
 		sign:  func(dst, msg []byte) ([]byte, error) { return synapse.AppendSignature(dst, key, msg) },
 	}, nil

@@ -49,6 +49,10 @@ var goldenHeaders = map[string]string{
 	"computed_body_hash":           goldenHash,
 }
 
+// raw returns the values of a header as sent: the synapse's names are
+// lowercase, not in the canonical form of net/http.
+func raw(h http.Header, name string) []string { return h[name] }
+
 // roundTripFunc is a Transport made of a function.
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
@@ -101,12 +105,12 @@ func TestGoldenRequest(t *testing.T) {
 	for k, v := range goldenHeaders {
 		assert.Equal(t, []string{v}, got.Header[k], k)
 	}
-	assert.Equal(t, []string{totalSize}, got.Header["total_size"], "total_size is the body's length")
-	size, err := strconv.Atoi(got.Header["header_size"][0])
+	assert.Equal(t, []string{totalSize}, raw(got.Header, synapse.HeaderTotalSize), "total_size is the body's length")
+	size, err := strconv.Atoi(raw(got.Header, synapse.HeaderHeaderSize)[0])
 	require.NoError(t, err)
 	lines := 0
 	for k, v := range got.Header {
-		if k != "header_size" && k != "Content-Type" && k != "Accept" && k != "User-Agent" {
+		if k != synapse.HeaderHeaderSize && k != "Content-Type" && k != "Accept" && k != "User-Agent" {
 			lines += len(k) + len(v[0]) + 4
 		}
 	}
@@ -121,7 +125,7 @@ func TestGoldenSignature(t *testing.T) {
 	c, err := newClient(Config{URL: "http://198.51.100.9:8091", AxonHotkey: bobSS58, Synapse: "Echo",
 		Body: []byte(`{"text": "hello"}`), HashFields: []string{"text"}, Key: alice(t), DendriteIP: "203.0.113.7",
 		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			sig, nonce = r.Header["bt_header_dendrite_signature"][0], r.Header["bt_header_dendrite_nonce"][0]
+			sig, nonce = raw(r.Header, synapse.HeaderDendriteSig)[0], raw(r.Header, synapse.HeaderDendriteNonce)[0]
 			return nil, io.EOF
 		})}, goldenUUID)
 	require.NoError(t, err)
@@ -141,7 +145,7 @@ func TestGoldenSignature(t *testing.T) {
 func TestNonceIncreases(t *testing.T) {
 	var nonces []string
 	c := goldenClient(t, roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		nonces = append(nonces, r.Header["bt_header_dendrite_nonce"][0])
+		nonces = append(nonces, raw(r.Header, synapse.HeaderDendriteNonce)[0])
 		return nil, io.EOF
 	}))
 	c.sign = func(dst, _ []byte) ([]byte, error) { return append(dst, goldenSig...), nil }

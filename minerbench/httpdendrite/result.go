@@ -167,7 +167,7 @@ func (c *Client) readStream(body io.Reader, start time.Time, r *Result) error {
 func (c *Client) parseBody(resp *http.Response, r *Result, needStatus bool) error {
 	ct := resp.Header.Get("Content-Type")
 	if !isJSONType(ct) {
-		return errors.New("Attempt to decode JSON with unexpected mimetype: " + ct) //lint:ignore ST1005 aiohttp's text, verbatim
+		return errors.New("Attempt to decode JSON with unexpected mimetype: " + ct)
 	}
 	if resp.StatusCode != http.StatusOK {
 		vals, err := synapse.FieldValues(c.vals[:0], c.buf, []string{"message"})

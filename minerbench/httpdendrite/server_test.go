@@ -45,10 +45,10 @@ func (a *testAxon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.seen++
 	a.mu.Unlock()
 	h := w.Header()
-	h["bt_header_axon_status_code"] = []string{strconv.Itoa(status)}
-	h["bt_header_axon_status_message"] = []string{msg}
-	h["bt_header_axon_process_time"] = []string{"0.00012803077697753906"}
-	h["timeout"] = []string{"None"}
+	h[synapse.HeaderAxonStatusCode] = []string{strconv.Itoa(status)}
+	h[synapse.HeaderAxonStatusMessage] = []string{msg}
+	h[synapse.HeaderAxonProcessTime] = []string{"0.00012803077697753906"}
+	h[synapse.HeaderTimeout] = []string{"None"}
 	h["Content-Type"] = []string{"application/json"}
 	w.WriteHeader(status)
 	if status != http.StatusOK {

@@ -65,8 +65,8 @@ const nonceWidth = 19
 // identity is what the template writes about the two ends.
 type identity struct {
 	name, axonIP, axonHotkey, dendriteIP, dendriteHotkey, uuid string
-	axonPort                                                    int
-	timeout                                                     float64
+	axonPort                                                   int
+	timeout                                                    float64
 }
 
 // newTemplate lays out the body as a Python dendrite's json.dumps of
