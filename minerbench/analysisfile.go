@@ -39,14 +39,20 @@ func (h *harness) writeAnalysis(b *testing.B, run *benchRun, historyPath string,
 	fmt.Fprintf(&text, "Logging to: %s\n", dir)
 	fmt.Fprintf(&text, "History: %s, rows with start_time %s (%s)\n", filepath.Base(historyPath),
 		strconv.FormatFloat(history.UnixSeconds(info.Start), 'f', -1, 64), info.Start.UTC().Format(time.RFC3339Nano))
-	fmt.Fprintf(&text, "Running:\n\tqueries: %d\n\tbatch size: %d\n\tblock_length: %d\n\tn_processes: %d\n",
-		s.Count(), info.BatchSize, info.BlockSize, info.NProcesses)
+	if syn := run.load.Synapse; syn != nil {
+		fmt.Fprintf(&text, "Running:\n\tqueries: %d\n\tsynapse: %s %s\n\tn_processes: %d\n",
+			s.Count(), syn.Name, syn.Body, info.NProcesses)
+	} else {
+		fmt.Fprintf(&text, "Running:\n\tqueries: %d\n\tbatch size: %d\n\tblock_length: %d\n\tn_processes: %d\n",
+			s.Count(), info.BatchSize, info.BlockSize, info.NProcesses)
+	}
 	if run.stats.Open != nil {
 		run.printOpenLoop(&text, wall)
 	}
 	if err := s.Print(&text, wall); err != nil {
 		return err
 	}
+	text.WriteString(printMessages(run.messages))
 	text.WriteByte('\n')
 
 	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND

@@ -16,6 +16,7 @@ import (
 	"github.com/minerbench/minerbench/minerbench/analysis"
 	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/internal/load"
+	"github.com/minerbench/minerbench/minerbench/synapse"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
@@ -29,11 +30,17 @@ const (
 	tokenBatches  = 8 // distinct token batches cycled through
 )
 
-// Load says how to query a miner: the shape of each token batch, how many
-// workers query at once, the pause after each query, and the history file.
+// Load says how to query a miner: what each query asks (a token batch over
+// the 2.0.x protocol, or a synapse), how many workers query at once, the
+// pause after each query, and the history file.
 type Load struct {
-	// Batch and Block give the token batch shape [Batch, Block].
+	// Batch and Block give the token batch shape [Batch, Block] of a 2.0.x
+	// load; both are 0 in a synapse load.
 	Batch, Block int
+	// Synapse, when set, makes this a synapse load: each query is the
+	// synapse, sent to the miner's HTTP synapse axon (bittensor 6 and
+	// later).
+	Synapse *Synapse
 	// Conc is the number of concurrent workers (n_processes of Bittensor
 	// 2.0.4's QueryBenchmark); zero means 1.
 	Conc int
@@ -67,6 +74,9 @@ func configOrDefault() config {
 // name returns the sub-benchmark name carrying the load's keys.
 func (l Load) name(miner string) string {
 	name := fmt.Sprintf("miner=%s/batch=%d/block=%d/conc=%d", miner, l.Batch, l.Block, l.Conc)
+	if l.Synapse != nil {
+		name = fmt.Sprintf("miner=%s/synapse=%s/conc=%d", miner, l.Synapse.Name, l.Conc)
+	}
 	if l.Rate > 0 {
 		name += "/rate=" + strconv.FormatFloat(l.Rate, 'f', -1, 64)
 	}
@@ -81,7 +91,7 @@ func (l Load) normalize() (Load, error) {
 		l.History = DefaultHistory
 	}
 	var errs []error
-	for _, p := range checkLoad(l.Batch, l.Block, l.Conc, l.Delay, l.Rate, "a rate") {
+	for _, p := range l.problems() {
 		errs = append(errs, fmt.Errorf("load %s %v: want %s", p.field, p.value, p.want))
 	}
 	if strings.ContainsAny(l.History, `/\`) || l.History == "." || l.History == ".." {
@@ -91,6 +101,19 @@ func (l Load) normalize() (Load, error) {
 		return l, errors.Join(errs...)
 	}
 	return l, nil
+}
+
+// problems returns what is wrong with the load's values.
+func (l Load) problems() []loadProblem {
+	if l.Synapse == nil {
+		return checkLoad(l.Batch, l.Block, l.Conc, l.Delay, l.Rate, "a rate")
+	}
+	// A synapse load has no token batch; the loop's checks still apply.
+	ps := checkLoad(1, 1, l.Conc, l.Delay, l.Rate, "a rate")
+	if l.Batch != 0 || l.Block != 0 {
+		ps = append(ps, loadProblem{"batch", l.Batch, "0, with block 0, in a synapse load (its queries carry no token batch)"})
+	}
+	return append(ps, l.Synapse.check()...)
 }
 
 // Bench runs load against every miner Run started, one sub-benchmark per
@@ -173,12 +196,15 @@ func (h *harness) bench(b *testing.B, m *Target, ld Load) {
 	if torn := w.TornLine(); torn != "" {
 		b.Logf("history %s: cut its partial last row %q, left by a run that died while writing it", path, torn)
 	}
-	dendrites, err := m.clients(h.ctx, ld.Conc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	clients := dendriteClients(dendrites, makeTokenBatches(ld.Batch, ld.Block))
+	clients := h.loadClients(b, m, ld)
 	load.WarmUp(h.ctx, clients, warmupQueries, h.cfg.Timeout)
+	if ld.Synapse != nil {
+		if verdict, skip := warmUpVerdict(clients, ld.Synapse, m.plugin == nil); skip {
+			b.Skipf("miner %s: %s", m.Name, verdict)
+		} else if verdict != "" {
+			b.Fatalf("miner %s: %s", m.Name, verdict)
+		}
+	}
 
 	run := &benchRun{load: ld, timeout: h.cfg.Timeout, summary: &analysis.Summary{},
 		info: history.RunInfo{NProcesses: ld.Conc, NCalls: callsRequested(), BatchSize: ld.Batch, BlockSize: ld.Block, WorldSize: 1, Start: time.Now()}}
@@ -201,6 +227,7 @@ func (h *harness) bench(b *testing.B, m *Target, ld Load) {
 	if err := m.Err(); err != nil {
 		b.Fatal(err)
 	}
+	run.messages = statusMessages(clients)
 	run.report(b, wall)
 	if err := h.writeAnalysis(b, run, path, wall); err != nil {
 		b.Fatal(err)
@@ -234,6 +261,9 @@ type benchRun struct {
 	info    history.RunInfo   // the run's settings and start
 	summary *analysis.Summary // of every record written
 	stats   *load.Stats
+	// messages holds the first message of each failure status of a
+	// synapse run.
+	messages map[history.Code]string
 }
 
 // report reports the contract's metrics for the run, the open loop's when
@@ -301,9 +331,34 @@ func (s *benchSource) Next() bool {
 	return true
 }
 
-// Gone reports whether a query answered Unavailable shows the miner gone.
+// Gone reports whether a query answered Unavailable (503 over HTTP) shows
+// the miner gone.
 func (s *benchSource) Gone(o load.Outcome) bool {
-	return wire.ReturnCode(o.Code) == wire.ReturnCode_Unavailable && s.m.endIfDying()
+	unavailable := o.Code == int32(wire.ReturnCode_Unavailable) || o.Code == synapse.StatusUnavailable
+	return unavailable && s.m.endIfDying()
+}
+
+// loadClients returns a client per worker of ld for m, in ld's protocol,
+// or ends b: it skips when m does not speak that protocol.
+func (h *harness) loadClients(b *testing.B, m *Target, ld Load) []load.Client {
+	if ld.Synapse == nil {
+		if m.Endpoint == "" {
+			b.Skipf("miner %s serves only HTTP synapses (%s): this benchmark's token batches need a 2.0.x axon", m.Name, m.SynapseURL)
+		}
+		dendrites, err := m.clients(h.ctx, ld.Conc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return dendriteClients(dendrites, makeTokenBatches(ld.Batch, ld.Block))
+	}
+	if m.SynapseURL == "" {
+		b.Skipf("miner %s serves no HTTP synapse axon, only the 2.0.x protocol (%s)", m.Name, m.Endpoint)
+	}
+	clients, err := m.synapseClients(ld, h.validator, h.cfg.Timeout)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return clients
 }
 
 // historySink writes a sub-benchmark's records to its history and adds

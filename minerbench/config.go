@@ -65,9 +65,19 @@ type config struct {
 	Results string
 	// Debug copies the miners' logs to stderr.
 	Debug bool
-	// Endpoint, when set, is the host:port of a miner that is already
-	// running: it is queried and no plugin is launched.
+	// Endpoint, when set, is a miner that is already running: the
+	// host:port of a 2.0.x axon, or the http://host:port URL of a synapse
+	// axon. It is queried and no plugin is launched.
 	Endpoint string
+	// AxonHotkey is the SS58 hotkey of the synapse axon at Endpoint, which
+	// every request's signature covers.
+	AxonHotkey string
+	// HotkeyFile and HotkeySeed name the validator's hotkey the queries
+	// are signed with: a bittensor wallet's hotkey file, or a secret seed
+	// in hex. Neither set means the mock validator's.
+	HotkeyFile, HotkeySeed string
+	// Synapse is the synapse load of the standard synapse benchmark.
+	Synapse Synapse
 	// BlockTime is the embedded mock chain's block time.
 	BlockTime time.Duration
 	// LaunchTimeout bounds the launch of each miner: go-plugin's handshake
@@ -102,6 +112,7 @@ func defaultConfig() config {
 		StartTimeout: chain.DefaultMaxBlocks * chain.RealBlockTime,
 		LogLimit:     defaultLogLimit,
 		Overrides:    map[string]miner.Settings{},
+		Synapse:      defaultSynapse,
 	}
 }
 
@@ -110,12 +121,7 @@ func defaultConfig() config {
 func (c *config) registerFlags(fs *flag.FlagSet) {
 	name := func(s string) string { return flagPrefix + s }
 	fs.Func(name("miners"), "comma-separated `names` of the miners to benchmark (default: every miner the bench file names but those it marks optional)", func(s string) error {
-		c.Miners = nil
-		for _, m := range strings.Split(s, ",") {
-			if m = strings.TrimSpace(m); m != "" {
-				c.Miners = append(c.Miners, m)
-			}
-		}
+		c.Miners = splitList(s)
 		return nil
 	})
 	fs.IntVar(&c.Batch, name("batch"), c.Batch, fmt.Sprintf("batch size of the standard benchmark's queries (1 to %d)", maxBatch))
@@ -129,7 +135,17 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.FailOnNoSuccess, name("fail-on-no-success"), c.FailOnNoSuccess, "fail a benchmark in which no query succeeded (for CI); without it such a benchmark only warns, in its log and on the terminal")
 	fs.StringVar(&c.Results, name("results"), c.Results, "`directory` of the results: each miner's query histories and log, under <network>/<wallet>/<miner>/")
 	fs.BoolVar(&c.Debug, name("debug"), c.Debug, "also show the miners' logs live on stderr (they are always kept in logs.log, up to -mb.log-limit)")
-	fs.StringVar(&c.Endpoint, name("endpoint"), c.Endpoint, "`host:port` of a running miner to benchmark instead of launching plugins")
+	fs.StringVar(&c.Endpoint, name("endpoint"), c.Endpoint, "`address` of a running miner to benchmark instead of launching plugins: host:port of a 2.0.x axon, or http://host:port of a synapse axon (bittensor 6 and later)")
+	fs.StringVar(&c.AxonHotkey, name("axon-hotkey"), c.AxonHotkey, "`SS58` hotkey of the synapse axon at -mb.endpoint, which every request's signature covers")
+	fs.StringVar(&c.HotkeyFile, name("hotkey-file"), c.HotkeyFile, "`path` of the validator's hotkey file in a bittensor wallet (~/.bittensor/wallets/NAME/hotkeys/HOTKEY, unencrypted), to sign the queries as a registered validator (default: a mock validator's hotkey)")
+	fs.StringVar(&c.HotkeySeed, name("hotkey-seed"), c.HotkeySeed, "the validator hotkey's secret `seed` in hex, instead of -mb.hotkey-file")
+	fs.StringVar(&c.Synapse.Name, name("synapse"), c.Synapse.Name, "`name` of the synapse the synapse benchmark queries (its class name, the route)")
+	fs.StringVar(&c.Synapse.Body, name("body"), c.Synapse.Body, "the synapse's fields as a JSON `object`, the body of every query")
+	fs.Func(name("hash-fields"), "comma-separated `fields` of the synapse's required_hash_fields, in order (default: none)", func(s string) error {
+		c.Synapse.HashFields = splitList(s)
+		return nil
+	})
+	fs.BoolVar(&c.Synapse.Streaming, name("stream"), c.Synapse.Streaming, "read each answer as a stream (a StreamingSynapse), reporting time to first byte, chunks and bytes")
 	fs.DurationVar(&c.BlockTime, name("blocktime"), c.BlockTime, fmt.Sprintf("block time of the embedded mock chain (the real chain's is %v)", chain.RealBlockTime))
 	fs.DurationVar(&c.LaunchTimeout, name("launch-timeout"), c.LaunchTimeout, "bound of each miner's launch: go-plugin's handshake and its first Info call, so that a miner that cannot start fails fast (-mb.start-timeout bounds the whole start)")
 	fs.DurationVar(&c.StartTimeout, name("start-timeout"), c.StartTimeout, "bound of each miner's whole start: launch, New, registration and the wait for its axon on the chain")
@@ -149,6 +165,17 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 		c.Overrides[name][k] = v
 		return nil
 	})
+}
+
+// splitList returns the non-empty, trimmed items of a comma-separated list.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // defaultLogLimit caps each miner's log at 8 MiB a run: far more than a
@@ -286,9 +313,10 @@ func (c *config) check(known []string) error {
 	}
 	if c.Endpoint != "" {
 		if err := checkEndpoint(c.Endpoint); err != nil {
-			bad("endpoint", c.Endpoint, "host:port of a running miner ("+err.Error()+")")
+			bad("endpoint", c.Endpoint, endpointWant+" ("+err.Error()+")")
 		}
 	}
+	errs = append(errs, c.checkSynapse()...)
 	if c.Results == "" {
 		bad("results", c.Results, "a directory that can be created and written (empty path)")
 	}
@@ -315,8 +343,11 @@ func (c *config) checkEnvironment() error {
 	var errs []error
 	if c.Endpoint != "" {
 		if err := probe(c.Endpoint); err != nil {
-			errs = append(errs, badFlag("endpoint", c.Endpoint, "host:port of a running miner ("+err.Error()+")"))
+			errs = append(errs, badFlag("endpoint", c.Endpoint, endpointWant+" ("+err.Error()+")"))
 		}
+	}
+	if _, err := c.validatorKey(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := checkWritableDir(c.Results); err != nil {
 		errs = append(errs, badFlag("results", c.Results, "a directory that can be created and written ("+err.Error()+")"))
@@ -324,9 +355,25 @@ func (c *config) checkEnvironment() error {
 	return errors.Join(errs...)
 }
 
-// checkEndpoint checks the form of a host:port.
+// endpointWant says what -mb.endpoint accepts.
+const endpointWant = "host:port of a running 2.0.x axon, or http://host:port of a synapse axon"
+
+// synapseScheme starts an -mb.endpoint that is a synapse axon's URL.
+const synapseScheme = "http://"
+
+// isSynapseURL reports whether endpoint is a synapse axon's URL rather than
+// a 2.0.x axon's host:port.
+func isSynapseURL(endpoint string) bool { return strings.HasPrefix(endpoint, synapseScheme) }
+
+// hostPort returns the host:port of endpoint, either form.
+func hostPort(endpoint string) string { return strings.TrimPrefix(endpoint, synapseScheme) }
+
+// checkEndpoint checks the form of a host:port, or of http://host:port.
 func checkEndpoint(endpoint string) error {
-	host, port, err := net.SplitHostPort(endpoint)
+	if strings.Contains(endpoint, "://") && !isSynapseURL(endpoint) {
+		return errors.New("the only URL scheme is http")
+	}
+	host, port, err := net.SplitHostPort(hostPort(endpoint))
 	if err != nil {
 		return err
 	}

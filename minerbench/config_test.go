@@ -2,17 +2,20 @@ package minerbench
 
 import (
 	"bytes"
+	"encoding/hex"
 	"flag"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/minerbench/minerbench/minerbench/miner"
+	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
 // closedPort returns a 127.0.0.1 address nothing listens on.
@@ -90,12 +93,33 @@ func badSettings(t *testing.T) ([]MinerSpec, []badSetting) {
 		{"empty wallet name in a spec", nil, withSpec(MinerSpec{Name: "noop", Binary: exe, Settings: map[string]string{"wallet.name": ""}}),
 			[]string{`miner "noop": MinerSpec.Settings wallet.name="": want a wallet.name that can name a directory of the results`}},
 		{"endpoint without port", []string{"-mb.endpoint=127.0.0.1"}, nil,
-			[]string{"-mb.endpoint=127.0.0.1: want host:port of a running miner (address 127.0.0.1: missing port in address)"}},
-		{"endpoint without host", []string{"-mb.endpoint=:8091"}, nil, []string{"-mb.endpoint=:8091: want host:port of a running miner (empty host)"}},
+			[]string{"-mb.endpoint=127.0.0.1: want host:port of a running 2.0.x axon, or http://host:port of a synapse axon (address 127.0.0.1: missing port in address)"}},
+		{"endpoint without host", []string{"-mb.endpoint=:8091"}, nil, []string{"-mb.endpoint=:8091: want host:port of a running 2.0.x axon, or http://host:port of a synapse axon (empty host)"}},
 		{"endpoint port out of range", []string{"-mb.endpoint=127.0.0.1:70000"}, nil,
-			[]string{`-mb.endpoint=127.0.0.1:70000: want host:port of a running miner (port "70000" is not 1 to 65535)`}},
+			[]string{`-mb.endpoint=127.0.0.1:70000: want host:port of a running 2.0.x axon, or http://host:port of a synapse axon (port "70000" is not 1 to 65535)`}},
 		{"unreachable endpoint", []string{"-mb.endpoint=" + closed}, nil,
-			[]string{"-mb.endpoint=" + closed + ": want host:port of a running miner (unreachable: ", "connection refused"}},
+			[]string{"-mb.endpoint=" + closed + ": want host:port of a running 2.0.x axon, or http://host:port of a synapse axon (unreachable: ", "connection refused"}},
+		{"endpoint with another scheme", []string{"-mb.endpoint=https://127.0.0.1:8091", "-mb.axon-hotkey=" + aliceSS58}, nil,
+			[]string{"-mb.endpoint=https://127.0.0.1:8091: want host:port of a running 2.0.x axon, or http://host:port of a synapse axon (the only URL scheme is http)"}},
+		{"synapse endpoint without its hotkey", []string{"-mb.endpoint=http://" + closed}, nil,
+			[]string{"-mb.endpoint=http://" + closed + " is a synapse axon: set -mb.axon-hotkey to its SS58 hotkey"}},
+		{"unreachable synapse endpoint", []string{"-mb.endpoint=http://" + closed, "-mb.axon-hotkey=" + aliceSS58}, nil,
+			[]string{"-mb.endpoint=http://" + closed + ": want host:port of a running 2.0.x axon, or http://host:port of a synapse axon (unreachable: ", "connection refused"}},
+		{"axon hotkey not SS58", []string{"-mb.axon-hotkey=5Grw"}, nil, []string{"-mb.axon-hotkey=5Grw: want the SS58 address of the axon's hotkey ("}},
+		{"synapse name with a slash", []string{"-mb.synapse=a/b"}, nil,
+			[]string{"-mb.synapse=a/b: want a synapse's class name, such as Dummy (letters, digits and _)"}},
+		{"body not JSON", []string{"-mb.body={dummy_input: 3}"}, nil,
+			[]string{`-mb.body={dummy_input: 3}: want the synapse's fields as a JSON object, such as {"dummy_input": 3} (`}},
+		{"body an array", []string{"-mb.body=[1]"}, nil, []string{"-mb.body=[1]: want the synapse's fields as a JSON object"}},
+		{"body with text after it", []string{`-mb.body={"a": 1} x`}, nil, []string{`-mb.body={"a": 1} x: want the synapse's fields as a JSON object, such as {"dummy_input": 3} (text after the object)`}},
+		{"hash field not in the body", []string{"-mb.hash-fields=text"}, nil,
+			[]string{"-mb.hash-fields=text: want fields of the body (text is not one)"}},
+		{"missing hotkey file", []string{"-mb.hotkey-file=" + missing}, nil,
+			[]string{"-mb.hotkey-file=" + missing + ": want an unencrypted bittensor hotkey file ("}},
+		{"bad hotkey seed", []string{"-mb.hotkey-seed=0x1234"}, nil,
+			[]string{"-mb.hotkey-seed: want a 32-byte secret seed in hex, such as 0x followed by 64 hex digits (the value is not shown)"}},
+		{"both hotkey file and seed", []string{"-mb.hotkey-file=" + missing, "-mb.hotkey-seed=0x00"}, nil,
+			[]string{"-mb.hotkey-file and -mb.hotkey-seed: want one of them, not both"}},
 		{"unwritable results", []string{"-mb.results=" + exe + "/results"}, nil,
 			[]string{"-mb.results=" + exe + "/results: want a directory that can be created and written (", "not a directory"}},
 		{"empty results", []string{"-mb.results="}, nil, []string{"-mb.results=: want a directory that can be created and written (empty path)"}},
@@ -281,4 +305,45 @@ func TestOptionalMiners(t *testing.T) {
 // runtime's default, which the miners' results directories are named by.
 func TestValidatorWalletIsTheRuntimeDefault(t *testing.T) {
 	assert.Equal(t, miner.RuntimeDefaults()[miner.KeyWalletName], validatorWallet)
+}
+
+// aliceSS58 is the SS58 address of Substrate's well-known //Alice key.
+const aliceSS58 = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+
+// TestValidatorKeyNeverShowsTheSeed: a seed that does not parse is
+// refused without its value, which is a secret.
+func TestValidatorKeyNeverShowsTheSeed(t *testing.T) {
+	secret := "0x" + strings.Repeat("ab", 31) + "zz"
+	var out bytes.Buffer
+	cfg, err := parseFlags(t, &out, "-mb.hotkey-seed="+secret)
+	require.NoError(t, err)
+	err = validate(cfg, []MinerSpec{{Name: "noop", Package: "./miners/noop"}}, true)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), strings.Repeat("ab", 31))
+}
+
+// TestValidatorKeySources: the queries are signed with the hotkey of
+// -mb.hotkey-file or -mb.hotkey-seed, else the mock validator's.
+func TestValidatorKeySources(t *testing.T) {
+	var out bytes.Buffer
+	cfg, err := parseFlags(t, &out)
+	require.NoError(t, err)
+	key, err := cfg.validatorKey()
+	require.NoError(t, err)
+	assert.Equal(t, wallet.Mock(validatorName).SS58(), key.SS58())
+
+	cfg, err = parseFlags(t, &out, "-mb.hotkey-file=wallet/testdata/alice-hotkey.json")
+	require.NoError(t, err)
+	key, err = cfg.validatorKey()
+	require.NoError(t, err)
+	assert.Equal(t, aliceSS58, key.SS58())
+
+	seed := wallet.MockSeed("validator-seed")
+	cfg, err = parseFlags(t, &out, "-mb.hotkey-seed=0x"+hex.EncodeToString(seed[:]))
+	require.NoError(t, err)
+	key, err = cfg.validatorKey()
+	require.NoError(t, err)
+	want, err := wallet.FromSeed(seed)
+	require.NoError(t, err)
+	assert.Equal(t, want.SS58(), key.SS58())
 }

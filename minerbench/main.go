@@ -323,7 +323,11 @@ func newHarness(ctx context.Context, cfg config) *harness {
 // QueryBenchmark did. Whatever it started, stop stops, also while start
 // runs.
 func (h *harness) start(specs []MinerSpec, stderr io.Writer) error {
-	h.validator = wallet.Mock(validatorName)
+	validator, err := h.cfg.validatorKey()
+	if err != nil {
+		return usageError{err}
+	}
+	h.validator = validator
 	if h.cfg.Endpoint != "" {
 		return h.connectRemote(stderr)
 	}
@@ -352,14 +356,21 @@ func (h *harness) start(specs []MinerSpec, stderr io.Writer) error {
 // probed the endpoint; a miner gone since fails its benchmarks with the
 // reason.
 func (h *harness) connectRemote(stderr io.Writer) error {
-	m := &Target{Name: "remote", Endpoint: h.cfg.Endpoint, dir: resultsDir(h.cfg.Results, "remote", validatorWallet, "remote")}
+	m := &Target{Name: "remote", dir: resultsDir(h.cfg.Results, "remote", validatorWallet, "remote")}
+	if isSynapseURL(h.cfg.Endpoint) {
+		m.SynapseURL, m.Hotkey = h.cfg.Endpoint, h.cfg.AxonHotkey
+	} else {
+		m.Endpoint = h.cfg.Endpoint
+	}
 	if err := logTo(stderr, m.dir); err != nil {
 		return err
 	}
 	if !h.atStopMiner(m.stop) {
 		return errInterrupted
 	}
-	m.connect(h.ctx, h.validator, h.cfg.Compression)
+	if m.Endpoint != "" {
+		m.connect(h.ctx, h.validator, h.cfg.Compression)
+	}
 	h.miners = []*Target{m}
 	return nil
 }
@@ -511,7 +522,7 @@ const probeTimeout = 3 * time.Second
 
 // probe checks that something accepts TCP connections at endpoint.
 func probe(endpoint string) error {
-	conn, err := net.DialTimeout("tcp", endpoint, probeTimeout)
+	conn, err := net.DialTimeout("tcp", hostPort(endpoint), probeTimeout)
 	if err != nil {
 		return fmt.Errorf("unreachable: %w", err)
 	}

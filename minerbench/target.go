@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/httpdendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/load"
 	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/wallet"
@@ -27,8 +30,12 @@ type Target struct {
 	Name string
 	// Hotkey is the SS58 address of the miner's hotkey, when known.
 	Hotkey string
-	// Endpoint is the host:port of the miner's axon.
+	// Endpoint is the host:port of the miner's 2.0.x axon, or "" when it
+	// serves none.
 	Endpoint string
+	// SynapseURL is the http://host:port of the miner's HTTP synapse axon,
+	// or "" when it serves none.
+	SynapseURL string
 
 	dir       string           // of its histories and its log
 	defaults  miner.Settings   // as it told them, when it did
@@ -41,6 +48,7 @@ type Target struct {
 
 	mu        sync.Mutex
 	dendrites []*dendrite.Dendrite
+	transport *http.Transport // of the synapse clients, made by the first
 }
 
 // Err returns why the miner is not available, or nil.
@@ -115,6 +123,24 @@ func (m *Target) clients(ctx context.Context, n int) ([]*dendrite.Dendrite, erro
 	return m.dendrites[:n], nil
 }
 
+// synapseClients returns a client per worker of ld's synapse, signed with
+// key, each query bounded by timeout. The clients share one transport,
+// whose connections stop closes; each has its own dendrite uuid, as real
+// axons refuse concurrent nonces under one.
+func (m *Target) synapseClients(ld Load, key *wallet.Keypair, timeout time.Duration) ([]load.Client, error) {
+	m.mu.Lock()
+	if m.transport == nil {
+		m.transport = httpdendrite.NewTransport()
+	}
+	transport := m.transport
+	m.mu.Unlock()
+	clients, err := synapseClients(ld.Conc, m.SynapseURL, m.Hotkey, ld.Synapse, key, timeout, transport)
+	if err != nil {
+		return nil, fmt.Errorf("miner %s: %w", m.Name, err)
+	}
+	return clients, nil
+}
+
 // stop closes the connections, stops the miner's process and closes its
 // log. It is idempotent.
 func (m *Target) stop() {
@@ -124,6 +150,9 @@ func (m *Target) stop() {
 		_ = d.Close()
 	}
 	m.dendrites = nil
+	if m.transport != nil {
+		m.transport.CloseIdleConnections()
+	}
 	if m.plugin != nil {
 		m.plugin.Close()
 	}
