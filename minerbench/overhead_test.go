@@ -60,7 +60,7 @@ import (
 // the test process may not run on every CPU (taskset -c 0 go test ...), the
 // server is pinned to the CPUs left, so client and server do not share one.
 func BenchmarkOverhead(b *testing.B) {
-	addr := startRawServer(b)
+	addr, _ := startRawServer(b)
 	ctx, cancel := context.WithCancel(context.Background()) // as Main's
 	defer cancel()
 	h := newHarness(ctx, defaultConfig())
@@ -99,9 +99,9 @@ func cpuTime() int64 {
 }
 
 // startRawServer builds and starts internal/rawserver, pinned to the CPUs
-// this process may not use when there are any, and returns its address. The
-// server is stopped when b ends.
-func startRawServer(b *testing.B) string {
+// this process may not use when there are any, and returns its gRPC address
+// and its synapse URL. The server is stopped when b ends.
+func startRawServer(b *testing.B) (addr, url string) {
 	bin, err := launch.Build(context.Background(), b.TempDir(), "rawserver", "github.com/minerbench/minerbench/minerbench/internal/rawserver")
 	require.NoError(b, err)
 	cmd := exec.Command(bin)
@@ -127,10 +127,13 @@ func startRawServer(b *testing.B) string {
 			<-done
 		}
 	})
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	out := bufio.NewReader(stdout)
+	addr, err = out.ReadString('\n')
 	require.NoError(b, err)
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	return strings.TrimSpace(addr)
+	url, err = out.ReadString('\n')
+	require.NoError(b, err)
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	return strings.TrimSpace(addr), strings.TrimSpace(url)
 }
 
 // otherCPUs returns the online CPUs this process may not run on, in

@@ -1,11 +1,14 @@
-// Command rawserver is the server of BenchmarkOverhead: a Bittensor server
-// that answers every Forward with zeros of the asked shape from a response
-// it marshaled once per shape, and checks nothing.
+// Command rawserver is the server of BenchmarkOverhead and
+// BenchmarkSynapseOverhead: a Bittensor 2.0.x server that answers every
+// Forward with zeros of the asked shape from a response it marshaled once
+// per shape, and an HTTP synapse server that answers every request with one
+// prebuilt Dummy answer. Neither checks anything.
 //
-// It listens on a free loopback port, prints the address on stdout, and
-// exits when its stdin closes (when the benchmark that started it ends, or
-// dies). Doing no work of its own beyond gRPC's, it lets the client's cost
-// per query show in the client's process.
+// It listens on two free loopback ports, prints the gRPC address and then
+// the HTTP URL on stdout, a line each, and exits when its stdin closes (when
+// the benchmark that started it ends, or dies). Doing no work of its own
+// beyond gRPC's and net/http's, it lets the client's cost per query show in
+// the client's process.
 package main
 
 import (
@@ -14,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
+	"strconv"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -46,14 +51,48 @@ func run(stdin io.Reader, stdout io.Writer) error {
 		grpc.MaxSendMsgSize(wire.MaxMessageSize),
 	)
 	srv.RegisterService(&serviceDesc, &answers{})
-	if _, err := fmt.Fprintln(stdout, lis.Addr()); err != nil {
+	httpLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: http.HandlerFunc(answerSynapse)}
+	if _, err := fmt.Fprintf(stdout, "%s\nhttp://%s\n", lis.Addr(), httpLis.Addr()); err != nil {
 		return err
 	}
 	go func() {
 		_, _ = io.Copy(io.Discard, bufio.NewReader(stdin))
 		srv.Stop()
+		_ = httpSrv.Close()
 	}()
+	go func() { _ = httpSrv.Serve(httpLis) }()
 	return srv.Serve(lis)
+}
+
+// dummyAnswer is the body of every synapse answer: a Dummy whose output is
+// twice its input, as the subnet template's miner answers.
+var dummyAnswer = []byte(`{"name":"Dummy","timeout":12.0,"total_size":0,"header_size":0,` +
+	`"axon":{"status_code":200,"status_message":"Success","process_time":0.0001},` +
+	`"computed_body_hash":"","dummy_input":3,"dummy_output":6}`)
+
+// dummyHeaders are the headers of every synapse answer, lowercase as a
+// Python axon writes them.
+var dummyHeaders = map[string][]string{
+	"Content-Type":                  {"application/json"},
+	"Content-Length":                {strconv.Itoa(len(dummyAnswer))},
+	"name":                          {"Dummy"},
+	"bt_header_axon_status_code":    {"200"},
+	"bt_header_axon_status_message": {"Success"},
+	"bt_header_axon_process_time":   {"0.0001"},
+}
+
+// answerSynapse reads the request's body and answers dummyAnswer.
+func answerSynapse(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	h := w.Header()
+	for k, v := range dummyHeaders {
+		h[k] = v
+	}
+	_, _ = w.Write(dummyAnswer)
 }
 
 // serviceDesc is the Bittensor service with a Forward whose handler answers

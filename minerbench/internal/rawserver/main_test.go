@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -16,7 +17,7 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// TestRun serves, answers zeros of the asked shape twice (the second from
+// TestRun serves a synapse's answer, answers zeros of the asked shape twice (the second from
 // the marshaled response), refuses requests it cannot answer, and stops
 // when stdin closes.
 func TestRun(t *testing.T) {
@@ -24,8 +25,19 @@ func TestRun(t *testing.T) {
 	stdoutR, stdoutW := io.Pipe()
 	served := make(chan error, 1)
 	go func() { served <- run(stdinR, stdoutW) }()
-	addr, err := bufio.NewReader(stdoutR).ReadString('\n')
+	out := bufio.NewReader(stdoutR)
+	addr, err := out.ReadString('\n')
 	require.NoError(t, err)
+	url, err := out.ReadString('\n')
+	require.NoError(t, err)
+	resp, err := http.Post(strings.TrimSpace(url)+"/Dummy", "application/json", strings.NewReader(`{"dummy_input": 3}`))
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "200", resp.Header.Get("bt_header_axon_status_code"))
+	assert.JSONEq(t, string(dummyAnswer), string(body))
 
 	conn, err := grpc.NewClient("passthrough:///"+strings.TrimSpace(addr),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
