@@ -1,0 +1,178 @@
+package httpaxon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ping is the base Synapse every axon answers: it has no fields of its own.
+func ping() *Synapse {
+	return &Synapse{Name: PingName, emptyHash: blankHash, Serve: func(_ context.Context, c *Call) error {
+		if c.Header.BodyHash != blankHash {
+			return fmt.Errorf("%w: computed_body_hash %s; want %s for a synapse without hash fields", errBadBody, c.Header.BodyHash, blankHash)
+		}
+		c.answer = &answer{bodyHash: blankHash}
+		return nil
+	}}
+}
+
+// readBody reads r's body, at most MaxBodyBytes within RequestTimeout. It
+// returns a status and message when it cannot.
+func (a *Axon) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, string) {
+	defer a.admission.exitRequest()
+	if r.ContentLength > a.cfg.MaxBodyBytes {
+		w.Header()["Connection"] = []string{"close"}
+		return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body of %d bytes is larger than the axon's limit of %d bytes", r.ContentLength, a.cfg.MaxBodyBytes)
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(a.cfg.RequestTimeout))
+	size := r.ContentLength
+	if size < 0 {
+		size = 512
+	}
+	body := make([]byte, 0, size+1) // +1: room to see EOF without growing
+	body, err := readAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes), body)
+	// Clear the deadline: net/http's read in the background, which notices
+	// a client going away, would otherwise end the call when it passes.
+	_ = rc.SetReadDeadline(time.Time{})
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than the axon's limit of %d bytes", a.cfg.MaxBodyBytes)
+		}
+		return nil, http.StatusRequestTimeout, "Request body not received: " + err.Error()
+	}
+	return body, 0, ""
+}
+
+// readAll appends what r holds to b.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+// peerOf names the peer of r: its IP address.
+func peerOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// answer runs c's handler on a worker and writes its answer.
+func (a *Axon) answer(w http.ResponseWriter, r *http.Request, f *refusal, c *Call) {
+	peer := peerOf(r)
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ForwardTimeout)
+	defer cancel()
+	if ok, full := a.admission.workers.acquire(ctx, peer, 1); !ok {
+		if full {
+			f.send(http.StatusServiceUnavailable, fmt.Sprintf("Service unavailable: %d calls waiting, the most the axon queues", a.cfg.QueueSize))
+		} else {
+			f.send(http.StatusRequestTimeout, timeoutMessage(f.h))
+		}
+		return
+	}
+	workerHeld := true
+	releaseWorker := func() {
+		if workerHeld {
+			workerHeld = false
+			a.admission.workers.release(peer, 1)
+		}
+	}
+	defer releaseWorker()
+	begun := time.Now()
+	var streamed bool
+	if f.syn.streaming {
+		c.stream = func(*Call) http.ResponseWriter {
+			streamed = true
+			a.startStream(w, f, time.Since(begun), c.answer.bodyHash)
+			return w
+		}
+	}
+	err := f.syn.Serve(ctx, c)
+	took := time.Since(begun)
+	switch {
+	case streamed:
+		return
+	case err == nil && f.syn.streaming:
+		c.stream(c)
+		return
+	case err != nil:
+		if se, ok := errors.AsType[*StatusError](err); ok {
+			f.send(se.Code, se.Message)
+		} else if ctx.Err() != nil && !errors.Is(err, errBadBody) {
+			f.send(http.StatusRequestTimeout, timeoutMessage(f.h))
+		} else {
+			f.send(http.StatusInternalServerError, internalError())
+		}
+		return
+	}
+	a.writeAnswer(ctx, w, f, c.answer, took, peer, releaseWorker)
+}
+
+// timeoutMessage is Bittensor's message for a call not answered in time.
+func timeoutMessage(h *Header) string {
+	timeout := "None"
+	if h.Timeout != nil {
+		timeout = pyFloat(*h.Timeout)
+	}
+	return "Response timeout after: " + timeout + "s"
+}
+
+// writeAnswer writes a handler's answer: the whole synapse as compact JSON,
+// once its bytes fit in the answer budget, within WriteTimeout.
+func (a *Axon) writeAnswer(ctx context.Context, w http.ResponseWriter, f *refusal, ans *answer, took time.Duration, peer string, releaseWorker func()) {
+	code, msg := ans.status, ans.message
+	if code == 0 {
+		code = http.StatusOK
+	}
+	if code == http.StatusOK && msg == "" {
+		msg = "Success"
+	}
+	body := f.appendBody(make([]byte, 0, 640+len(ans.fields)), code, msg, took, ans.fields)
+	if int64(len(body)) > a.cfg.MaxAnswerBytes {
+		f.send(http.StatusInternalServerError, internalError())
+		return
+	}
+	release, ok := a.admission.answerBytes(ctx, peer, int64(len(body)))
+	if !ok {
+		f.send(http.StatusRequestTimeout, timeoutMessage(f.h))
+		return
+	}
+	defer release()
+	releaseWorker()
+	h := w.Header()
+	f.successHeaders(h, code, msg, took, ans.bodyHash)
+	set(h, "content-type", "application/json")
+	set(h, "content-length", strconv.Itoa(len(body)))
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(a.cfg.WriteTimeout))
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+// startStream sends a streaming synapse's status and headers, computed from
+// the request synapse before the stream, as Bittensor's StreamingSynapse.
+// The stream has no WriteTimeout as a whole: each chunk has its own.
+func (a *Axon) startStream(w http.ResponseWriter, f *refusal, took time.Duration, hash string) {
+	h := w.Header()
+	set(h, "content-type", "text/event-stream")
+	f.successHeaders(h, http.StatusOK, "Success", took, hash)
+	w.WriteHeader(http.StatusOK)
+}

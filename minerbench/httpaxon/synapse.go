@@ -1,0 +1,342 @@
+package httpaxon
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// PingName is the synapse every axon answers: Bittensor's base Synapse,
+// without fields of its own.
+const PingName = "Synapse"
+
+// Synapse is one kind of synapse an axon serves, as Handle and HandleStream
+// build it from a Go struct.
+type Synapse struct {
+	// Name is the synapse's class name, the request path's only segment.
+	Name string
+	// Inputs are the bt_header_input_obj_ headers of the synapse's required
+	// fields, name → base64 of the JSON of an empty value, in declaration
+	// order.
+	Inputs []Input
+	// Serve decodes a request body, checks its hash fields against the
+	// signed hash, and answers it.
+	Serve func(ctx context.Context, c *Call) error
+
+	emptyHash string // body hash of the header synapse, whose fields are empty
+	streaming bool
+}
+
+// Input is one bt_header_input_obj_ header: a required field's name and
+// the base64 JSON of its type's empty value ("IiI=" for a string).
+type Input struct {
+	Field string
+	Value string
+}
+
+// Call is one request being answered: what its handler reads, and where the
+// answer goes.
+type Call struct {
+	// Header is the request's header synapse.
+	Header *Header
+	// Body is the request's body, read in full and at most MaxBodyBytes.
+	Body []byte
+
+	answer       *answer
+	stream       func(*Call) http.ResponseWriter
+	writeTimeout time.Duration
+}
+
+// answer is what a non-streaming handler answered.
+type answer struct {
+	status   int    // 0 means 200
+	message  string // "" means "Success" for 200
+	fields   []byte // the synapse's own fields as JSON object members, without braces
+	bodyHash string
+	inputs   []Input
+}
+
+// StatusError is a handler's refusal with an HTTP status and a message, as
+// a Bittensor forward raising a SynapseException with axon.status_code set:
+// the call is answered Code with {"message": Message}.
+type StatusError struct {
+	Code    int
+	Message string
+}
+
+// Error returns the message with its code.
+func (e *StatusError) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Message) }
+
+// Status lets a handler answer with its own status, as a Bittensor forward
+// setting synapse.axon.status_code and returning: the answer carries the
+// whole synapse, as on success, with that code and message.
+type Status struct {
+	Code    int
+	Message string
+}
+
+// Statuser is implemented by a synapse struct that sets its own status.
+type Statuser interface {
+	// AxonStatus returns the answer's status; a zero Code means 200.
+	AxonStatus() Status
+}
+
+// errBadBody marks a request body that does not decode or whose hash
+// fields do not match the signed hash: answered 500, as Bittensor's
+// verify_body_integrity.
+var errBadBody = errors.New("httpaxon: request body")
+
+// fieldSpec is what Handle learns of a synapse struct's field from its tags.
+type fieldSpec struct {
+	index    int
+	json     string
+	required bool
+	hash     bool
+}
+
+// parseFields reads the fields of struct type t: the JSON name from the json
+// tag, and `synapse:"required"` and `synapse:"hash"` (or both,
+// "required,hash").
+func parseFields(t reflect.Type) ([]fieldSpec, error) {
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("httpaxon: synapse type %s: want a struct", t)
+	}
+	var out []fieldSpec
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if reserved[name] {
+			return nil, fmt.Errorf("httpaxon: synapse type %s: field %s: JSON name %q is a base Synapse field, which the axon fills; want another name", t, f.Name, name)
+		}
+		spec := fieldSpec{index: i, json: name}
+		for opt := range strings.SplitSeq(f.Tag.Get("synapse"), ",") {
+			switch opt {
+			case "":
+			case "required":
+				spec.required = true
+			case "hash":
+				spec.hash = true
+			default:
+				return nil, fmt.Errorf("httpaxon: synapse type %s: field %s: synapse tag option %q; want required or hash", t, f.Name, opt)
+			}
+		}
+		out = append(out, spec)
+	}
+	return out, nil
+}
+
+// reserved are the base Synapse's fields, which the axon handles.
+var reserved = map[string]bool{
+	"name": true, "timeout": true, "total_size": true, "header_size": true,
+	"dendrite": true, "axon": true, "computed_body_hash": true, "required_hash_fields": true,
+}
+
+// emptyJSON returns base64(json.dumps(type(value)())) for a Go type: the
+// bt_header_input_obj_ value of a required field.
+func emptyJSON(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var v string
+	switch t.Kind() {
+	case reflect.String:
+		v = `""`
+	case reflect.Bool:
+		v = "false"
+	case reflect.Float32, reflect.Float64:
+		v = "0.0"
+	case reflect.Slice, reflect.Array:
+		v = "[]"
+	case reflect.Struct, reflect.Map:
+		v = "{}"
+	default:
+		v = "0"
+	}
+	return base64.StdEncoding.EncodeToString([]byte(v))
+}
+
+// spec is the compiled form of a synapse struct type.
+type spec struct {
+	name      string
+	fields    []fieldSpec
+	inputs    []Input
+	emptyHash string // body hash of the zero value
+}
+
+func compile(t reflect.Type) (*spec, error) {
+	fields, err := parseFields(t)
+	if err != nil {
+		return nil, err
+	}
+	s := &spec{name: t.Name(), fields: fields}
+	if s.name == "" || s.name == PingName {
+		return nil, fmt.Errorf("httpaxon: synapse type %s: want a named struct type other than %s", t, PingName)
+	}
+	for _, f := range fields {
+		if f.required {
+			s.inputs = append(s.inputs, Input{Field: f.json, Value: emptyJSON(t.Field(f.index).Type)})
+		}
+	}
+	if s.emptyHash, err = s.hashOf(reflect.New(t)); err != nil {
+		return nil, fmt.Errorf("httpaxon: synapse type %s: %w", t, err)
+	}
+	return s, nil
+}
+
+// hashOf returns the body hash of the synapse v, a pointer to a struct of
+// s's type: the sha3-256 of the concatenated hex sha3-256 of Python's str()
+// of each hash field, in declaration order.
+func (s *spec) hashOf(v reflect.Value) (string, error) {
+	var parts []string
+	for _, f := range s.fields {
+		if !f.hash {
+			continue
+		}
+		str, err := pythonStr(v.Elem().Field(f.index).Interface())
+		if err != nil {
+			return "", fmt.Errorf("hash field %s: %w", f.json, err)
+		}
+		parts = append(parts, str)
+	}
+	return bodyHash(parts), nil
+}
+
+// members returns the JSON of v, a pointer to a struct, without its braces.
+func members(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return nil, fmt.Errorf("httpaxon: synapse %T encodes as %.20q; want a JSON object", v, b)
+	}
+	return b[1 : len(b)-1], nil
+}
+
+// Handle returns the Synapse named after S that decodes each request into
+// a new S and answers it with fn's changes to it.
+//
+// S's exported fields are the synapse's own, named by their json tags as in
+// Python; tag a field `synapse:"required"` when the Python field has no
+// default, and `synapse:"hash"` when it is in required_hash_fields (list
+// them in declaration order, as Bittensor asks). The base Synapse's fields
+// are the axon's. An error from fn is answered 500, a *StatusError its own
+// code; an S implementing Statuser sets the answer's status.
+func Handle[S any](fn func(ctx context.Context, s *S) error) (Synapse, error) {
+	sp, err := compile(reflect.TypeFor[S]())
+	if err != nil {
+		return Synapse{}, err
+	}
+	serve := func(ctx context.Context, c *Call) error {
+		s, err := decode[S](sp, c)
+		if err != nil {
+			return err
+		}
+		if err := fn(ctx, s); err != nil {
+			return err
+		}
+		return c.answerWith(sp, s)
+	}
+	return Synapse{Name: sp.name, Inputs: sp.inputs, Serve: serve, emptyHash: sp.emptyHash}, nil
+}
+
+// decode decodes c's body into a new S and checks its hash fields against
+// the header's computed_body_hash.
+func decode[S any](sp *spec, c *Call) (*S, error) {
+	s := new(S)
+	if err := json.Unmarshal(c.Body, s); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadBody, err)
+	}
+	got, err := sp.hashOf(reflect.ValueOf(s))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadBody, err)
+	}
+	if got != c.Header.BodyHash {
+		return nil, fmt.Errorf("%w: hash of the body's hash fields %s differs from the signed computed_body_hash %s", errBadBody, got, c.Header.BodyHash)
+	}
+	return s, nil
+}
+
+// answerWith records s, the handler's result, as c's answer.
+func (c *Call) answerWith(sp *spec, s any) error {
+	fields, err := members(s)
+	if err != nil {
+		return err
+	}
+	h, err := sp.hashOf(reflect.ValueOf(s))
+	if err != nil {
+		return err
+	}
+	a := &answer{fields: fields, bodyHash: h, inputs: sp.inputs}
+	if st, ok := s.(Statuser); ok {
+		status := st.AxonStatus()
+		a.status, a.message = status.Code, status.Message
+	}
+	c.answer = a
+	return nil
+}
+
+// ChunkWriter writes a streaming synapse's answer: each Write goes to the
+// client at once, as one chunk.
+type ChunkWriter interface {
+	io.Writer
+}
+
+// HandleStream returns the streaming Synapse named after S: its answer is a
+// text/event-stream of the raw chunks fn writes, sent as it writes them,
+// with status 200 and headers computed from the request synapse before the
+// stream, as Bittensor's StreamingSynapse. An error fn returns before its
+// first write is answered 500; after it, the stream ends.
+func HandleStream[S any](fn func(ctx context.Context, s *S, w ChunkWriter) error) (Synapse, error) {
+	sp, err := compile(reflect.TypeFor[S]())
+	if err != nil {
+		return Synapse{}, err
+	}
+	serve := func(ctx context.Context, c *Call) error {
+		s, err := decode[S](sp, c)
+		if err != nil {
+			return err
+		}
+		if err := c.answerWith(sp, s); err != nil {
+			return err
+		}
+		return fn(ctx, s, &chunkWriter{call: c})
+	}
+	return Synapse{Name: sp.name, Inputs: sp.inputs, Serve: serve, emptyHash: sp.emptyHash, streaming: true}, nil
+}
+
+// chunkWriter starts the stream's response on its first Write and flushes
+// every Write.
+type chunkWriter struct {
+	call *Call
+	w    http.ResponseWriter
+}
+
+func (cw *chunkWriter) Write(p []byte) (int, error) {
+	if cw.w == nil {
+		cw.w = cw.call.stream(cw.call)
+	}
+	rc := http.NewResponseController(cw.w)
+	_ = rc.SetWriteDeadline(time.Now().Add(cw.call.writeTimeout))
+	n, err := cw.w.Write(p)
+	if err == nil {
+		err = rc.Flush()
+	}
+	return n, err
+}
