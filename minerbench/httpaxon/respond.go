@@ -19,6 +19,17 @@ var discardLog = log.New(io.Discard, "", 0)
 // dendrite needs: Header.Set would canonicalise it.
 func set(h http.Header, name, value string) { h[name] = []string{value} }
 
+// setContent writes the content-type, lowercase as Bittensor's axon sends
+// it, and the Content-Length, which net/http must see to frame the answer.
+// n < 0 writes no length (a stream).
+func setContent(h http.Header, contentType string, n int) {
+	set(h, "content-type", contentType)
+	h["Content-Type"] = nil // keeps net/http from adding its own
+	if n >= 0 {
+		h.Set("Content-Length", strconv.Itoa(n))
+	}
+}
+
 // blankHash is the body hash of a synapse without hash fields: sha3-256 of
 // the empty string.
 var blankHash = bodyHash(nil)
@@ -44,8 +55,7 @@ func writeMessage(w http.ResponseWriter, code int, msg string) {
 	body, _ := json.Marshal(struct {
 		Message string `json:"message"`
 	}{msg}) // a struct of a string always encodes
-	set(w.Header(), "content-type", "application/json")
-	set(w.Header(), "content-length", strconv.Itoa(len(body)))
+	setContent(w.Header(), "application/json", len(body))
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
 }

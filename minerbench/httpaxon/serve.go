@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -160,8 +159,7 @@ func (a *Axon) writeAnswer(ctx context.Context, w http.ResponseWriter, f *refusa
 	releaseWorker()
 	h := w.Header()
 	f.successHeaders(h, code, msg, took, ans.bodyHash)
-	set(h, "content-type", "application/json")
-	set(h, "content-length", strconv.Itoa(len(body)))
+	setContent(h, "application/json", len(body))
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(a.cfg.WriteTimeout))
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
@@ -172,7 +170,7 @@ func (a *Axon) writeAnswer(ctx context.Context, w http.ResponseWriter, f *refusa
 // The stream has no WriteTimeout as a whole: each chunk has its own.
 func (a *Axon) startStream(w http.ResponseWriter, f *refusal, took time.Duration, hash string) {
 	h := w.Header()
-	set(h, "content-type", "text/event-stream")
+	setContent(h, "text/event-stream", -1)
 	f.successHeaders(h, http.StatusOK, "Success", took, hash)
 	w.WriteHeader(http.StatusOK)
 }

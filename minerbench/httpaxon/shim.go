@@ -17,13 +17,13 @@ import (
 )
 
 type Header struct {
-	Name, AxonIP, AxonHotkey                                   string
-	AxonPort                                                   *int64
-	Timeout                                                    *float64
+	Name, AxonIP, AxonHotkey                                    string
+	AxonPort                                                    *int64
+	Timeout                                                     *float64
 	DendriteIP, DendriteUUID, DendriteHotkey, DendriteSignature string
-	DendriteVersion, DendriteNonce                             *int64
-	HeaderSize, TotalSize                                      int64
-	BodyHash                                                   string
+	DendriteVersion, DendriteNonce                              *int64
+	HeaderSize, TotalSize                                       int64
+	BodyHash                                                    string
 }
 
 func parseHeader(r http.Header, name string, inputs []Input) (*Header, error) {
