@@ -131,7 +131,7 @@ func (c *controller) Run(ctx context.Context, overrides map[string]string) (cont
 		return contract.Started{}, err
 	}
 	c.running = r
-	return contract.Started{Hotkey: r.Hotkey, Endpoint: r.Endpoint}, nil
+	return contract.Started{Hotkey: r.Hotkey, Endpoint: r.Endpoint, SynapseEndpoint: r.SynapseEndpoint}, nil
 }
 
 // Stop implements contract.Controller: it stops the miner, if it runs.
@@ -156,6 +156,7 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, log *slog.L
 	port := fs.Int("port", 8091, "TCP port the axon listens on (0 picks a free one)")
 	seed := fs.String("seed", "", "hotkey secret seed as 0x-prefixed hex (default: a mock key from -wallet)")
 	walletName := fs.String("wallet", "default", "mock wallet name the hotkey derives from when -seed is empty")
+	synapsePort := fs.Int("synapse-port", 8092, "TCP port of the HTTP synapse axon, for a miner that serves synapses (0 picks a free one)")
 	chainEndpoint := fs.String("chain", "", "host:port of a minerbench chain to register on (default: none)")
 	overrides := Settings{}
 	fs.Func("set", "override a setting, key=value (repeatable), e.g. -set nucleus.nhid=600", func(s string) error {
@@ -188,6 +189,7 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, log *slog.L
 	}
 	overrides[KeyAxonIP] = *ip
 	overrides[KeyAxonPort] = fmt.Sprint(*port)
+	overrides[KeyAxonSynapsePort] = fmt.Sprint(*synapsePort)
 	overrides[KeyWalletName] = *walletName
 	overrides[KeyWalletSeed] = *seed
 	overrides[KeyChainEndpoint] = *chainEndpoint
@@ -203,6 +205,9 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, log *slog.L
 		return err
 	}
 	fmt.Fprintf(stdout, "miner %s serving\nhotkey: %s\nendpoint: %s\n", m.Name(), r.Hotkey, r.Endpoint)
+	if r.SynapseEndpoint != "" {
+		fmt.Fprintf(stdout, "synapse endpoint: %s\n", r.SynapseEndpoint)
+	}
 
 	select {
 	case sig := <-signals:
