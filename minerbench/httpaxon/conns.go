@@ -9,23 +9,27 @@ import (
 )
 
 // connTracker bounds the connections served at once. When all are taken,
-// the one idle the longest (no request in progress) is closed to make room
-// for the new one, so that idle connections cannot lock others out; a new
-// connection waits only while every connection has a request in progress.
+// a connection without a request in progress is closed to make room for
+// the new one: the idlest of the peer holding the most connections, so
+// that idle connections cannot lock others out and one peer's many
+// connections cost others none of theirs. A new connection waits only
+// while every connection has a request in progress.
 type connTracker struct {
 	slots chan struct{} // one element per connection served
 	quit  chan struct{}
 	once  sync.Once
 
-	mu    sync.Mutex
-	conns map[*trackedConn]struct{}
+	mu     sync.Mutex
+	conns  map[*trackedConn]struct{}
+	byPeer map[string]int // connections per peer IP
 }
 
 func newConnTracker(maxConns int) *connTracker {
 	return &connTracker{
 		slots: make(chan struct{}, maxConns),
 		quit:  make(chan struct{}),
-		conns: map[*trackedConn]struct{}{},
+		conns:  map[*trackedConn]struct{}{},
+		byPeer: map[string]int{},
 	}
 }
 
@@ -34,7 +38,8 @@ func newConnTracker(maxConns int) *connTracker {
 // idle.
 type trackedConn struct {
 	net.Conn
-	t *connTracker
+	t    *connTracker
+	peer string
 
 	closeOnce sync.Once
 	busy      bool      // guarded by t.mu
@@ -47,6 +52,9 @@ func (c *trackedConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.t.mu.Lock()
 		delete(c.t.conns, c)
+		if c.t.byPeer[c.peer]--; c.t.byPeer[c.peer] == 0 {
+			delete(c.t.byPeer, c.peer)
+		}
 		c.t.mu.Unlock()
 		<-c.t.slots
 	})
@@ -82,9 +90,10 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 		<-t.slots
 		return nil, err
 	}
-	tc := &trackedConn{Conn: c, t: t, since: time.Now()}
+	tc := &trackedConn{Conn: c, t: t, peer: addrIP(c.RemoteAddr()), since: time.Now()}
 	t.mu.Lock()
 	t.conns[tc] = struct{}{}
+	t.byPeer[tc.peer]++
 	t.mu.Unlock()
 	return tc, nil
 }
@@ -95,13 +104,18 @@ func (l *trackedListener) Close() error {
 	return l.Listener.Close()
 }
 
-// evictIdlest closes the connection without a request in progress that has
-// been idle the longest, if there is one.
+// evictIdlest closes, among the connections without a request in
+// progress, the idlest of the peer holding the most connections, if there
+// is one.
 func (t *connTracker) evictIdlest() {
 	t.mu.Lock()
 	var idlest *trackedConn
 	for c := range t.conns {
-		if !c.busy && (idlest == nil || c.since.Before(idlest.since)) {
+		if c.busy {
+			continue
+		}
+		if idlest == nil || t.byPeer[c.peer] > t.byPeer[idlest.peer] ||
+			t.byPeer[c.peer] == t.byPeer[idlest.peer] && c.since.Before(idlest.since) {
 			idlest = c
 		}
 	}
@@ -109,6 +123,14 @@ func (t *connTracker) evictIdlest() {
 	if idlest != nil {
 		idlest.Close()
 	}
+}
+
+// addrIP returns the IP of a TCP address, or the address as text.
+func addrIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	return a.String()
 }
 
 // connKey is the context key of a request's *trackedConn.

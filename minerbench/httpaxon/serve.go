@@ -31,11 +31,9 @@ func (a *Axon) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, st
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(a.cfg.RequestTimeout))
-	size := r.ContentLength
-	if size < 0 {
-		size = 512
-	}
-	body := make([]byte, 0, size+1) // +1: room to see EOF without growing
+	// The buffer grows with what comes, beyond a first step: a client
+	// announcing a large body and sending little makes the axon hold little.
+	body := make([]byte, 0, min(max(r.ContentLength, 0), firstBodyStep)+1) // +1: room to see EOF without growing
 	body, err := readAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes), body)
 	// Clear the deadline: net/http's read in the background, which notices
 	// a client going away, would otherwise end the call when it passes.
@@ -48,6 +46,9 @@ func (a *Axon) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, st
 	}
 	return body, 0, ""
 }
+
+// firstBodyStep bounds the buffer readBody starts with.
+const firstBodyStep = 64 << 10
 
 // readAll appends what r holds to b.
 func readAll(r io.Reader, b []byte) ([]byte, error) {
