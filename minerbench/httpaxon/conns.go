@@ -26,8 +26,8 @@ type connTracker struct {
 
 func newConnTracker(maxConns int) *connTracker {
 	return &connTracker{
-		slots: make(chan struct{}, maxConns),
-		quit:  make(chan struct{}),
+		slots:  make(chan struct{}, maxConns),
+		quit:   make(chan struct{}),
 		conns:  map[*trackedConn]struct{}{},
 		byPeer: map[string]int{},
 	}

@@ -33,9 +33,9 @@ type Running struct {
 	served    chan struct{}
 	synapses  *httpaxon.Axon
 	synServed chan struct{}
-	closer  func() error
-	once    sync.Once
-	stopErr error
+	closer    func() error
+	once      sync.Once
+	stopErr   error
 }
 
 // Start runs m in this process as a host's start of it does: it merges
