@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/minerbench/minerbench/minerbench/synapse"
 )
 
 // The attacks below run in-process, bounded in count and time, as the gRPC
@@ -64,7 +66,7 @@ func dialAttacker(t testing.TB, addr string) net.Conn {
 // returns how long it took to be answered, and its status.
 func goodQuery(t testing.TB, s *server, c *client) (time.Duration, int) {
 	t.Helper()
-	h, body := c.build(t, s, req{name: "Dummy", fields: map[string]any{"dummy_input": 1}, inputs: []string{"dummy_input"}})
+	h, body := c.build(t, s, req{name: "Dummy", fields: map[string]any{"dummy_input": 1}, inputs: map[string]synapse.Kind{"dummy_input": synapse.KindInt}})
 	start := time.Now()
 	resp := do(t, s.addr, "/Dummy", h, body)
 	return time.Since(start), resp.status

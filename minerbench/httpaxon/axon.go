@@ -16,7 +16,6 @@ package httpaxon
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -25,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/wallet"
+	"github.com/minerbench/minerbench/minerbench/synapse"
 )
 
 // Axon serves Bittensor's HTTP synapse protocol for one hotkey. Create it
@@ -35,8 +34,8 @@ type Axon struct {
 	hotkey    string
 	uuid      string
 	routes    map[string]*Synapse
-	available string // the 404 message's list of names
-	nonces    *nonceChecker
+	available []string // the names served, Synapse first
+	verifier  *synapse.Verifier
 	server    *http.Server
 	conns     *connTracker
 	admission *admission
@@ -54,19 +53,18 @@ func New(cfg Config) (*Axon, error) {
 	a := &Axon{
 		cfg:       cfg,
 		hotkey:    cfg.Wallet.SS58(),
-		uuid:      newUUID(),
+		uuid:      synapse.NewErrorID(),
 		routes:    map[string]*Synapse{PingName: ping()},
-		nonces:    &nonceChecker{},
 		conns:     newConnTracker(cfg.MaxConnections),
 		admission: newAdmission(cfg),
 	}
-	names := []string{"'" + PingName + "'"}
+	a.verifier = synapse.NewVerifier(a.hotkey, synapse.NewNonces(synapse.DefaultNonceCapacity))
+	a.available = []string{PingName}
 	for i := range cfg.Synapses {
 		s := &cfg.Synapses[i]
 		a.routes[s.Name] = s
-		names = append(names, "'"+s.Name+"'")
+		a.available = append(a.available, s.Name)
 	}
-	a.available = "[" + strings.Join(names, ", ") + "]"
 	a.server = &http.Server{
 		Handler:           a,
 		ReadHeaderTimeout: cfg.HeaderTimeout,
@@ -111,7 +109,7 @@ func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	syn, ok := a.routes[name]
 	if !ok {
-		a.refuseBlank(w, start, http.StatusNotFound, fmt.Sprintf("Synapse name '%s' not found. Available synapses %s", name, a.available))
+		a.refuseBlank(w, start, http.StatusNotFound, synapse.NotFoundMessage(name, a.available))
 		return
 	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
@@ -122,12 +120,13 @@ func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.refuseBlank(w, start, http.StatusServiceUnavailable, fmt.Sprintf("Service unavailable: %d requests being received, the most the axon takes", a.cfg.MaxRequestsInFlight))
 		return
 	}
-	h, err := parseHeader(r.Header, name, syn.Inputs)
+	req, err := synapse.ParseRequest(r.Header, syn.Fields)
 	if err != nil {
 		a.admission.exitRequest()
 		a.refuseBlank(w, start, http.StatusInternalServerError, internalError())
 		return
 	}
+	h := &Header{Name: name, Request: req}
 	ref := &refusal{a: a, w: w, r: r, h: h, syn: syn, start: start}
 	if code, msg := a.check(h); code != 0 {
 		a.admission.exitRequest()
@@ -147,51 +146,29 @@ func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (a *Axon) check(h *Header) (int, string) {
 	if a.cfg.Blacklist != nil {
 		if black, reason := a.cfg.Blacklist(h); black {
-			return http.StatusForbidden, fmt.Sprintf("Forbidden. Key is blacklisted: %s.", reason)
+			return http.StatusForbidden, synapse.BlacklistedMessage(reason)
 		}
 	}
 	if err := a.verify(h); err != nil {
-		return http.StatusUnauthorized, "Not Verified with error: " + err.Error()
+		return http.StatusUnauthorized, synapse.NotVerifiedMessage(err.Error())
 	}
 	return 0, ""
 }
 
-// verify checks h's signature and nonce as Bittensor's default_verify does,
-// with the axon's own hotkey in the signed message, and records the nonce.
-// A request without a signature is refused unless AcceptUnsigned is set.
+// verify checks h's signature and nonce as Bittensor's default_verify
+// does, with the axon's own hotkey in the signed message, and records the
+// nonce. A request without a signature is refused unless AcceptUnsigned
+// is set: Bittensor's axon answers it.
 func (a *Axon) verify(h *Header) error {
-	if h.DendriteSignature == "" && !a.cfg.AcceptUnsigned {
-		return errors.New("Missing Signature: this axon refuses unsigned requests")
+	if !a.cfg.AcceptUnsigned && (!h.Dendrite.Signature.OK || h.Dendrite.Signature.V == "") {
+		return errUnsigned
 	}
-	key, err := wallet.ParsePublicKey(h.DendriteHotkey)
-	if err != nil {
-		if h.DendriteHotkey == "" {
-			return errors.New("No SS58 formatted address or public key provided.")
-		}
-		return fmt.Errorf("Invalid SS58 address: %s", h.DendriteHotkey)
-	}
-	if err := a.nonces.check(h, time.Now().UnixNano()); err != nil {
-		return err
-	}
-	if h.DendriteSignature != "" {
-		msg := signedMessage(*h.DendriteNonce, h.DendriteHotkey, a.hotkey, h.DendriteUUID, h.BodyHash)
-		if !verifySignature(key, msg, h.DendriteSignature) {
-			return fmt.Errorf("Signature mismatch with %s and %s", msg, h.DendriteSignature)
-		}
-	}
-	a.nonces.commit(h)
-	return nil
+	return a.verifier.Verify(&h.Request, time.Now().UnixNano())
 }
 
-// newUUID returns a random RFC 4122 version 4 UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+// errUnsigned refuses a request without a signature.
+var errUnsigned = errors.New("Missing Signature: this axon refuses unsigned requests") //lint:ignore ST1005 worded as the protocol's other reasons
 
 // internalError is Bittensor's message for an unexpected failure: a fresh
 // error id, which only the axon's log could connect to its cause.
-func internalError() string { return "Internal Server Error #" + newUUID() }
+func internalError() string { return synapse.InternalErrorMessage(synapse.NewErrorID()) }

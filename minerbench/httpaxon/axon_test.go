@@ -12,12 +12,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/minerbench/minerbench/minerbench/synapse"
+
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
 // echoReq is the request of SYNAPSE.md's worked example: Echo, text "hello".
 func echoReq() req {
-	return req{name: "Echo", fields: map[string]any{"text": "hello"}, hashes: []string{"hello"}, inputs: []string{"text"}}
+	return req{name: "Echo", fields: map[string]any{"text": "hello"}, hashes: []string{"hello"}, inputs: map[string]synapse.Kind{"text": synapse.KindStr}}
 }
 
 // TestEchoAnswered sends a signed Echo and reads the raw answer: 200, the
@@ -68,7 +70,7 @@ func TestEchoAnswered(t *testing.T) {
 func TestDummyAndPing(t *testing.T) {
 	s := serve(t, Config{})
 	c := newClient("alice")
-	h, body := c.build(t, s, req{name: "Dummy", fields: map[string]any{"dummy_input": 21}, inputs: []string{"dummy_input"}})
+	h, body := c.build(t, s, req{name: "Dummy", fields: map[string]any{"dummy_input": 21}, inputs: map[string]synapse.Kind{"dummy_input": synapse.KindInt}})
 	resp := do(t, s.addr, "/Dummy", h, body)
 	require.Equal(t, 200, resp.status, "%s", resp.body)
 	var d Dummy
@@ -87,7 +89,7 @@ func TestDummyAndPing(t *testing.T) {
 // and message.
 func TestRefusals(t *testing.T) {
 	s := serve(t, Config{Blacklist: func(h *Header) (bool, string) {
-		return h.DendriteHotkey == wallet.Mock("mallory").SS58(), "mallory is not welcome"
+		return h.Dendrite.Hotkey.V == wallet.Mock("mallory").SS58(), "mallory is not welcome"
 	}})
 	c := newClient("alice")
 

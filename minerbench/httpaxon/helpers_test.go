@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
+	"crypto/sha3"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/minerbench/minerbench/minerbench/synapse"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
@@ -83,7 +84,10 @@ func serve(t testing.TB, cfg Config) *server {
 }
 
 // sha3hex is hashlib.sha3_256(s.encode()).hexdigest().
-func sha3hex(s string) string { return sha3Hex(s) }
+func sha3hex(s string) string {
+	sum := sha3.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
 
 // client signs requests as one dendrite: one uuid, increasing nonces.
 type client struct {
@@ -93,7 +97,7 @@ type client struct {
 }
 
 func newClient(name string) *client {
-	c := &client{key: wallet.Mock(name), uuid: newUUID()}
+	c := &client{key: wallet.Mock(name), uuid: synapse.NewErrorID()}
 	c.nonce.Store(time.Now().UnixNano())
 	return c
 }
@@ -101,9 +105,9 @@ func newClient(name string) *client {
 // req is one request as a dendrite builds it.
 type req struct {
 	name     string
-	fields   map[string]any // the synapse's own fields
-	hashes   []string       // Python str() of each hash field, in order
-	inputs   []string       // required fields
+	fields   map[string]any          // the synapse's own fields
+	hashes   []string                // Python str() of each hash field, in order
+	inputs   map[string]synapse.Kind // required fields
 	nonce    int64
 	unsigned bool
 	axonKey  string // the axon hotkey signed for; the server's when empty
@@ -119,11 +123,11 @@ func (c *client) build(t testing.TB, s *server, r req) (http.Header, []byte) {
 	if axonKey == "" {
 		axonKey = s.key.SS58()
 	}
-	var hashes strings.Builder
+	var values [][]byte
 	for _, h := range r.hashes {
-		hashes.WriteString(sha3hex(h))
+		values = append(values, []byte(h))
 	}
-	bodyHash := sha3hex(hashes.String())
+	bodyHash := string(synapse.AppendFieldsHash(nil, values...))
 	host, port, _ := net.SplitHostPort(s.addr)
 	h := http.Header{}
 	for _, kv := range [][2]string{
@@ -136,13 +140,13 @@ func (c *client) build(t testing.TB, s *server, r req) (http.Header, []byte) {
 		h[kv[0]] = []string{kv[1]}
 	}
 	if !r.unsigned {
-		msg := fmt.Sprintf("%d.%s.%s.%s.%s", r.nonce, c.key.SS58(), axonKey, c.uuid, bodyHash)
-		sig, err := c.key.Sign([]byte(msg))
+		msg := synapse.AppendSignedString(nil, r.nonce, c.key.SS58(), axonKey, c.uuid, bodyHash)
+		sig, err := synapse.AppendSignature(nil, c.key, msg)
 		require.NoError(t, err)
-		h["bt_header_dendrite_signature"] = []string{"0x" + hex.EncodeToString(sig)}
+		h["bt_header_dendrite_signature"] = []string{string(sig)}
 	}
-	for _, f := range r.inputs {
-		h["bt_header_input_obj_"+f] = []string{base64.StdEncoding.EncodeToString([]byte(`""`))}
+	for f, kind := range r.inputs {
+		h["bt_header_input_obj_"+f] = []string{kind.InputObj()}
 	}
 	h["header_size"] = []string{"464"}
 	h["total_size"] = []string{"2973"}

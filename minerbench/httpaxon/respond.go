@@ -1,14 +1,15 @@
 package httpaxon
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/minerbench/minerbench/minerbench/synapse"
 )
 
 // discardLog drops net/http's own log lines (a client's TLS attempt, a
@@ -30,38 +31,37 @@ func setContent(h http.Header, contentType string, n int) {
 	}
 }
 
-// blankHash is the body hash of a synapse without hash fields: sha3-256 of
-// the empty string.
-var blankHash = bodyHash(nil)
-
 // refuseBlank answers a request that has no synapse yet (an unknown name,
 // headers that do not parse) with the headers of a blank Synapse, as
 // Bittensor's axon does.
 func (a *Axon) refuseBlank(w http.ResponseWriter, start time.Time, code int, msg string) {
 	h := w.Header()
-	set(h, "name", PingName)
-	set(h, "timeout", "12.0")
-	set(h, "bt_header_axon_status_code", strconv.Itoa(code))
-	set(h, "bt_header_axon_status_message", msg)
-	set(h, "bt_header_axon_process_time", pyFloat(time.Since(start).Seconds()))
-	set(h, "header_size", "0")
-	set(h, "total_size", "0")
-	set(h, "computed_body_hash", blankHash)
+	set(h, synapse.HeaderName, PingName)
+	set(h, synapse.HeaderTimeout, "12.0")
+	setStatus(h, code, msg, time.Since(start))
+	set(h, synapse.HeaderHeaderSize, "0")
+	set(h, synapse.HeaderTotalSize, "0")
+	set(h, synapse.HeaderBodyHash, synapse.EmptyBodyHash)
 	writeMessage(w, code, msg)
+}
+
+// setStatus writes the axon's status code, message and process time.
+func setStatus(h http.Header, code int, msg string, took time.Duration) {
+	set(h, synapse.HeaderAxonStatusCode, strconv.Itoa(code))
+	set(h, synapse.HeaderAxonStatusMessage, msg)
+	set(h, synapse.HeaderAxonProcessTime, string(synapse.AppendPyFloat(nil, took.Seconds())))
 }
 
 // writeMessage writes Bittensor's error body, {"message": msg}.
 func writeMessage(w http.ResponseWriter, code int, msg string) {
-	body, _ := json.Marshal(struct {
-		Message string `json:"message"`
-	}{msg}) // a struct of a string always encodes
+	body := appendString([]byte(`{"message":`), msg)
+	body = append(body, '}')
 	setContent(w.Header(), "application/json", len(body))
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
 }
 
-// refusal answers a request whose headers parsed with an error response
-// carrying its header synapse's headers.
+// refusal answers a request whose headers parsed, as its header synapse.
 type refusal struct {
 	a     *Axon
 	w     http.ResponseWriter
@@ -76,159 +76,159 @@ type refusal struct {
 // uuid and signature, and the client's address as seen by TCP.
 func (f *refusal) send(code int, msg string) {
 	h := f.w.Header()
-	nonce := time.Now().UnixNano()
+	now := time.Now().UnixNano()
 	f.name(h)
-	set(h, "bt_header_axon_status_code", strconv.Itoa(code))
-	set(h, "bt_header_axon_status_message", msg)
-	set(h, "bt_header_axon_process_time", pyFloat(time.Since(f.start).Seconds()))
-	f.axonClaims(h)
-	set(h, "bt_header_axon_version", strconv.Itoa(Version))
-	set(h, "bt_header_axon_nonce", strconv.FormatInt(nonce, 10))
-	set(h, "bt_header_axon_uuid", f.a.uuid)
-	if sig, err := f.a.cfg.Wallet.Sign([]byte(strconv.FormatInt(nonce, 10) + "." + f.h.DendriteHotkey + "." + f.h.AxonHotkey + "." + f.a.uuid)); err == nil {
-		set(h, "bt_header_axon_signature", "0x"+hex.EncodeToString(sig))
+	setStatus(h, code, msg, time.Since(f.start))
+	ax := f.h.Axon
+	ax.StatusCode, ax.StatusMessage, ax.ProcessTime = synapse.Opt[int64]{}, synapse.Opt[string]{}, synapse.Opt[float64]{}
+	ax.Version, ax.UUID = synapse.Some[int64](synapse.Version), synapse.Some(f.a.uuid)
+	ax.Nonce = synapse.Some(now)
+	signed := strconv.FormatInt(now, 10) + "." + f.h.Dendrite.Hotkey.V + "." + f.h.Axon.Hotkey.V + "." + f.a.uuid
+	if sig, err := synapse.AppendSignature(nil, f.a.cfg.Wallet, []byte(signed)); err == nil {
+		ax.Signature = synapse.Some(string(sig))
 	}
-	if host, port, err := net.SplitHostPort(f.r.RemoteAddr); err == nil {
-		set(h, "bt_header_dendrite_ip", host)
-		set(h, "bt_header_dendrite_port", port)
+	setTerminal(h, synapse.PrefixAxon, &ax)
+	d := f.h.Dendrite
+	if ap, err := netip.ParseAddrPort(f.r.RemoteAddr); err == nil {
+		d.IP, d.Port = synapse.Some(ap.Addr().Unmap().String()), synapse.Some(int64(ap.Port()))
 	}
-	f.dendrite(h, false)
+	setTerminal(h, synapse.PrefixDendrite, &d)
 	f.tail(h, f.syn.emptyHash)
 	writeMessage(f.w, code, msg)
 }
 
 // name writes the name and timeout headers.
 func (f *refusal) name(h http.Header) {
-	set(h, "name", f.h.Name)
-	timeout := "None"
-	if f.h.Timeout != nil {
-		timeout = pyFloat(*f.h.Timeout)
-	}
-	set(h, "timeout", timeout)
+	set(h, synapse.HeaderName, f.h.Name)
+	set(h, synapse.HeaderTimeout, pyOptFloat(f.h.Timeout))
 }
 
-// axonClaims writes the axon's ip, port and hotkey as the client claimed
-// them.
-func (f *refusal) axonClaims(h http.Header) {
-	if f.h.AxonIP != "" {
-		set(h, "bt_header_axon_ip", f.h.AxonIP)
+// pyOptFloat is Python's str() of a float or None.
+func pyOptFloat(v synapse.Opt[float64]) string {
+	if !v.OK {
+		return "None"
 	}
-	if f.h.AxonPort != nil {
-		set(h, "bt_header_axon_port", strconv.FormatInt(*f.h.AxonPort, 10))
-	}
-	if f.h.AxonHotkey != "" {
-		set(h, "bt_header_axon_hotkey", f.h.AxonHotkey)
-	}
+	return string(synapse.AppendPyFloat(nil, v.V))
 }
 
-// dendrite echoes the client's bt_header_dendrite_ headers; withIP also
-// echoes its claimed ip (an error response has the TCP peer's instead).
-func (f *refusal) dendrite(h http.Header, withIP bool) {
-	d := f.h
-	if withIP && d.DendriteIP != "" {
-		set(h, "bt_header_dendrite_ip", d.DendriteIP)
-	}
-	if d.DendriteVersion != nil {
-		set(h, "bt_header_dendrite_version", strconv.FormatInt(*d.DendriteVersion, 10))
-	}
-	if d.DendriteNonce != nil {
-		set(h, "bt_header_dendrite_nonce", strconv.FormatInt(*d.DendriteNonce, 10))
-	}
-	for _, kv := range [...][2]string{
-		{"bt_header_dendrite_uuid", d.DendriteUUID},
-		{"bt_header_dendrite_hotkey", d.DendriteHotkey},
-		{"bt_header_dendrite_signature", d.DendriteSignature},
+// setTerminal writes the present fields of t but its status, code and
+// process time, as to_headers does for a TerminalInfo.
+func setTerminal(h http.Header, prefix string, t *synapse.Terminal) {
+	for _, f := range [...]struct {
+		name string
+		v    synapse.Opt[string]
+	}{
+		{"ip", t.IP}, {"port", optInt(t.Port)}, {"version", optInt(t.Version)}, {"nonce", optInt(t.Nonce)},
+		{"uuid", t.UUID}, {"hotkey", t.Hotkey}, {"signature", t.Signature},
 	} {
-		if kv[1] != "" {
-			set(h, kv[0], kv[1])
+		if f.v.OK {
+			set(h, prefix+f.name, f.v.V)
 		}
 	}
 }
 
+// optInt writes an optional int in decimal.
+func optInt(v synapse.Opt[int64]) synapse.Opt[string] {
+	if !v.OK {
+		return synapse.Opt[string]{}
+	}
+	return synapse.Some(strconv.FormatInt(v.V, 10))
+}
+
 // tail writes the input_obj headers, the sizes and the body hash.
 func (f *refusal) tail(h http.Header, hash string) {
-	for _, in := range f.syn.Inputs {
-		set(h, "bt_header_input_obj_"+in.Field, in.Value)
+	for _, fl := range f.syn.Fields {
+		if fl.Required {
+			set(h, synapse.PrefixInputObj+fl.Name, fl.Kind.InputObj())
+		}
 	}
-	set(h, "header_size", strconv.FormatInt(f.h.HeaderSize, 10))
-	set(h, "total_size", strconv.FormatInt(f.h.TotalSize, 10))
-	set(h, "computed_body_hash", hash)
+	set(h, synapse.HeaderHeaderSize, strconv.FormatInt(f.h.HeaderSize.V, 10))
+	set(h, synapse.HeaderTotalSize, strconv.FormatInt(f.h.TotalSize.V, 10))
+	set(h, synapse.HeaderBodyHash, hash)
 }
 
 // successHeaders writes the headers of an answer: the synapse's, with the
 // axon's status and process time, as Bittensor's synapse_to_response.
 func (f *refusal) successHeaders(h http.Header, code int, msg string, took time.Duration, hash string) {
 	f.name(h)
-	set(h, "bt_header_axon_status_code", strconv.Itoa(code))
-	set(h, "bt_header_axon_status_message", msg)
-	set(h, "bt_header_axon_process_time", pyFloat(took.Seconds()))
-	f.axonClaims(h)
-	f.dendrite(h, true)
+	setStatus(h, code, msg, took)
+	ax := synapse.Terminal{IP: f.h.Axon.IP, Port: f.h.Axon.Port, Hotkey: f.h.Axon.Hotkey}
+	setTerminal(h, synapse.PrefixAxon, &ax)
+	setTerminal(h, synapse.PrefixDendrite, &f.h.Dendrite)
 	f.tail(h, hash)
 }
 
 // appendBody appends the whole synapse as compact JSON: the base fields,
 // the axon's status, then the synapse's own fields.
 func (f *refusal) appendBody(b []byte, code int, msg string, took time.Duration, fields []byte) []byte {
-	d := f.h
 	b = append(b, `{"name":`...)
-	b = appendString(b, d.Name)
+	b = appendString(b, f.h.Name)
 	b = append(b, `,"timeout":`...)
-	if d.Timeout != nil {
-		b = append(b, pyFloat(*d.Timeout)...)
+	if f.h.Timeout.OK {
+		b = synapse.AppendPyFloat(b, f.h.Timeout.V)
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"total_size":`...)
-	b = strconv.AppendInt(b, d.TotalSize, 10)
+	b = strconv.AppendInt(b, f.h.TotalSize.V, 10)
 	b = append(b, `,"header_size":`...)
-	b = strconv.AppendInt(b, d.HeaderSize, 10)
-	b = append(b, `,"dendrite":{"status_code":null,"status_message":null,"process_time":null,"ip":`...)
-	b = appendOptString(b, d.DendriteIP)
-	b = append(b, `,"port":null,"version":`...)
-	b = appendOptInt(b, d.DendriteVersion)
-	b = append(b, `,"nonce":`...)
-	b = appendOptInt(b, d.DendriteNonce)
-	for _, kv := range [...]struct{ k, v string }{{`,"uuid":`, d.DendriteUUID}, {`,"hotkey":`, d.DendriteHotkey}, {`,"signature":`, d.DendriteSignature}} {
-		b = appendOptString(append(b, kv.k...), kv.v)
+	b = strconv.AppendInt(b, f.h.HeaderSize.V, 10)
+	b = append(b, `,"dendrite":`...)
+	b = appendTerminal(b, &f.h.Dendrite)
+	b = append(b, `,"axon":`...)
+	ax := synapse.Terminal{
+		StatusCode: synapse.Some(int64(code)), StatusMessage: synapse.Some(msg), ProcessTime: synapse.Some(took.Seconds()),
+		IP: f.h.Axon.IP, Port: f.h.Axon.Port, Hotkey: f.h.Axon.Hotkey,
 	}
-	b = append(b, `},"axon":{"status_code":`...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, `,"status_message":`...)
-	b = appendString(b, msg)
-	b = append(b, `,"process_time":`...)
-	b = append(b, pyFloat(took.Seconds())...)
-	b = append(b, `,"ip":`...)
-	b = appendOptString(b, d.AxonIP)
-	b = append(b, `,"port":`...)
-	b = appendOptInt(b, d.AxonPort)
-	b = append(b, `,"version":null,"nonce":null,"uuid":null,"hotkey":`...)
-	b = appendOptString(b, d.AxonHotkey)
-	b = append(b, `,"signature":null},"computed_body_hash":""`...)
+	b = appendTerminal(b, &ax)
+	b = append(b, `,"computed_body_hash":""`...)
 	if len(fields) > 0 {
 		b = append(append(b, ','), fields...)
 	}
 	return append(b, '}')
 }
 
-// appendString appends s as a JSON string, non-ASCII characters raw.
+// appendTerminal appends t as a TerminalInfo's JSON: its ten fields, null
+// when absent.
+func appendTerminal(b []byte, t *synapse.Terminal) []byte {
+	b = append(b, `{"status_code":`...)
+	b = appendOptInt(b, t.StatusCode)
+	b = append(b, `,"status_message":`...)
+	b = appendOptString(b, t.StatusMessage)
+	b = append(b, `,"process_time":`...)
+	if t.ProcessTime.OK {
+		b = synapse.AppendPyFloat(b, t.ProcessTime.V)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = appendOptString(append(b, `,"ip":`...), t.IP)
+	b = appendOptInt(append(b, `,"port":`...), t.Port)
+	b = appendOptInt(append(b, `,"version":`...), t.Version)
+	b = appendOptInt(append(b, `,"nonce":`...), t.Nonce)
+	b = appendOptString(append(b, `,"uuid":`...), t.UUID)
+	b = appendOptString(append(b, `,"hotkey":`...), t.Hotkey)
+	b = appendOptString(append(b, `,"signature":`...), t.Signature)
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string.
 func appendString(b []byte, s string) []byte {
 	q, _ := json.Marshal(s) // a string always encodes
 	return append(b, q...)
 }
 
-// appendOptString appends s as a JSON string, or null when it is empty.
-func appendOptString(b []byte, s string) []byte {
-	if s == "" {
+// appendOptString appends s as a JSON string, or null when absent.
+func appendOptString(b []byte, s synapse.Opt[string]) []byte {
+	if !s.OK {
 		return append(b, "null"...)
 	}
-	return appendString(b, s)
+	return appendString(b, s.V)
 }
 
-// appendOptInt appends *v, or null when v is nil.
-func appendOptInt(b []byte, v *int64) []byte {
-	if v == nil {
+// appendOptInt appends v, or null when absent.
+func appendOptInt(b []byte, v synapse.Opt[int64]) []byte {
+	if !v.OK {
 		return append(b, "null"...)
 	}
-	return strconv.AppendInt(b, *v, 10)
+	return strconv.AppendInt(b, v.V, 10)
 }

@@ -8,15 +8,17 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/minerbench/minerbench/minerbench/synapse"
 )
 
 // ping is the base Synapse every axon answers: it has no fields of its own.
 func ping() *Synapse {
-	return &Synapse{Name: PingName, emptyHash: blankHash, Serve: func(_ context.Context, c *Call) error {
-		if c.Header.BodyHash != blankHash {
-			return fmt.Errorf("%w: computed_body_hash %s; want %s for a synapse without hash fields", errBadBody, c.Header.BodyHash, blankHash)
+	return &Synapse{Name: PingName, emptyHash: synapse.EmptyBodyHash, Serve: func(_ context.Context, c *Call) error {
+		if err := checkHash(c, nil); err != nil {
+			return err
 		}
-		c.answer = &answer{bodyHash: blankHash}
+		c.answer = &answer{bodyHash: synapse.EmptyBodyHash}
 		return nil
 	}}
 }
@@ -128,13 +130,7 @@ func (a *Axon) answer(w http.ResponseWriter, r *http.Request, f *refusal, c *Cal
 }
 
 // timeoutMessage is Bittensor's message for a call not answered in time.
-func timeoutMessage(h *Header) string {
-	timeout := "None"
-	if h.Timeout != nil {
-		timeout = pyFloat(*h.Timeout)
-	}
-	return "Response timeout after: " + timeout + "s"
-}
+func timeoutMessage(h *Header) string { return synapse.PriorityTimeoutMessage(h.Timeout) }
 
 // writeAnswer writes a handler's answer: the whole synapse as compact JSON,
 // once its bytes fit in the answer budget, within WriteTimeout.

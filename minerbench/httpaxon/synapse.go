@@ -2,7 +2,6 @@ package httpaxon
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/minerbench/minerbench/minerbench/synapse"
 )
 
 // PingName is the synapse every axon answers: Bittensor's base Synapse,
@@ -22,10 +23,9 @@ const PingName = "Synapse"
 type Synapse struct {
 	// Name is the synapse's class name, the request path's only segment.
 	Name string
-	// Inputs are the bt_header_input_obj_ headers of the synapse's required
-	// fields, name → base64 of the JSON of an empty value, in declaration
-	// order.
-	Inputs []Input
+	// Fields are the synapse's own fields, in declaration order; a
+	// required one needs a bt_header_input_obj_ header.
+	Fields []synapse.Field
 	// Serve decodes a request body, checks its hash fields against the
 	// signed hash, and answers it.
 	Serve func(ctx context.Context, c *Call) error
@@ -34,11 +34,11 @@ type Synapse struct {
 	streaming bool
 }
 
-// Input is one bt_header_input_obj_ header: a required field's name and
-// the base64 JSON of its type's empty value ("IiI=" for a string).
-type Input struct {
-	Field string
-	Value string
+// Header is a request's header synapse: its name and what its headers say,
+// which the blacklist sees before the signature is checked.
+type Header struct {
+	Name string
+	synapse.Request
 }
 
 // Call is one request being answered: what its handler reads, and where the
@@ -52,6 +52,7 @@ type Call struct {
 	answer       *answer
 	stream       func(*Call) http.ResponseWriter
 	writeTimeout time.Duration
+	hashBuf      [synapse.BodyHashSize]byte
 }
 
 // answer is what a non-streaming handler answered.
@@ -60,7 +61,6 @@ type answer struct {
 	message  string // "" means "Success" for 200
 	fields   []byte // the synapse's own fields as JSON object members, without braces
 	bodyHash string
-	inputs   []Input
 }
 
 // StatusError is a handler's refusal with an HTTP status and a message, as
@@ -95,8 +95,8 @@ var errBadBody = errors.New("httpaxon: request body")
 
 // fieldSpec is what Handle learns of a synapse struct's field from its tags.
 type fieldSpec struct {
-	index    int
 	json     string
+	kind     synapse.Kind
 	required bool
 	hash     bool
 }
@@ -124,7 +124,7 @@ func parseFields(t reflect.Type) ([]fieldSpec, error) {
 		if reserved[name] {
 			return nil, fmt.Errorf("httpaxon: synapse type %s: field %s: JSON name %q is a base Synapse field, which the axon fills; want another name", t, f.Name, name)
 		}
-		spec := fieldSpec{index: i, json: name}
+		spec := fieldSpec{json: name, kind: kindOf(f.Type)}
 		for opt := range strings.SplitSeq(f.Tag.Get("synapse"), ",") {
 			switch opt {
 			case "":
@@ -147,36 +147,33 @@ var reserved = map[string]bool{
 	"dendrite": true, "axon": true, "computed_body_hash": true, "required_hash_fields": true,
 }
 
-// emptyJSON returns base64(json.dumps(type(value)())) for a Go type: the
-// bt_header_input_obj_ value of a required field.
-func emptyJSON(t reflect.Type) string {
+// kindOf returns the Python type of a field of Go type t, as its
+// bt_header_input_obj_ header needs it.
+func kindOf(t reflect.Type) synapse.Kind {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	var v string
 	switch t.Kind() {
 	case reflect.String:
-		v = `""`
+		return synapse.KindStr
 	case reflect.Bool:
-		v = "false"
+		return synapse.KindBool
 	case reflect.Float32, reflect.Float64:
-		v = "0.0"
+		return synapse.KindFloat
 	case reflect.Slice, reflect.Array:
-		v = "[]"
+		return synapse.KindList
 	case reflect.Struct, reflect.Map:
-		v = "{}"
-	default:
-		v = "0"
+		return synapse.KindDict
 	}
-	return base64.StdEncoding.EncodeToString([]byte(v))
+	return synapse.KindInt
 }
 
 // spec is the compiled form of a synapse struct type.
 type spec struct {
 	name      string
-	fields    []fieldSpec
-	inputs    []Input
-	emptyHash string // body hash of the zero value
+	fields    []synapse.Field
+	hash      []string // the hash fields, in order
+	emptyHash string   // body hash of the zero value
 }
 
 func compile(t reflect.Type) (*spec, error) {
@@ -184,37 +181,37 @@ func compile(t reflect.Type) (*spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &spec{name: t.Name(), fields: fields}
+	s := &spec{name: t.Name()}
 	if s.name == "" || s.name == PingName {
 		return nil, fmt.Errorf("httpaxon: synapse type %s: want a named struct type other than %s", t, PingName)
 	}
 	for _, f := range fields {
-		if f.required {
-			s.inputs = append(s.inputs, Input{Field: f.json, Value: emptyJSON(t.Field(f.index).Type)})
+		s.fields = append(s.fields, synapse.Field{Name: f.json, Kind: f.kind, Required: f.required})
+		if f.hash {
+			s.hash = append(s.hash, f.json)
 		}
 	}
-	if s.emptyHash, err = s.hashOf(reflect.New(t)); err != nil {
+	zero, err := members(reflect.New(t).Interface())
+	if err == nil {
+		var h []byte
+		h, err = s.hashOf(nil, zero)
+		s.emptyHash = string(h)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("httpaxon: synapse type %s: %w", t, err)
 	}
 	return s, nil
 }
 
-// hashOf returns the body hash of the synapse v, a pointer to a struct of
-// s's type: the sha3-256 of the concatenated hex sha3-256 of Python's str()
-// of each hash field, in declaration order.
-func (s *spec) hashOf(v reflect.Value) (string, error) {
-	var parts []string
-	for _, f := range s.fields {
-		if !f.hash {
-			continue
-		}
-		str, err := pythonStr(v.Elem().Field(f.index).Interface())
-		if err != nil {
-			return "", fmt.Errorf("hash field %s: %w", f.json, err)
-		}
-		parts = append(parts, str)
+// hashOf appends the body hash of a synapse whose own fields are the JSON
+// object members fields.
+func (s *spec) hashOf(dst, fields []byte) ([]byte, error) {
+	if len(s.hash) == 0 {
+		return append(dst, synapse.EmptyBodyHash...), nil
 	}
-	return bodyHash(parts), nil
+	obj := make([]byte, 0, len(fields)+2)
+	obj = append(append(append(obj, '{'), fields...), '}')
+	return synapse.AppendBodyHash(dst, obj, s.hash)
 }
 
 // members returns the JSON of v, a pointer to a struct, without its braces.
@@ -253,24 +250,37 @@ func Handle[S any](fn func(ctx context.Context, s *S) error) (Synapse, error) {
 		}
 		return c.answerWith(sp, s)
 	}
-	return Synapse{Name: sp.name, Inputs: sp.inputs, Serve: serve, emptyHash: sp.emptyHash}, nil
+	return Synapse{Name: sp.name, Fields: sp.fields, Serve: serve, emptyHash: sp.emptyHash}, nil
 }
 
-// decode decodes c's body into a new S and checks its hash fields against
-// the header's computed_body_hash.
+// decode checks the hash fields of c's body against the header's
+// computed_body_hash, then decodes the body into a new S.
 func decode[S any](sp *spec, c *Call) (*S, error) {
+	if err := checkHash(c, sp.hash); err != nil {
+		return nil, err
+	}
 	s := new(S)
 	if err := json.Unmarshal(c.Body, s); err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadBody, err)
 	}
-	got, err := sp.hashOf(reflect.ValueOf(s))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errBadBody, err)
-	}
-	if got != c.Header.BodyHash {
-		return nil, fmt.Errorf("%w: hash of the body's hash fields %s differs from the signed computed_body_hash %s", errBadBody, got, c.Header.BodyHash)
-	}
 	return s, nil
+}
+
+// checkHash checks the body hash of c's body, whose hash fields are hash,
+// against the header's computed_body_hash, as Bittensor's
+// verify_body_integrity does.
+func checkHash(c *Call, hash []string) error {
+	got := []byte(synapse.EmptyBodyHash)
+	if len(hash) > 0 {
+		var err error
+		if got, err = synapse.AppendBodyHash(c.hashBuf[:0], c.Body, hash); err != nil {
+			return fmt.Errorf("%w: %v", errBadBody, err)
+		}
+	}
+	if !c.Header.BodyHash.OK || string(got) != c.Header.BodyHash.V {
+		return fmt.Errorf("%w: hash of the body's hash fields %s differs from the signed computed_body_hash %q", errBadBody, got, c.Header.BodyHash.V)
+	}
+	return nil
 }
 
 // answerWith records s, the handler's result, as c's answer.
@@ -279,11 +289,11 @@ func (c *Call) answerWith(sp *spec, s any) error {
 	if err != nil {
 		return err
 	}
-	h, err := sp.hashOf(reflect.ValueOf(s))
+	h, err := sp.hashOf(c.hashBuf[:0], fields)
 	if err != nil {
 		return err
 	}
-	a := &answer{fields: fields, bodyHash: h, inputs: sp.inputs}
+	a := &answer{fields: fields, bodyHash: string(h)}
 	if st, ok := s.(Statuser); ok {
 		status := st.AxonStatus()
 		a.status, a.message = status.Code, status.Message
@@ -318,7 +328,7 @@ func HandleStream[S any](fn func(ctx context.Context, s *S, w ChunkWriter) error
 		}
 		return fn(ctx, s, &chunkWriter{call: c})
 	}
-	return Synapse{Name: sp.name, Inputs: sp.inputs, Serve: serve, emptyHash: sp.emptyHash, streaming: true}, nil
+	return Synapse{Name: sp.name, Fields: sp.fields, Serve: serve, emptyHash: sp.emptyHash, streaming: true}, nil
 }
 
 // chunkWriter starts the stream's response on its first Write and flushes
