@@ -143,6 +143,7 @@ func (a *Axon) writeAnswer(ctx context.Context, w http.ResponseWriter, f *refusa
 		msg = "Success"
 	}
 	body := f.appendBody(make([]byte, 0, 640+len(ans.fields)), code, msg, took, ans.fields)
+	ans.fields = nil // the body holds them now
 	if int64(len(body)) > a.cfg.MaxAnswerBytes {
 		f.send(http.StatusInternalServerError, internalError())
 		return

@@ -1,0 +1,107 @@
+package httpaxon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/minerbench/minerbench/minerbench/synapse"
+)
+
+// Big asks for an answer of Size bytes.
+type Big struct {
+	Size int    `json:"size" synapse:"required"`
+	Data string `json:"data"`
+}
+
+// bigData is the answers' shared text, so that the only answer bytes
+// allocated per call are the axon's.
+var bigData = strings.Repeat("x", 8<<20)
+
+func big(_ context.Context, s *Big) error {
+	s.Data = bigData[:min(max(s.Size, 0), len(bigData))]
+	return nil
+}
+
+// dialUnread connects from the attacker's address with a receive buffer of
+// 4 KiB, so that an answer it does not read stays with the axon.
+func dialUnread(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: attacker, Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	c, err := d.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestUnreadAnswersDoNotStarve has one peer ask, on eight connections, for
+// answers of 8 MiB that it never reads. The peer holds at most its share:
+// half the workers and half the answer budget, so the axon holds three of
+// its answers (one being written, two waiting for the budget) and not
+// eight, and a small query from another peer is answered at once.
+func TestUnreadAnswersDoNotStarve(t *testing.T) {
+	const (
+		conns  = 8
+		answer = 8 << 20
+	)
+	s := serve(t, Config{
+		Workers: 4, QueueSize: 64, MaxAnswerBytes: answer + 4<<10, AnswerBudget: 2*answer + 8<<10,
+		WriteTimeout: time.Minute,
+		Synapses:     []Synapse{must(Handle(dummy)), must(Handle(big))},
+	})
+	base := liveHeap()
+	c := newClient("hoarder")
+	var attackers []net.Conn
+	for range conns {
+		conn := dialUnread(t, s.addr)
+		h, body := c.build(t, s, req{name: "Big", fields: map[string]any{"size": answer}, inputs: map[string]synapse.Kind{"size": synapse.KindInt}})
+		var b strings.Builder
+		fmt.Fprintf(&b, "POST /Big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n", len(body))
+		for k, v := range h {
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v[0])
+		}
+		b.WriteString("\r\n")
+		b.Write(body)
+		_, err := conn.Write([]byte(b.String()))
+		require.NoError(t, err)
+		attackers = append(attackers, conn)
+	}
+	ad := s.axon.admission
+	require.Eventually(t, func() bool { return waiters(ad.answers) == 2 }, mustHappen, poll,
+		"an answer is being written, and two wait for the budget, holding the peer's two workers")
+	assert.LessOrEqual(t, waiters(ad.workers), conns-3, "the peer's other calls wait for a worker")
+	during := liveHeap() - base
+	t.Logf("live heap with %d unread answers of %d bytes asked for: %+d bytes", conns, answer, during)
+	// Three answers, and slack; with the peer holding every worker, five
+	// would be built, and all eight without a budget.
+	assert.Less(t, during, int64(9*answer/2), "the axon holds the peer's share of answers, not every answer asked for")
+
+	fastAnswers(t, s)
+	for _, conn := range attackers {
+		conn.Close()
+	}
+	require.Eventually(t, func() bool { return waiters(ad.answers) == 0 && waiters(ad.workers) == 0 }, mustHappen, poll)
+	heapReturns(t, base)
+}
+
+// waiters returns the number of calls waiting on p.
+func waiters(p *pool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.waiters)
+}
