@@ -1,13 +1,13 @@
 package httpaxon
 
 import (
-	"encoding/json"
 	"io"
 	"log"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/minerbench/minerbench/minerbench/synapse"
 )
@@ -35,21 +35,27 @@ func setContent(h http.Header, contentType string, n int) {
 // headers that do not parse) with the headers of a blank Synapse, as
 // Bittensor's axon does.
 func (a *Axon) refuseBlank(w http.ResponseWriter, start time.Time, code int, msg string) {
-	h := w.Header()
-	set(h, synapse.HeaderName, PingName)
-	set(h, synapse.HeaderTimeout, "12.0")
-	setStatus(h, code, msg, time.Since(start))
-	set(h, synapse.HeaderHeaderSize, "0")
-	set(h, synapse.HeaderTotalSize, "0")
-	set(h, synapse.HeaderBodyHash, synapse.EmptyBodyHash)
+	f := refusal{w: w}
+	f.set(synapse.HeaderName, PingName)
+	f.set(synapse.HeaderTimeout, "12.0")
+	f.setStatus(code, msg, time.Since(start))
+	f.set(synapse.HeaderHeaderSize, "0")
+	f.set(synapse.HeaderTotalSize, "0")
+	f.set(synapse.HeaderBodyHash, synapse.EmptyBodyHash)
 	writeMessage(w, code, msg)
 }
 
 // setStatus writes the axon's status code, message and process time.
-func setStatus(h http.Header, code int, msg string, took time.Duration) {
-	set(h, synapse.HeaderAxonStatusCode, strconv.Itoa(code))
-	set(h, synapse.HeaderAxonStatusMessage, msg)
-	set(h, synapse.HeaderAxonProcessTime, string(synapse.AppendPyFloat(nil, took.Seconds())))
+func (f *refusal) setStatus(code int, msg string, took time.Duration) {
+	f.set(synapse.HeaderAxonStatusCode, strconv.Itoa(code))
+	f.set(synapse.HeaderAxonStatusMessage, msg)
+	f.set(synapse.HeaderAxonProcessTime, pyFloat(took.Seconds()))
+}
+
+// pyFloat is Python's str() of a float.
+func pyFloat(v float64) string {
+	var buf [32]byte
+	return string(synapse.AppendPyFloat(buf[:0], v))
 }
 
 // writeMessage writes Bittensor's error body, {"message": msg}.
@@ -69,16 +75,27 @@ type refusal struct {
 	h     *Header
 	syn   *Synapse
 	start time.Time
+
+	vals []string // backing of the header values set, one allocation for all
+}
+
+// set writes a header under its exact name, its value kept in f.vals.
+func (f *refusal) set(name, value string) {
+	if f.vals == nil {
+		f.vals = make([]string, 0, 28)
+	}
+	f.vals = append(f.vals, value)
+	n := len(f.vals)
+	f.w.Header()[name] = f.vals[n-1 : n : n]
 }
 
 // send answers code with {"message": msg}, headed as Bittensor's
 // create_error_response: the header synapse with the axon's version, nonce,
 // uuid and signature, and the client's address as seen by TCP.
 func (f *refusal) send(code int, msg string) {
-	h := f.w.Header()
 	now := time.Now().UnixNano()
-	f.name(h)
-	setStatus(h, code, msg, time.Since(f.start))
+	f.name()
+	f.setStatus(code, msg, time.Since(f.start))
 	ax := f.h.Axon
 	ax.StatusCode, ax.StatusMessage, ax.ProcessTime = synapse.Opt[int64]{}, synapse.Opt[string]{}, synapse.Opt[float64]{}
 	ax.Version, ax.UUID = synapse.Some[int64](synapse.Version), synapse.Some(f.a.uuid)
@@ -87,20 +104,20 @@ func (f *refusal) send(code int, msg string) {
 	if sig, err := synapse.AppendSignature(nil, f.a.cfg.Wallet, []byte(signed)); err == nil {
 		ax.Signature = synapse.Some(string(sig))
 	}
-	setTerminal(h, synapse.PrefixAxon, &ax)
+	f.setTerminal(synapse.PrefixAxon, &ax)
 	d := f.h.Dendrite
 	if ap, err := netip.ParseAddrPort(f.r.RemoteAddr); err == nil {
 		d.IP, d.Port = synapse.Some(ap.Addr().Unmap().String()), synapse.Some(int64(ap.Port()))
 	}
-	setTerminal(h, synapse.PrefixDendrite, &d)
-	f.tail(h, f.syn.emptyHash)
+	f.setTerminal(synapse.PrefixDendrite, &d)
+	f.tail(f.syn.emptyHash)
 	writeMessage(f.w, code, msg)
 }
 
 // name writes the name and timeout headers.
-func (f *refusal) name(h http.Header) {
-	set(h, synapse.HeaderName, f.h.Name)
-	set(h, synapse.HeaderTimeout, pyOptFloat(f.h.Timeout))
+func (f *refusal) name() {
+	f.set(synapse.HeaderName, f.h.Name)
+	f.set(synapse.HeaderTimeout, pyOptFloat(f.h.Timeout))
 }
 
 // pyOptFloat is Python's str() of a float or None.
@@ -108,21 +125,21 @@ func pyOptFloat(v synapse.Opt[float64]) string {
 	if !v.OK {
 		return "None"
 	}
-	return string(synapse.AppendPyFloat(nil, v.V))
+	return pyFloat(v.V)
 }
 
 // setTerminal writes the present fields of t but its status, code and
 // process time, as to_headers does for a TerminalInfo.
-func setTerminal(h http.Header, prefix string, t *synapse.Terminal) {
-	for _, f := range [...]struct {
+func (f *refusal) setTerminal(prefix string, t *synapse.Terminal) {
+	for _, v := range [...]struct {
 		name string
 		v    synapse.Opt[string]
 	}{
 		{"ip", t.IP}, {"port", optInt(t.Port)}, {"version", optInt(t.Version)}, {"nonce", optInt(t.Nonce)},
 		{"uuid", t.UUID}, {"hotkey", t.Hotkey}, {"signature", t.Signature},
 	} {
-		if f.v.OK {
-			set(h, prefix+f.name, f.v.V)
+		if v.v.OK {
+			f.set(prefix+v.name, v.v.V)
 		}
 	}
 }
@@ -136,26 +153,26 @@ func optInt(v synapse.Opt[int64]) synapse.Opt[string] {
 }
 
 // tail writes the input_obj headers, the sizes and the body hash.
-func (f *refusal) tail(h http.Header, hash string) {
+func (f *refusal) tail(hash string) {
 	for _, fl := range f.syn.Fields {
 		if fl.Required {
-			set(h, synapse.PrefixInputObj+fl.Name, fl.Kind.InputObj())
+			f.set(synapse.PrefixInputObj+fl.Name, fl.Kind.InputObj())
 		}
 	}
-	set(h, synapse.HeaderHeaderSize, strconv.FormatInt(f.h.HeaderSize.V, 10))
-	set(h, synapse.HeaderTotalSize, strconv.FormatInt(f.h.TotalSize.V, 10))
-	set(h, synapse.HeaderBodyHash, hash)
+	f.set(synapse.HeaderHeaderSize, strconv.FormatInt(f.h.HeaderSize.V, 10))
+	f.set(synapse.HeaderTotalSize, strconv.FormatInt(f.h.TotalSize.V, 10))
+	f.set(synapse.HeaderBodyHash, hash)
 }
 
 // successHeaders writes the headers of an answer: the synapse's, with the
 // axon's status and process time, as Bittensor's synapse_to_response.
-func (f *refusal) successHeaders(h http.Header, code int, msg string, took time.Duration, hash string) {
-	f.name(h)
-	setStatus(h, code, msg, took)
+func (f *refusal) successHeaders(code int, msg string, took time.Duration, hash string) {
+	f.name()
+	f.setStatus(code, msg, took)
 	ax := synapse.Terminal{IP: f.h.Axon.IP, Port: f.h.Axon.Port, Hotkey: f.h.Axon.Hotkey}
-	setTerminal(h, synapse.PrefixAxon, &ax)
-	setTerminal(h, synapse.PrefixDendrite, &f.h.Dendrite)
-	f.tail(h, hash)
+	f.setTerminal(synapse.PrefixAxon, &ax)
+	f.setTerminal(synapse.PrefixDendrite, &f.h.Dendrite)
+	f.tail(hash)
 }
 
 // appendBody appends the whole synapse as compact JSON: the base fields,
@@ -211,10 +228,23 @@ func appendTerminal(b []byte, t *synapse.Terminal) []byte {
 	return append(b, '}')
 }
 
-// appendString appends s as a JSON string.
+// appendString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, the rest raw, as Python's json.dumps with
+// ensure_ascii=False (invalid UTF-8 becomes U+FFFD, as encoding/json does).
 func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // a string always encodes
-	return append(b, q...)
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&15])
+		default:
+			b = utf8.AppendRune(b, r) // an invalid byte is U+FFFD
+		}
+	}
+	return append(b, '"')
 }
 
 // appendOptString appends s as a JSON string, or null when absent.

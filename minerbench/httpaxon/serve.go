@@ -155,9 +155,8 @@ func (a *Axon) writeAnswer(ctx context.Context, w http.ResponseWriter, f *refusa
 	}
 	defer release()
 	releaseWorker()
-	h := w.Header()
-	f.successHeaders(h, code, msg, took, ans.bodyHash)
-	setContent(h, "application/json", len(body))
+	f.successHeaders(code, msg, took, ans.bodyHash)
+	setContent(w.Header(), "application/json", len(body))
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(a.cfg.WriteTimeout))
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
@@ -167,8 +166,7 @@ func (a *Axon) writeAnswer(ctx context.Context, w http.ResponseWriter, f *refusa
 // the request synapse before the stream, as Bittensor's StreamingSynapse.
 // The stream has no WriteTimeout as a whole: each chunk has its own.
 func (a *Axon) startStream(w http.ResponseWriter, f *refusal, took time.Duration, hash string) {
-	h := w.Header()
-	setContent(h, "text/event-stream", -1)
-	f.successHeaders(h, http.StatusOK, "Success", took, hash)
+	setContent(w.Header(), "text/event-stream", -1)
+	f.successHeaders(http.StatusOK, "Success", took, hash)
 	w.WriteHeader(http.StatusOK)
 }
