@@ -203,6 +203,27 @@ func compile(t reflect.Type) (*spec, error) {
 	return s, nil
 }
 
+// Description is what Handle reads of a synapse struct type: what a client
+// needs to build its requests.
+type Description struct {
+	// Name is the synapse's name, the type's.
+	Name string
+	// Fields are its own fields in declaration order.
+	Fields []synapse.Field
+	// Hash names its hash fields (required_hash_fields), in order.
+	Hash []string
+}
+
+// Describe returns the Description of synapse struct type S, or the error
+// Handle would return for it.
+func Describe[S any]() (Description, error) {
+	sp, err := compile(reflect.TypeFor[S]())
+	if err != nil {
+		return Description{}, err
+	}
+	return Description{Name: sp.name, Fields: sp.fields, Hash: sp.hash}, nil
+}
+
 // hashOf appends the body hash of a synapse whose own fields are the JSON
 // object members fields.
 func (s *spec) hashOf(dst, fields []byte) ([]byte, error) {
