@@ -67,6 +67,20 @@ func TestSynapseAxonStarted(t *testing.T) {
 	assert.Empty(t, plain.SynapseEndpoint)
 }
 
+// TestPluginReturnsSynapseEndpoint runs a miner with synapses through the
+// plugin contract: the host learns the synapse axon's URL.
+func TestPluginReturnsSynapseEndpoint(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c, served := servePluginInProcess(t, ctx, synapseMiner{handlers: []SynapseHandler{pingHandler()}})
+	started, err := c.Run(ctx, nil)
+	require.NoError(t, err)
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, started.SynapseEndpoint)
+	assert.NotEmpty(t, started.Endpoint)
+	require.NoError(t, c.Stop(ctx))
+	cancel()
+	<-served
+}
+
 // TestSynapseStartErrors fails the start of a miner with an invalid
 // synapse type, a zero handler, or axon.announce=synapse without synapses,
 // naming what is wrong.
