@@ -77,6 +77,23 @@ func TestGoldenBodyHash(t *testing.T) {
 	assert.Equal(t, EmptyBodyHash, string(got))
 }
 
+func TestFieldValues(t *testing.T) {
+	got, err := FieldValues(nil, []byte(golden.body), []string{"text", "timeout", "missing", "axon"})
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	assert.Equal(t, `"hello"`, string(got[0]))
+	assert.Equal(t, `12.0`, string(got[1]))
+	assert.Nil(t, got[2])
+	assert.Contains(t, string(got[3]), `"port": 8091`)
+	got, err = FieldValues(nil, []byte(`{"a": 1, "a": [2]}`), []string{"a"})
+	require.NoError(t, err)
+	assert.Equal(t, `[2]`, string(got[0]))
+	for _, bad := range []string{`[1]`, `{"a": 1`, `{"a": 1} 2`, "{\"a\": \"\xff\"}"} {
+		_, err = FieldValues(nil, []byte(bad), []string{"a"})
+		assert.Error(t, err, bad)
+	}
+}
+
 func TestGoldenSignature(t *testing.T) {
 	pub, err := wallet.ParsePublicKey(golden.alice)
 	require.NoError(t, err)

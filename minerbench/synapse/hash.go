@@ -70,6 +70,26 @@ func AppendBodyHash(dst, body []byte, fields []string) ([]byte, error) {
 	return appendSHA3Hex(dst, s.hashes), nil
 }
 
+// FieldValues appends to dst, for each of fields, the raw JSON text of its
+// value in body, the last one when a key repeats, or nil when absent. It
+// fails unless body is one JSON object as json.loads reads it, UTF-8.
+func FieldValues(dst [][]byte, body []byte, fields []string) ([][]byte, error) {
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	spans, err := fieldSpans(body, fields, s)
+	if err != nil {
+		return dst, err
+	}
+	for _, span := range spans {
+		if span[0] < 0 {
+			dst = append(dst, nil)
+		} else {
+			dst = append(dst, body[span[0]:span[1]:span[1]])
+		}
+	}
+	return dst, nil
+}
+
 // fieldSpans checks that body is one JSON object and returns, for each
 // field, the byte range of its last value in body ({-1, -1} if absent).
 func fieldSpans(body []byte, fields []string, s *scratch) ([][2]int, error) {
@@ -77,8 +97,8 @@ func fieldSpans(body []byte, fields []string, s *scratch) ([][2]int, error) {
 	for range fields {
 		s.spans = append(s.spans, [2]int{-1, -1})
 	}
-	p := parser{src: body, dst: s.py[:0]}
-	defer func() { s.py = p.dst }()
+	p := newParser(body, s.py[:0])
+	defer func() { s.py = p.dst; p.release() }()
 	p.skipSpace()
 	if p.i >= len(p.src) || p.src[p.i] != '{' {
 		return nil, &JSONError{Offset: p.i, Reason: "want a JSON object"}

@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
 )
 
@@ -354,13 +356,19 @@ func inputObj(key, name, v string, fields []Field) (int, error) {
 	if k < 0 {
 		return -1, nil
 	}
-	raw, err := base64.StdEncoding.DecodeString(v)
+	var buf [128]byte
+	raw := buf[:]
+	if n := base64.StdEncoding.DecodedLen(len(v)); n > len(buf) {
+		raw = make([]byte, n) // a large object
+	}
+	n, err := base64.StdEncoding.Decode(raw, []byte(v))
+	raw = raw[:n]
 	if err != nil || !json.Valid(raw) {
 		return -1, nil
 	}
 	if !kindAccepts(fields[k].Kind, raw) {
 		return -1, &ParseError{Header: strings.ToLower(key), Value: v,
-			Reason: fmt.Sprintf("the JSON %s, which field %s (%s) does not accept", raw, fields[k].Name, fields[k].Kind)}
+			Reason: fmt.Sprintf("the JSON %s, which field %s (%s) does not accept", string(raw), fields[k].Name, fields[k].Kind)}
 	}
 	return k, nil
 }
@@ -379,8 +387,8 @@ func kindAccepts(k Kind, raw []byte) bool {
 	case k == KindFloat && got == KindInt:
 		return true
 	case k == KindInt && got == KindFloat:
-		var f float64
-		return json.Unmarshal(raw, &f) == nil && f == float64(int64(f))
+		f, err := strconv.ParseFloat(strings.TrimSpace(string(raw)), 64)
+		return err == nil && f == math.Trunc(f)
 	}
 	return false
 }

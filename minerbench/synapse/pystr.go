@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -27,7 +28,8 @@ const dupScanLimit = 32
 // is written 1 therefore hashes as "1" here but as "1.0" in a pydantic
 // model, so write float values with a point.
 func AppendPyStr(dst, src []byte) ([]byte, error) {
-	p := parser{src: src, dst: dst}
+	p := newParser(src, dst)
+	defer p.release()
 	p.skipSpace()
 	if p.i < len(p.src) && p.src[p.i] == '"' {
 		if err := p.str(false); err != nil {
@@ -48,7 +50,8 @@ func AppendPyStr(dst, src []byte) ([]byte, error) {
 // order of src, a repeated key keeping its first place and its last value,
 // as json.loads does.
 func AppendPyRepr(dst, src []byte) ([]byte, error) {
-	p := parser{src: src, dst: dst}
+	p := newParser(src, dst)
+	defer p.release()
 	p.skipSpace()
 	if err := p.value(0); err != nil {
 		return dst, err
@@ -210,6 +213,22 @@ type parser struct {
 	i       int
 	dst     []byte
 	entries []entry // object entries of the objects being read, innermost last
+	pooled  *[]entry
+}
+
+// entriesPool holds the entry stacks of parsers between calls.
+var entriesPool = sync.Pool{New: func() any { return new([]entry) }}
+
+// newParser returns a parser of src writing to dst, with a pooled entry
+// stack that release gives back.
+func newParser(src, dst []byte) *parser {
+	es := entriesPool.Get().(*[]entry)
+	return &parser{src: src, dst: dst, entries: (*es)[:0], pooled: es}
+}
+
+func (p *parser) release() {
+	*p.pooled = p.entries[:0]
+	entriesPool.Put(p.pooled)
 }
 
 // entry locates one key and its value in dst, for duplicate keys.
