@@ -2,136 +2,55 @@ package httpaxon
 
 import (
 	"context"
-	"sync"
+	"fmt"
 	"sync/atomic"
+
+	"github.com/minerbench/minerbench/minerbench/internal/fairshare"
 )
-
-// pool is a capacity shared fairly among peers: a peer holds at most
-// perPeer of it, and waiters are served in order, skipping those whose peer
-// holds its share or whose need does not fit, so that one peer's waiting
-// calls never hold up another's.
-type pool struct {
-	mu       sync.Mutex
-	free     int64
-	perPeer  int64
-	held     map[string]int64
-	waiters  []*waiter
-	maxQueue int // waiters beyond it are refused; 0: no bound
-}
-
-// waiter is a call waiting for n of a pool.
-type waiter struct {
-	peer  string
-	n     int64
-	ready chan struct{}
-}
-
-func newPool(capacity, perPeer int64, maxQueue int) *pool {
-	return &pool{free: capacity, perPeer: max(perPeer, 1), held: map[string]int64{}, maxQueue: maxQueue}
-}
-
-// fits reports whether peer may take n now; p.mu is held.
-func (p *pool) fits(peer string, n int64) bool {
-	return n <= p.free && (p.held[peer] == 0 || p.held[peer]+n <= p.perPeer)
-}
-
-// take records that peer holds n; p.mu is held.
-func (p *pool) take(peer string, n int64) {
-	p.free -= n
-	p.held[peer] += n
-}
-
-// acquire takes n for peer, waiting until it fits or ctx ends. A peer may
-// always take n when it holds nothing and n is free, so that a need larger
-// than perPeer is served alone. It returns false, holding nothing, when ctx
-// ends first or when maxQueue calls already wait (full is then true).
-func (p *pool) acquire(ctx context.Context, peer string, n int64) (ok, full bool) {
-	p.mu.Lock()
-	if len(p.waiters) == 0 && p.fits(peer, n) {
-		p.take(peer, n)
-		p.mu.Unlock()
-		return true, false
-	}
-	if p.maxQueue > 0 && len(p.waiters) >= p.maxQueue {
-		p.mu.Unlock()
-		return false, true
-	}
-	w := &waiter{peer: peer, n: n, ready: make(chan struct{})}
-	p.waiters = append(p.waiters, w)
-	p.grant()
-	p.mu.Unlock()
-	select {
-	case <-w.ready:
-		return true, false
-	case <-ctx.Done():
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-w.ready: // granted meanwhile: give it back
-		p.put(peer, n)
-	default:
-		for i, o := range p.waiters {
-			if o == w {
-				p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
-				break
-			}
-		}
-	}
-	return false, false
-}
-
-// release gives back n that peer held.
-func (p *pool) release(peer string, n int64) {
-	p.mu.Lock()
-	p.put(peer, n)
-	p.mu.Unlock()
-}
-
-// put gives back n and grants what now fits; p.mu is held.
-func (p *pool) put(peer string, n int64) {
-	p.free += n
-	if p.held[peer] -= n; p.held[peer] <= 0 {
-		delete(p.held, peer)
-	}
-	p.grant()
-}
-
-// grant serves, in order, every waiter that fits; p.mu is held.
-func (p *pool) grant() {
-	kept := p.waiters[:0]
-	for _, w := range p.waiters {
-		if p.fits(w.peer, w.n) {
-			p.take(w.peer, w.n)
-			close(w.ready)
-			continue
-		}
-		kept = append(kept, w)
-	}
-	clear(p.waiters[len(kept):])
-	p.waiters = kept
-}
 
 // smallAnswer is the size up to which an answer takes nothing from the
 // answer budget: a small query's answer never waits behind large ones.
 // Such answers are bounded by the connections, one each.
 const smallAnswer = 64 << 10
 
-// admission holds the axon's shared limits: requests being received,
-// workers, and the budget of answer bytes being written.
+// admission holds the axon's shared limits, shared fairly among peers as
+// the gRPC axon's: requests being received; calls admitted (running or
+// waiting), at most MaxCallsPerPeer of one peer; workers, served in order;
+// and the budget of answer bytes being written, at most
+// MaxAnswerBytesPerPeer of one peer. A built answer waits for the budget
+// on its worker, and at most half the workers wait so for one peer: a
+// peer that does not read its answers holds that, and its further answers
+// are refused, so the other peers always find workers.
 type admission struct {
 	requests    atomic.Int64
 	maxRequests int64
-	workers     *pool
-	answers     *pool
+
+	calls          *fairshare.Budget
+	workers        *fairshare.Budget
+	answers        *fairshare.Budget
+	answerWaits    *fairshare.Budget // workers waiting for the answer budget
+	waitingWorkers atomic.Int64
+	waitingAnswers atomic.Int64
+	queue          int64
 }
 
-func newAdmission(cfg Config) *admission {
-	return &admission{
-		maxRequests: int64(cfg.MaxRequestsInFlight),
-		workers:     newPool(int64(cfg.Workers), int64(max(cfg.Workers/2, 1)), cfg.QueueSize),
-		answers:     newPool(cfg.AnswerBudget, cfg.AnswerBudget/2, 0),
+func newAdmission(cfg Config) (*admission, error) {
+	ad := &admission{maxRequests: int64(cfg.MaxRequestsInFlight), queue: int64(cfg.QueueSize)}
+	var err error
+	for _, b := range []struct {
+		to                *(*fairshare.Budget)
+		capacity, perPeer int64
+	}{
+		{&ad.calls, int64(cfg.Workers + cfg.QueueSize), int64(cfg.MaxCallsPerPeer)},
+		{&ad.workers, int64(cfg.Workers), int64(cfg.Workers)},
+		{&ad.answers, cfg.AnswerBudget, cfg.MaxAnswerBytesPerPeer},
+		{&ad.answerWaits, int64(cfg.Workers), int64(max(cfg.Workers/2, 1))},
+	} {
+		if *b.to, err = fairshare.NewBudget(b.capacity, b.perPeer); err != nil {
+			return nil, err
+		}
 	}
+	return ad, nil
 }
 
 // enterRequest counts a request being received, unless MaxRequestsInFlight
@@ -146,14 +65,49 @@ func (ad *admission) enterRequest() bool {
 
 func (ad *admission) exitRequest() { ad.requests.Add(-1) }
 
-// answerBytes takes n bytes of the answer budget for peer, or nothing for a
-// small answer, and returns what to give back.
-func (ad *admission) answerBytes(ctx context.Context, peer string, n int64) (release func(), ok bool) {
+// admit takes one of peer's calls and a worker, waiting for the worker
+// while at most QueueSize calls wait, until ctx ends. It returns what
+// gives back the call (the worker is given back on its own), or the reason
+// of a refusal: full (503) or late (408).
+func (ad *admission) admit(ctx context.Context, peer string) (release func(), full bool, err error) {
+	if !ad.calls.TryAcquire(peer, 1) {
+		return nil, true, fmt.Errorf("Service unavailable: %d calls of %s admitted, its share (MaxCallsPerPeer), or all the axon admits", ad.calls.Max(), peer) //lint:ignore ST1005 worded as the protocol's messages
+	}
+	release = func() { ad.calls.Release(peer, 1) }
+	if ad.workers.TryAcquire(peer, 1) {
+		return release, false, nil
+	}
+	if ad.waitingWorkers.Add(1) > ad.queue {
+		ad.waitingWorkers.Add(-1)
+		release()
+		return nil, true, fmt.Errorf("Service unavailable: %d calls waiting, the most the axon queues", ad.queue) //lint:ignore ST1005 worded as the protocol's messages
+	}
+	defer ad.waitingWorkers.Add(-1)
+	if err := ad.workers.Acquire(ctx, peer, 1); err != nil {
+		release()
+		return nil, false, err
+	}
+	return release, false, nil
+}
+
+// answerBytes takes n bytes of the answer budget for peer, or nothing for
+// a small answer, and returns what gives them back. It refuses at once
+// (full) when half the workers already wait so for peer.
+func (ad *admission) answerBytes(ctx context.Context, peer string, n int64) (release func(), full bool, err error) {
 	if n <= smallAnswer {
-		return func() {}, true
+		return func() {}, false, nil
 	}
-	if ok, _ := ad.answers.acquire(ctx, peer, n); !ok {
-		return nil, false
+	if ad.answers.TryAcquire(peer, n) {
+		return func() { ad.answers.Release(peer, n) }, false, nil
 	}
-	return func() { ad.answers.release(peer, n) }, true
+	if !ad.answerWaits.TryAcquire(peer, 1) {
+		return nil, true, fmt.Errorf("Service unavailable: %d answers of %s wait to be sent, its share", ad.answerWaits.Max(), peer) //lint:ignore ST1005 worded as the protocol's messages
+	}
+	defer ad.answerWaits.Release(peer, 1)
+	ad.waitingAnswers.Add(1)
+	defer ad.waitingAnswers.Add(-1)
+	if err := ad.answers.Acquire(ctx, peer, n); err != nil {
+		return nil, false, err
+	}
+	return func() { ad.answers.Release(peer, n) }, false, nil
 }

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/minerbench/minerbench/minerbench/internal/fairshare"
 	"github.com/minerbench/minerbench/minerbench/synapse"
 )
 
@@ -37,7 +38,7 @@ type Axon struct {
 	available []string // the names served, Synapse first
 	verifier  *synapse.Verifier
 	server    *http.Server
-	conns     *connTracker
+	conns     *fairshare.Tracker
 	admission *admission
 
 	stopOnce sync.Once
@@ -55,8 +56,12 @@ func New(cfg Config) (*Axon, error) {
 		hotkey:    cfg.Wallet.SS58(),
 		uuid:      synapse.NewErrorID(),
 		routes:    map[string]*Synapse{PingName: ping()},
-		conns:     newConnTracker(cfg.MaxConnections),
-		admission: newAdmission(cfg),
+	}
+	if a.conns, err = fairshare.NewTracker(cfg.MaxConnections, cfg.MaxConnections); err != nil {
+		return nil, err
+	}
+	if a.admission, err = newAdmission(cfg); err != nil {
+		return nil, err
 	}
 	a.verifier = synapse.NewVerifier(a.hotkey, synapse.NewNonces(synapse.DefaultNonceCapacity))
 	a.available = []string{PingName}
@@ -70,7 +75,6 @@ func New(cfg Config) (*Axon, error) {
 		ReadHeaderTimeout: cfg.HeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ConnState:         a.conns.state,
 		ConnContext:       connContext,
 		ErrorLog:          discardLog,
 	}
@@ -82,7 +86,7 @@ func (a *Axon) Hotkey() string { return a.hotkey }
 
 // Serve accepts connections on lis until Stop; it returns nil after Stop.
 func (a *Axon) Serve(lis net.Listener) error {
-	err := a.server.Serve(a.conns.listen(lis))
+	err := a.server.Serve(a.conns.Listen(lis))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -105,7 +109,7 @@ func (a *Axon) Stop() {
 // ServeHTTP answers one request through Bittensor's axon pipeline.
 func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	markBusy(r)
+	defer beginCall(r)()
 	name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	syn, ok := a.routes[name]
 	if !ok {

@@ -85,8 +85,22 @@ type Config struct {
 	// MaxAnswerBytes bounds one answer's body: a larger one is answered 500.
 	MaxAnswerBytes int64
 	// AnswerBudget is the budget of answer bytes being written across the
-	// axon, shared fairly among peers; the default is 4 × MaxAnswerBytes.
+	// axon; the default is 4 × MaxAnswerBytes. An answer of at most 64 KiB
+	// takes nothing from it, so a small query never waits behind large
+	// ones. A larger answer waits for room on its worker, which at most
+	// half the workers do for one peer; a further answer of that peer is
+	// refused with 503.
 	AnswerBudget int64
+	// MaxAnswerBytesPerPeer bounds the share of AnswerBudget one peer
+	// (remote IP address) holds, so that a peer that does not read its
+	// answers holds at most this much until WriteTimeout. The default is
+	// three quarters of AnswerBudget, and at least MaxAnswerBytes.
+	MaxAnswerBytesPerPeer int64
+	// MaxCallsPerPeer bounds the calls of one peer admitted at once,
+	// running or waiting for a worker; one beyond it is answered 503. The
+	// default, Workers + QueueSize/2, lets one peer use every worker and
+	// leaves half the queue to the others.
+	MaxCallsPerPeer int
 	// MaxConnections bounds the connections served at once. When it is
 	// reached, the connection idle the longest is closed to make room; when
 	// none is idle, a new connection waits in the listener's backlog.
@@ -138,6 +152,8 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxBodyBytes", c.MaxBodyBytes, DefaultMaxBodyBytes},
 		{"MaxAnswerBytes", c.MaxAnswerBytes, DefaultMaxAnswerBytes},
 		{"AnswerBudget", c.AnswerBudget, 4 * DefaultMaxAnswerBytes},
+		{"MaxAnswerBytesPerPeer", c.MaxAnswerBytesPerPeer, 3 * DefaultMaxAnswerBytes},
+		{"MaxCallsPerPeer", int64(c.MaxCallsPerPeer), DefaultWorkers + DefaultQueueSize/2},
 		{"MaxConnections", int64(c.MaxConnections), DefaultMaxConnections},
 		{"MaxRequestsInFlight", int64(c.MaxRequestsInFlight), DefaultMaxRequestsInFlight},
 	} {
@@ -165,6 +181,14 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
 	setDefault(&c.MaxAnswerBytes, DefaultMaxAnswerBytes)
 	setDefault(&c.AnswerBudget, 4*c.MaxAnswerBytes)
+	setDefault(&c.MaxAnswerBytesPerPeer, max(c.AnswerBudget/4*3, c.MaxAnswerBytes))
+	setDefault(&c.MaxCallsPerPeer, c.Workers+c.QueueSize/2)
+	switch {
+	case c.MaxAnswerBytesPerPeer > c.AnswerBudget || c.MaxAnswerBytesPerPeer < c.MaxAnswerBytes:
+		return c, fmt.Errorf("httpaxon: Config.MaxAnswerBytesPerPeer: %d; want MaxAnswerBytes (%d) to AnswerBudget (%d)", c.MaxAnswerBytesPerPeer, c.MaxAnswerBytes, c.AnswerBudget)
+	case c.MaxCallsPerPeer > c.Workers+c.QueueSize:
+		return c, fmt.Errorf("httpaxon: Config.MaxCallsPerPeer: %d; want at most Workers + QueueSize (%d)", c.MaxCallsPerPeer, c.Workers+c.QueueSize)
+	}
 	setDefault(&c.MaxConnections, DefaultMaxConnections)
 	setDefault(&c.MaxRequestsInFlight, DefaultMaxRequestsInFlight)
 	setDefault(&c.HeaderTimeout, DefaultHeaderTimeout)

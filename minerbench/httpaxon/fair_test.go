@@ -51,9 +51,10 @@ func dialUnread(t *testing.T, addr string) net.Conn {
 
 // TestUnreadAnswersDoNotStarve has one peer ask, on eight connections, for
 // answers of 8 MiB that it never reads. The peer holds at most its share:
-// half the workers and half the answer budget, so the axon holds three of
-// its answers (one being written, two waiting for the budget) and not
-// eight, and a small query from another peer is answered at once.
+// its part of the answer budget (one answer here) and half the workers
+// waiting for more, its further answers being refused; so the axon holds
+// three of its answers (one being written, two waiting) and not eight, and
+// a small query from another peer is answered at once.
 func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	const (
 		conns  = 8
@@ -82,9 +83,9 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 		attackers = append(attackers, conn)
 	}
 	ad := s.axon.admission
-	require.Eventually(t, func() bool { return waiters(ad.answers) == 2 }, mustHappen, poll,
+	require.Eventually(t, func() bool { return ad.waitingAnswers.Load() == 2 }, mustHappen, poll,
 		"an answer is being written, and two wait for the budget, holding the peer's two workers")
-	assert.LessOrEqual(t, waiters(ad.workers), conns-3, "the peer's other calls wait for a worker")
+	assert.LessOrEqual(t, ad.waitingWorkers.Load(), int64(conns-3), "the peer's other calls wait for a worker")
 	during := liveHeap() - base
 	t.Logf("live heap with %d unread answers of %d bytes asked for: %+d bytes", conns, answer, during)
 	// Three answers, and slack; with the peer holding every worker, five
@@ -95,13 +96,7 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	for _, conn := range attackers {
 		conn.Close()
 	}
-	require.Eventually(t, func() bool { return waiters(ad.answers) == 0 && waiters(ad.workers) == 0 }, mustHappen, poll)
+	require.Eventually(t, func() bool { return ad.waitingAnswers.Load() == 0 && ad.waitingWorkers.Load() == 0 }, mustHappen, poll)
 	heapReturns(t, base)
 }
 
-// waiters returns the number of calls waiting on p.
-func waiters(p *pool) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.waiters)
-}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"net/http"
 	"time"
 
@@ -69,13 +69,12 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 	}
 }
 
-// peerOf names the peer of r: its IP address.
+// peerOf names the peer of r, as fairshare.PeerOf: its IP address.
 func peerOf(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().String()
 	}
-	return host
+	return r.RemoteAddr
 }
 
 // answer runs c's handler on a worker and writes its answer.
@@ -83,19 +82,17 @@ func (a *Axon) answer(w http.ResponseWriter, r *http.Request, f *refusal, c *Cal
 	peer := peerOf(r)
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ForwardTimeout)
 	defer cancel()
-	if ok, full := a.admission.workers.acquire(ctx, peer, 1); !ok {
-		if full {
-			f.send(http.StatusServiceUnavailable, fmt.Sprintf("Service unavailable: %d calls waiting, the most the axon queues", a.cfg.QueueSize))
-		} else {
-			f.send(http.StatusRequestTimeout, timeoutMessage(f.h))
-		}
+	releaseCall, full, err := a.admission.admit(ctx, peer)
+	if err != nil {
+		a.refuseAdmission(f, full, err)
 		return
 	}
+	defer releaseCall()
 	workerHeld := true
 	releaseWorker := func() {
 		if workerHeld {
 			workerHeld = false
-			a.admission.workers.release(peer, 1)
+			a.admission.workers.Release(peer, 1)
 		}
 	}
 	defer releaseWorker()
@@ -108,7 +105,7 @@ func (a *Axon) answer(w http.ResponseWriter, r *http.Request, f *refusal, c *Cal
 			return w
 		}
 	}
-	err := f.syn.Serve(ctx, c)
+	err = f.syn.Serve(ctx, c)
 	took := time.Since(begun)
 	switch {
 	case streamed:
@@ -127,6 +124,16 @@ func (a *Axon) answer(w http.ResponseWriter, r *http.Request, f *refusal, c *Cal
 		return
 	}
 	a.writeAnswer(ctx, w, f, c.answer, took, peer, releaseWorker)
+}
+
+// refuseAdmission answers a call the axon had no room for: 503 when its
+// peer's share or the queue is full, 408 when its time ran out waiting.
+func (a *Axon) refuseAdmission(f *refusal, full bool, err error) {
+	if full {
+		f.send(http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	f.send(http.StatusRequestTimeout, timeoutMessage(f.h))
 }
 
 // timeoutMessage is Bittensor's message for a call not answered in time.
@@ -148,9 +155,9 @@ func (a *Axon) writeAnswer(ctx context.Context, w http.ResponseWriter, f *refusa
 		f.send(http.StatusInternalServerError, internalError())
 		return
 	}
-	release, ok := a.admission.answerBytes(ctx, peer, int64(len(body)))
-	if !ok {
-		f.send(http.StatusRequestTimeout, timeoutMessage(f.h))
+	release, full, err := a.admission.answerBytes(ctx, peer, int64(len(body)))
+	if err != nil {
+		a.refuseAdmission(f, full, err)
 		return
 	}
 	defer release()
