@@ -52,10 +52,10 @@ func New(cfg Config) (*Axon, error) {
 		return nil, err
 	}
 	a := &Axon{
-		cfg:       cfg,
-		hotkey:    cfg.Wallet.SS58(),
-		uuid:      synapse.NewErrorID(),
-		routes:    map[string]*Synapse{PingName: ping()},
+		cfg:    cfg,
+		hotkey: cfg.Wallet.SS58(),
+		uuid:   synapse.NewErrorID(),
+		routes: map[string]*Synapse{PingName: ping()},
 	}
 	if a.conns, err = fairshare.NewTracker(cfg.MaxConnections, cfg.MaxConnections); err != nil {
 		return nil, err

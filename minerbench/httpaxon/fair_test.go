@@ -99,4 +99,3 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	require.Eventually(t, func() bool { return ad.waitingAnswers.Load() == 0 && ad.waitingWorkers.Load() == 0 }, mustHappen, poll)
 	heapReturns(t, base)
 }
-

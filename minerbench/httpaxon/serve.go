@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/synapse"
