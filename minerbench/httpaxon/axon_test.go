@@ -61,7 +61,7 @@ func TestEchoAnswered(t *testing.T) {
 	assert.Equal(t, "application/json", resp.header["content-type"])
 	assert.Equal(t, "IiI=", resp.header["bt_header_input_obj_text"])
 	assert.Equal(t, sha3hex(sha3hex("HELLO")), resp.header["computed_body_hash"], "hash of the answer")
-	assert.Equal(t, h["bt_header_dendrite_signature"][0], resp.header["bt_header_dendrite_signature"])
+	assert.Equal(t, first(h, "bt_header_dendrite_signature"), resp.header["bt_header_dendrite_signature"])
 	_, err := strconv.ParseFloat(resp.header["bt_header_axon_process_time"], 64)
 	assert.NoError(t, err)
 }
@@ -103,14 +103,14 @@ func TestRefusals(t *testing.T) {
 	})
 	t.Run("bad headers", func(t *testing.T) {
 		h, body := c.build(t, s, echoReq())
-		h["timeout"] = []string{"soon"}
+		h[synapse.HeaderTimeout] = []string{"soon"}
 		resp := do(t, s.addr, "/Echo", h, body)
 		assert.Equal(t, 500, resp.status)
 		assert.Regexp(t, `^Internal Server Error #[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, resp.message(t))
 	})
 	t.Run("missing input", func(t *testing.T) {
 		h, body := c.build(t, s, echoReq())
-		delete(h, "bt_header_input_obj_text")
+		delete(h, synapse.PrefixInputObj+"text")
 		resp := do(t, s.addr, "/Echo", h, body)
 		assert.Equal(t, 500, resp.status)
 		assert.Contains(t, resp.message(t), "Internal Server Error #")
@@ -149,8 +149,8 @@ func TestRefusals(t *testing.T) {
 		resp := do(t, s.addr, "/Echo", h, body)
 		assert.Equal(t, 401, resp.status)
 		msg := resp.message(t)
-		assert.True(t, strings.HasPrefix(msg, "Not Verified with error: Signature mismatch with "+h["bt_header_dendrite_nonce"][0]+"."+c.key.SS58()+"."+s.key.SS58()+"."), msg)
-		assert.True(t, strings.HasSuffix(msg, " and "+h["bt_header_dendrite_signature"][0]), msg)
+		assert.True(t, strings.HasPrefix(msg, "Not Verified with error: Signature mismatch with "+first(h, "bt_header_dendrite_nonce")+"."+c.key.SS58()+"."+s.key.SS58()+"."), msg)
+		assert.True(t, strings.HasSuffix(msg, " and "+first(h, "bt_header_dendrite_signature")), msg)
 	})
 	t.Run("unsigned", func(t *testing.T) {
 		r := echoReq()

@@ -232,3 +232,7 @@ func (r response) message(t testing.TB) string {
 	require.NoError(t, json.Unmarshal(r.body, &m), "%s", r.body)
 	return m.Message
 }
+
+// first returns the first value of the header named exactly name, as
+// the map holds lowercase names.
+func first(h http.Header, name string) string { return h[name][0] }
