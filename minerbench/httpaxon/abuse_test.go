@@ -181,13 +181,7 @@ func TestSlowBodiesBounded(t *testing.T) {
 		conn := dialAttacker(t, s.addr)
 		h, _ := c.build(t, s, echoReq())
 		wg.Go(func() {
-			var b strings.Builder
-			fmt.Fprintf(&b, "POST /Echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n", 1<<20)
-			for k, v := range h {
-				fmt.Fprintf(&b, "%s: %s\r\n", k, v[0])
-			}
-			b.WriteString("\r\n{\"text\": \"")
-			if _, err := io.WriteString(conn, b.String()); err != nil {
+			if _, err := conn.Write(append(head("/Echo", 1<<20, h), `{"text": "`...)); err != nil {
 				return
 			}
 			_, _ = io.ReadAll(conn) // until the axon gives up on the body
@@ -221,14 +215,8 @@ func TestHugeUnsignedBodyNotRead(t *testing.T) {
 		conn := dialAttacker(t, s.addr)
 		h, _ := c.build(t, s, r)
 		wg.Go(func() {
-			var b strings.Builder
-			fmt.Fprintf(&b, "POST /Echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n", 1<<30)
-			for k, v := range h {
-				fmt.Fprintf(&b, "%s: %s\r\n", k, v[0])
-			}
-			b.WriteString("\r\n")
 			go func() {
-				_, _ = io.WriteString(conn, b.String())
+				_, _ = conn.Write(head("/Echo", 1<<30, h))
 				_, _ = conn.Write(sent)
 			}()
 			line := make([]byte, 12)

@@ -74,14 +74,7 @@ func benchDummy(b *testing.B, s *server) {
 	reqs := make([][]byte, b.N)
 	for i := range reqs {
 		h, body := c.build(b, s, req{name: "Dummy", fields: map[string]any{"dummy_input": 1}, inputs: map[string]synapse.Kind{"dummy_input": synapse.KindInt}})
-		var w bytes.Buffer
-		fmt.Fprintf(&w, "POST /Dummy HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", s.addr, len(body))
-		for k, v := range h {
-			fmt.Fprintf(&w, "%s: %s\r\n", k, v[0])
-		}
-		w.WriteString("\r\n")
-		w.Write(body)
-		reqs[i] = w.Bytes()
+		reqs[i] = append(head("/Dummy", len(body), h), body...)
 	}
 	conn, err := net.Dial("tcp", s.addr)
 	require.NoError(b, err)

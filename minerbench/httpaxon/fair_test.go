@@ -2,7 +2,6 @@ package httpaxon
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"strings"
 	"syscall"
@@ -71,25 +70,17 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	for range conns {
 		conn := dialUnread(t, s.addr)
 		h, body := c.build(t, s, req{name: "Big", fields: map[string]any{"size": answer}, inputs: map[string]synapse.Kind{"size": synapse.KindInt}})
-		var b strings.Builder
-		fmt.Fprintf(&b, "POST /Big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n", len(body))
-		for k, v := range h {
-			fmt.Fprintf(&b, "%s: %s\r\n", k, v[0])
-		}
-		b.WriteString("\r\n")
-		b.Write(body)
-		_, err := conn.Write([]byte(b.String()))
+		_, err := conn.Write(append(head("/Big", len(body), h), body...))
 		require.NoError(t, err)
 		attackers = append(attackers, conn)
 	}
 	ad := s.axon.admission
-	require.Eventually(t, func() bool { return ad.waitingAnswers.Load() == 2 }, mustHappen, poll,
-		"an answer is being written, and two wait for the budget, holding the peer's two workers")
-	assert.LessOrEqual(t, ad.waitingWorkers.Load(), int64(conns-3), "the peer's other calls wait for a worker")
+	require.Eventually(t, func() bool {
+		return ad.waitingAnswers.Load() == 2 && ad.calls.Held(attacker.IP.String()) == 3
+	}, mustHappen, poll, "an answer is being written, two wait for the budget, holding the peer's two workers, and the peer's other calls were refused")
 	during := liveHeap() - base
 	t.Logf("live heap with %d unread answers of %d bytes asked for: %+d bytes", conns, answer, during)
-	// Three answers, and slack; with the peer holding every worker, five
-	// would be built, and all eight without a budget.
+	// Three answers, and slack; without the shares, all eight.
 	assert.Less(t, during, int64(9*answer/2), "the axon holds the peer's share of answers, not every answer asked for")
 
 	fastAnswers(t, s)

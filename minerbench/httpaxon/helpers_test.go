@@ -182,18 +182,21 @@ func do(t testing.TB, addr, path string, h http.Header, body []byte) response {
 // doOn sends a request on conn and reads its answer.
 func doOn(t testing.TB, conn net.Conn, path string, h http.Header, body []byte) response {
 	t.Helper()
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: %s\r\n", path, conn.RemoteAddr())
-	for k, vs := range h {
-		for _, v := range vs {
-			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-		}
-	}
-	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n", len(body))
-	b.Write(body)
-	_, err := conn.Write(b.Bytes())
+	_, err := conn.Write(append(head(path, len(body), h), body...))
 	require.NoError(t, err)
 	return readResponse(t, bufio.NewReader(conn))
+}
+
+// head returns a POST request's head, with h's first values under their
+// exact names and a Content-Length of n.
+func head(path string, n int, h http.Header) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: axon\r\nContent-Length: %d\r\n", path, n)
+	for k, v := range h {
+		fmt.Fprintf(&b, "%s: %s\r\n", k, v[0])
+	}
+	b.WriteString("\r\n")
+	return b.Bytes()
 }
 
 // readResponse reads one HTTP/1.1 answer with a content-length.

@@ -257,21 +257,28 @@ func members(v any) ([]byte, error) {
 // are the axon's. An error from fn is answered 500, a *StatusError its own
 // code; an S implementing Statuser sets the answer's status.
 func Handle[S any](fn func(ctx context.Context, s *S) error) (Synapse, error) {
-	sp, err := compile(reflect.TypeFor[S]())
-	if err != nil {
-		return Synapse{}, err
-	}
-	serve := func(ctx context.Context, c *Call) error {
-		s, err := decode[S](sp, c)
-		if err != nil {
-			return err
-		}
+	return build(false, func(ctx context.Context, sp *spec, c *Call, s *S) error {
 		if err := fn(ctx, s); err != nil {
 			return err
 		}
 		return c.answerWith(sp, s)
+	})
+}
+
+// build returns the Synapse named after S whose requests, once decoded and
+// their hash checked, serve answers.
+func build[S any](streaming bool, serve func(ctx context.Context, sp *spec, c *Call, s *S) error) (Synapse, error) {
+	sp, err := compile(reflect.TypeFor[S]())
+	if err != nil {
+		return Synapse{}, err
 	}
-	return Synapse{Name: sp.name, Fields: sp.fields, Serve: serve, emptyHash: sp.emptyHash}, nil
+	return Synapse{Name: sp.name, Fields: sp.fields, emptyHash: sp.emptyHash, streaming: streaming, Serve: func(ctx context.Context, c *Call) error {
+		s, err := decode[S](sp, c)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, sp, c, s)
+	}}, nil
 }
 
 // decode checks the hash fields of c's body against the header's
@@ -335,21 +342,12 @@ type ChunkWriter interface {
 // stream, as Bittensor's StreamingSynapse. An error fn returns before its
 // first write is answered 500; after it, the stream ends.
 func HandleStream[S any](fn func(ctx context.Context, s *S, w ChunkWriter) error) (Synapse, error) {
-	sp, err := compile(reflect.TypeFor[S]())
-	if err != nil {
-		return Synapse{}, err
-	}
-	serve := func(ctx context.Context, c *Call) error {
-		s, err := decode[S](sp, c)
-		if err != nil {
-			return err
-		}
+	return build(true, func(ctx context.Context, sp *spec, c *Call, s *S) error {
 		if err := c.answerWith(sp, s); err != nil {
 			return err
 		}
 		return fn(ctx, s, &chunkWriter{call: c})
-	}
-	return Synapse{Name: sp.name, Fields: sp.fields, Serve: serve, emptyHash: sp.emptyHash, streaming: true}, nil
+	})
 }
 
 // chunkWriter starts the stream's response on its first Write and flushes

@@ -1,14 +1,13 @@
 package miner
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -163,32 +162,21 @@ func TestSynapseSettings(t *testing.T) {
 // it prints its synapse axon's URL beside its hotkey and gRPC endpoint.
 func TestStandalonePrintsSynapseEndpoint(t *testing.T) {
 	stop := make(chan struct{})
-	out := &syncBuffer{}
+	stdout, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
 		done <- runStandalone(synapseMiner{handlers: []SynapseHandler{pingHandler()}}, []string{"-port", "0", "-synapse-port", "0"},
-			out, io.Discard, slog.New(slog.DiscardHandler), stop)
+			w, io.Discard, slog.New(slog.DiscardHandler), stop)
+		w.Close()
 	}()
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "synapse endpoint: ") }, time.Minute, time.Millisecond)
+	var lines []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "synapse endpoint: ") {
+		lines = append(lines, sc.Text())
+	}
+	lines = append(lines, sc.Text())
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	close(stop)
 	require.NoError(t, <-done)
-	assert.Regexp(t, `(?m)^hotkey: 5\w+\nendpoint: 127\.0\.0\.1:\d+\nsynapse endpoint: http://127\.0\.0\.1:\d+$`, out.String())
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	assert.Regexp(t, `(?m)^hotkey: 5\w+\nendpoint: 127\.0\.0\.1:\d+\nsynapse endpoint: http://127\.0\.0\.1:\d+$`, strings.Join(lines, "\n"))
 }
