@@ -164,7 +164,7 @@ func (c Config) withDefaults() (Config, error) {
 	seen := map[string]bool{PingName: true}
 	for i, s := range c.Synapses {
 		switch {
-		case s.Name == "" || s.Serve == nil:
+		case s.Name == "" || s.serve == nil:
 			errs = append(errs, fmt.Errorf("httpaxon: Config.Synapses[%d]: name %q without a handler; build it with Handle or HandleStream", i, s.Name))
 		case seen[s.Name]:
 			errs = append(errs, fmt.Errorf("httpaxon: Config.Synapses[%d]: name %q served twice; want one handler per name (%s is built in)", i, s.Name, PingName))

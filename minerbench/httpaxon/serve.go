@@ -14,7 +14,7 @@ import (
 
 // ping is the base Synapse every axon answers: it has no fields of its own.
 func ping() *Synapse {
-	return &Synapse{Name: PingName, emptyHash: synapse.EmptyBodyHash, Serve: func(_ context.Context, c *Call) error {
+	return &Synapse{Name: PingName, emptyHash: synapse.EmptyBodyHash, serve: func(_ context.Context, c *call) error {
 		if err := checkHash(c, nil); err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func peerOf(r *http.Request) string {
 }
 
 // answer runs c's handler on a worker and writes its answer.
-func (a *Axon) answer(w http.ResponseWriter, r *http.Request, f *refusal, c *Call) {
+func (a *Axon) answer(w http.ResponseWriter, r *http.Request, f *refusal, c *call) {
 	peer := peerOf(r)
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ForwardTimeout)
 	defer cancel()
@@ -99,13 +99,13 @@ func (a *Axon) answer(w http.ResponseWriter, r *http.Request, f *refusal, c *Cal
 	begun := time.Now()
 	var streamed bool
 	if f.syn.streaming {
-		c.stream = func(*Call) http.ResponseWriter {
+		c.stream = func(*call) http.ResponseWriter {
 			streamed = true
 			a.startStream(w, f, time.Since(begun), c.answer.bodyHash)
 			return w
 		}
 	}
-	err = f.syn.Serve(ctx, c)
+	err = f.syn.serve(ctx, c)
 	took := time.Since(begun)
 	switch {
 	case streamed:

@@ -26,9 +26,8 @@ type Synapse struct {
 	// Fields are the synapse's own fields, in declaration order; a
 	// required one needs a bt_header_input_obj_ header.
 	Fields []synapse.Field
-	// Serve decodes a request body, checks its hash fields against the
-	// signed hash, and answers it.
-	Serve func(ctx context.Context, c *Call) error
+
+	serve func(ctx context.Context, c *call) error // decodes, checks the hash, answers
 
 	emptyHash string // body hash of the header synapse, whose fields are empty
 	streaming bool
@@ -41,16 +40,14 @@ type Header struct {
 	synapse.Request
 }
 
-// Call is one request being answered: what its handler reads, and where the
-// answer goes.
-type Call struct {
-	// Header is the request's header synapse.
+// call is one request being answered: its header synapse, its body (read
+// in full, at most MaxBodyBytes), and where the answer goes.
+type call struct {
 	Header *Header
-	// Body is the request's body, read in full and at most MaxBodyBytes.
-	Body []byte
+	Body   []byte
 
 	answer       *answer
-	stream       func(*Call) http.ResponseWriter
+	stream       func(*call) http.ResponseWriter
 	writeTimeout time.Duration
 	hashBuf      [synapse.BodyHashSize]byte
 }
@@ -257,7 +254,7 @@ func members(v any) ([]byte, error) {
 // are the axon's. An error from fn is answered 500, a *StatusError its own
 // code; an S implementing Statuser sets the answer's status.
 func Handle[S any](fn func(ctx context.Context, s *S) error) (Synapse, error) {
-	return build(false, func(ctx context.Context, sp *spec, c *Call, s *S) error {
+	return build(false, func(ctx context.Context, sp *spec, c *call, s *S) error {
 		if err := fn(ctx, s); err != nil {
 			return err
 		}
@@ -267,12 +264,12 @@ func Handle[S any](fn func(ctx context.Context, s *S) error) (Synapse, error) {
 
 // build returns the Synapse named after S whose requests, once decoded and
 // their hash checked, serve answers.
-func build[S any](streaming bool, serve func(ctx context.Context, sp *spec, c *Call, s *S) error) (Synapse, error) {
+func build[S any](streaming bool, serve func(ctx context.Context, sp *spec, c *call, s *S) error) (Synapse, error) {
 	sp, err := compile(reflect.TypeFor[S]())
 	if err != nil {
 		return Synapse{}, err
 	}
-	return Synapse{Name: sp.name, Fields: sp.fields, emptyHash: sp.emptyHash, streaming: streaming, Serve: func(ctx context.Context, c *Call) error {
+	return Synapse{Name: sp.name, Fields: sp.fields, emptyHash: sp.emptyHash, streaming: streaming, serve: func(ctx context.Context, c *call) error {
 		s, err := decode[S](sp, c)
 		if err != nil {
 			return err
@@ -283,7 +280,7 @@ func build[S any](streaming bool, serve func(ctx context.Context, sp *spec, c *C
 
 // decode checks the hash fields of c's body against the header's
 // computed_body_hash, then decodes the body into a new S.
-func decode[S any](sp *spec, c *Call) (*S, error) {
+func decode[S any](sp *spec, c *call) (*S, error) {
 	if err := checkHash(c, sp.hash); err != nil {
 		return nil, err
 	}
@@ -297,7 +294,7 @@ func decode[S any](sp *spec, c *Call) (*S, error) {
 // checkHash checks the body hash of c's body, whose hash fields are hash,
 // against the header's computed_body_hash, as Bittensor's
 // verify_body_integrity does.
-func checkHash(c *Call, hash []string) error {
+func checkHash(c *call, hash []string) error {
 	got := []byte(synapse.EmptyBodyHash)
 	if len(hash) > 0 {
 		var err error
@@ -312,7 +309,7 @@ func checkHash(c *Call, hash []string) error {
 }
 
 // answerWith records s, the handler's result, as c's answer.
-func (c *Call) answerWith(sp *spec, s any) error {
+func (c *call) answerWith(sp *spec, s any) error {
 	fields, err := members(s)
 	if err != nil {
 		return err
@@ -342,7 +339,7 @@ type ChunkWriter interface {
 // stream, as Bittensor's StreamingSynapse. An error fn returns before its
 // first write is answered 500; after it, the stream ends.
 func HandleStream[S any](fn func(ctx context.Context, s *S, w ChunkWriter) error) (Synapse, error) {
-	return build(true, func(ctx context.Context, sp *spec, c *Call, s *S) error {
+	return build(true, func(ctx context.Context, sp *spec, c *call, s *S) error {
 		if err := c.answerWith(sp, s); err != nil {
 			return err
 		}
@@ -353,7 +350,7 @@ func HandleStream[S any](fn func(ctx context.Context, s *S, w ChunkWriter) error
 // chunkWriter starts the stream's response on its first Write and flushes
 // every Write.
 type chunkWriter struct {
-	call *Call
+	call *call
 	w    http.ResponseWriter
 }
 

@@ -104,7 +104,7 @@ func synapsesOf(fw Forwarder) ([]httpaxon.Synapse, bool, error) {
 		if h.err != nil {
 			return nil, true, fmt.Errorf("synapse handler %d: %w", i, h.err)
 		}
-		if h.s.Serve == nil {
+		if h.s.Name == "" {
 			return nil, true, fmt.Errorf("synapse handler %d: %w", i, errors.New("a zero SynapseHandler; build it with miner.Synapse or miner.StreamSynapse"))
 		}
 		out = append(out, h.s)
