@@ -129,20 +129,32 @@ func pyOptFloat(v synapse.Opt[float64]) string {
 }
 
 // setTerminal writes the present fields of t but its status, code and
-// process time, as to_headers does for a TerminalInfo.
+// process time, as to_headers does for a TerminalInfo, under the names
+// prefix (synapse.PrefixAxon or synapse.PrefixDendrite) gives them.
 func (f *refusal) setTerminal(prefix string, t *synapse.Terminal) {
-	for _, v := range [...]struct {
-		name string
-		v    synapse.Opt[string]
-	}{
-		{"ip", t.IP}, {"port", optInt(t.Port)}, {"version", optInt(t.Version)}, {"nonce", optInt(t.Nonce)},
-		{"uuid", t.UUID}, {"hotkey", t.Hotkey}, {"signature", t.Signature},
+	names := &terminalNames[0]
+	if prefix == synapse.PrefixDendrite {
+		names = &terminalNames[1]
+	}
+	for i, v := range [...]synapse.Opt[string]{
+		t.IP, optInt(t.Port), optInt(t.Version), optInt(t.Nonce), t.UUID, t.Hotkey, t.Signature,
 	} {
-		if v.v.OK {
-			f.set(prefix+v.name, v.v.V)
+		if v.OK {
+			f.set(names[i], v.V)
 		}
 	}
 }
+
+// terminalFields are the TerminalInfo fields setTerminal writes, in order.
+var terminalFields = [...]string{"ip", "port", "version", "nonce", "uuid", "hotkey", "signature"}
+
+// terminalNames are their header names: the axon's, then the dendrite's.
+var terminalNames = func() (n [2][len(terminalFields)]string) {
+	for i, f := range terminalFields {
+		n[0][i], n[1][i] = synapse.PrefixAxon+f, synapse.PrefixDendrite+f
+	}
+	return n
+}()
 
 // optInt writes an optional int in decimal.
 func optInt(v synapse.Opt[int64]) synapse.Opt[string] {
