@@ -102,14 +102,18 @@ type Config struct {
 	// leaves half the queue to the others.
 	MaxCallsPerPeer int
 	// MaxConnections bounds the connections served at once. When it is
-	// reached, the connection idle the longest is closed to make room; when
-	// none is idle, a new connection waits in the listener's backlog.
+	// reached, a connection without a request in progress (one still
+	// sending its headers included) is closed to make room: the idlest of
+	// the peer holding the most connections. When every connection has a
+	// request in progress, a new one waits until one ends.
 	MaxConnections int
 	// MaxRequestsInFlight bounds the requests whose body is being read
 	// across the axon; one beyond it is answered 503 on its headers.
 	MaxRequestsInFlight int
-	// HeaderTimeout bounds the time from a connection's accept, or from its
-	// previous answer, to the end of a request's headers.
+	// HeaderTimeout bounds the time a request's headers take: from a new
+	// connection's accept, or from the first bytes of a kept-alive
+	// connection's next request, to their end; the connection is closed
+	// when it passes.
 	HeaderTimeout time.Duration
 	// RequestTimeout bounds the time from a request's headers to the end of
 	// its body; a body not in by then ends the connection.
@@ -117,8 +121,9 @@ type Config struct {
 	// WriteTimeout bounds the time an answer may take to be written; the
 	// connection of a client that has not read it by then is closed.
 	WriteTimeout time.Duration
-	// IdleTimeout is how long a connection without requests is kept while
-	// the axon has room; the idlest is closed first when it has none.
+	// IdleTimeout is how long a connection without requests is kept; when
+	// the axon has no room for a new connection, an idle one is closed
+	// sooner (see MaxConnections).
 	IdleTimeout time.Duration
 }
 
