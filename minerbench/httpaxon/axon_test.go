@@ -171,6 +171,9 @@ func TestRefusals(t *testing.T) {
 		h, _ := c.build(t, s, echoReq())
 		resp := do(t, s.addr, "/Echo", h, []byte("{"))
 		assert.Equal(t, 500, resp.status)
+		h, _ = c.build(t, s, req{name: "Synapse"})
+		resp = do(t, s.addr, "/Synapse", h, nil)
+		assert.Equal(t, 500, resp.status, "a ping's body must be a JSON object too")
 	})
 }
 

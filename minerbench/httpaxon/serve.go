@@ -2,6 +2,7 @@ package httpaxon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,9 @@ func ping() *Synapse {
 	return &Synapse{Name: PingName, emptyHash: synapse.EmptyBodyHash, serve: func(_ context.Context, c *call) error {
 		if err := checkHash(c, nil); err != nil {
 			return err
+		}
+		if err := json.Unmarshal(c.Body, &struct{}{}); err != nil {
+			return fmt.Errorf("%w: %v", errBadBody, err)
 		}
 		c.answer = &answer{bodyHash: synapse.EmptyBodyHash}
 		return nil
