@@ -170,6 +170,7 @@ type spec struct {
 	name      string
 	fields    []synapse.Field
 	hash      []string // the hash fields, in order
+	required  []string // the fields without a default
 	emptyHash string   // body hash of the zero value
 }
 
@@ -186,6 +187,9 @@ func compile(t reflect.Type) (*spec, error) {
 		s.fields = append(s.fields, synapse.Field{Name: f.json, Kind: f.kind, Required: f.required})
 		if f.hash {
 			s.hash = append(s.hash, f.json)
+		}
+		if f.required {
+			s.required = append(s.required, f.json)
 		}
 	}
 	zero, err := members(reflect.New(t).Interface())
@@ -279,10 +283,23 @@ func build[S any](streaming bool, serve func(ctx context.Context, sp *spec, c *c
 }
 
 // decode checks the hash fields of c's body against the header's
-// computed_body_hash, then decodes the body into a new S.
+// computed_body_hash, and that it has every required field, as pydantic
+// requires, then decodes the body into a new S.
 func decode[S any](sp *spec, c *call) (*S, error) {
 	if err := checkHash(c, sp.hash); err != nil {
 		return nil, err
+	}
+	if len(sp.required) > 0 {
+		var buf [8][]byte
+		values, err := synapse.FieldValues(buf[:0], c.Body, sp.required)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadBody, err)
+		}
+		for i, v := range values {
+			if v == nil {
+				return nil, fmt.Errorf("%w: no required field %q", errBadBody, sp.required[i])
+			}
+		}
 	}
 	s := new(S)
 	if err := json.Unmarshal(c.Body, s); err != nil {
