@@ -69,8 +69,8 @@ func Start(tb testing.TB, m miner.Miner, overrides miner.Settings) (*Server, err
 	})
 	srv := &Server{Hotkey: r.Hotkey, Endpoint: r.Endpoint, SynapseEndpoint: r.SynapseEndpoint, tb: tb, dendrite: d}
 	if r.SynapseEndpoint != "" {
-		srv.synapses = newSynapseClient(r.SynapseEndpoint, r.Hotkey)
-		tb.Cleanup(srv.synapses.http.CloseIdleConnections)
+		srv.synapses = newSynapseClient()
+		tb.Cleanup(srv.synapses.transport.CloseIdleConnections)
 	}
 	return srv, nil
 }
