@@ -85,13 +85,18 @@ func TestDummyAndPing(t *testing.T) {
 	assert.Equal(t, "Synapse", resp.header["name"])
 }
 
-// TestRefusals sends each kind of bad request and checks Bittensor's code
-// and message.
-func TestRefusals(t *testing.T) {
+// refusing serves an axon that blacklists mallory, and a client.
+func refusing(t *testing.T) (*server, *client) {
 	s := serve(t, Config{Blacklist: func(h *Header) (bool, string) {
 		return h.Dendrite.Hotkey.V == wallet.Mock("mallory").SS58(), "mallory is not welcome"
 	}})
-	c := newClient("alice")
+	return s, newClient("alice")
+}
+
+// TestRefusedBeforeVerify sends requests refused before their signature is
+// checked, and checks Bittensor's code and message.
+func TestRefusedBeforeVerify(t *testing.T) {
+	s, c := refusing(t)
 
 	t.Run("unknown synapse", func(t *testing.T) {
 		h, body := c.build(t, s, req{name: "Nope"})
@@ -125,6 +130,12 @@ func TestRefusals(t *testing.T) {
 		assert.NotEmpty(t, resp.header["bt_header_axon_signature"])
 		assert.Equal(t, sha3hex(sha3hex("")), resp.header["computed_body_hash"], "hash of the header synapse, text empty")
 	})
+}
+
+// TestNotVerified sends requests whose signature or nonce is refused, and
+// checks Bittensor's code and message.
+func TestNotVerified(t *testing.T) {
+	s, c := refusing(t)
 	t.Run("replayed nonce", func(t *testing.T) {
 		h, body := c.build(t, s, echoReq())
 		require.Equal(t, 200, do(t, s.addr, "/Echo", h, body).status)
@@ -160,6 +171,12 @@ func TestRefusals(t *testing.T) {
 		assert.Equal(t, 401, resp.status)
 		assert.Equal(t, "Not Verified with error: Missing Signature: this axon refuses unsigned requests", resp.message(t))
 	})
+}
+
+// TestBadBody sends signed requests whose body is refused, and checks
+// Bittensor's code and message.
+func TestBadBody(t *testing.T) {
+	s, c := refusing(t)
 	t.Run("tampered body", func(t *testing.T) {
 		h, body := c.build(t, s, echoReq())
 		body = []byte(strings.Replace(string(body), "hello", "HELLO", 1))
