@@ -84,7 +84,8 @@ func peerOf(r *http.Request) string {
 // answer runs c's handler on a worker and writes its answer.
 func (a *Axon) answer(w http.ResponseWriter, r *http.Request, f *refusal, c *call) {
 	peer := peerOf(r)
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ForwardTimeout)
+	deadline := time.Now().Add(a.cfg.ForwardTimeout)
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
 	releaseCall, full, err := a.admission.admit(ctx, peer)
 	if err != nil {
@@ -111,20 +112,23 @@ func (a *Axon) answer(w http.ResponseWriter, r *http.Request, f *refusal, c *cal
 	}
 	err = f.syn.serve(ctx, c)
 	took := time.Since(begun)
-	switch {
+	// Lateness is the deadline's, not the context's: its timer may not have
+	// fired yet on a busy machine.
+	late := !time.Now().Before(deadline) && !errors.Is(err, errBadBody)
+	switch se, isStatus := errors.AsType[*StatusError](err); {
 	case streamed:
 		return
-	case err == nil && f.syn.streaming:
-		c.stream(c)
+	case late:
+		f.send(http.StatusRequestTimeout, timeoutMessage(f.h))
+		return
+	case isStatus:
+		f.send(se.Code, se.Message)
 		return
 	case err != nil:
-		if se, ok := errors.AsType[*StatusError](err); ok {
-			f.send(se.Code, se.Message)
-		} else if ctx.Err() != nil && !errors.Is(err, errBadBody) {
-			f.send(http.StatusRequestTimeout, timeoutMessage(f.h))
-		} else {
-			f.send(http.StatusInternalServerError, internalError())
-		}
+		f.send(http.StatusInternalServerError, internalError())
+		return
+	case f.syn.streaming:
+		c.stream(c)
 		return
 	}
 	a.writeAnswer(ctx, w, f, c.answer, took, peer, releaseWorker)
@@ -151,7 +155,7 @@ func (a *Axon) writeAnswer(ctx context.Context, w http.ResponseWriter, f *refusa
 		code = http.StatusOK
 	}
 	if code == http.StatusOK && msg == "" {
-		msg = "Success"
+		msg = synapse.SuccessMessage
 	}
 	body := f.appendBody(make([]byte, 0, 640+len(ans.fields)), code, msg, took, ans.fields)
 	ans.fields = nil // the body holds them now
@@ -178,6 +182,6 @@ func (a *Axon) writeAnswer(ctx context.Context, w http.ResponseWriter, f *refusa
 // The stream has no WriteTimeout as a whole: each chunk has its own.
 func (a *Axon) startStream(w http.ResponseWriter, f *refusal, took time.Duration, hash string) {
 	setContent(w.Header(), "text/event-stream", -1)
-	f.successHeaders(http.StatusOK, "Success", took, hash)
+	f.successHeaders(http.StatusOK, synapse.SuccessMessage, took, hash)
 	w.WriteHeader(http.StatusOK)
 }
