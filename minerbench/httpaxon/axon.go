@@ -142,7 +142,7 @@ func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ref.send(code, msg)
 		return
 	}
-	a.answer(w, r, ref, &call{Header: h, Body: body, writeTimeout: a.cfg.WriteTimeout})
+	a.answer(w, r, ref, &call{header: h, body: body, writeTimeout: a.cfg.WriteTimeout})
 }
 
 // check runs the miner's blacklist, then verify, on a request's header

@@ -19,7 +19,7 @@ func ping() *Synapse {
 		if err := checkHash(c, nil); err != nil {
 			return err
 		}
-		if err := json.Unmarshal(c.Body, &struct{}{}); err != nil {
+		if err := json.Unmarshal(c.body, &struct{}{}); err != nil {
 			return fmt.Errorf("%w: %v", errBadBody, err)
 		}
 		c.answer = &answer{bodyHash: synapse.EmptyBodyHash}

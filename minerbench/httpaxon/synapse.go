@@ -36,15 +36,18 @@ type Synapse struct {
 // Header is a request's header synapse: its name and what its headers say,
 // which the blacklist sees before the signature is checked.
 type Header struct {
+	// Name is the synapse's name, from the request's path.
 	Name string
+	// Request is what the headers say: the timeout, the dendrite's and
+	// the claimed axon's terminal fields, the body hash.
 	synapse.Request
 }
 
 // call is one request being answered: its header synapse, its body (read
 // in full, at most MaxBodyBytes), and where the answer goes.
 type call struct {
-	Header *Header
-	Body   []byte
+	header *Header
+	body   []byte
 
 	answer       *answer
 	stream       func(*call) http.ResponseWriter
@@ -291,7 +294,7 @@ func decode[S any](sp *spec, c *call) (*S, error) {
 	}
 	if len(sp.required) > 0 {
 		var buf [8][]byte
-		values, err := synapse.FieldValues(buf[:0], c.Body, sp.required)
+		values, err := synapse.FieldValues(buf[:0], c.body, sp.required)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errBadBody, err)
 		}
@@ -302,7 +305,7 @@ func decode[S any](sp *spec, c *call) (*S, error) {
 		}
 	}
 	s := new(S)
-	if err := json.Unmarshal(c.Body, s); err != nil {
+	if err := json.Unmarshal(c.body, s); err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadBody, err)
 	}
 	return s, nil
@@ -315,12 +318,12 @@ func checkHash(c *call, hash []string) error {
 	got := []byte(synapse.EmptyBodyHash)
 	if len(hash) > 0 {
 		var err error
-		if got, err = synapse.AppendBodyHash(c.hashBuf[:0], c.Body, hash); err != nil {
+		if got, err = synapse.AppendBodyHash(c.hashBuf[:0], c.body, hash); err != nil {
 			return fmt.Errorf("%w: %v", errBadBody, err)
 		}
 	}
-	if !c.Header.BodyHash.OK || string(got) != c.Header.BodyHash.V {
-		return fmt.Errorf("%w: hash of the body's hash fields %s differs from the signed computed_body_hash %q", errBadBody, got, c.Header.BodyHash.V)
+	if !c.header.BodyHash.OK || string(got) != c.header.BodyHash.V {
+		return fmt.Errorf("%w: hash of the body's hash fields %s differs from the signed computed_body_hash %q", errBadBody, got, c.header.BodyHash.V)
 	}
 	return nil
 }
