@@ -53,7 +53,8 @@ func dialUnread(t *testing.T, addr string) net.Conn {
 // its part of the answer budget (one answer here) and half the workers
 // waiting for more, its further answers being refused; so the axon holds
 // three of its answers (one being written, two waiting) and not eight, and
-// a small query from another peer is answered at once.
+// a small query from another peer is answered at once. WriteTimeout then
+// cuts the unread answers off and frees the budget.
 func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	const (
 		conns  = 8
@@ -61,7 +62,7 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	)
 	s := serve(t, Config{
 		Workers: 4, QueueSize: 64, MaxAnswerBytes: answer + 4<<10, AnswerBudget: 2*answer + 8<<10,
-		WriteTimeout: time.Minute,
+		WriteTimeout: time.Second,
 		Synapses:     []Synapse{must(Handle(dummy)), must(Handle(big))},
 	})
 	base := liveHeap()
@@ -84,9 +85,10 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	assert.Less(t, during, int64(9*answer/2), "the axon holds the peer's share of answers, not every answer asked for")
 
 	fastAnswers(t, s)
+	require.Eventually(t, func() bool { return ad.waitingAnswers.Load() == 0 && ad.answers.Used() == 0 }, mustHappen, poll,
+		"WriteTimeout cuts off the answers nobody reads, one after another, and the budget is free again")
 	for _, conn := range attackers {
 		conn.Close()
 	}
-	require.Eventually(t, func() bool { return ad.waitingAnswers.Load() == 0 && ad.waitingWorkers.Load() == 0 }, mustHappen, poll)
 	heapReturns(t, base)
 }
