@@ -1,8 +1,10 @@
 package httpaxon
 
 import (
+	"bufio"
 	"context"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,4 +72,40 @@ func TestCallsSharedAmongPeers(t *testing.T) {
 	for range 3 {
 		assert.Equal(t, 200, <-statuses)
 	}
+}
+
+// TestSizeAndInFlightLimits refuses a body announced beyond MaxBodyBytes
+// with 413 before reading it, headers beyond MaxHeaderBytes with 431, and
+// a request beyond MaxRequestsInFlight with 503 while another's body is
+// still coming.
+func TestSizeAndInFlightLimits(t *testing.T) {
+	s := serve(t, Config{MaxBodyBytes: 1 << 10, MaxHeaderBytes: 4 << 10, MaxRequestsInFlight: 1})
+	c := newClient("alice")
+
+	h, _ := c.build(t, s, echoReq())
+	conn := dialAttacker(t, s.addr)
+	_, err := conn.Write(head("/Echo", 1<<20, h))
+	require.NoError(t, err)
+	resp := readResponse(t, bufio.NewReader(conn))
+	assert.Equal(t, 413, resp.status)
+	assert.Equal(t, "Request body of 1048576 bytes is larger than the axon's limit of 1024 bytes", resp.message(t))
+
+	h, body := c.build(t, s, echoReq())
+	h["x-padding"] = []string{strings.Repeat("x", 16<<10)}
+	big := dialAttacker(t, s.addr)
+	_, err = big.Write(append(head("/Echo", len(body), h), body...))
+	require.NoError(t, err)
+	status, err := bufio.NewReader(big).ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "HTTP/1.1 431 Request Header Fields Too Large\r\n", status, "net/http's own answer, before the axon")
+
+	h, _ = c.build(t, s, echoReq())
+	slow := dialAttacker(t, s.addr)
+	_, err = slow.Write(append(head("/Echo", 100, h), '{'))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return s.axon.admission.requests.Load() == 1 }, mustHappen, poll, "the slow body is being received")
+	h, body = c.build(t, s, echoReq())
+	resp = do(t, s.addr, "/Echo", h, body)
+	assert.Equal(t, 503, resp.status)
+	assert.Equal(t, "Service unavailable: 1 requests being received, the most the axon takes", resp.message(t))
 }
