@@ -29,14 +29,41 @@ type Axon struct {
 	IPType int32
 	// Modality is what the axon serves.
 	Modality wire.Modality
+	// Protocol is the wire protocol the axon speaks; the zero value is
+	// Bittensor 2.0.x's gRPC, so a 2.0.x registration needs none.
+	Protocol Protocol
+}
+
+// Protocol is the wire protocol of an axon, which tells a client how to
+// query it.
+type Protocol int32
+
+// The protocols an axon may speak.
+const (
+	// ProtocolGRPC is Bittensor 2.0.x's gRPC service (package axon).
+	ProtocolGRPC Protocol = 0
+	// ProtocolSynapse is today's HTTP synapse protocol, bittensor 6 to 10
+	// (package httpaxon).
+	ProtocolSynapse Protocol = 1
+)
+
+// String names p as the setting axon.announce does: grpc or synapse.
+func (p Protocol) String() string {
+	switch p {
+	case ProtocolGRPC:
+		return "grpc"
+	case ProtocolSynapse:
+		return "synapse"
+	}
+	return "Protocol(" + strconv.Itoa(int(p)) + ")"
 }
 
 // AxonError is the refusal of an invalid Axon by ServeAxon, from a *Chain or,
 // rebuilt from the gRPC status, from a *Client. Over gRPC it travels as
 // InvalidArgument with the same message.
 type AxonError struct {
-	// Field is the serve_axon field at fault: hotkey, ip, port, ip_type or
-	// modality.
+	// Field is the serve_axon field at fault: hotkey, ip, port, ip_type,
+	// modality or protocol.
 	Field string
 	// Value is the refused value as printed in the message.
 	Value string
@@ -108,6 +135,9 @@ func (a Axon) normalize() (Axon, error) {
 	}
 	if _, ok := wire.Modality_name[int32(a.Modality)]; !ok {
 		return a, &AxonError{Field: "modality", Value: strconv.Itoa(int(a.Modality)), Want: "TEXT (0), IMAGE (1) or TENSOR (2)"}
+	}
+	if a.Protocol != ProtocolGRPC && a.Protocol != ProtocolSynapse {
+		return a, &AxonError{Field: "protocol", Value: strconv.Itoa(int(a.Protocol)), Want: "grpc (0) or synapse (1)"}
 	}
 	a.IP = addr.String()
 	return a, nil

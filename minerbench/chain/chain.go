@@ -186,3 +186,19 @@ func (c *Chain) Metagraph(ctx context.Context) ([]*wire.Neuron, error) {
 	}
 	return out, nil
 }
+
+// Protocols returns the wire protocol of each registered neuron's axon,
+// indexed by uid as Metagraph's neurons, so that a client knows how to
+// query it.
+func (c *Chain) Protocols(ctx context.Context) ([]Protocol, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Protocol, len(c.neurons))
+	for uid, a := range c.neurons {
+		out[uid] = a.Protocol
+	}
+	return out, nil
+}

@@ -229,6 +229,8 @@ func TestServeAxonValidation(t *testing.T) {
 			`chain: axon ip_type 4 is invalid; want 6 for the IPv6 address "::1"`},
 		{"unknown modality", func(a *Axon) { a.Modality = 3 }, "modality",
 			`chain: axon modality 3 is invalid; want TEXT (0), IMAGE (1) or TENSOR (2)`},
+		{"unknown protocol", func(a *Axon) { a.Protocol = 2 }, "protocol",
+			`chain: axon protocol 2 is invalid; want grpc (0) or synapse (1)`},
 	}
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
@@ -278,6 +280,29 @@ func TestServeAxonAccepts(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, mg, 1)
 			assert.Equal(t, tt.wantIP, mg[0].GetIp())
+		})
+	}
+}
+
+// TestProtocolsRecorded records each axon's protocol, in process and over
+// gRPC, in uid order; a 2.0.x registration, which says none, is gRPC.
+func TestProtocolsRecorded(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := newChain(t, time.Millisecond)
+			s := be.connect(t, c)
+			synapseAxon := axon("bob", "127.0.0.1", 8092)
+			synapseAxon.Protocol = ProtocolSynapse
+			require.NoError(t, s.ServeAxon(ctx, axon("alice", "127.0.0.1", 8091)))
+			require.NoError(t, s.ServeAxon(ctx, synapseAxon))
+			c.Advance()
+			protocols, err := s.(interface {
+				Protocols(context.Context) ([]Protocol, error)
+			}).Protocols(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, []Protocol{ProtocolGRPC, ProtocolSynapse}, protocols)
+			assert.Equal(t, "grpc synapse", ProtocolGRPC.String()+" "+ProtocolSynapse.String())
 		})
 	}
 }

@@ -61,6 +61,7 @@ func (s server) ServeAxon(ctx context.Context, req *chainpb.ServeAxonRequest) (*
 		Port:     req.GetPort(),
 		IPType:   req.GetIpType(),
 		Modality: req.GetModality(),
+		Protocol: Protocol(req.GetProtocol()),
 	})
 	if err != nil {
 		return nil, statusError(err)
@@ -73,7 +74,15 @@ func (s server) Metagraph(ctx context.Context, _ *chainpb.MetagraphRequest) (*ch
 	if err != nil {
 		return nil, statusError(err)
 	}
-	return &chainpb.MetagraphResponse{Neurons: neurons}, nil
+	protocols, err := s.c.Protocols(ctx)
+	if err != nil {
+		return nil, statusError(err)
+	}
+	resp := &chainpb.MetagraphResponse{Neurons: neurons, Protocols: make([]chainpb.AxonProtocol, len(protocols))}
+	for i, p := range protocols {
+		resp.Protocols[i] = chainpb.AxonProtocol(p)
+	}
+	return resp, nil
 }
 
 func (s server) Block(ctx context.Context, _ *chainpb.BlockRequest) (*chainpb.BlockResponse, error) {
@@ -164,6 +173,7 @@ func (c *Client) ServeAxon(ctx context.Context, a Axon) error {
 		Port:     a.Port,
 		IpType:   a.IPType,
 		Modality: a.Modality,
+		Protocol: chainpb.AxonProtocol(a.Protocol),
 	})
 	if err != nil {
 		if st, ok := status.FromError(err); ok {
@@ -183,6 +193,23 @@ func (c *Client) Metagraph(ctx context.Context) ([]*wire.Neuron, error) {
 		return nil, c.callError(ctx, "Metagraph", err)
 	}
 	return resp.GetNeurons(), nil
+}
+
+// Protocols returns the wire protocol of each registered neuron's axon,
+// indexed by uid as Metagraph's neurons. A chain that sends none (an older
+// minerbench) has only gRPC axons.
+func (c *Client) Protocols(ctx context.Context) ([]Protocol, error) {
+	resp, err := c.rpc.Metagraph(ctx, &chainpb.MetagraphRequest{})
+	if err != nil {
+		return nil, c.callError(ctx, "Metagraph", err)
+	}
+	out := make([]Protocol, len(resp.GetNeurons()))
+	for i, p := range resp.GetProtocols() {
+		if i < len(out) {
+			out[i] = Protocol(p)
+		}
+	}
+	return out, nil
 }
 
 // Block returns the chain's current block number.

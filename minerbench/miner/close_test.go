@@ -115,32 +115,7 @@ func TestCloseOnPluginShutdown(t *testing.T) {
 			m := newClosingMiner()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			reattach := make(chan *goplugin.ReattachConfig, 1)
-			served := make(chan struct{})
-			go func() {
-				defer close(served)
-				c := &controller{miner: m, log: slog.New(slog.DiscardHandler)}
-				servePlugin(c, io.Discard, &goplugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach})
-			}()
-
-			var rc *goplugin.ReattachConfig
-			select {
-			case rc = <-reattach:
-			case <-time.After(20 * time.Second):
-				t.Fatal("the plugin did not serve")
-			}
-			client := goplugin.NewClient(&goplugin.ClientConfig{
-				HandshakeConfig:  contract.Handshake,
-				Plugins:          contract.PluginSet(nil),
-				Reattach:         rc,
-				AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-			})
-			defer client.Kill()
-			rpc, err := client.Client()
-			require.NoError(t, err)
-			raw, err := rpc.Dispense(contract.PluginName)
-			require.NoError(t, err)
-			c := raw.(contract.Controller)
+			c, served := servePluginInProcess(t, ctx, m)
 			started, err := c.Start(ctx, nil)
 			require.NoError(t, err)
 			assert.NotEmpty(t, started.Endpoint)
@@ -153,6 +128,38 @@ func TestCloseOnPluginShutdown(t *testing.T) {
 			assert.Equal(t, int32(1), m.closes.Load(), "Close calls")
 		})
 	}
+}
+
+// servePluginInProcess serves m as a plugin in-process (go-plugin's test
+// mode) until ctx ends, and returns its controller as the host sees it, and
+// a channel closed when the plugin has ended.
+func servePluginInProcess(t *testing.T, ctx context.Context, m Miner) (contract.Controller, <-chan struct{}) {
+	t.Helper()
+	reattach := make(chan *goplugin.ReattachConfig, 1)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c := &controller{miner: m, log: slog.New(slog.DiscardHandler)}
+		servePlugin(c, io.Discard, &goplugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach})
+	}()
+	var rc *goplugin.ReattachConfig
+	select {
+	case rc = <-reattach:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the plugin did not serve")
+	}
+	client := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  contract.Handshake,
+		Plugins:          contract.PluginSet(nil),
+		Reattach:         rc,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+	})
+	t.Cleanup(client.Kill)
+	rpc, err := client.Client()
+	require.NoError(t, err)
+	raw, err := rpc.Dispense(contract.PluginName)
+	require.NoError(t, err)
+	return raw.(contract.Controller), served
 }
 
 // TestCloseOnStandaloneSignal runs a miner standalone and ends it with a

@@ -4,8 +4,10 @@
 //
 // A miner implements Miner and calls Serve from main; nothing of gRPC or
 // go-plugin is its author's to touch. Serve runs the miner as a plugin of
-// the benchmark host, or, started by hand, as a standalone axon. Package
-// minertest tests a Miner in-process.
+// the benchmark host, or, started by hand, as a standalone axon. A miner
+// whose Forwarder is also a SynapseServer answers today's Bittensor HTTP
+// synapses too (see Synapse), on a second axon. Package minertest tests a
+// Miner in-process.
 //
 // It is a supported API, for miner authors.
 package miner

@@ -132,7 +132,7 @@ func (c *controller) Start(ctx context.Context, overrides map[string]string) (co
 		return contract.Started{}, err
 	}
 	c.running = r
-	return contract.Started{Hotkey: r.Hotkey, Endpoint: r.Endpoint}, nil
+	return contract.Started{Hotkey: r.Hotkey, Endpoint: r.Endpoint, SynapseEndpoint: r.SynapseEndpoint}, nil
 }
 
 // Stop implements contract.Controller: it stops the miner, if it runs.
@@ -157,6 +157,7 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, log *slog.L
 	port := fs.Int("port", 8091, "TCP port the axon listens on (0 picks a free one)")
 	seed := fs.String("seed", "", "hotkey secret seed as 0x-prefixed hex (default: a mock key from -wallet)")
 	walletName := fs.String("wallet", "default", "mock wallet name the hotkey derives from when -seed is empty")
+	synapsePort := fs.Int("synapse-port", 8092, "TCP port of the HTTP synapse axon, for a miner that serves synapses (0 picks a free one)")
 	chainEndpoint := fs.String("chain", "", "host:port of a minerbench chain to register on (default: none)")
 	overrides := Settings{}
 	fs.Func("set", "override a setting, key=value (repeatable), e.g. -set nucleus.nhid=600", func(s string) error {
@@ -189,6 +190,7 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, log *slog.L
 	}
 	overrides[KeyAxonIP] = *ip
 	overrides[KeyAxonPort] = fmt.Sprint(*port)
+	overrides[KeyAxonSynapsePort] = fmt.Sprint(*synapsePort)
 	overrides[KeyWalletName] = *walletName
 	overrides[KeyWalletSeed] = *seed
 	overrides[KeyChainEndpoint] = *chainEndpoint
@@ -204,6 +206,9 @@ func runStandalone(m Miner, args []string, stdout, stderr io.Writer, log *slog.L
 		return err
 	}
 	fmt.Fprintf(stdout, "miner %s serving\nhotkey: %s\nendpoint: %s\n", m.Name(), r.Hotkey, r.Endpoint)
+	if r.SynapseEndpoint != "" {
+		fmt.Fprintf(stdout, "synapse endpoint: %s\n", r.SynapseEndpoint)
+	}
 
 	select {
 	case sig := <-signals:

@@ -9,6 +9,16 @@ import (
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/axon"
+	"github.com/minerbench/minerbench/minerbench/httpaxon"
+)
+
+// Values of axon.announce.
+const (
+	// AnnounceGRPC announces the gRPC axon of Bittensor 2.0.x.
+	AnnounceGRPC = "grpc"
+	// AnnounceSynapse announces the HTTP synapse axon of a miner that
+	// serves synapses.
+	AnnounceSynapse = "synapse"
 )
 
 // Settings is a miner's configuration in the original's dotted form, such as
@@ -37,6 +47,11 @@ const (
 	KeyAxonWriteTimeout        = "axon.write_timeout"
 	KeyAxonIdleTimeout         = "axon.idle_timeout"
 	KeyAxonMaxClockSkew        = "axon.max_clock_skew"
+	KeyAxonSynapsePort         = "axon.synapse_port"
+	KeyAxonAnnounce            = "axon.announce"
+	KeyAxonAcceptUnsigned      = "axon.accept_unsigned"
+	KeyAxonMaxBodyBytes        = "axon.max_body_bytes"
+	KeyAxonHeaderTimeout       = "axon.header_timeout"
 	KeyNetwork                 = "subtensor.network"
 	KeyChainEndpoint           = "subtensor.chain_endpoint"
 )
@@ -66,6 +81,11 @@ func RuntimeDefaults() Settings {
 		KeyAxonWriteTimeout:        axon.DefaultWriteTimeout.String(),
 		KeyAxonIdleTimeout:         axon.DefaultIdleTimeout.String(),
 		KeyAxonMaxClockSkew:        axon.DefaultMaxClockSkew.String(),
+		KeyAxonSynapsePort:         "0",
+		KeyAxonAnnounce:            AnnounceGRPC,
+		KeyAxonAcceptUnsigned:      "false",
+		KeyAxonMaxBodyBytes:        strconv.Itoa(httpaxon.DefaultMaxBodyBytes),
+		KeyAxonHeaderTimeout:       httpaxon.DefaultHeaderTimeout.String(),
 		KeyNetwork:                 "mock",
 		KeyChainEndpoint:           "",
 	}
@@ -93,6 +113,11 @@ var runtimeNotes = map[string]string{
 	KeyAxonWriteTimeout:        "time a client has to read an answer before its connection is closed",
 	KeyAxonIdleTimeout:         "time a connection without calls is kept",
 	KeyAxonMaxClockSkew:        "how far from the axon's clock a call's nonce may be",
+	KeyAxonSynapsePort:         "port of the HTTP synapse axon of a miner that serves synapses (0 picks a free one)",
+	KeyAxonAnnounce:            "axon announced on the chain: grpc (Bittensor 2.0.x) or synapse (the HTTP synapse axon)",
+	KeyAxonAcceptUnsigned:      "true answers synapse requests without a signature, as Bittensor's axon does; anyone can then call as any hotkey",
+	KeyAxonMaxBodyBytes:        "largest synapse request body; larger ones are answered 413",
+	KeyAxonHeaderTimeout:       "time a synapse connection has to send a request's headers",
 	KeyNetwork:                 "name of the chain's network",
 	KeyChainEndpoint:           "host:port of the chain to register on (empty: none)",
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/axon"
 	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/httpaxon"
 	"github.com/minerbench/minerbench/minerbench/internal/settings"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 	"github.com/minerbench/minerbench/minerbench/wire"
@@ -25,12 +26,17 @@ type Running struct {
 	Hotkey string
 	// Endpoint is the host:port the axon serves on.
 	Endpoint string
+	// SynapseEndpoint is the URL (http://host:port) of the HTTP synapse
+	// axon of a miner whose Forwarder is a SynapseServer, or "".
+	SynapseEndpoint string
 
-	axon    *axon.Axon
-	served  chan struct{}
-	closer  func() error
-	once    sync.Once
-	stopErr error
+	axon      *axon.Axon
+	served    chan struct{}
+	synapses  *httpaxon.Axon
+	synServed chan struct{}
+	closer    func() error
+	once      sync.Once
+	stopErr   error
 }
 
 // Start runs m in this process as a host's start of it does: it merges
@@ -95,17 +101,15 @@ func start(ctx context.Context, m Miner, overrides Settings, log *slog.Logger) (
 	port := lis.Addr().(*net.TCPAddr).Port
 	r.Hotkey, r.Endpoint = cfg.hotkey.SS58(), net.JoinHostPort(cfg.ip, strconv.Itoa(port))
 	log.Info("axon serving", "hotkey", r.Hotkey, "endpoint", r.Endpoint)
+	synPort, err := r.serveSynapses(cfg, fw, log)
+	if err != nil {
+		r.stopAxon()
+		return fail(err)
+	}
 	if cfg.chainEndpoint == "" {
 		return r, nil
 	}
-	a := AxonInfo{
-		Hotkey:   r.Hotkey,
-		Coldkey:  cfg.coldkey.SS58(),
-		IP:       cfg.externalIP,
-		Port:     int32(port),
-		IPType:   ipType(cfg.externalIP),
-		Modality: wire.Modality_TEXT,
-	}
+	a := cfg.axonInfo(r.Hotkey, port, synPort)
 	announce := func(ctx context.Context, a AxonInfo) error {
 		if err := register(ctx, cfg.chainEndpoint, a); err != nil {
 			return err
@@ -123,6 +127,23 @@ func start(ctx context.Context, m Miner, overrides Settings, log *slog.Logger) (
 		return fail(err)
 	}
 	return r, nil
+}
+
+// axonInfo is what the runtime announces: the gRPC axon on port, or with
+// axon.announce=synapse the HTTP synapse axon on synPort.
+func (cfg runtimeConfig) axonInfo(hotkey string, port, synPort int) AxonInfo {
+	a := AxonInfo{
+		Hotkey:   hotkey,
+		Coldkey:  cfg.coldkey.SS58(),
+		IP:       cfg.externalIP,
+		Port:     int32(port),
+		IPType:   ipType(cfg.externalIP),
+		Modality: wire.Modality_TEXT,
+	}
+	if cfg.announce == AnnounceSynapse {
+		a.Port, a.Protocol = int32(synPort), chain.ProtocolSynapse
+	}
+	return a
 }
 
 // closer returns the Close of fw, or a no-op when fw is no io.Closer.
@@ -145,8 +166,50 @@ func (r *Running) Stop() error {
 }
 
 func (r *Running) stopAxon() {
+	if r.synapses != nil {
+		r.synapses.Stop()
+		<-r.synServed
+	}
 	r.axon.Stop()
 	<-r.served
+}
+
+// serveSynapses starts the HTTP synapse axon when fw is a SynapseServer
+// and returns its port; axon.announce=synapse needs one.
+func (r *Running) serveSynapses(cfg runtimeConfig, fw Forwarder, log *slog.Logger) (int, error) {
+	syns, ok, err := synapsesOf(fw)
+	switch {
+	case err != nil:
+		return 0, err
+	case !ok && cfg.announce == AnnounceSynapse:
+		return 0, fmt.Errorf("setting %s=%s: the miner serves no synapses (its Forwarder is no miner.SynapseServer); want %s", KeyAxonAnnounce, AnnounceSynapse, AnnounceGRPC)
+	case !ok:
+		return 0, nil
+	}
+	c := cfg.synapse
+	c.Wallet, c.Synapses = cfg.hotkey, syns
+	if b, ok := fw.(SynapseBlacklister); ok {
+		c.Blacklist = b.Blacklist
+	}
+	ax, err := httpaxon.New(c)
+	if err != nil {
+		return 0, err
+	}
+	lis, err := net.Listen("tcp", net.JoinHostPort(cfg.ip, strconv.Itoa(cfg.synapsePort)))
+	if err != nil {
+		return 0, fmt.Errorf("synapse axon listen: %w", err)
+	}
+	r.synapses, r.synServed = ax, make(chan struct{})
+	go func() {
+		defer close(r.synServed)
+		if err := ax.Serve(lis); err != nil {
+			log.Error("synapse axon stopped", "error", err)
+		}
+	}()
+	port := lis.Addr().(*net.TCPAddr).Port
+	r.SynapseEndpoint = "http://" + net.JoinHostPort(cfg.ip, strconv.Itoa(port))
+	log.Info("synapse axon serving", "hotkey", r.Hotkey, "endpoint", r.SynapseEndpoint)
+	return port, nil
 }
 
 // register announces reg on the chain at endpoint, as serve_axon did.
@@ -176,6 +239,9 @@ type runtimeConfig struct {
 	port            int
 	axon            axon.Config
 	chainEndpoint   string
+	synapsePort     int
+	announce        string
+	synapse         httpaxon.Config
 }
 
 func parseRuntimeSettings(s Settings) (runtimeConfig, error) {
@@ -211,7 +277,16 @@ func parseRuntimeSettings(s Settings) (runtimeConfig, error) {
 	}
 	c.axon.Wallet = c.hotkey
 	c.chainEndpoint = s[KeyChainEndpoint]
-	return c, nil
+	if c.synapsePort, err = s.Int(KeyAxonSynapsePort, 0, 65535); err != nil {
+		return c, err
+	}
+	switch c.announce = strings.TrimSpace(s[KeyAxonAnnounce]); c.announce {
+	case AnnounceGRPC, AnnounceSynapse:
+	default:
+		return c, fmt.Errorf("setting %s=%q: want %s or %s", KeyAxonAnnounce, s[KeyAxonAnnounce], AnnounceGRPC, AnnounceSynapse)
+	}
+	c.synapse, err = parseSynapseSettings(s, c.axon)
+	return c, err
 }
 
 // parseAxonSettings returns the axon's configuration the axon.* settings

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0bminer.proto\x12\x11minerbench.plugin\"\r\n\x0bInfoRequest\"\x8e\x01\n\x0cInfoResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12?\n\x08\x64\x65\x66\x61ults\x18\x02 \x03(\x0b\x32-.minerbench.plugin.InfoResponse.DefaultsEntry\x1a/\n\rDefaultsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"|\n\nRunRequest\x12=\n\x08settings\x18\x01 \x03(\x0b\x32+.minerbench.plugin.RunRequest.SettingsEntry\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"/\n\x0bRunResponse\x12\x0e\n\x06hotkey\x18\x01 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\"\r\n\x0bStopRequest\"\x0e\n\x0cStopResponse2\xe5\x01\n\x05Miner\x12I\n\x04Info\x12\x1e.minerbench.plugin.InfoRequest\x1a\x1f.minerbench.plugin.InfoResponse\"\x00\x12\x46\n\x03Run\x12\x1d.minerbench.plugin.RunRequest\x1a\x1e.minerbench.plugin.RunResponse\"\x00\x12I\n\x04Stop\x12\x1e.minerbench.plugin.StopRequest\x1a\x1f.minerbench.plugin.StopResponse\"\x00\x42HZFgithub.com/minerbench/minerbench/minerbench/internal/contract/pluginpbb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0bminer.proto\x12\x11minerbench.plugin\"\r\n\x0bInfoRequest\"\x8e\x01\n\x0cInfoResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12?\n\x08\x64\x65\x66\x61ults\x18\x02 \x03(\x0b\x32-.minerbench.plugin.InfoResponse.DefaultsEntry\x1a/\n\rDefaultsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"|\n\nRunRequest\x12=\n\x08settings\x18\x01 \x03(\x0b\x32+.minerbench.plugin.RunRequest.SettingsEntry\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x0bRunResponse\x12\x0e\n\x06hotkey\x18\x01 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\x12\x18\n\x10synapse_endpoint\x18\x03 \x01(\t\"\r\n\x0bStopRequest\"\x0e\n\x0cStopResponse2\xe5\x01\n\x05Miner\x12I\n\x04Info\x12\x1e.minerbench.plugin.InfoRequest\x1a\x1f.minerbench.plugin.InfoResponse\"\x00\x12\x46\n\x03Run\x12\x1d.minerbench.plugin.RunRequest\x1a\x1e.minerbench.plugin.RunResponse\"\x00\x12I\n\x04Stop\x12\x1e.minerbench.plugin.StopRequest\x1a\x1f.minerbench.plugin.StopResponse\"\x00\x42HZFgithub.com/minerbench/minerbench/minerbench/internal/contract/pluginpbb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'miner_pb2', globals())
@@ -36,11 +36,11 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _RUNREQUEST_SETTINGSENTRY._serialized_start=271
   _RUNREQUEST_SETTINGSENTRY._serialized_end=318
   _RUNRESPONSE._serialized_start=320
-  _RUNRESPONSE._serialized_end=367
-  _STOPREQUEST._serialized_start=369
-  _STOPREQUEST._serialized_end=382
-  _STOPRESPONSE._serialized_start=384
-  _STOPRESPONSE._serialized_end=398
-  _MINER._serialized_start=401
-  _MINER._serialized_end=630
+  _RUNRESPONSE._serialized_end=393
+  _STOPREQUEST._serialized_start=395
+  _STOPREQUEST._serialized_end=408
+  _STOPRESPONSE._serialized_start=410
+  _STOPRESPONSE._serialized_end=424
+  _MINER._serialized_start=427
+  _MINER._serialized_end=656
 # @@protoc_insertion_point(module_scope)

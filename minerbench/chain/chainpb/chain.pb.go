@@ -26,6 +26,55 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// AxonProtocol is the wire protocol an axon speaks.
+type AxonProtocol int32
+
+const (
+	// AXON_PROTOCOL_GRPC is Bittensor 2.0.x's gRPC service.
+	AxonProtocol_AXON_PROTOCOL_GRPC AxonProtocol = 0
+	// AXON_PROTOCOL_SYNAPSE is today's HTTP synapse protocol (bittensor 6 to 10).
+	AxonProtocol_AXON_PROTOCOL_SYNAPSE AxonProtocol = 1
+)
+
+// Enum value maps for AxonProtocol.
+var (
+	AxonProtocol_name = map[int32]string{
+		0: "AXON_PROTOCOL_GRPC",
+		1: "AXON_PROTOCOL_SYNAPSE",
+	}
+	AxonProtocol_value = map[string]int32{
+		"AXON_PROTOCOL_GRPC":    0,
+		"AXON_PROTOCOL_SYNAPSE": 1,
+	}
+)
+
+func (x AxonProtocol) Enum() *AxonProtocol {
+	p := new(AxonProtocol)
+	*p = x
+	return p
+}
+
+func (x AxonProtocol) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AxonProtocol) Descriptor() protoreflect.EnumDescriptor {
+	return file_chain_proto_enumTypes[0].Descriptor()
+}
+
+func (AxonProtocol) Type() protoreflect.EnumType {
+	return &file_chain_proto_enumTypes[0]
+}
+
+func (x AxonProtocol) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AxonProtocol.Descriptor instead.
+func (AxonProtocol) EnumDescriptor() ([]byte, []int) {
+	return file_chain_proto_rawDescGZIP(), []int{0}
+}
+
 // ServeAxonRequest is Bittensor's serve_axon call.
 type ServeAxonRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -35,6 +84,7 @@ type ServeAxonRequest struct {
 	Port          int32                  `protobuf:"varint,4,opt,name=port,proto3" json:"port,omitempty"`
 	IpType        int32                  `protobuf:"varint,5,opt,name=ip_type,json=ipType,proto3" json:"ip_type,omitempty"`
 	Modality      wire.Modality          `protobuf:"varint,6,opt,name=modality,proto3,enum=Modality" json:"modality,omitempty"`
+	Protocol      AxonProtocol           `protobuf:"varint,7,opt,name=protocol,proto3,enum=minerbench.chain.AxonProtocol" json:"protocol,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -109,6 +159,13 @@ func (x *ServeAxonRequest) GetModality() wire.Modality {
 		return x.Modality
 	}
 	return wire.Modality(0)
+}
+
+func (x *ServeAxonRequest) GetProtocol() AxonProtocol {
+	if x != nil {
+		return x.Protocol
+	}
+	return AxonProtocol_AXON_PROTOCOL_GRPC
 }
 
 // ServeAxonResponse is empty: success means the registration is queued.
@@ -187,8 +244,10 @@ func (*MetagraphRequest) Descriptor() ([]byte, []int) {
 
 // MetagraphResponse lists the registered neurons sorted by uid.
 type MetagraphResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Neurons       []*wire.Neuron         `protobuf:"bytes,1,rep,name=neurons,proto3" json:"neurons,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Neurons []*wire.Neuron         `protobuf:"bytes,1,rep,name=neurons,proto3" json:"neurons,omitempty"`
+	// protocols holds each neuron's axon protocol, in the order of neurons.
+	Protocols     []AxonProtocol `protobuf:"varint,2,rep,packed,name=protocols,proto3,enum=minerbench.chain.AxonProtocol" json:"protocols,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -226,6 +285,13 @@ func (*MetagraphResponse) Descriptor() ([]byte, []int) {
 func (x *MetagraphResponse) GetNeurons() []*wire.Neuron {
 	if x != nil {
 		return x.Neurons
+	}
+	return nil
+}
+
+func (x *MetagraphResponse) GetProtocols() []AxonProtocol {
+	if x != nil {
+		return x.Protocols
 	}
 	return nil
 }
@@ -324,22 +390,27 @@ var File_chain_proto protoreflect.FileDescriptor
 
 const file_chain_proto_rawDesc = "" +
 	"\n" +
-	"\vchain.proto\x12\x10minerbench.chain\x1a\x0fbittensor.proto\"\xa8\x01\n" +
+	"\vchain.proto\x12\x10minerbench.chain\x1a\x0fbittensor.proto\"\xe4\x01\n" +
 	"\x10ServeAxonRequest\x12\x16\n" +
 	"\x06hotkey\x18\x01 \x01(\tR\x06hotkey\x12\x18\n" +
 	"\acoldkey\x18\x02 \x01(\tR\acoldkey\x12\x0e\n" +
 	"\x02ip\x18\x03 \x01(\tR\x02ip\x12\x12\n" +
 	"\x04port\x18\x04 \x01(\x05R\x04port\x12\x17\n" +
 	"\aip_type\x18\x05 \x01(\x05R\x06ipType\x12%\n" +
-	"\bmodality\x18\x06 \x01(\x0e2\t.ModalityR\bmodality\"\x13\n" +
+	"\bmodality\x18\x06 \x01(\x0e2\t.ModalityR\bmodality\x12:\n" +
+	"\bprotocol\x18\a \x01(\x0e2\x1e.minerbench.chain.AxonProtocolR\bprotocol\"\x13\n" +
 	"\x11ServeAxonResponse\"\x12\n" +
-	"\x10MetagraphRequest\"6\n" +
+	"\x10MetagraphRequest\"t\n" +
 	"\x11MetagraphResponse\x12!\n" +
-	"\aneurons\x18\x01 \x03(\v2\a.NeuronR\aneurons\"\x0e\n" +
+	"\aneurons\x18\x01 \x03(\v2\a.NeuronR\aneurons\x12<\n" +
+	"\tprotocols\x18\x02 \x03(\x0e2\x1e.minerbench.chain.AxonProtocolR\tprotocols\"\x0e\n" +
 	"\fBlockRequest\"I\n" +
 	"\rBlockResponse\x12\x14\n" +
 	"\x05block\x18\x01 \x01(\x04R\x05block\x12\"\n" +
-	"\rblock_time_ns\x18\x02 \x01(\x03R\vblockTimeNs2\x87\x02\n" +
+	"\rblock_time_ns\x18\x02 \x01(\x03R\vblockTimeNs*A\n" +
+	"\fAxonProtocol\x12\x16\n" +
+	"\x12AXON_PROTOCOL_GRPC\x10\x00\x12\x19\n" +
+	"\x15AXON_PROTOCOL_SYNAPSE\x10\x012\x87\x02\n" +
 	"\tSubtensor\x12V\n" +
 	"\tServeAxon\x12\".minerbench.chain.ServeAxonRequest\x1a#.minerbench.chain.ServeAxonResponse\"\x00\x12V\n" +
 	"\tMetagraph\x12\".minerbench.chain.MetagraphRequest\x1a#.minerbench.chain.MetagraphResponse\"\x00\x12J\n" +
@@ -357,31 +428,35 @@ func file_chain_proto_rawDescGZIP() []byte {
 	return file_chain_proto_rawDescData
 }
 
+var file_chain_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_chain_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_chain_proto_goTypes = []any{
-	(*ServeAxonRequest)(nil),  // 0: minerbench.chain.ServeAxonRequest
-	(*ServeAxonResponse)(nil), // 1: minerbench.chain.ServeAxonResponse
-	(*MetagraphRequest)(nil),  // 2: minerbench.chain.MetagraphRequest
-	(*MetagraphResponse)(nil), // 3: minerbench.chain.MetagraphResponse
-	(*BlockRequest)(nil),      // 4: minerbench.chain.BlockRequest
-	(*BlockResponse)(nil),     // 5: minerbench.chain.BlockResponse
-	(wire.Modality)(0),        // 6: Modality
-	(*wire.Neuron)(nil),       // 7: Neuron
+	(AxonProtocol)(0),         // 0: minerbench.chain.AxonProtocol
+	(*ServeAxonRequest)(nil),  // 1: minerbench.chain.ServeAxonRequest
+	(*ServeAxonResponse)(nil), // 2: minerbench.chain.ServeAxonResponse
+	(*MetagraphRequest)(nil),  // 3: minerbench.chain.MetagraphRequest
+	(*MetagraphResponse)(nil), // 4: minerbench.chain.MetagraphResponse
+	(*BlockRequest)(nil),      // 5: minerbench.chain.BlockRequest
+	(*BlockResponse)(nil),     // 6: minerbench.chain.BlockResponse
+	(wire.Modality)(0),        // 7: Modality
+	(*wire.Neuron)(nil),       // 8: Neuron
 }
 var file_chain_proto_depIdxs = []int32{
-	6, // 0: minerbench.chain.ServeAxonRequest.modality:type_name -> Modality
-	7, // 1: minerbench.chain.MetagraphResponse.neurons:type_name -> Neuron
-	0, // 2: minerbench.chain.Subtensor.ServeAxon:input_type -> minerbench.chain.ServeAxonRequest
-	2, // 3: minerbench.chain.Subtensor.Metagraph:input_type -> minerbench.chain.MetagraphRequest
-	4, // 4: minerbench.chain.Subtensor.Block:input_type -> minerbench.chain.BlockRequest
-	1, // 5: minerbench.chain.Subtensor.ServeAxon:output_type -> minerbench.chain.ServeAxonResponse
-	3, // 6: minerbench.chain.Subtensor.Metagraph:output_type -> minerbench.chain.MetagraphResponse
-	5, // 7: minerbench.chain.Subtensor.Block:output_type -> minerbench.chain.BlockResponse
-	5, // [5:8] is the sub-list for method output_type
-	2, // [2:5] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	7, // 0: minerbench.chain.ServeAxonRequest.modality:type_name -> Modality
+	0, // 1: minerbench.chain.ServeAxonRequest.protocol:type_name -> minerbench.chain.AxonProtocol
+	8, // 2: minerbench.chain.MetagraphResponse.neurons:type_name -> Neuron
+	0, // 3: minerbench.chain.MetagraphResponse.protocols:type_name -> minerbench.chain.AxonProtocol
+	1, // 4: minerbench.chain.Subtensor.ServeAxon:input_type -> minerbench.chain.ServeAxonRequest
+	3, // 5: minerbench.chain.Subtensor.Metagraph:input_type -> minerbench.chain.MetagraphRequest
+	5, // 6: minerbench.chain.Subtensor.Block:input_type -> minerbench.chain.BlockRequest
+	2, // 7: minerbench.chain.Subtensor.ServeAxon:output_type -> minerbench.chain.ServeAxonResponse
+	4, // 8: minerbench.chain.Subtensor.Metagraph:output_type -> minerbench.chain.MetagraphResponse
+	6, // 9: minerbench.chain.Subtensor.Block:output_type -> minerbench.chain.BlockResponse
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_chain_proto_init() }
@@ -394,13 +469,14 @@ func file_chain_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chain_proto_rawDesc), len(file_chain_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_chain_proto_goTypes,
 		DependencyIndexes: file_chain_proto_depIdxs,
+		EnumInfos:         file_chain_proto_enumTypes,
 		MessageInfos:      file_chain_proto_msgTypes,
 	}.Build()
 	File_chain_proto = out.File

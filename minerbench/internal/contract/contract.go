@@ -36,13 +36,16 @@ type Info struct {
 	Defaults map[string]string
 }
 
-// Started tells where a running miner serves: its hotkey's SS58 address and
-// its axon's host:port.
+// Started tells where a running miner serves: its hotkey's SS58 address,
+// its axon's host:port, and the URL of its HTTP synapse axon if it has one.
 type Started struct {
 	// Hotkey is the SS58 address of the hotkey the miner's axon answers as.
 	Hotkey string
 	// Endpoint is the host:port the miner's axon serves on.
 	Endpoint string
+	// SynapseEndpoint is the URL (http://host:port) of the miner's HTTP
+	// synapse axon, or "" when it serves no synapses.
+	SynapseEndpoint string
 }
 
 // Controller is what the host can ask of a miner: its name and its
@@ -97,7 +100,7 @@ func (c *grpcClient) Start(ctx context.Context, s map[string]string) (Started, e
 	if err != nil {
 		return Started{}, err
 	}
-	return Started{Hotkey: r.GetHotkey(), Endpoint: r.GetEndpoint()}, nil
+	return Started{Hotkey: r.GetHotkey(), Endpoint: r.GetEndpoint(), SynapseEndpoint: r.GetSynapseEndpoint()}, nil
 }
 
 func (c *grpcClient) Stop(ctx context.Context) error {
@@ -124,7 +127,7 @@ func (s *grpcServer) Run(ctx context.Context, r *pluginpb.RunRequest) (*pluginpb
 	if err != nil {
 		return nil, err
 	}
-	return &pluginpb.RunResponse{Hotkey: started.Hotkey, Endpoint: started.Endpoint}, nil
+	return &pluginpb.RunResponse{Hotkey: started.Hotkey, Endpoint: started.Endpoint, SynapseEndpoint: started.SynapseEndpoint}, nil
 }
 
 func (s *grpcServer) Stop(ctx context.Context, _ *pluginpb.StopRequest) (*pluginpb.StopResponse, error) {

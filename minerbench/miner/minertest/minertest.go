@@ -1,7 +1,8 @@
 // Package minertest tests a miner.Miner in-process, as go-plugin's test
 // helpers test a plugin without building it: Start serves the miner's axon
 // on 127.0.0.1 and dials it with a real dendrite, so that a test queries it
-// over the wire protocol, signature and all.
+// over the wire protocol, signature and all. QuerySynapse queries its
+// synapses over Bittensor's HTTP synapse protocol, signed the same way.
 //
 // It is a supported API, for miner authors.
 package minertest
@@ -29,9 +30,13 @@ type Server struct {
 	Hotkey string
 	// Endpoint is the host:port of the miner's axon.
 	Endpoint string
+	// SynapseEndpoint is the URL (http://host:port) of the miner's HTTP
+	// synapse axon, or "" when it serves no synapses.
+	SynapseEndpoint string
 
 	tb       testing.TB
 	dendrite *dendrite.Dendrite
+	synapses *synapseClient
 }
 
 // Start starts m as the host would, with overrides of its settings: New,
@@ -64,7 +69,12 @@ func Start(tb testing.TB, m miner.Miner, overrides miner.Settings) (*Server, err
 		}
 		logw.close()
 	})
-	return &Server{Hotkey: r.Hotkey, Endpoint: r.Endpoint, tb: tb, dendrite: d}, nil
+	srv := &Server{Hotkey: r.Hotkey, Endpoint: r.Endpoint, SynapseEndpoint: r.SynapseEndpoint, tb: tb, dendrite: d}
+	if r.SynapseEndpoint != "" {
+		srv.synapses = newSynapseClient()
+		tb.Cleanup(srv.synapses.transport.CloseIdleConnections)
+	}
+	return srv, nil
 }
 
 // Query sends a forward query of [batch, block] token ids, drawn from a

@@ -157,11 +157,14 @@ func (x *RunRequest) GetSettings() map[string]string {
 }
 
 type RunResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Hotkey        string                 `protobuf:"bytes,1,opt,name=hotkey,proto3" json:"hotkey,omitempty"`
-	Endpoint      string                 `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Hotkey   string                 `protobuf:"bytes,1,opt,name=hotkey,proto3" json:"hotkey,omitempty"`
+	Endpoint string                 `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// synapse_endpoint is the URL (http://host:port) of the miner's HTTP
+	// synapse axon, or empty when it serves no synapses.
+	SynapseEndpoint string `protobuf:"bytes,3,opt,name=synapse_endpoint,json=synapseEndpoint,proto3" json:"synapse_endpoint,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RunResponse) Reset() {
@@ -204,6 +207,13 @@ func (x *RunResponse) GetHotkey() string {
 func (x *RunResponse) GetEndpoint() string {
 	if x != nil {
 		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *RunResponse) GetSynapseEndpoint() string {
+	if x != nil {
+		return x.SynapseEndpoint
 	}
 	return ""
 }
@@ -297,10 +307,11 @@ const file_miner_proto_rawDesc = "" +
 	"\bsettings\x18\x01 \x03(\v2+.minerbench.plugin.RunRequest.SettingsEntryR\bsettings\x1a;\n" +
 	"\rSettingsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"A\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"l\n" +
 	"\vRunResponse\x12\x16\n" +
 	"\x06hotkey\x18\x01 \x01(\tR\x06hotkey\x12\x1a\n" +
-	"\bendpoint\x18\x02 \x01(\tR\bendpoint\"\r\n" +
+	"\bendpoint\x18\x02 \x01(\tR\bendpoint\x12)\n" +
+	"\x10synapse_endpoint\x18\x03 \x01(\tR\x0fsynapseEndpoint\"\r\n" +
 	"\vStopRequest\"\x0e\n" +
 	"\fStopResponse2\xe5\x01\n" +
 	"\x05Miner\x12I\n" +
