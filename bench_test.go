@@ -1,6 +1,8 @@
 package minerbench_test
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/minerbench/minerbench/minerbench"
@@ -45,4 +47,52 @@ func BenchmarkConcurrency(b *testing.B) {
 		load.Conc = conc
 		minerbench.Bench(b, load)
 	}
+}
+
+// BenchmarkSynapse queries each miner's HTTP synapse axon, as a bittensor 6
+// or later validator does, with the synapse of the -mb.synapse and -mb.body
+// flags: the subnet template's Dummy by default, which noop serves. A
+// miner that serves no such synapse is skipped.
+func BenchmarkSynapse(b *testing.B) {
+	minerbench.Bench(b, minerbench.StandardSynapse())
+}
+
+// BenchmarkTextEmbedding queries the template's model through its
+// TextEmbedding synapse, at the standard shape of 10 sequences of 10 token
+// ids: the synapse counterpart of BenchmarkStandard.
+func BenchmarkTextEmbedding(b *testing.B) {
+	minerbench.BenchMiner(b, "template", minerbench.Load{Synapse: &minerbench.Synapse{
+		Name: "TextEmbedding", Body: tokenIDs(10, 10), HashFields: []string{"token_ids"},
+	}})
+}
+
+// BenchmarkStream reads noop's streaming synapse Tokens, 64 tokens a
+// query, as the dendrite of a text-generation subnet reads its miners'
+// tokens: time to the first byte, chunks per second and MB/s.
+func BenchmarkStream(b *testing.B) {
+	minerbench.BenchMiner(b, "noop", minerbench.Load{Synapse: &minerbench.Synapse{
+		Name: "Tokens", Body: `{"n": 64}`, Streaming: true,
+	}})
+}
+
+// tokenIDs returns the body of a TextEmbedding of batch sequences of seq
+// distinct, deterministic token ids.
+func tokenIDs(batch, seq int) string {
+	var b strings.Builder
+	b.WriteString(`{"token_ids": [`)
+	for i := range batch {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('[')
+		for j := range seq {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.Itoa((i*seq + j) * 7919 % 50257))
+		}
+		b.WriteByte(']')
+	}
+	b.WriteString("]}")
+	return b.String()
 }

@@ -273,7 +273,7 @@ func (r *benchRun) report(b *testing.B, wall time.Duration) {
 	if o := r.stats.Open; o != nil {
 		reportOpenLoop(b, o, wall)
 	}
-	reportExtras(b, r.stats)
+	reportExtras(b, r.stats, wall)
 }
 
 // report prints the contract's metrics for one run.
@@ -292,22 +292,25 @@ func report(b *testing.B, s *analysis.Summary, wall time.Duration, ld Load) {
 }
 
 // reportExtras reports what a protocol told beside its answers, each only
-// when some answer told it: the server's own processing time (server-p50-ns),
-// the time to the first byte of a streamed answer (ttfb-p50-ns), and the
-// mean chunks and bytes of a streamed answer (chunks/answer, B/answer).
+// when some answer told it: the server's own processing time
+// (server-p50-ns), and for a streaming synapse the time to the first byte
+// of an answer (ttfb-p50-ns), the chunks received per second (chunks/s)
+// and, through b.SetBytes, the answers' bytes per second (MB/s). A
+// streamed answer's latency, behind p50-ns and the others, is the time to
+// its last chunk.
 //
 // The 2.0.x protocol tells none of them, so its results have none of these
 // metrics.
-func reportExtras(b *testing.B, s *load.Stats) {
+func reportExtras(b *testing.B, s *load.Stats, wall time.Duration) {
 	if s.Server.Count() > 0 {
 		b.ReportMetric(float64(s.Server.Quantile(0.50)), "server-p50-ns")
 	}
 	if s.FirstByte.Count() > 0 {
 		b.ReportMetric(float64(s.FirstByte.Quantile(0.50)), "ttfb-p50-ns")
 	}
-	if s.Streamed > 0 {
-		b.ReportMetric(float64(s.Chunks)/float64(s.Streamed), "chunks/answer")
-		b.ReportMetric(float64(s.Bytes)/float64(s.Streamed), "B/answer")
+	if s.Streamed > 0 && wall > 0 {
+		b.ReportMetric(float64(s.Chunks)/wall.Seconds(), "chunks/s")
+		b.SetBytes(s.Bytes / s.Streamed)
 	}
 }
 

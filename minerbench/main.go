@@ -80,7 +80,8 @@ const mockNetwork = launch.MockNetwork
 // better for the custom units.
 const unitLines = "Unit queries/s better=higher\nUnit success-% better=higher\n" +
 	"Unit p50-ns better=lower\nUnit p90-ns better=lower\nUnit p99-ns better=lower\n" +
-	"Unit p99-uncorrected-ns better=lower\nUnit late-% better=lower\nUnit dropped-% better=lower\n"
+	"Unit p99-uncorrected-ns better=lower\nUnit late-% better=lower\nUnit dropped-% better=lower\n" +
+	"Unit server-p50-ns better=lower\nUnit ttfb-p50-ns better=lower\nUnit chunks/s better=higher\n"
 
 // current is the harness Run set up, while it runs; Bench reads it.
 var current *harness

@@ -168,7 +168,7 @@ func (h *harness) launchMiner(starter launch.Starter, spec MinerSpec, binary, di
 		m.err = err
 		return m
 	}
-	m.plugin, m.Hotkey, m.Endpoint = plugin, plugin.Hotkey, plugin.Endpoint
+	m.plugin, m.Hotkey, m.Endpoint, m.SynapseURL = plugin, plugin.Hotkey, plugin.Endpoint, plugin.SynapseURL
 	if !h.atStopMiner(m.stop) {
 		m.err = fmt.Errorf("miner %s: %w", spec.Name, errInterrupted)
 		return m

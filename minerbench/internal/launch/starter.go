@@ -61,8 +61,14 @@ type Instance struct {
 	Defaults miner.Settings
 	// Hotkey is the SS58 address of the miner's hotkey.
 	Hotkey string
-	// Endpoint is the host:port of the miner's axon, as the chain has it.
+	// Endpoint is the host:port of the miner's 2.0.x axon: the chain's
+	// record of its axon, or, when the miner announced its synapse axon
+	// instead, what the miner told.
 	Endpoint string
+	// SynapseURL is the http://host:port of the miner's HTTP synapse axon,
+	// or "" when it serves none: the chain's record of its axon when that
+	// is a synapse axon, else what the miner told.
+	SynapseURL string
 
 	log  *os.File
 	once sync.Once
@@ -185,7 +191,7 @@ func (st *starting) serve(o Overrides) error {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	st.in.Hotkey = started.Hotkey
+	st.in.Hotkey, st.in.Endpoint, st.in.SynapseURL = started.Hotkey, started.Endpoint, started.SynapseEndpoint
 	return nil
 }
 
@@ -206,7 +212,16 @@ func (st *starting) waitForAxon() error {
 		}
 		return err
 	}
-	st.in.Endpoint = chain.Endpoint(neuron)
+	protocols, err := st.Chain.Protocols(ctx)
+	if err != nil {
+		return err
+	}
+	// The chain's record wins: it is where a validator would query.
+	if uid := neuron.GetUid(); uid < int64(len(protocols)) && protocols[uid] == chain.ProtocolSynapse {
+		st.in.SynapseURL = "http://" + chain.Endpoint(neuron)
+	} else {
+		st.in.Endpoint = chain.Endpoint(neuron)
+	}
 	return nil
 }
 
