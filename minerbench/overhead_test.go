@@ -245,5 +245,5 @@ func floor(b *testing.B, addr string, load Load) {
 	for err := range errs {
 		b.Fatal(err)
 	}
-	report(b, &summary, wall, load)
+	reportQueryMetrics(b, &summary, wall, load)
 }

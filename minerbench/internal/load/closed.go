@@ -10,7 +10,7 @@ import (
 // answer, pauses cfg.Delay, and asks src, under a lock, for the next, so
 // that a worker finishing a query goes on at once, without waking another
 // goroutine.
-func (r *run) closedLoop(ctx context.Context) {
+func (s *sender) closedLoop(ctx context.Context) {
 	var (
 		mu   sync.Mutex
 		done bool
@@ -21,14 +21,14 @@ func (r *run) closedLoop(ctx context.Context) {
 		if done {
 			return false
 		}
-		if ctx.Err() != nil || r.failed.Load() || !r.src.Next() {
+		if ctx.Err() != nil || s.failed.Load() || !s.src.Next() {
 			done = true
 			return false
 		}
 		return true
 	}
 	var wg sync.WaitGroup
-	for _, wk := range r.workers {
+	for _, wk := range s.workers {
 		wk.timer = newQueryTimer(ctx)
 		// Once the run is interrupted, the server is gone or a write
 		// failed, the worker stops; next tells the others.
@@ -43,18 +43,18 @@ func (r *run) closedLoop(ctx context.Context) {
 // step sends one query, which next has just handed out, and records it; it
 // reports false once ctx has ended, the server is gone or a write failed.
 func (wk *worker) step(ctx context.Context) bool {
-	r := wk.r
-	o := wk.timer.query(wk.client, wk.seq, r.cfg.Timeout)
+	s := wk.s
+	o := wk.timer.query(wk.client, wk.seq, s.cfg.Timeout)
 	if ctx.Err() != nil {
 		return false // cut by the interrupt: no answer of the server's to record
 	}
 	wk.seq++
-	wk.record(Record{Outcome: o, Time: o.Latency, Elapsed: time.Since(r.cfg.Start)})
-	if r.failed.Load() || r.src.Gone(o) {
+	wk.record(Record{Outcome: o, Time: o.Latency, Elapsed: time.Since(s.cfg.Start)})
+	if s.failed.Load() || s.src.Gone(o) {
 		return false
 	}
-	if r.cfg.Delay > 0 {
-		return wk.pause(ctx, r.cfg.Delay)
+	if s.cfg.Delay > 0 {
+		return wk.pause(ctx, s.cfg.Delay)
 	}
 	return true
 }

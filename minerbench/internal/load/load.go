@@ -254,7 +254,7 @@ func WarmUp(ctx context.Context, clients []Client, n int, timeout time.Duration)
 // recorded), src says the server is gone, or a write to sink fails: the
 // first such error is returned. Worker i numbers its queries i, i+1, …, so
 // that the workers start on different inputs.
-func Run(ctx context.Context, cfg Config, clients []Client, src Source, sink Sink) (*Stats, error) {
+func Send(ctx context.Context, cfg Config, clients []Client, src Source, sink Sink) (*Stats, error) {
 	if err := cfg.check(len(clients)); err != nil {
 		return nil, err
 	}
@@ -264,27 +264,27 @@ func Run(ctx context.Context, cfg Config, clients []Client, src Source, sink Sin
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Now()
 	}
-	r := &run{cfg: cfg, src: src, sink: sink, stats: &Stats{}}
-	r.workers = make([]*worker, len(clients))
+	s := &sender{cfg: cfg, src: src, sink: sink, stats: &Stats{}}
+	s.workers = make([]*worker, len(clients))
 	for i, c := range clients {
-		r.workers[i] = &worker{r: r, client: c, seq: i, buf: make([]Record, 0, FlushEvery)}
+		s.workers[i] = &worker{s: s, client: c, seq: i, buf: make([]Record, 0, FlushEvery)}
 	}
-	stopFlusher := r.startFlusher()
+	stopFlusher := s.startFlusher()
 	if cfg.Rate > 0 {
-		r.stats.Open = &OpenStats{}
-		r.openLoop(ctx)
+		s.stats.Open = &OpenStats{}
+		s.openLoop(ctx)
 	} else {
-		r.closedLoop(ctx)
+		s.closedLoop(ctx)
 	}
 	stopFlusher()
-	for _, wk := range r.workers {
+	for _, wk := range s.workers {
 		wk.finish()
 	}
-	return r.stats, r.err
+	return s.stats, s.err
 }
 
 // run is the state of one Run.
-type run struct {
+type sender struct {
 	cfg     Config
 	src     Source
 	sink    Sink

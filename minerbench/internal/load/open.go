@@ -39,12 +39,12 @@ import (
 // is charged to them.
 
 // openLoop runs the open loop at cfg.Rate queries per second.
-func (r *run) openLoop(parent context.Context) {
+func (s *sender) openLoop(parent context.Context) {
 	ctx, stop := context.WithCancel(parent)
 	defer stop()
 	due := make(chan time.Time) // intended send times; unbuffered: a send waits for a free worker
 	var wg sync.WaitGroup
-	for _, wk := range r.workers {
+	for _, wk := range s.workers {
 		// The worker's queries end with ctx, as the loop's stop ends it.
 		wk.timer = newQueryTimer(ctx)
 		wg.Go(func() {
@@ -53,19 +53,19 @@ func (r *run) openLoop(parent context.Context) {
 			}
 		})
 	}
-	r.schedule(ctx, due)
+	s.schedule(ctx, due)
 	close(due)
 	wg.Wait()
-	for _, wk := range r.workers {
-		r.stats.Open.Late += wk.late
-		r.stats.Open.Dropped += wk.dropped
+	for _, wk := range s.workers {
+		s.stats.Open.Late += wk.late
+		s.stats.Open.Dropped += wk.dropped
 	}
 }
 
 // schedule hands each query src hands out to due at its intended time,
 // until src says stop or ctx ends.
-func (r *run) schedule(ctx context.Context, due chan<- time.Time) {
-	interval := float64(time.Second) / r.cfg.Rate
+func (s *sender) schedule(ctx context.Context, due chan<- time.Time) {
+	interval := float64(time.Second) / s.cfg.Rate
 	var (
 		t0    time.Time
 		i     int64
@@ -76,7 +76,7 @@ func (r *run) schedule(ctx context.Context, due chan<- time.Time) {
 			timer.Stop()
 		}
 	}()
-	for ctx.Err() == nil && r.src.Next() {
+	for ctx.Err() == nil && s.src.Next() {
 		if i == 0 {
 			t0 = time.Now()
 		}
@@ -107,18 +107,18 @@ func (r *run) schedule(ctx context.Context, due chan<- time.Time) {
 // run's interruption, or stop) is not recorded, as in the closed loop. It
 // calls stop once the server is gone or a write failed.
 func (wk *worker) send(ctx context.Context, stop context.CancelFunc, intended time.Time) {
-	r := wk.r
+	s := wk.s
 	if ctx.Err() != nil {
 		return
 	}
-	deadline := intended.Add(r.cfg.Timeout)
+	deadline := intended.Add(s.cfg.Timeout)
 	sent := time.Now()
 	if !sent.Before(deadline) {
 		wk.dropped++
 		wait := sent.Sub(intended)
 		wk.record(Record{Outcome: Outcome{Code: wk.client.TimeoutCode(), Latency: wait}, Time: wait,
-			Elapsed: sent.Sub(r.cfg.Start), Dropped: true})
-		if r.failed.Load() {
+			Elapsed: sent.Sub(s.cfg.Start), Dropped: true})
+		if s.failed.Load() {
 			stop()
 		}
 		return
@@ -133,8 +133,8 @@ func (wk *worker) send(ctx context.Context, stop context.CancelFunc, intended ti
 	}
 	end := time.Now()
 	wk.seq++
-	wk.record(Record{Outcome: o, Time: end.Sub(intended), Elapsed: end.Sub(r.cfg.Start)})
-	if r.failed.Load() || r.src.Gone(o) {
+	wk.record(Record{Outcome: o, Time: end.Sub(intended), Elapsed: end.Sub(s.cfg.Start)})
+	if s.failed.Load() || s.src.Gone(o) {
 		stop()
 	}
 }

@@ -72,7 +72,7 @@ func (qt *queryTimer) query(client Client, seq int, timeout time.Duration) Outco
 // takes only the worker's own lock, which nothing else holds but a flush
 // of a stale buffer.
 type worker struct {
-	r      *run
+	s      *sender
 	client Client
 	timer  *queryTimer // made by the loop that runs the worker
 	delay  *time.Timer // of the pause after each query, made by the first
@@ -89,11 +89,11 @@ type worker struct {
 func (wk *worker) record(rec Record) {
 	wk.mu.Lock()
 	wk.buf = append(wk.buf, rec)
-	if len(wk.buf) == cap(wk.buf) || rec.Elapsed-wk.buf[0].Elapsed >= wk.r.cfg.FlushInterval {
+	if len(wk.buf) == cap(wk.buf) || rec.Elapsed-wk.buf[0].Elapsed >= wk.s.cfg.FlushInterval {
 		wk.flush()
 	}
 	wk.mu.Unlock()
-	if p := wk.r.cfg.Progress; p != nil {
+	if p := wk.s.cfg.Progress; p != nil {
 		p.Add(1)
 	}
 }
@@ -102,17 +102,17 @@ func (wk *worker) record(rec Record) {
 // them in the run's Stats. The first failed write stops the run. wk.mu is
 // held.
 func (wk *worker) flush() {
-	r := wk.r
-	r.mu.Lock()
-	if r.err == nil && len(wk.buf) > 0 {
-		if err := r.sink.Write(wk.buf); err != nil {
-			r.err = err
-			r.failed.Store(true)
+	s := wk.s
+	s.mu.Lock()
+	if s.err == nil && len(wk.buf) > 0 {
+		if err := s.sink.Write(wk.buf); err != nil {
+			s.err = err
+			s.failed.Store(true)
 		} else {
-			r.stats.add(wk.buf)
+			s.stats.add(wk.buf)
 		}
 	}
-	r.mu.Unlock()
+	s.mu.Unlock()
 	wk.buf = wk.buf[:0]
 }
 
@@ -146,8 +146,8 @@ func (wk *worker) finish() {
 // long query (a slow server, a query waiting out its timeout) would hold
 // its records until that query ends. The flusher bounds their wait to
 // about one FlushInterval, at one timer per run, not per query.
-func (r *run) startFlusher() (stop func()) {
-	period := r.cfg.FlushInterval / 2
+func (s *sender) startFlusher() (stop func()) {
+	period := s.cfg.FlushInterval / 2
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -158,8 +158,8 @@ func (r *run) startFlusher() (stop func()) {
 			case <-quit:
 				return
 			case now := <-t.C:
-				elapsed := now.Sub(r.cfg.Start)
-				for _, wk := range r.workers {
+				elapsed := now.Sub(s.cfg.Start)
+				for _, wk := range s.workers {
 					wk.flushStale(elapsed, period)
 				}
 			}
