@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// closedLoop runs the closed loop: each worker sends a query, waits for its
-// answer, pauses cfg.Delay, and asks src, under a lock, for the next, so
-// that a worker finishing a query goes on at once, without waking another
-// goroutine.
+// closedLoop runs the closed loop until src says stop.
+//
+// Each worker sends a query, waits for its answer and pauses cfg.Delay.
+// Then it asks src for the next query, under a lock. So a worker that
+// finishes a query goes on at once, without waking another goroutine.
 func (s *sender) closedLoop(ctx context.Context) {
 	var (
 		mu   sync.Mutex
@@ -30,8 +31,8 @@ func (s *sender) closedLoop(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, wk := range s.workers {
 		wk.timer = newQueryTimer(ctx)
-		// Once the run is interrupted, the server is gone or a write
-		// failed, the worker stops; next tells the others.
+		// A worker stops when Send is interrupted, the server is gone or
+		// a write failed. next then tells the others.
 		wg.Go(func() {
 			for next() && wk.step(ctx) {
 			}
@@ -40,8 +41,8 @@ func (s *sender) closedLoop(ctx context.Context) {
 	wg.Wait()
 }
 
-// step sends one query, which next has just handed out, and records it; it
-// reports false once ctx has ended, the server is gone or a write failed.
+// step sends and records the query next has just handed out.
+// It reports false once ctx has ended, the server is gone or a write failed.
 func (wk *worker) step(ctx context.Context) bool {
 	s := wk.s
 	o := wk.timer.query(wk.client, wk.seq, s.cfg.Timeout)
@@ -59,8 +60,8 @@ func (wk *worker) step(ctx context.Context) bool {
 	return true
 }
 
-// pause waits d, the delay after a query; it reports false if ctx ended
-// during it.
+// pause waits d, the delay after a query.
+// It reports false if ctx ended meanwhile.
 func (wk *worker) pause(ctx context.Context, d time.Duration) bool {
 	if wk.delay == nil {
 		wk.delay = time.NewTimer(d)

@@ -78,7 +78,7 @@ func TestClosedLoop(t *testing.T) {
 }
 
 // TestWarmUpNotRecorded checks that WarmUp's queries reach the server, are
-// bounded by the timeout and are not recorded by the Run that follows.
+// bounded by the timeout and are not recorded by the Send that follows.
 func TestWarmUpNotRecorded(t *testing.T) {
 	const warmup, n, conc = 3, 10, 2
 	c := &fakeClient{answer: func(ctx context.Context, k int64, _ int) Outcome {
@@ -384,7 +384,7 @@ func TestFlushByAge(t *testing.T) {
 	})
 }
 
-// TestConfigRefused checks that Run refuses a config it cannot run, naming
+// TestConfigRefused checks that Send refuses a config it cannot run, naming
 // the field and what is accepted.
 func TestConfigRefused(t *testing.T) {
 	c := &fakeClient{answer: func(context.Context, int64, int) Outcome { return ok() }}
