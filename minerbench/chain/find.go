@@ -9,8 +9,10 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// DefaultMaxBlocks is how many blocks the original gave a miner's axon to
-// appear on the chain.
+// DefaultMaxBlocks is how many blocks a miner's axon has to appear on the
+// chain.
+//
+// Bittensor 2.0.4's QueryBenchmark waited as long.
 const DefaultMaxBlocks = 100
 
 // NotRegisteredError is FindEndpoint giving up: the hotkey did not appear

@@ -11,9 +11,12 @@ import (
 	"github.com/minerbench/minerbench/minerbench/axon"
 )
 
-// Settings is a miner's configuration in the original's dotted form, such as
-// "nucleus.nhid" → "600". Values are text; the typed getters parse them and
-// name the key, the value and what is accepted when they cannot.
+// Settings is a miner's configuration, keyed by dotted names.
+//
+// The keys have the dotted form of Bittensor 2.0.4's config, such as
+// "nucleus.nhid" → "600". Values are text. The typed getters parse them.
+// When they cannot, their error names the key, the value and what is
+// accepted.
 type Settings map[string]string
 
 // Settings the runtime owns, shared by every miner.
@@ -41,10 +44,11 @@ const (
 	KeyChainEndpoint           = "subtensor.chain_endpoint"
 )
 
-// RuntimeDefaults returns the settings every miner has, with their defaults:
-// a mock wallet (an empty wallet.seed derives the hotkey from wallet.name and
-// wallet.hotkey), an axon on a free loopback port, and no chain (an empty
-// subtensor.chain_endpoint registers nowhere).
+// RuntimeDefaults returns the settings every miner has, with their defaults.
+//
+// The defaults are a mock wallet, an axon on a free loopback port, and no
+// chain. With an empty wallet.seed, the hotkey derives from wallet.name
+// and wallet.hotkey. An empty subtensor.chain_endpoint registers nowhere.
 func RuntimeDefaults() Settings {
 	return Settings{
 		KeyWalletName:              "default",

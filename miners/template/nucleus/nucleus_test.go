@@ -141,8 +141,8 @@ func loadTorch(t *testing.T) (Config, params, torchFixture, []float32) {
 }
 
 // TestMatchesTorch loads the weights torch drew for a small model of the
-// original's serving path (scripts/template-torch.py) and checks that the
-// nucleus computes torch's outputs.
+// Python nucleus's serving path (scripts/template-torch.py). It checks that
+// the nucleus computes torch's outputs.
 func TestMatchesTorch(t *testing.T) {
 	cfg, p, f, want := loadTorch(t)
 	n := build(cfg, p)
@@ -319,7 +319,7 @@ func TestMatchesReference(t *testing.T) {
 		{small(8, 2, 4, 2, 6, 1), 1, cachedPositions + 5, false},
 		// Wider than the sgemm tiles and deeper than one block of them.
 		{small(300, 3, 33, 5, 70, 2), 2, 9, false},
-		// The original's model with New's weights.
+		// The Python nucleus's model with New's weights.
 		{DefaultConfig(), 1, 3, true},
 	}
 	for i, tt := range tests {
@@ -340,8 +340,8 @@ func TestMatchesReference(t *testing.T) {
 	}
 }
 
-// New draws each tensor within its bound, as the original initialises it,
-// and clones each encoder's layer.
+// New draws each tensor within its bound, as the Python nucleus initialises
+// it, and clones each encoder's layer.
 func TestDrawParams(t *testing.T) {
 	cfg := small(64, 2, 48, 4, 40, 3)
 	cfg.Routing.NLayers = 2
@@ -638,8 +638,8 @@ func TestConcurrentForward(t *testing.T) {
 	}
 }
 
-// BenchmarkForward times one forward of the original's model at the shapes
-// scripts/template-vs-torch.sh compares with torch. Run it on one core
+// BenchmarkForward times one forward of the Python nucleus's model at the
+// shapes scripts/template-vs-torch.sh compares with torch. Run it on one core
 // (-cpu 1): the nucleus computes on the goroutine that calls it. ns/op is
 // wall time; cpu-ns/op is the process's CPU time, steadier on a busy machine.
 func BenchmarkForward(b *testing.B) {
