@@ -75,8 +75,8 @@ func RuntimeDefaults() Settings {
 	}
 }
 
-// runtimeNotes say what the runtime's settings mean where their value does
-// not: a miner binary's -h prints them beside the defaults.
+// runtimeNotes say what the runtime's settings mean where the value does
+// not. A miner binary's -h prints them beside the defaults.
 var runtimeNotes = map[string]string{
 	KeyWalletName:              "mock wallet the hotkey derives from",
 	KeyWalletHotkey:            "hotkey name in that wallet",
@@ -101,7 +101,7 @@ var runtimeNotes = map[string]string{
 	KeyChainEndpoint:           "host:port of the chain to register on (empty: none)",
 }
 
-// defaults returns m's settings with their defaults: the runtime's and m's
+// defaults returns m's settings with their defaults, the runtime's and its
 // own.
 func defaults(m Miner) Settings {
 	s := RuntimeDefaults()
@@ -130,8 +130,8 @@ func (s Settings) Int(key string, lo, hi int) (int, error) {
 	return v, nil
 }
 
-// Duration returns the value of key as a time.Duration such as "10s", which
-// must not be negative.
+// Duration returns the value of key as a time.Duration, such as "10s".
+// It must not be negative.
 func (s Settings) Duration(key string) (time.Duration, error) {
 	v, err := time.ParseDuration(strings.TrimSpace(s[key]))
 	if err != nil || v < 0 {
