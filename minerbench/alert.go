@@ -12,12 +12,13 @@ const ttyPath = "/dev/tty"
 
 // alerter writes what a user must see to stderr and the terminal.
 //
-// That is an error that stops the run, such as a refused setting or a
-// harness fault, or a failed run. go test merges a test binary's stderr into its stdout, so with
-// `go test -bench . > new.txt` a refusal lands in new.txt and nothing reaches
-// the terminal. When stderr is a regular file, as it is then, an alert is
-// also written to the terminal. A pipe is left alone: what reads it decides
-// what to show (`| tee new.txt` shows everything already).
+// A user must see an error that stops the run, such as a refused setting
+// or a harness fault, and a failed run. go test merges a test binary's
+// stderr into its stdout. So with `go test -bench . > new.txt`, a refusal
+// lands in new.txt and nothing reaches the terminal. When stderr is a
+// regular file, as it is then, an alert also goes to the terminal. A pipe
+// is left alone, since what reads it decides what to show. For example,
+// `| tee new.txt` shows everything already.
 type alerter struct {
 	stderr io.Writer
 	tty    io.Writer // nil when stderr reaches the user, or there is no terminal
