@@ -30,8 +30,8 @@ const (
 
 // Load describes how a benchmark queries a miner.
 //
-// The fields follow Bittensor 2.0.4's QueryBenchmark: Batch and Block are
-// its batch_size and block_size, Conc its n_processes.
+// The fields follow Bittensor 2.0.4's QueryBenchmark. Batch and Block are
+// its batch_size and block_size, and Conc its n_processes.
 type Load struct {
 	// Batch and Block give the shape of each token batch, [Batch, Block].
 	Batch, Block int
