@@ -18,14 +18,15 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// BenchmarkStandard is the original's run_standard_benchmark: the batch and
-// block size of the -mb.batch and -mb.block flags (10 × 10 by default).
+// BenchmarkStandard is Bittensor 2.0.4's QueryBenchmark's
+// run_standard_benchmark. Its batch and block size come from -mb.batch and
+// -mb.block, 10 × 10 by default.
 func BenchmarkStandard(b *testing.B) {
 	minerbench.Bench(b, minerbench.Standard())
 }
 
-// BenchmarkCustom is the template's benchmark_custom: batch 15, block 10,
-// with its own history file, custom-queries.csv, as the original named it.
+// BenchmarkCustom is the template's benchmark_custom, batch 15 and block 10.
+// Its history is custom-queries.csv, as the template named it.
 func BenchmarkCustom(b *testing.B) {
 	minerbench.Bench(b, minerbench.Load{Batch: 15, Block: 10, History: "custom-queries"})
 }
@@ -39,8 +40,8 @@ func BenchmarkShapes(b *testing.B) {
 	}
 }
 
-// BenchmarkConcurrency sweeps the number of concurrent workers (the
-// original's n_processes) at the standard shape.
+// BenchmarkConcurrency sweeps the number of concurrent workers
+// (QueryBenchmark's n_processes) at the standard shape.
 func BenchmarkConcurrency(b *testing.B) {
 	for _, conc := range []int{1, 4, 16} {
 		load := minerbench.Standard()

@@ -50,10 +50,6 @@ func TestBenchmarkOutputContract(t *testing.T) {
 	run.Stdout, run.Stderr = &stdout, &stderr
 	require.NoError(t, run.Run(), "stderr:\n%s", stderr.String())
 
-	allowedConfig := map[string]bool{"goos": true, "goarch": true, "pkg": true, "cpu": true}
-	wantUnits := []string{"ns/op", "MB/s", "B/op", "allocs/op", "queries/s", "success-%", "p50-ns", "p90-ns", "p99-ns"}
-	wantKeys := []string{"miner", "batch", "block", "conc"}
-
 	reader := benchfmt.NewReader(bytes.NewReader(stdout.Bytes()), "stdout")
 	results := map[string]bool{}
 	for reader.Scan() {
@@ -61,35 +57,8 @@ func TestBenchmarkOutputContract(t *testing.T) {
 		case *benchfmt.SyntaxError:
 			t.Errorf("syntax error: %v", rec)
 		case *benchfmt.Result:
-			name := rec.Name.String()
-			results[gomaxprocsSuffix.ReplaceAllString(name, "")] = true
-			for _, c := range rec.Config {
-				assert.True(t, allowedConfig[c.Key], "%s: unexpected configuration key %q=%q", name, c.Key, c.Value)
-			}
-			got := map[string]float64{}
-			for _, v := range rec.Values {
-				if v.OrigUnit != "" { // benchfmt fills Orig* only for units it tidied
-					got[v.OrigUnit] = v.OrigValue
-				} else {
-					got[v.Unit] = v.Value
-				}
-			}
-			for _, u := range wantUnits {
-				assert.Contains(t, got, u, "%s: missing metric %s", name, u)
-			}
-			assert.Equal(t, 100.0, got["success-%"], "%s: the bundled miners answer every query", name)
-			assert.Positive(t, got["queries/s"], name)
-			assert.LessOrEqual(t, got["p50-ns"], got["p99-ns"], name)
-			_, parts := rec.Name.Parts()
-			keys := map[string]string{}
-			for _, p := range parts {
-				if k, v, ok := strings.Cut(strings.TrimPrefix(string(p), "/"), "="); ok {
-					keys[k] = v
-				}
-			}
-			for _, k := range wantKeys {
-				assert.NotEmpty(t, keys[k], "%s: name lacks key %s", name, k)
-			}
+			results[gomaxprocsSuffix.ReplaceAllString(rec.Name.String(), "")] = true
+			checkResultContract(t, rec)
 		}
 	}
 	require.NoError(t, reader.Err())
@@ -237,5 +206,41 @@ func TestNoTestingBenchmark(t *testing.T) {
 			assert.Empty(t, p.calls, "package %s declares benchmarks, so its tests must not call testing.Benchmark: "+
 				"it takes the goos/goarch/pkg/cpu lines from every benchmark output of the process", dir)
 		}
+	}
+}
+
+// checkResultContract checks that one result line has the contract's
+// configuration keys, metrics and name keys.
+func checkResultContract(t *testing.T, rec *benchfmt.Result) {
+	allowedConfig := map[string]bool{"goos": true, "goarch": true, "pkg": true, "cpu": true}
+	wantUnits := []string{"ns/op", "MB/s", "B/op", "allocs/op", "queries/s", "success-%", "p50-ns", "p90-ns", "p99-ns"}
+	wantKeys := []string{"miner", "batch", "block", "conc"}
+	name := rec.Name.String()
+	for _, c := range rec.Config {
+		assert.True(t, allowedConfig[c.Key], "%s: unexpected configuration key %q=%q", name, c.Key, c.Value)
+	}
+	got := map[string]float64{}
+	for _, v := range rec.Values {
+		if v.OrigUnit != "" { // benchfmt fills Orig* only for units it tidied
+			got[v.OrigUnit] = v.OrigValue
+		} else {
+			got[v.Unit] = v.Value
+		}
+	}
+	for _, u := range wantUnits {
+		assert.Contains(t, got, u, "%s: missing metric %s", name, u)
+	}
+	assert.Equal(t, 100.0, got["success-%"], "%s: the bundled miners answer every query", name)
+	assert.Positive(t, got["queries/s"], name)
+	assert.LessOrEqual(t, got["p50-ns"], got["p99-ns"], name)
+	_, parts := rec.Name.Parts()
+	keys := map[string]string{}
+	for _, p := range parts {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(string(p), "/"), "="); ok {
+			keys[k] = v
+		}
+	}
+	for _, k := range wantKeys {
+		assert.NotEmpty(t, keys[k], "%s: name lacks key %s", name, k)
 	}
 }

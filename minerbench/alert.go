@@ -10,14 +10,15 @@ import (
 // ttyPath is the process's controlling terminal.
 const ttyPath = "/dev/tty"
 
-// alerter writes what a user must see: an error that stops the run (a
-// refused setting, a harness fault), or a failed run.
+// alerter writes what a user must see to stderr and the terminal.
 //
-// go test merges a test binary's stderr into its stdout, so with
-// `go test -bench . > new.txt` a refusal lands in new.txt and nothing reaches
-// the terminal. When stderr is a regular file, as it is then, an alert is
-// also written to the terminal. A pipe is left alone: what reads it decides
-// what to show (`| tee new.txt` shows everything already).
+// A user must see an error that stops the run, such as a refused setting
+// or a harness fault, and a failed run. go test merges a test binary's
+// stderr into its stdout. So with `go test -bench . > new.txt`, a refusal
+// lands in new.txt and nothing reaches the terminal. When stderr is a
+// regular file, as it is then, an alert also goes to the terminal. A pipe
+// is left alone, since what reads it decides what to show. For example,
+// `| tee new.txt` shows everything already.
 type alerter struct {
 	stderr io.Writer
 	tty    io.Writer // nil when stderr reaches the user, or there is no terminal
@@ -32,17 +33,17 @@ func (a alerter) fatal(err error) {
 	}
 }
 
-// warn tells the terminal msg, a warning about a run that goes on; the
-// benchmark's log has it already.
+// warn writes msg, a warning about a run that goes on, to the terminal.
+// The benchmark's log has it already.
 func (a alerter) warn(msg string) {
 	if a.tty != nil {
 		io.WriteString(a.tty, "minerbench: WARNING: "+msg+"\n")
 	}
 }
 
-// failed tells the terminal that the run ended with status code, naming the
-// benchmarks that failed, when known. Stderr has the failures' own output
-// already.
+// failed tells the terminal that the run ended with status code.
+// It names the benchmarks that failed, when known. Stderr has their own
+// output already.
 func (a alerter) failed(code int, benchmarks []string) {
 	if a.tty == nil {
 		return
@@ -59,9 +60,9 @@ func (a alerter) failed(code int, benchmarks []string) {
 	io.WriteString(a.tty, msg.String())
 }
 
-// openTerminal returns the terminal at path when stderr is a regular file,
-// or nil: stderr is a terminal or a pipe, or there is no terminal (in CI, or
-// a process started without one).
+// openTerminal returns the terminal at path when stderr is a regular file.
+// It returns nil when stderr is a terminal or a pipe, or when there is no
+// terminal, as in CI.
 func openTerminal(stderr *os.File, path string) io.WriteCloser {
 	info, err := stderr.Stat()
 	if err != nil || !info.Mode().IsRegular() {

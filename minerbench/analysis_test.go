@@ -147,11 +147,11 @@ func benchOldRestart(b *testing.B, results string) {
 
 // TestAnalysisMatchesHistory runs a benchmark with two workers against a
 // miner whose latencies vary and which refuses every 7th query, then reads
-// the fresh history back as pandas would and recomputes the original's
-// figures from the file alone: 1/mean(time) and every describe() figure
-// equal what the run's analysis printed, to its printed digits (the
-// histogram quartiles of time and elapsed within their 0.1%). The columns
-// mean what the original's meant.
+// the fresh history back as pandas would. It recomputes Bittensor 2.0.4's
+// QueryBenchmark figures from the file alone. 1/mean(time) and every
+// describe() figure equal what the run's analysis printed, to its printed
+// digits (the histogram quartiles of time and elapsed within their 0.1%).
+// So the columns mean what QueryBenchmark's meant.
 func TestAnalysisMatchesHistory(t *testing.T) {
 	const n, conc = variedN, variedConc
 	dir := t.TempDir()

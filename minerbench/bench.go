@@ -21,44 +21,46 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// DefaultHistory is the name of the CSV history most benchmarks append to.
+// DefaultHistory is the history file a Load without History appends to.
 const DefaultHistory = "queries"
 
-// Warm-up and batching constants of the query loop.
 const (
 	warmupQueries = 3 // per worker, before the timed region, not recorded
-	tokenBatches  = 8 // distinct token batches cycled through
+	tokenBatches  = 8 // distinct token batches the queries cycle through
 )
 
-// Load says how to query a miner: what each query asks (a token batch over
-// the 2.0.x protocol, or a synapse), how many workers query at once, the
-// pause after each query, and the history file.
+// Load describes how a benchmark queries a miner.
+//
+// The fields follow Bittensor 2.0.4's QueryBenchmark. Batch and Block are
+// its batch_size and block_size, and Conc its n_processes. A synapse load
+// sends a synapse of today's protocol instead of a token batch.
 type Load struct {
-	// Batch and Block give the token batch shape [Batch, Block] of a 2.0.x
-	// load; both are 0 in a synapse load.
+	// Batch and Block give the shape of each token batch, [Batch, Block].
+	// Both are 0 in a synapse load.
 	Batch, Block int
-	// Synapse, when set, makes this a synapse load: each query is the
+	// Synapse, when set, makes this a synapse load. Each query is then the
 	// synapse, sent to the miner's HTTP synapse axon (bittensor 6 and
 	// later).
 	Synapse *Synapse
-	// Conc is the number of concurrent workers (n_processes of Bittensor
-	// 2.0.4's QueryBenchmark); zero means 1.
+	// Conc is the number of workers that query at once. Zero means 1.
 	Conc int
 	// Delay is the pause each worker makes after each query.
 	Delay time.Duration
-	// Rate, when positive, runs an open loop: queries are sent at Rate per
-	// second on a fixed schedule by the Conc workers, and latency is
-	// measured from each query's intended send time (see openloop.go and
-	// package load).
-	// Zero runs the closed loop.
+	// Rate is the number of queries per second of an open loop.
+	//
+	// Zero runs the closed loop, where each worker sends its next query
+	// once the last is answered. A positive Rate sends queries on a fixed
+	// schedule instead. Their latency is then measured from each query's
+	// intended send time (see package load).
 	Rate float64
-	// History is the CSV file name (without .csv) under the miner's results
-	// directory; empty means DefaultHistory.
+	// History names the CSV file, without .csv, in the miner's results
+	// directory. Empty means DefaultHistory.
 	History string
 }
 
-// Standard returns the load the -mb.* flags set, as QueryBenchmark's
-// run_standard_benchmark did.
+// Standard returns the load the -mb.* flags set.
+//
+// It plays the part of QueryBenchmark's run_standard_benchmark.
 func Standard() Load {
 	c := configOrDefault()
 	return Load{Batch: c.Batch, Block: c.Block, Conc: c.Conc, Delay: c.Delay, Rate: c.Rate}
@@ -71,7 +73,7 @@ func configOrDefault() config {
 	return defaultConfig()
 }
 
-// name returns the sub-benchmark name carrying the load's keys.
+// name returns the sub-benchmark name of the load against a miner.
 func (l Load) name(miner string) string {
 	name := fmt.Sprintf("miner=%s/batch=%d/block=%d/conc=%d", miner, l.Batch, l.Block, l.Conc)
 	if l.Synapse != nil {
@@ -116,37 +118,39 @@ func (l Load) problems() []loadProblem {
 	return append(ps, l.Synapse.check()...)
 }
 
-// Bench runs load against every miner Run started, one sub-benchmark per
-// miner.
+// Bench queries every miner Run started, one sub-benchmark per miner.
 //
-// Each sub-benchmark is named miner=NAME/batch=B/block=S/conc=C (and
-// /rate=R with a Rate) and runs b.N queries (-benchtime 100x is n_calls 100
-// of Bittensor 2.0.4's QueryBenchmark). It appends every query to the
-// miner's CSV history, reports queries/s, success-%, p50-ns, p90-ns, p99-ns
-// and MB/s (an open loop adds p99-uncorrected-ns, late-% and dropped-%),
-// appends QueryBenchmark's analysis to analysis.txt beside the history and
-// logs a one-line summary. A failed query is a record with its return code;
-// only a harness fault (such as a failed history write) or a miner that is
-// gone fails the benchmark. A run in which no query succeeded is warned of,
-// and fails with -mb.fail-on-no-success.
+// A sub-benchmark is named miner=NAME/batch=B/block=S/conc=C, plus
+// /rate=R for an open loop. It sends b.N queries, so -benchtime 100x is
+// n_calls 100 of Bittensor 2.0.4's QueryBenchmark. Every query goes to the
+// miner's CSV history. The metrics are queries/s, success-%, p50-ns,
+// p90-ns, p99-ns and MB/s. An open loop adds p99-uncorrected-ns, late-%
+// and dropped-%. QueryBenchmark's analysis goes to analysis.txt beside the
+// history, and a one-line summary to the benchmark's log.
+//
+// A failed query is a record with its return code. Only a harness fault,
+// such as a failed history write, or a miner that is gone fails the
+// benchmark. When no query succeeded, Bench warns loudly; with
+// -mb.fail-on-no-success it also fails.
 func Bench(b *testing.B, load Load) {
 	b.Helper()
 	h, load := benchSetup(b, load)
 	for _, m := range h.miners {
-		h.run(b, m, load)
+		h.benchTarget(b, m, load)
 	}
 }
 
-// BenchMiner runs load against the miner the bench file names minerName,
-// as Bench does against each miner. It skips when that miner was not
-// started (-mb.miners leaves it out, or -mb.endpoint replaces the miners)
-// and fails when the bench file names no such miner.
+// BenchMiner queries one miner, by its name, as Bench queries each.
+//
+// It skips when that miner was not started, because -mb.miners leaves it
+// out or -mb.endpoint replaces the miners. It fails when the bench file
+// names no such miner.
 func BenchMiner(b *testing.B, minerName string, load Load) {
 	b.Helper()
 	h, load := benchSetup(b, load)
 	for _, m := range h.miners {
 		if m.Name == minerName {
-			h.run(b, m, load)
+			h.benchTarget(b, m, load)
 			return
 		}
 	}
@@ -156,8 +160,8 @@ func BenchMiner(b *testing.B, minerName string, load Load) {
 	b.Skipf("miner %s was not started (-%sminers or -%sendpoint)", minerName, flagPrefix, flagPrefix)
 }
 
-// benchSetup returns the running harness and load with its defaults, or
-// ends b when there is no harness or load is invalid.
+// benchSetup returns the running harness and load with its defaults.
+// It ends b when there is no harness or load is invalid.
 func benchSetup(b *testing.B, load Load) (*harness, Load) {
 	b.Helper()
 	h := current
@@ -171,15 +175,15 @@ func benchSetup(b *testing.B, load Load) (*harness, Load) {
 	return h, load
 }
 
-// run runs load against m as a sub-benchmark of b, noting it when it fails
-// so that the run's end names it.
-func (h *harness) run(b *testing.B, m *Target, load Load) {
+// benchTarget runs the sub-benchmark of load against m.
+// A failed one is noted, so that the end of Run can name it.
+func (h *harness) benchTarget(b *testing.B, m *Target, load Load) {
 	if !b.Run(load.name(m.Name), func(b *testing.B) { h.bench(b, m, load) }) {
 		h.noteFailed(b.Name() + "/" + load.name(m.Name))
 	}
 }
 
-// bench is one sub-benchmark: b.N queries of ld against m.
+// bench sends b.N queries of ld to m and reports them.
 func (h *harness) bench(b *testing.B, m *Target, ld Load) {
 	if err := m.Err(); err != nil {
 		b.Fatal(err)
@@ -206,15 +210,15 @@ func (h *harness) bench(b *testing.B, m *Target, ld Load) {
 		}
 	}
 
-	run := &benchRun{load: ld, timeout: h.cfg.Timeout, summary: &analysis.Summary{},
+	res := &benchResult{load: ld, timeout: h.cfg.Timeout, summary: &analysis.Summary{},
 		info: history.RunInfo{NProcesses: ld.Conc, NCalls: callsRequested(), BatchSize: ld.Batch, BlockSize: ld.Block, WorldSize: 1, Start: time.Now()}}
 	var done atomic.Int64
 	progress := newProgress(m.Name, &done)
-	cfg := load.Config{Delay: ld.Delay, Rate: ld.Rate, Timeout: h.cfg.Timeout, Start: run.info.Start, Progress: &done}
-	run.stats, err = load.Run(h.ctx, cfg, clients, &benchSource{b: b, m: m}, &historySink{w: w, info: run.info, summary: run.summary})
+	cfg := load.Config{Delay: ld.Delay, Rate: ld.Rate, Timeout: h.cfg.Timeout, Start: res.info.Start, Progress: &done}
+	res.stats, err = load.Send(h.ctx, cfg, clients, &benchSource{b: b, m: m}, &historySink{w: w, info: res.info, summary: res.summary})
 	b.StopTimer()
 	progress.stop()
-	wall := time.Since(run.info.Start)
+	wall := time.Since(res.info.Start)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -227,21 +231,21 @@ func (h *harness) bench(b *testing.B, m *Target, ld Load) {
 	if err := m.Err(); err != nil {
 		b.Fatal(err)
 	}
-	run.messages = statusMessages(clients)
-	run.report(b, wall)
-	if err := h.writeAnalysis(b, run, path, wall); err != nil {
+	res.messages = statusMessages(clients)
+	res.reportMetrics(b, wall)
+	if err := h.writeAnalysis(b, res, path, wall); err != nil {
 		b.Fatal(err)
 	}
-	h.checkSuccess(b, run)
+	h.checkSuccess(b, res)
 }
 
-// historyPath returns the file of the load's history of m.
+// historyPath returns the path of m's history file for load.
 func (h *harness) historyPath(m *Target, load Load) string {
 	return filepath.Join(m.dir, load.History+".csv")
 }
 
-// openHistory opens the history at path. With -mb.restart, the first open
-// of a file in this run starts it fresh; later ones append to it.
+// openHistory opens the history at path for appending.
+// With -mb.restart, its first open by this process starts it afresh.
 func (h *harness) openHistory(path string) (*history.Writer, error) {
 	h.historyMu.Lock()
 	restart := h.cfg.Restart && !h.restarted[path]
@@ -254,11 +258,11 @@ func (h *harness) openHistory(path string) (*history.Writer, error) {
 	return w, err
 }
 
-// benchRun is what one sub-benchmark's query loop leaves to report.
-type benchRun struct {
+// benchResult holds what one sub-benchmark's queries left behind.
+type benchResult struct {
 	load    Load
 	timeout time.Duration
-	info    history.RunInfo   // the run's settings and start
+	info    history.RunInfo   // the sub-benchmark's settings and start
 	summary *analysis.Summary // of every record written
 	stats   *load.Stats
 	// messages holds the first message of each failure status of a
@@ -266,18 +270,18 @@ type benchRun struct {
 	messages map[history.Code]string
 }
 
-// report reports the contract's metrics for the run, the open loop's when
-// it was one, and the protocol's extras when it told any.
-func (r *benchRun) report(b *testing.B, wall time.Duration) {
-	report(b, r.summary, wall, r.load)
+// reportMetrics reports all of r's metrics to b.
+// The open loop's and the protocol's extras come only when r has them.
+func (r *benchResult) reportMetrics(b *testing.B, wall time.Duration) {
+	reportQueryMetrics(b, r.summary, wall, r.load)
 	if o := r.stats.Open; o != nil {
-		reportOpenLoop(b, o, wall)
+		reportOpenLoopMetrics(b, o, wall)
 	}
-	reportExtras(b, r.stats, wall)
+	reportExtraMetrics(b, r.stats, wall)
 }
 
-// report prints the contract's metrics for one run.
-func report(b *testing.B, s *analysis.Summary, wall time.Duration, ld Load) {
+// reportQueryMetrics reports the metrics every benchmark has.
+func reportQueryMetrics(b *testing.B, s *analysis.Summary, wall time.Duration, ld Load) {
 	n := s.Count()
 	if n == 0 || wall <= 0 {
 		return
@@ -291,17 +295,15 @@ func report(b *testing.B, s *analysis.Summary, wall time.Duration, ld Load) {
 	b.ReportMetric(float64(latency.Quantile(0.99)), "p99-ns")
 }
 
-// reportExtras reports what a protocol told beside its answers, each only
-// when some answer told it: the server's own processing time
-// (server-p50-ns), and for a streaming synapse the time to the first byte
-// of an answer (ttfb-p50-ns), the chunks received per second (chunks/s)
-// and, through b.SetBytes, the answers' bytes per second (MB/s). A
-// streamed answer's latency, behind p50-ns and the others, is the time to
-// its last chunk.
+// reportExtraMetrics reports what a protocol told beside its answers.
 //
-// The 2.0.x protocol tells none of them, so its results have none of these
-// metrics.
-func reportExtras(b *testing.B, s *load.Stats, wall time.Duration) {
+// These are the server's own processing time (server-p50-ns) and, for a
+// streaming synapse, the time to the first byte of an answer
+// (ttfb-p50-ns), the chunks received per second (chunks/s) and, through
+// b.SetBytes, the answers' MB/s. A streamed answer's latency quantiles are
+// the time to its last chunk. Each comes only when some answer told it.
+// The 2.0.x protocol tells none of them.
+func reportExtraMetrics(b *testing.B, s *load.Stats, wall time.Duration) {
 	if s.Server.Count() > 0 {
 		b.ReportMetric(float64(s.Server.Quantile(0.50)), "server-p50-ns")
 	}
@@ -314,18 +316,16 @@ func reportExtras(b *testing.B, s *load.Stats, wall time.Duration) {
 	}
 }
 
-// benchSource hands out a sub-benchmark's queries: b.Loop's, until the
-// miner is no longer available.
+// benchSource hands out b.Loop's queries while the miner is available.
 type benchSource struct {
 	b *testing.B
 	m *Target
 }
 
-// Next reports whether b.Loop asks for one more query of an available
-// miner.
+// Next reports whether b.Loop asks for one more query.
 //
-// b.Loop stops the timer when it hands out the last query; the queries
-// still in flight belong to the timed region too, so Next starts it again.
+// b.Loop stops the timer when it hands out the last query. The queries
+// still in flight belong to the timed region too, so Next restarts it.
 func (s *benchSource) Next() bool {
 	if s.m.Err() != nil || !s.b.Loop() {
 		s.b.StartTimer()
@@ -334,8 +334,8 @@ func (s *benchSource) Next() bool {
 	return true
 }
 
-// Gone reports whether a query answered Unavailable (503 over HTTP) shows
-// the miner gone.
+// Gone reports whether the miner is gone.
+// It looks only after an Unavailable answer (503 over HTTP).
 func (s *benchSource) Gone(o load.Outcome) bool {
 	unavailable := o.Code == int32(wire.ReturnCode_Unavailable) || o.Code == synapse.StatusUnavailable
 	return unavailable && s.m.endIfDying()
@@ -364,8 +364,7 @@ func (h *harness) loadClients(b *testing.B, m *Target, ld Load) []load.Client {
 	return clients
 }
 
-// historySink writes a sub-benchmark's records to its history and adds
-// them to its summary.
+// historySink writes records to the history and adds them to a summary.
 type historySink struct {
 	w       *history.Writer
 	info    history.RunInfo
@@ -373,8 +372,8 @@ type historySink struct {
 	rows    []history.Record // scratch of one Write
 }
 
-// Write appends recs to the history in one write and, once written, adds
-// them to the summary.
+// Write appends recs to the history in one write.
+// Only written records are added to the summary.
 func (s *historySink) Write(recs []load.Record) error {
 	s.rows = s.rows[:0]
 	for i := range recs {
@@ -390,23 +389,23 @@ func (s *historySink) Write(recs []load.Record) error {
 	return nil
 }
 
-// checkSuccess says loudly, in the benchmark's log and on the terminal,
-// that no query of run succeeded, and with -mb.fail-on-no-success fails
-// the benchmark.
+// checkSuccess warns loudly when no query of res succeeded.
 //
-// Such a run measures failures, not the miner: a -mb.timeout too short for
-// it, a miner that refuses every query. Its result line looks like any
-// other, success-% aside, and is easily missed in a file of results.
-func (h *harness) checkSuccess(b *testing.B, run *benchRun) {
-	if run.stats.Recorded == 0 || run.stats.Succeeded > 0 {
+// Such a result measures failures, not the miner. The cause may be a
+// -mb.timeout too short for the miner, or a miner that refuses every
+// query. Its result line looks like any other, success-% aside, and is
+// easily missed. So the warning goes to the benchmark's log and to the
+// terminal, and -mb.fail-on-no-success fails the benchmark.
+func (h *harness) checkSuccess(b *testing.B, res *benchResult) {
+	if res.stats.Recorded == 0 || res.stats.Succeeded > 0 {
 		return
 	}
 	var codes []string
-	for _, c := range run.summary.Counts() {
+	for _, c := range res.summary.Counts() {
 		codes = append(codes, fmt.Sprintf("%d %v", c.Count, c.Code))
 	}
 	msg := fmt.Sprintf("NO QUERY SUCCEEDED: %d queries, %s (is -%stimeout=%v long enough? the miner's log may say why)",
-		run.stats.Recorded, strings.Join(codes, ", "), flagPrefix, run.timeout)
+		res.stats.Recorded, strings.Join(codes, ", "), flagPrefix, res.timeout)
 	h.alert.warn(b.Name() + ": " + msg)
 	if h.cfg.FailOnNoSuccess {
 		b.Errorf("%s; failing, as -%sfail-on-no-success asks", msg, flagPrefix)
@@ -415,8 +414,9 @@ func (h *harness) checkSuccess(b *testing.B, run *benchRun) {
 	b.Log(msg)
 }
 
-// makeTokenBatches returns distinct, deterministic [batch, block] token
-// batches with ids in [0, wire.VocabSize).
+// makeTokenBatches returns tokenBatches distinct token batches of shape
+// [batch, block]. They are the same on every call, with ids below
+// wire.VocabSize.
 func makeTokenBatches(batch, block int) []tensor.Tensor {
 	rng := rand.New(rand.NewPCG(uint64(batch), uint64(block)))
 	out := make([]tensor.Tensor, tokenBatches)
@@ -430,8 +430,8 @@ func makeTokenBatches(batch, block int) []tensor.Tensor {
 	return out
 }
 
-// callsRequested returns N of -test.benchtime Nx (QueryBenchmark's
-// n_calls), or 0 when the run is bounded by time instead.
+// callsRequested returns N of -test.benchtime Nx, QueryBenchmark's
+// n_calls. It returns 0 when -test.benchtime is a duration.
 func callsRequested() int {
 	f := flag.Lookup("test.benchtime")
 	if f == nil {

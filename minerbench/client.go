@@ -9,8 +9,8 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// dendriteClient is the load.Client of the Bittensor 2.0.x protocol: a
-// worker's dendrite and the token batches its queries cycle through.
+// dendriteClient is the load.Client of the Bittensor 2.0.x protocol.
+// Its queries cycle through a fixed set of token batches.
 type dendriteClient struct {
 	d      *dendrite.Dendrite
 	inputs []tensor.Tensor
@@ -26,12 +26,12 @@ func dendriteClients(ds []*dendrite.Dendrite, inputs []tensor.Tensor) []load.Cli
 	return clients
 }
 
-// Query sends token batch seq (modulo their number) and returns its return
-// code, success for Success, and the dendrite's measured latency.
+// Query sends token batch seq, modulo their number.
+// The latency is the one the dendrite measured.
 func (c *dendriteClient) Query(ctx context.Context, seq int) load.Outcome {
 	code, latency := c.d.Measure(ctx, c.inputs[seq%len(c.inputs)])
 	return load.Outcome{Code: int32(code), OK: code == wire.ReturnCode_Success, Latency: latency}
 }
 
-// TimeoutCode returns the code of a query cut by its timeout: Timeout.
+// TimeoutCode returns Timeout, the code of a query cut by its timeout.
 func (c *dendriteClient) TimeoutCode() int32 { return int32(wire.ReturnCode_Timeout) }

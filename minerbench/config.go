@@ -27,35 +27,36 @@ const flagPrefix = "mb."
 const (
 	maxBatch = 4096
 	maxBlock = 4096
-	// maxTokens bounds batch × block so that an answer, [batch, block, 1024]
-	// float32, fits the axon's and dendrite's default message limit: the
-	// largest of Bittensor 2.0.4's QueryBenchmark, [64, 256, 1024], is
-	// 64 MiB.
+	// maxTokens bounds batch × block, so that an answer fits the default
+	// message limit of the axon and dendrite. An answer is
+	// [batch, block, 1024] float32. The largest of Bittensor 2.0.4's
+	// QueryBenchmark, [64, 256, 1024], is 64 MiB.
 	maxTokens = 64 * 256
 	maxConc   = 1024
 	maxRate   = 100000 // queries per second of an open loop
 )
 
-// config is what the test binary's -mb.* flags set. Every field is validated
-// by check before any miner is started.
+// config is what the test binary's -mb.* flags set.
+// check validates every field before any miner is started.
 type config struct {
-	// Miners selects miners by name (empty: every miner the bench file names
-	// but the optional ones).
+	// Miners selects miners by name. Empty means every miner the bench
+	// file names but the optional ones.
 	Miners []string
-	// Batch and Block are the standard benchmark's token batch shape
-	// [Batch, Block] (QueryBenchmark's batch_size and block_size).
+	// Batch and Block are the standard benchmark's token batch shape,
+	// QueryBenchmark's batch_size and block_size.
 	Batch, Block int
-	// Conc is the number of concurrent workers (QueryBenchmark's n_processes).
+	// Conc is the number of concurrent workers, QueryBenchmark's
+	// n_processes.
 	Conc int
 	// Delay is the pause each worker makes after each query.
 	Delay time.Duration
-	// Rate, when positive, runs the standard benchmark as an open loop
-	// sending Rate queries per second; 0 runs the closed loop.
+	// Rate is the open loop's queries per second. Zero runs the closed
+	// loop.
 	Rate float64
-	// Timeout bounds each query; a query cut by it is recorded as Timeout.
+	// Timeout bounds each query. A query cut by it is recorded as Timeout.
 	Timeout time.Duration
-	// Compression is the gRPC compression of the queries, as Bittensor's
-	// dendrite.compression: "", "gzip" or "deflate".
+	// Compression is the gRPC compression of the queries, "", "gzip" or
+	// "deflate". It is Bittensor's dendrite.compression.
 	Compression string
 	// Restart starts fresh history files instead of appending to them.
 	Restart bool
@@ -65,9 +66,9 @@ type config struct {
 	Results string
 	// Debug copies the miners' logs to stderr.
 	Debug bool
-	// Endpoint, when set, is a miner that is already running: the
-	// host:port of a 2.0.x axon, or the http://host:port URL of a synapse
-	// axon. It is queried and no plugin is launched.
+	// Endpoint, when set, is a running miner: the host:port of a 2.0.x
+	// axon, or the http://host:port of a synapse axon. It is queried, and
+	// no plugin is launched.
 	Endpoint string
 	// AxonHotkey is the SS58 hotkey of the synapse axon at Endpoint, which
 	// every request's signature covers.
@@ -80,19 +81,19 @@ type config struct {
 	Synapse Synapse
 	// BlockTime is the embedded mock chain's block time.
 	BlockTime time.Duration
-	// LaunchTimeout bounds the launch of each miner: go-plugin's handshake
-	// and its first Info call. A miner that cannot even start fails in
-	// seconds, while StartTimeout still gives a slow model its time.
+	// LaunchTimeout bounds each miner's handshake and first Info call.
+	// A miner that cannot even start then fails in seconds. StartTimeout
+	// still gives a slow model its time.
 	LaunchTimeout time.Duration
-	// StartTimeout bounds the whole start of each launched miner: its
-	// launch, Info and Start (where its New and its registration run), and
-	// the wait for its axon on the chain.
+	// StartTimeout bounds the whole start of each launched miner.
+	// That is its launch, Info and Start, where New and the registration
+	// run, and the wait for its axon on the chain.
 	StartTimeout time.Duration
-	// LogLimit caps the bytes of each miner's log a run writes; 0 is no
+	// LogLimit caps the bytes of each miner's log a run writes. Zero is no
 	// cap.
 	LogLimit int64
-	// Overrides holds per-miner settings: miner name → key → value; the
-	// name "" applies to every miner.
+	// Overrides holds per-miner settings, miner name → key → value.
+	// The name "" applies to every miner.
 	Overrides map[string]miner.Settings
 }
 
@@ -108,7 +109,7 @@ func defaultConfig() config {
 		// A miner that is a plugin completes the handshake at once.
 		LaunchTimeout: time.Minute,
 		// QueryBenchmark gave a miner 100 blocks of the real chain to
-		// appear, loading its model included: 1,200 s.
+		// appear, loading its model included. That is 1,200 s.
 		StartTimeout: chain.DefaultMaxBlocks * chain.RealBlockTime,
 		LogLimit:     defaultLogLimit,
 		Overrides:    map[string]miner.Settings{},
@@ -116,8 +117,8 @@ func defaultConfig() config {
 	}
 }
 
-// registerFlags binds c's fields to -mb.* flags of fs, with c's values as
-// defaults.
+// registerFlags binds c's fields to -mb.* flags of fs.
+// c's values are the defaults.
 func (c *config) registerFlags(fs *flag.FlagSet) {
 	name := func(s string) string { return flagPrefix + s }
 	fs.Func(name("miners"), "comma-separated `names` of the miners to benchmark (default: every miner the bench file names but those it marks optional)", func(s string) error {
@@ -178,12 +179,13 @@ func splitList(s string) []string {
 	return out
 }
 
-// defaultLogLimit caps each miner's log at 8 MiB a run: far more than a
-// miner that works writes, too little to fill a disk.
+// defaultLogLimit caps each miner's log at 8 MiB a run.
+// That is far more than a working miner writes, and too little to fill a
+// disk.
 const defaultLogLimit = 8 << 20
 
-// byteSize is a flag.Value of a count of bytes, written as a whole number
-// with an optional unit: B, KiB, MiB or GiB.
+// byteSize is a flag.Value of a count of bytes.
+// It is a whole number with an optional unit, B, KiB, MiB or GiB.
 type byteSize int64
 
 // sizeUnits are byteSize's units, largest first.
@@ -222,16 +224,17 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
-// loadProblem is a refused value of a load: its field (the flag's name
-// without the prefix), the value and what is accepted.
+// loadProblem is a refused value of a load.
+// field is the flag's name without the prefix.
 type loadProblem struct {
 	field string
 	value any
 	want  string
 }
 
-// checkLoad returns what is wrong with the values of a load, whether they
-// come from flags or a bench file's Load; rateName names the rate setting.
+// checkLoad returns what is wrong with the values of a load.
+// They come from flags or a bench file's Load. rateName names the rate
+// setting.
 func checkLoad(batch, block, conc int, delay time.Duration, rate float64, rateName string) []loadProblem {
 	var ps []loadProblem
 	intIn := func(field string, v, lo, hi int) {
@@ -256,15 +259,16 @@ func checkLoad(batch, block, conc int, delay time.Duration, rate float64, rateNa
 	return ps
 }
 
-// badFlag describes a refused value: the flag, the value and what is accepted.
+// badFlag describes a refused value of the flag flagName.
 func badFlag(flagName string, value any, want string) error {
 	return fmt.Errorf("-%s%s=%v: want %s", flagPrefix, flagName, value, want)
 }
 
-// check checks every setting against known, the names of the miners the
-// bench file offers, and returns all problems at once; each names the flag,
-// the value and what is accepted. It has no side effects; checkEnvironment
-// checks what a run will use.
+// check checks every setting and returns all problems at once.
+//
+// known are the names of the miners the bench file offers. Each problem
+// names the flag, the value and what is accepted. check has no side
+// effects. checkEnvironment checks what a run will use.
 func (c *config) check(known []string) error {
 	var errs []error
 	bad := func(flagName string, value any, want string) {
@@ -323,9 +327,10 @@ func (c *config) check(known []string) error {
 	return errors.Join(errs...)
 }
 
-// badDirSetting returns what is accepted when value, of a setting that
-// names a results directory (subtensor.network, wallet.name), cannot name
-// one, and "" otherwise.
+// badDirSetting returns what is accepted when value cannot name a
+// directory, and "" otherwise.
+// Settings such as subtensor.network and wallet.name name a results
+// directory.
 func badDirSetting(key, value string) string {
 	if key != miner.KeyNetwork && key != miner.KeyWalletName {
 		return ""
@@ -336,9 +341,11 @@ func badDirSetting(key, value string) string {
 	return ""
 }
 
-// checkEnvironment checks, for a valid config, what a benchmark run will use:
-// it creates the results directory if needed and proves it writable, and
-// dials the endpoint, if one is set, to prove it reachable.
+// checkEnvironment checks what a benchmark run will use.
+//
+// It creates the results directory if needed and proves it writable. It
+// dials the endpoint, if one is set, to prove it reachable. The config
+// must be valid.
 func (c *config) checkEnvironment() error {
 	var errs []error
 	if c.Endpoint != "" {

@@ -268,8 +268,8 @@ func testFaultCrashConcurrent(t *testing.T, bin, miners string) {
 
 // testFaultRegistration checks the ways a miner can fail to appear on the
 // chain, each failing within -mb.start-timeout, and that a slow or late one
-// is still found: beyond the original's 100 blocks, within the default
-// start timeout.
+// is still found beyond Bittensor 2.0.4's QueryBenchmark's 100 blocks,
+// within the default start timeout.
 func testFaultRegistration(t *testing.T, bin, miners string) {
 	hotkey := wallet.Mock("default/flaky").SS58()
 	tests := []struct {
@@ -297,7 +297,7 @@ func testFaultRegistration(t *testing.T, bin, miners string) {
 			args: []string{"-mb.set", "flaky:flaky.start_delay=300ms"},
 		},
 		{
-			// 3 s of 2 ms blocks: far beyond the original's 100 blocks.
+			// 3 s of 2 ms blocks, far beyond QueryBenchmark's 100 blocks.
 			name: "late",
 			args: []string{"-mb.set", "flaky:flaky.register=late", "-mb.set", "flaky:flaky.start_delay=3s"},
 		},

@@ -173,7 +173,7 @@ func testBadFlags(t *testing.T, bin string) {
 		{"-mb.set=noop:x.y=1", []string{"-mb.set=noop:x.y=1", "want a setting miner noop has: axon."}},
 		{"-mb.set=x.y=1", []string{"-mb.set=x.y=1: want a setting one of the started miners has"}},
 		{"-mb.endpoint=notanendpoint", []string{"-mb.endpoint=notanendpoint", "want host:port"}},
-		{"-mb.endpoint=" + closed, []string{"-mb.endpoint=" + closed, "want host:port of a running miner (unreachable"}},
+		{"-mb.endpoint=" + closed, []string{"-mb.endpoint=" + closed, "want host:port of a running 2.0.x axon, or http://host:port of a synapse axon (unreachable"}},
 		{"-mb.results=/dev/null/x", []string{"-mb.results=/dev/null/x", "want a directory that can be created and written"}},
 	}
 	for _, tt := range tests {

@@ -1,13 +1,13 @@
 // Package minerbench benchmarks Bittensor-style miners from go test.
 //
-// Main (or Run) drives the miners' lifecycle from TestMain: build the plugin
-// binaries, launch them, wait for their axons on the embedded mock chain,
-// stop them. Bench and BenchMiner query them from BenchmarkXxx functions,
-// reporting metrics that benchstat reads and keeping the CSV query history
-// Bittensor 2.0.4's QueryBenchmark kept. A miner itself is written with
-// package miner.
+// It is the API of bench files. A bench file's TestMain calls Main (or
+// Run), which builds the miners' plugin binaries and launches them. It
+// waits for their axons on an embedded mock chain, and stops the miners
+// at the end. BenchmarkXxx functions query the miners with Bench and
+// BenchMiner. They report metrics that benchstat reads, and keep the CSV
+// query history of Bittensor 2.0.4's QueryBenchmark.
 //
-// It is the supported API for bench files.
+// A miner itself is written with package miner.
 package minerbench
 
 import (
@@ -34,40 +34,44 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
-// MinerSpec names a miner a bench file offers. Exactly one of Package and
-// Binary is set.
+// MinerSpec describes a miner a bench file offers.
+// Exactly one of Package and Binary is set.
 type MinerSpec struct {
-	// Name is the miner's name in benchmark names (miner=Name), flags and
-	// the history path.
+	// Name is the miner's name in benchmark names (miner=Name), in flags
+	// and in the history path.
 	Name string
-	// Package is the Go package of the miner's main, built with go build
-	// when benchmarks run, such as "./miners/template".
+	// Package is the Go package of the miner's main, such as
+	// "./miners/template". It is built when benchmarks run.
 	Package string
 	// Binary is the path of a prebuilt plugin binary.
 	Binary string
-	// Settings are overrides the bench file applies to this miner.
+	// Settings are the bench file's overrides of the miner's settings.
 	Settings map[string]string
-	// Optional keeps the miner out of a run that does not name it: it is
-	// benchmarked only when -mb.miners names it, as a miner meant for
-	// testing the harness is.
+	// Optional marks a miner benchmarked only when -mb.miners names it.
+	// A miner meant for testing the harness is optional.
 	Optional bool
 }
 
-// Exit codes of Main besides the tests' own. A refused setting exits with
-// exitUsage, as the flag package does for a bad flag, whether it is refused
-// before the miners start or once they have told their settings.
+// Exit codes of Main besides the tests' own.
+//
+// A refused setting exits with exitUsage, as the flag package does for a
+// bad flag. That holds before the miners start and after they have told
+// their settings.
 const (
 	exitUsage       = 2
 	exitInterrupted = 130
 )
 
-// shutdownGrace is how long Main waits, after SIGINT or SIGTERM, for the
-// running benchmark to stop and write its history before forcing an exit.
+// shutdownGrace is how long Run waits after SIGINT or SIGTERM before it
+// forces an exit. The running benchmark has that long to stop and write
+// its history.
 const shutdownGrace = 10 * time.Second
 
-// The mock wallet the host's dendrite signs with: its wallet name (a miner's
-// default, miner.RuntimeDefaults), and the name its key derives from
-// (wallet/hotkey, as a miner's).
+// The mock wallet the host's dendrites sign with.
+//
+// validatorWallet is the wallet name, a miner's default too (see
+// miner.RuntimeDefaults). validatorName is what the key derives from,
+// wallet/hotkey as for a miner.
 const (
 	validatorWallet = launch.MockWallet
 	validatorName   = validatorWallet + "/validator"
@@ -76,33 +80,34 @@ const (
 // mockNetwork is the network of the embedded chain.
 const mockNetwork = launch.MockNetwork
 
-// unitLines tell benchstat, and go tool minerbench gate, which direction is
-// better for the custom units.
+// unitLines tell benchstat and the gate command which way each custom
+// unit is better.
 const unitLines = "Unit queries/s better=higher\nUnit success-% better=higher\n" +
 	"Unit p50-ns better=lower\nUnit p90-ns better=lower\nUnit p99-ns better=lower\n" +
 	"Unit p99-uncorrected-ns better=lower\nUnit late-% better=lower\nUnit dropped-% better=lower\n" +
 	"Unit server-p50-ns better=lower\nUnit ttfb-p50-ns better=lower\nUnit chunks/s better=higher\n"
 
-// current is the harness Run set up, while it runs; Bench reads it.
+// current is the harness of the running Run. Bench reads it.
 var current *harness
 
-// Main is the whole of a bench file's TestMain: it exits with the status of
-// Run.
+// Main runs Run and exits with its status.
+// It is all a bench file's TestMain needs.
 func Main(m *testing.M, miners ...MinerSpec) {
 	os.Exit(Run(m, miners...))
 }
 
-// Run runs a bench file's tests and benchmarks and returns the exit status,
-// for a TestMain that has work to do after them. It parses the -mb.* flags
-// (refusing bad values before anything starts) and, when benchmarks were
-// asked for, starts the mock chain and the selected miners, runs the tests
-// and benchmarks (m.Run) and stops everything. When the output goes to a
-// file, a refusal and a failed run are also written to the terminal.
+// Run runs a bench file's tests and benchmarks and returns the exit status.
 //
-// No miner outlives Run: they are stopped when it returns, on SIGINT and
-// SIGTERM (after which Run exits the process if the benchmarks do not end
-// within a grace period), and they exit by themselves when the test binary
-// dies.
+// Use it instead of Main when TestMain has work to do afterwards. Run
+// parses the -mb.* flags and refuses bad values before anything starts.
+// When benchmarks were asked for, it starts the mock chain and the
+// selected miners, calls m.Run, and stops everything. When the output goes
+// to a file, a refusal and a failed run also go to the terminal.
+//
+// No miner outlives Run. The miners stop when Run returns, and on SIGINT
+// or SIGTERM. After such a signal, Run exits the process if the benchmarks
+// do not end within a grace period. A miner also exits by itself when the
+// test binary dies.
 func Run(m *testing.M, miners ...MinerSpec) int {
 	cfg := defaultConfig()
 	cfg.registerFlags(flag.CommandLine)
@@ -118,8 +123,10 @@ func Run(m *testing.M, miners ...MinerSpec) int {
 	return code
 }
 
-// execute is Run after flag parsing. Its messages go to alert's stderr; an
-// error that stops the run, and a failed run, also to alert's terminal.
+// execute is Run after flag parsing.
+//
+// Its messages go to alert's stderr. An error that stops the run, and a
+// failed run, also go to alert's terminal.
 func execute(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, alert alerter) int {
 	if err := validate(cfg, specs, benchmarksRequested()); err != nil {
 		alert.fatal(err)
@@ -133,9 +140,8 @@ func execute(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, aler
 	h := newHarness(ctx, cfg)
 	h.alert = alert
 	defer h.stop()
-	// Signals are caught from the start, so that an interrupt while the
-	// miners start (a build, a slow miner) stops what has started: h
-	// stops each thing start has started so far.
+	// Signals are caught from the start. An interrupt during a build or
+	// a slow miner's start then stops what has started so far.
 	defer h.stopOnSignal(cancel, alert.stderr)()
 
 	h.specNames = specNames(specs)
@@ -164,10 +170,11 @@ func execute(m *testing.M, cfg config, specs []MinerSpec, stdout io.Writer, aler
 	return code
 }
 
-// stopOnSignal makes SIGINT and SIGTERM stop the run: the first cancels it
-// and says so on stderr; once a second signal comes or the shutdown grace
-// has passed, h is stopped and the process exits. It returns the function
-// that stops watching for the signals.
+// stopOnSignal makes SIGINT and SIGTERM stop the run.
+// It returns the function that stops watching for them.
+//
+// The first signal cancels the run and says so on stderr. A second
+// signal, or the end of shutdownGrace, stops h and exits the process.
 func (h *harness) stopOnSignal(cancel context.CancelFunc, stderr io.Writer) (unwatch func()) {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
@@ -200,9 +207,8 @@ func benchmarksRequested() bool {
 	return f != nil && f.Value.String() != ""
 }
 
-// validate checks the bench file's miners and the settings, before anything
-// is started; when benchmarking, also what the benchmarks will use
-// (checkEnvironment).
+// validate checks the bench file's miners and the settings.
+// When benchmarking, it also checks what the benchmarks will use.
 func validate(cfg config, specs []MinerSpec, benchmarking bool) error {
 	if err := checkSpecs(specs); err != nil {
 		return err
@@ -216,8 +222,10 @@ func validate(cfg config, specs []MinerSpec, benchmarking bool) error {
 	return nil
 }
 
-// checkSpecs checks the miners a bench file names: valid, distinct names,
-// one of Package and Binary each, and every Binary an executable file.
+// checkSpecs checks the miners a bench file names.
+//
+// Names must be valid and distinct. Each miner has one of Package and
+// Binary, and a Binary must be an executable file.
 func checkSpecs(specs []MinerSpec) error {
 	seen := map[string]bool{}
 	for _, s := range specs {
@@ -260,8 +268,8 @@ func specNames(specs []MinerSpec) []string {
 	return names
 }
 
-// selected returns the specs -mb.miners names, or without it those that are
-// not Optional.
+// selected returns the specs whose names are in names (-mb.miners).
+// Without names, it returns those that are not Optional.
 func selected(specs []MinerSpec, names []string) []MinerSpec {
 	var out []MinerSpec
 	for _, s := range specs {
@@ -272,7 +280,7 @@ func selected(specs []MinerSpec, names []string) []MinerSpec {
 	return out
 }
 
-// harness holds what Main started for the benchmarks.
+// harness holds what Run started for the benchmarks.
 type harness struct {
 	cfg       config
 	specNames []string // of every miner the bench file names
@@ -312,17 +320,18 @@ func (h *harness) failedBenchmarks() []string {
 	return slices.Clone(h.failed)
 }
 
-// newHarness returns a harness of cfg whose run ends with ctx.
+// newHarness returns a harness of cfg. Its run ends with ctx.
 func newHarness(ctx context.Context, cfg config) *harness {
 	return &harness{cfg: cfg, ctx: ctx, restarted: map[string]bool{}, analyzed: map[string]bool{}}
 }
 
-// start brings up the chain and the miners (or the remote endpoint). A miner
-// that fails to start is kept with its error, so that its benchmarks fail
-// and the others still run; an error is returned only for a harness fault.
-// It prints each miner's results directory to stderr, as Bittensor 2.0.4's
-// QueryBenchmark did. Whatever it started, stop stops, also while start
-// runs.
+// start brings up the chain and the miners, or connects to -mb.endpoint.
+//
+// A miner that fails to start is kept with its error. Its benchmarks then
+// fail and the others still run. start returns an error only for a
+// harness fault. It prints each miner's results directory to stderr, as
+// QueryBenchmark did. h.stop stops whatever start started, also while
+// start runs.
 func (h *harness) start(specs []MinerSpec, stderr io.Writer) error {
 	validator, err := h.cfg.validatorKey()
 	if err != nil {
@@ -353,9 +362,10 @@ func (h *harness) start(specs []MinerSpec, stderr io.Writer) error {
 	return checkOverrides(h.cfg.Overrides, h.miners)
 }
 
-// connectRemote connects to the miner of -mb.endpoint. checkEnvironment has
-// probed the endpoint; a miner gone since fails its benchmarks with the
-// reason.
+// connectRemote connects to the miner of -mb.endpoint.
+//
+// checkEnvironment has probed the endpoint already. A miner gone since
+// fails its benchmarks with the reason.
 func (h *harness) connectRemote(stderr io.Writer) error {
 	m := &Target{Name: "remote", dir: resultsDir(h.cfg.Results, "remote", validatorWallet, "remote")}
 	if isSynapseURL(h.cfg.Endpoint) {
@@ -376,9 +386,8 @@ func (h *harness) connectRemote(stderr io.Writer) error {
 	return nil
 }
 
-// makeResultsDirs makes the results directory of each spec's miner and
-// tells where it is. A directory is named by the network and wallet name
-// the miner will be given.
+// makeResultsDirs makes each miner's results directory and prints it.
+// The path holds the network and wallet name the miner will be given.
 func (h *harness) makeResultsDirs(specs []MinerSpec, stderr io.Writer) ([]string, error) {
 	dirs := make([]string, len(specs))
 	for i, spec := range specs {
@@ -391,8 +400,8 @@ func (h *harness) makeResultsDirs(specs []MinerSpec, stderr io.Writer) ([]string
 	return dirs, nil
 }
 
-// startChain starts the embedded mock chain and serves it on a loopback
-// port, whose host:port it returns.
+// startChain starts the embedded mock chain on a loopback port.
+// It returns the chain and its host:port.
 func (h *harness) startChain() (*chain.Chain, string, error) {
 	ch, err := chain.New(chain.Config{BlockTime: h.cfg.BlockTime})
 	if err != nil {
@@ -415,8 +424,8 @@ func (h *harness) startChain() (*chain.Chain, string, error) {
 	return ch, lis.Addr().String(), nil
 }
 
-// buildMiners returns the plugin binary of every spec by its name, building
-// those that name a package in a build directory of this run.
+// buildMiners returns each spec's plugin binary, keyed by miner name.
+// It builds those that name a package, in a build directory of this run.
 func (h *harness) buildMiners(specs []MinerSpec) (map[string]string, error) {
 	dir, err := launch.NewBuildDir()
 	if err != nil {
@@ -438,9 +447,8 @@ func (h *harness) buildMiners(specs []MinerSpec) (map[string]string, error) {
 	return binaries, nil
 }
 
-// launchMiners starts the miners of specs with starter, all at once, each
-// from its binary with its results in dirs; a status line on stderr says
-// what they wait for.
+// launchMiners starts the miners of specs, all at once.
+// A status line on stderr says what they wait for.
 func (h *harness) launchMiners(starter launch.Starter, specs []MinerSpec, binaries map[string]string, dirs []string, stderr io.Writer) []*Target {
 	status := newStatusLine(stderr)
 	defer status.done()
@@ -454,20 +462,22 @@ func (h *harness) launchMiners(starter launch.Starter, specs []MinerSpec, binari
 	return miners
 }
 
-// overrides returns the settings the run gives spec's miner on top of the
-// host's: the bench file's and those of -mb.set.
+// overrides returns the settings of spec's miner that replace the host's.
+// They are the bench file's and those of -mb.set.
 func (h *harness) overrides(spec MinerSpec) launch.Overrides {
 	return launch.NewOverrides(spec.Settings, h.cfg.Overrides[spec.Name], h.cfg.Overrides[""])
 }
 
-// atStop makes stop part of h.stop, which runs such stops last first, after
-// the miners'. Once h.stop has begun, it runs stop at once instead and
-// returns false: the caller is being stopped.
+// atStop adds stop to what h.stop runs, after the miners' stops.
+//
+// h.stop runs these in reverse order. Once h.stop has begun, atStop runs
+// stop at once and returns false, because the caller is being stopped.
 func (h *harness) atStop(stop func()) bool { return h.register(&h.stops, stop) }
 
-// atStopMiner makes stop, a miner's, part of h.stop, which runs the miners'
-// stops at once, first; as atStop, it runs stop at once and returns false
-// once h.stop has begun.
+// atStopMiner adds a miner's stop to what h.stop runs first.
+//
+// h.stop runs the miners' stops all at once. As with atStop, once h.stop
+// has begun, stop runs at once and atStopMiner returns false.
 func (h *harness) atStopMiner(stop func()) bool { return h.register(&h.minerStops, stop) }
 
 func (h *harness) register(list *[]func(), stop func()) bool {
@@ -482,8 +492,8 @@ func (h *harness) register(list *[]func(), stop func()) bool {
 	return false
 }
 
-// logTo makes a miner's results directory and tells where it is, in
-// QueryBenchmark's words.
+// logTo makes a miner's results directory and prints its path.
+// The words are QueryBenchmark's.
 func logTo(stderr io.Writer, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("results directory: %w", err)
@@ -496,10 +506,12 @@ func logTo(stderr io.Writer, dir string) error {
 	return nil
 }
 
-// stop stops the miners (at once, each gracefully), then what start started
-// before them, in reverse order: the build directory, the chain's service,
-// the chain. It is idempotent, safe to call from a signal handler and while
-// start runs.
+// stop stops everything start started.
+//
+// The miners stop first, all at once, each gracefully. Then the rest goes
+// in reverse order: the build directory, the chain's service, the chain.
+// stop is idempotent. It is safe from a signal handler and while start
+// runs.
 func (h *harness) stop() {
 	h.stopOnce.Do(func() {
 		h.mu.Lock()
@@ -530,7 +542,7 @@ func probe(endpoint string) error {
 	return conn.Close()
 }
 
-// usageError is a refused setting, found once the miners have started.
+// usageError is a setting refused after the miners have started.
 type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }

@@ -9,26 +9,26 @@ import (
 	"github.com/minerbench/minerbench/minerbench/internal/load"
 )
 
-// An open loop (Load.Rate) is run by package load, whose documentation
-// describes its schedule; here are its figures beside the closed loop's:
-// the history and the summary behind p50-ns, p90-ns, p99-ns and success-%
-// hold the corrected latency, from each query's intended send time, and
-// p99-uncorrected-ns the latency from the actual send.
+// Package load runs an open loop (Load.Rate), and its documentation
+// describes the schedule. This file reports the open loop's own figures.
+// In the history, and in p50-ns, p90-ns, p99-ns and success-%, latency is
+// the corrected one, from each query's intended send time.
+// p99-uncorrected-ns is measured from the actual send.
 //
-// b.Loop and the schedule: with b.Loop, N is not known in advance (unless
-// -benchtime Nx), so the schedule is open-ended. Each b.Loop iteration is
-// one query: the loop sleeps until the query's intended time, then hands it
-// to a free worker without waiting for its answer. ns/op is thus about
-// 1/Rate while the miner keeps up (the queries still in flight when b.Loop
-// ends belong to the timed region too), and b.Loop's own scaling of N to
-// -benchtime works on it as on any benchmark.
+// With b.Loop, N is not known in advance unless -benchtime is Nx, so the
+// schedule is open-ended. Each b.Loop iteration is one query. The loop
+// sleeps until the query's intended time, then hands it to a free worker
+// without waiting for its answer. So ns/op is about 1/Rate while the miner
+// keeps up, and b.Loop scales N to -benchtime as for any benchmark. The
+// queries still in flight when b.Loop ends belong to the timed region.
 
-// reportOpenLoop reports the open loop's figures beside report's: queries/s
-// becomes the achieved rate (queries sent per wall second of the run,
-// dropped ones left out), plus p99-uncorrected-ns, and late-% and dropped-%,
-// percentages of the scheduled queries, so that runs of different lengths
-// compare.
-func reportOpenLoop(b *testing.B, o *load.OpenStats, wall time.Duration) {
+// reportOpenLoopMetrics reports the open loop's own metrics.
+//
+// queries/s becomes the achieved rate: queries sent per wall second,
+// dropped ones left out. p99-uncorrected-ns, late-% and dropped-% are
+// added. The last two are percentages of the scheduled queries, so that
+// runs of different lengths compare.
+func reportOpenLoopMetrics(b *testing.B, o *load.OpenStats, wall time.Duration) {
 	if wall <= 0 {
 		return
 	}
@@ -42,10 +42,10 @@ func reportOpenLoop(b *testing.B, o *load.OpenStats, wall time.Duration) {
 	}
 }
 
-// printOpenLoop writes the open loop's figures for the analysis: the
-// offered and achieved rates, the late and dropped queries, and the
-// uncorrected latencies.
-func (r *benchRun) printOpenLoop(w io.Writer, wall time.Duration) {
+// printOpenLoop writes the open loop's figures for the analysis.
+// They are the offered and achieved rates, the late and dropped queries,
+// and the uncorrected latencies.
+func (r *benchResult) printOpenLoop(w io.Writer, wall time.Duration) {
 	o := r.stats.Open
 	fmt.Fprintf(w, "Open loop at %v queries/s offered: %.3f queries/s sent; %d sent more than %v late, %d dropped (timeout %v passed before a worker was free)\n",
 		r.load.Rate, o.Achieved(wall), o.Late, load.LateAfter, o.Dropped, r.timeout)

@@ -182,5 +182,5 @@ func synapseFloor(b *testing.B, m *Target, key *wallet.Keypair, conc int) {
 	for err := range errs {
 		b.Fatal(err)
 	}
-	report(b, &summary, wall, Load{Synapse: &dummyLoad})
+	reportQueryMetrics(b, &summary, wall, Load{Synapse: &dummyLoad})
 }

@@ -169,17 +169,8 @@ func otherCPUs() string {
 // signer each, recorded in one summary and reported as the harness reports
 // its queries.
 func floor(b *testing.B, addr string, load Load) {
-	inputs := makeTokenBatches(load.Batch, load.Block)[0]
-	buf, err := tensor.Encode(nil, inputs, tensor.Msgpack)
-	require.NoError(b, err)
 	key := wallet.Mock(validatorName)
-	req := &wire.TensorMessage{
-		Version: wire.Version, Hotkey: key.SS58(), RequiresGrad: true,
-		Tensors: []*wire.Tensor{{
-			Version: wire.Version, Buffer: buf, Shape: inputs.Shape,
-			Dtype: wire.DataType_INT64, Modality: wire.Modality_TEXT,
-		}},
-	}
+	req := floorRequest(b, key, load)
 	type worker struct {
 		client wire.BittensorClient
 		signer *auth.Signer
@@ -248,5 +239,20 @@ func floor(b *testing.B, addr string, load Load) {
 	for err := range errs {
 		b.Fatal(err)
 	}
-	report(b, &summary, wall, load)
+	reportQueryMetrics(b, &summary, wall, load)
+}
+
+// floorRequest returns the request floor sends.
+// It carries the load's first token batch and key's hotkey.
+func floorRequest(b *testing.B, key *wallet.Keypair, load Load) *wire.TensorMessage {
+	inputs := makeTokenBatches(load.Batch, load.Block)[0]
+	buf, err := tensor.Encode(nil, inputs, tensor.Msgpack)
+	require.NoError(b, err)
+	return &wire.TensorMessage{
+		Version: wire.Version, Hotkey: key.SS58(), RequiresGrad: true,
+		Tensors: []*wire.Tensor{{
+			Version: wire.Version, Buffer: buf, Shape: inputs.Shape,
+			Dtype: wire.DataType_INT64, Modality: wire.Modality_TEXT,
+		}},
+	}
 }

@@ -23,8 +23,8 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// statusLine is one line on a terminal showing what each miner is waiting
-// for. On anything but a terminal it draws nothing.
+// statusLine is a terminal line that shows what each miner waits for.
+// On anything but a terminal it draws nothing.
 type statusLine struct {
 	w      io.Writer
 	active bool

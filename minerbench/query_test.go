@@ -53,7 +53,7 @@ func TestDendriteClient(t *testing.T) {
 
 	src, sink := &countSource{}, &memorySink{}
 	src.n.Store(4)
-	_, err = load.Run(t.Context(), load.Config{Timeout: timeout}, clients, src, sink)
+	_, err = load.Send(t.Context(), load.Config{Timeout: timeout}, clients, src, sink)
 	require.NoError(t, err)
 	require.Len(t, sink.recs, 4)
 	want := []wire.ReturnCode{wire.ReturnCode_Success, wire.ReturnCode_Success, wire.ReturnCode_Timeout, wire.ReturnCode_Success}

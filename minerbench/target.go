@@ -22,9 +22,10 @@ import (
 // dialTimeout bounds connecting to a miner's axon.
 const dialTimeout = 10 * time.Second
 
-// Target is a miner the benchmarks query: a launched plugin, or a remote
-// endpoint. A miner that could not be started carries the reason, and every
-// benchmark of it fails with that reason.
+// Target is a miner the benchmarks query.
+//
+// It is a launched plugin or a remote endpoint. A miner that could not be
+// started carries the reason, and each of its benchmarks fails with it.
 type Target struct {
 	// Name is the miner's name in benchmark names and the history path.
 	Name string
@@ -62,19 +63,20 @@ func (m *Target) Err() error {
 	return nil
 }
 
-// endIfDying reports whether the miner's process has ended or is ending,
-// and then ends it; it may block for some 12 s (see
-// launch.Process.EndIfDying). The query loop calls it when a query was
-// answered Unavailable. A remote miner is never ending.
+// endIfDying ends the miner's process if it is ending, and reports
+// whether it did.
+//
+// The query loop calls it after an Unavailable answer. It may block for
+// some 12 s (see launch.Process.EndIfDying). A remote miner never ends.
 func (m *Target) endIfDying() bool {
 	return m.plugin != nil && m.plugin.EndIfDying()
 }
 
-// Pid returns the process id of the miner's plugin, or 0 for a remote
-// endpoint or a miner that could not be started.
+// Pid returns the process id of the miner's plugin.
 //
-// A bench file watches the miner's process with it, its memory or CPU time
-// (as /proc/PID shows them), while Bench queries it.
+// It is 0 for a remote endpoint or a miner that could not be started. A
+// bench file can watch the miner's memory or CPU time with it, as
+// /proc/PID shows them, while Bench queries it.
 func (m *Target) Pid() int {
 	if m.plugin == nil || m.err != nil {
 		return 0
@@ -82,12 +84,12 @@ func (m *Target) Pid() int {
 	return m.plugin.Pid()
 }
 
-// Targets returns the miners Main started, in the bench file's order, or nil
-// when it started none (no benchmarks were asked for, or TestMain does not
-// call Main). The slice is a copy; the targets are shared.
+// Targets returns the miners Run started, in the bench file's order.
 //
-// A bench file reads them to measure what Bench does not, such as a
-// miner's memory (see Pid).
+// It returns nil when Run started none, because no benchmarks were asked
+// for or TestMain does not call Run. The slice is a copy, but the targets
+// are shared. A bench file reads them to measure what Bench does not, such
+// as a miner's memory (see Pid).
 func Targets() []*Target {
 	if current == nil {
 		return nil
@@ -95,8 +97,8 @@ func Targets() []*Target {
 	return slices.Clone(current.miners)
 }
 
-// connect dials the miner's axon with the validator's hotkey, to send
-// requests in compression ("" for none).
+// connect dials the miner's axon with the validator's hotkey.
+// Requests will use compression, "" for none.
 func (m *Target) connect(ctx context.Context, validator *wallet.Keypair, compression string) {
 	m.validator, m.compression = validator, compression
 	if _, err := m.clients(ctx, 1); err != nil {
@@ -104,10 +106,11 @@ func (m *Target) connect(ctx context.Context, validator *wallet.Keypair, compres
 	}
 }
 
-// clients returns n dendrites, one per worker, dialing the missing ones. Each
-// has its own connection and receptor uid, as each of Bittensor 2.0.4's
-// QueryBenchmark's n_processes had: workers sharing one would race each
-// other's nonces past the axon's replay guard.
+// clients returns n dendrites, one per worker, dialing the missing ones.
+//
+// Each has its own connection and receptor uid, as each of Bittensor
+// 2.0.4's QueryBenchmark's n_processes had. Workers sharing one would race
+// each other's nonces past the axon's replay guard.
 func (m *Target) clients(ctx context.Context, n int) ([]*dendrite.Dendrite, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -141,8 +144,8 @@ func (m *Target) synapseClients(ld Load, key *wallet.Keypair, timeout time.Durat
 	return clients, nil
 }
 
-// stop closes the connections, stops the miner's process and closes its
-// log. It is idempotent.
+// stop closes the connections and stops the miner's process and log.
+// It is idempotent.
 func (m *Target) stop() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -158,8 +161,7 @@ func (m *Target) stop() {
 	}
 }
 
-// launchMiner starts the miner of spec from binary with starter, its
-// results in dir, and connects to its axon.
+// launchMiner starts the miner of spec and connects to its axon.
 func (h *harness) launchMiner(starter launch.Starter, spec MinerSpec, binary, dir string) *Target {
 	m := &Target{Name: spec.Name, dir: dir}
 	plugin, err := starter.Start(h.ctx, spec.Name, binary, dir, h.overrides(spec))
@@ -177,16 +179,18 @@ func (h *harness) launchMiner(starter launch.Starter, spec MinerSpec, binary, di
 	return m
 }
 
-// resultsDir is a miner's directory under results: <network>/<wallet
-// name>/<miner>, as QueryBenchmark's results/mock/default/<miner>.
+// resultsDir returns a miner's directory under results.
+// It is <network>/<wallet name>/<miner>, as in QueryBenchmark.
 func resultsDir(results, network, walletName, minerName string) string {
 	return filepath.Join(results, network, walletName, minerName)
 }
 
-// checkOverrides refuses, before any query, a -mb.set whose key is unknown:
-// NAME:key=value when miner NAME has no setting key, key=value when no
-// started miner has it. A typo must not pass silently. A miner that failed
-// before it told its settings is not checked: its benchmarks fail anyway.
+// checkOverrides refuses a -mb.set whose key no miner has.
+//
+// NAME:key=value is refused when miner NAME has no setting key, and
+// key=value when no started miner has it, so that a typo does not pass
+// silently. A miner that failed before it told its settings is not
+// checked, since its benchmarks fail anyway.
 func checkOverrides(overrides map[string]miner.Settings, miners []*Target) error {
 	var errs []error
 	for _, k := range overrides[""].Keys() {

@@ -8,11 +8,13 @@ import (
 	"strings"
 )
 
-// Column is pandas' describe() of one column of a history: the count, mean,
-// sample standard deviation (n-1 in the denominator), minimum, quartiles
-// (interpolated linearly between order statistics) and maximum. Durations
-// (time, elapsed) and start_time are in seconds. A statistic pandas leaves
-// undefined (all but the count without rows, Std with one) is NaN.
+// Column is pandas' describe() of one column of a history.
+//
+// It holds the count, mean, sample standard deviation (n-1 in the
+// denominator), minimum, quartiles and maximum. The quartiles interpolate
+// linearly between order statistics. Durations and start_time are in
+// seconds. A statistic pandas leaves undefined is NaN, such as Std of one
+// row.
 type Column struct {
 	// Name is the column's name in the history's header.
 	Name string
@@ -39,18 +41,19 @@ func (c Column) stats() [len(describeRows) - 1]float64 {
 	return [...]float64{c.Mean, c.Std, c.Min, c.P25, c.P50, c.P75, c.Max}
 }
 
-// Table is pandas' describe() of a whole history: one Column per column of
-// the file after the index, in file order.
+// Table is pandas' describe() of a whole history.
+// It has one Column per column of the file after the index, in file order.
 type Table []Column
 
-// decimals is the number of decimals WriteTo prints, pandas' default
-// display precision.
+// decimals is the number of decimals WriteTo prints.
+// It is pandas' default display precision.
 const decimals = 6
 
-// WriteTo writes t as pandas prints a describe() frame: a row per statistic,
-// a column per history column, each figure with 6 decimals (the
-// count as an integer), NaN as NaN. A line below says which quartiles are
-// approximate.
+// WriteTo writes t as pandas prints a describe() frame.
+//
+// There is a row per statistic and a column per history column. Each
+// figure has 6 decimals, the count none, and NaN prints as NaN. A line
+// below says which quartiles are approximate.
 func (t Table) WriteTo(w io.Writer) (int64, error) {
 	labelWidth := 0
 	for _, l := range describeRows {

@@ -6,9 +6,11 @@ import (
 	"slices"
 )
 
-// discrete counts the values of a column that takes few distinct values (a
-// return code, a run's setting, a run's start), so that its statistics are
-// exact. A run of equal values costs no map access.
+// discrete counts the values of a column that takes few distinct values.
+//
+// Such columns are the return code, a run's settings and its start. The
+// counts make their statistics exact. A run of equal values costs no map
+// access.
 type discrete struct {
 	counts  map[float64]int64
 	last    float64

@@ -8,8 +8,8 @@ import (
 )
 
 // The histogram of a Durations records 1 ns to its highest value with 3
-// significant figures. Latencies go up to an hour (about 270 KiB); the times
-// since a run's start up to 30 days (about 340 KiB).
+// significant figures. Latencies go up to an hour, in about 270 KiB. The
+// times since a run's start go up to 30 days, in about 340 KiB.
 const (
 	histLowest     = 1
 	histSigFigs    = 3
@@ -17,14 +17,13 @@ const (
 	runTimeHighest = int64(30 * 24 * time.Hour)
 )
 
-// Durations accumulates a stream of durations in bounded memory: the count,
-// streaming mean and variance (Welford's method), the exact minimum and
-// maximum, and an HDR histogram for the quantiles.
+// Durations accumulates a stream of durations in bounded memory.
 //
-// The zero Durations is empty and ready to use, for durations up to an hour:
-// a longer one (or a negative one) is clamped into range in the histogram,
-// while the minimum, maximum and moments stay exact. It is not safe for
-// concurrent use.
+// It keeps the count, a streaming mean and variance (Welford's method), the
+// exact minimum and maximum, and an HDR histogram for the quantiles. The
+// zero Durations is empty and ready for durations up to an hour. The
+// histogram clamps a longer or negative one into range. The minimum,
+// maximum and moments stay exact. It is not safe for concurrent use.
 type Durations struct {
 	n       int64
 	mean    float64 // in nanoseconds
@@ -68,8 +67,8 @@ func (d *Durations) Count() int64 { return d.n }
 // Mean returns the mean, 0 without durations.
 func (d *Durations) Mean() time.Duration { return time.Duration(math.Round(d.mean)) }
 
-// Std returns the sample standard deviation (n-1 in the denominator, as
-// pandas' std), or 0 with fewer than two durations, where pandas gives NaN.
+// Std returns the sample standard deviation, as pandas' std.
+// It returns 0 with fewer than two durations, where pandas gives NaN.
 func (d *Durations) Std() time.Duration {
 	if d.n < 2 {
 		return 0
@@ -81,17 +80,18 @@ func (d *Durations) stdNanos() float64 {
 	return math.Sqrt(max(d.m2, 0) / float64(d.n-1))
 }
 
-// Min returns the smallest duration, exactly; 0 without durations.
+// Min returns the smallest duration, or 0 without durations.
 func (d *Durations) Min() time.Duration { return d.min }
 
-// Max returns the largest duration, exactly; 0 without durations.
+// Max returns the largest duration, or 0 without durations.
 func (d *Durations) Max() time.Duration { return d.max }
 
-// Quantile returns the q-quantile, q in [0, 1] (values outside are clamped,
-// NaN reads as 0), interpolated linearly between order statistics as
-// pandas' quantile and describe do. The order statistics come from the
-// histogram, so each is within 0.1% of the exact one, and the extremes
-// (q = 0 and q = 1) are exact. It returns 0 without durations.
+// Quantile returns the q-quantile, or 0 without durations.
+//
+// q is clamped to [0, 1], and NaN reads as 0. The quantile interpolates
+// linearly between order statistics, as pandas' quantile and describe do.
+// The order statistics come from the histogram, so each is within 0.1% of
+// the exact one. The extremes, q = 0 and q = 1, are exact.
 func (d *Durations) Quantile(q float64) time.Duration {
 	if d.n == 0 {
 		return 0

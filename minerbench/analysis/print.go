@@ -8,16 +8,19 @@ import (
 	"time"
 )
 
-// Print writes what the original's print_query_analysis printed, and more:
-// its QPS (1 / mean time), the throughput over wall (the run's wall time;
-// none when it is not positive), its Success (the fraction of rows answered
-// Success), the counts per return code and the describe() table.
+// Print writes the summary as an analysis for people to read.
+//
+// It is what QueryBenchmark's print_query_analysis printed, and more. It
+// has QPS (1 / mean time) and the throughput over wall, the run's wall
+// time. The throughput is left out when wall is not positive. Then come
+// Success, the fraction of rows that succeeded, the counts per return
+// code, and the describe() table.
 func (s *Summary) Print(w io.Writer, wall time.Duration) error {
 	var b strings.Builder
 	if s.n == 0 {
 		b.WriteString("No queries recorded.\n")
 	} else {
-		fmt.Fprintf(&b, "QPS: %s (1/mean(time), as the original: it understates the rate under concurrency)\n", strconv.FormatFloat(s.QPS(), 'g', -1, 64))
+		fmt.Fprintf(&b, "QPS: %s (1/mean(time), as Bittensor 2.0.4's QueryBenchmark computed it, which understates the rate under concurrency)\n", strconv.FormatFloat(s.QPS(), 'g', -1, 64))
 		if wall > 0 {
 			fmt.Fprintf(&b, "Throughput: %.3f queries per wall second (%d queries in %v)\n", float64(s.n)/wall.Seconds(), s.n, wall)
 		}

@@ -1,16 +1,17 @@
-// Package analysis computes, in bounded memory, what the original
-// QueryBenchmark's print_query_analysis printed of a run's history: QPS as
-// 1 / mean(time), the success rate, the counts per return code, and pandas'
-// describe() of every column; and it prints them.
+// Package analysis summarizes a query history and prints the summary.
 //
-// A Summary accumulates history rows one at a time, so a run of any length
-// or a whole history file read with history.NewReader is summarized in
-// bounded memory: columns that take few values (code, the settings,
-// start_time) are counted exactly, and the durations (time, elapsed) keep
-// streaming moments, exact extremes and an HDR histogram for quantiles.
+// It computes what Bittensor 2.0.4's QueryBenchmark printed in its
+// print_query_analysis. That is QPS as 1 / mean(time), the success rate,
+// the counts per return code, and pandas' describe() of every column.
 //
-// It is an implementation detail of minerbench, importable for now but not a
-// supported API: it may change or move without notice.
+// A Summary takes history rows one at a time. So a run of any length, or a
+// whole file read with history.NewReader, fits in bounded memory. Columns
+// that take few values, such as code, the settings and start_time, are
+// counted exactly. The durations, time and elapsed, keep streaming
+// moments, exact extremes and an HDR histogram for quantiles.
+//
+// The package is an implementation detail of minerbench. It is importable
+// for now, but it may change or move without notice.
 package analysis
 
 import (
@@ -21,8 +22,9 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// Summary accumulates the statistics of history rows. The zero Summary is
-// empty and ready to use. It is not safe for concurrent use.
+// Summary accumulates the statistics of history rows.
+// The zero Summary is empty and ready to use. It is not safe for
+// concurrent use.
 type Summary struct {
 	n        int64
 	latency  Durations // column time
@@ -35,8 +37,8 @@ type Summary struct {
 // settingNames are the history's names of Summary.settings.
 var settingNames = [...]string{"n_processes", "n_calls", "batch_size", "block_size", "world_size"}
 
-// emptiable marks the settings a run without token batches leaves empty
-// (batch_size and block_size), which a zero stands for.
+// emptiable marks the settings a zero stands for when they are empty.
+// A run without token batches leaves batch_size and block_size empty.
 var emptiable = [...]bool{false, false, true, true, false}
 
 // CodeCount is the number of rows with one return code.
@@ -47,7 +49,7 @@ type CodeCount struct {
 	Count int64
 }
 
-// Add accumulates r (its Index is not a column and is ignored).
+// Add accumulates r. Its Index is not a column and is ignored.
 func (s *Summary) Add(r history.Row) {
 	s.elapsed.highest = runTimeHighest // before its histogram is made
 	s.n++
@@ -66,16 +68,15 @@ func (s *Summary) Add(r history.Row) {
 // Count returns the number of rows.
 func (s *Summary) Count() int64 { return s.n }
 
-// Latency returns the statistics of the time column, the queries'
-// latencies.
+// Latency returns the statistics of the time column, the latencies.
 func (s *Summary) Latency() *Durations { return &s.latency }
 
-// Elapsed returns the statistics of the elapsed column, the times from the
-// run's start to each query's answer.
+// Elapsed returns the statistics of the elapsed column.
+// It holds the times from the run's start to each query's answer.
 func (s *Summary) Elapsed() *Durations { return &s.elapsed }
 
-// SuccessRate returns the fraction of rows whose code is Success, the
-// original's "Success"; 0 without rows.
+// SuccessRate returns the fraction of rows whose code means success.
+// It is QueryBenchmark's "Success", and 0 without rows.
 func (s *Summary) SuccessRate() float64 {
 	if s.n == 0 {
 		return 0
@@ -83,14 +84,15 @@ func (s *Summary) SuccessRate() float64 {
 	return float64(s.successes()) / float64(s.n)
 }
 
-// successes returns the number of rows whose code means success (Success,
-// or HTTP 200).
+// successes returns the number of rows answered Success or HTTP 200.
 func (s *Summary) successes() int64 {
 	return s.code.count(float64(history.ReturnCode(wire.ReturnCode_Success))) + s.code.count(float64(history.StatusOK))
 }
 
-// QPS returns the original's QPS, 1 / mean(time) in seconds; 0 without rows.
-// Under concurrency it understates the real rate of queries.
+// QPS returns QueryBenchmark's QPS, 1 / mean(time) in seconds.
+//
+// It is 0 without rows. Under concurrency it understates the real rate of
+// queries.
 func (s *Summary) QPS() float64 {
 	if s.n == 0 {
 		return 0
@@ -98,8 +100,9 @@ func (s *Summary) QPS() float64 {
 	return 1e9 / s.latency.mean
 }
 
-// Counts returns the number of rows per return code, most frequent first
-// (as pandas' value_counts), ties by ascending code.
+// Counts returns the number of rows per return code.
+// As in pandas' value_counts, the most frequent come first. Ties go by
+// ascending code.
 func (s *Summary) Counts() []CodeCount {
 	vals := s.code.sorted()
 	out := make([]CodeCount, len(vals))
@@ -110,9 +113,11 @@ func (s *Summary) Counts() []CodeCount {
 	return out
 }
 
-// Describe returns pandas' describe() of every column of the rows, as the
-// original printed it for each run: time, code, elapsed, n_processes,
-// n_calls, batch_size, block_size, world_size and start_time.
+// Describe returns pandas' describe() of every column of the rows.
+//
+// QueryBenchmark printed it for each run. The columns are time, code,
+// elapsed, n_processes, n_calls, batch_size, block_size, world_size and
+// start_time.
 func (s *Summary) Describe() Table {
 	t := Table{
 		s.latency.describe("time"),

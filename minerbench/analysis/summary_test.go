@@ -260,7 +260,7 @@ func TestDescribeAgainstExactStatistics(t *testing.T) {
 }
 
 // TestDescribeAgainstPandas holds a Summary of three runs against real
-// pandas reading their history as the original did.
+// pandas reading their history as QueryBenchmark did.
 func TestDescribeAgainstPandas(t *testing.T) {
 	rows := randomRows(3000, 13)
 	frame := pandastest.Pandas(t, writeRows(t, rows))

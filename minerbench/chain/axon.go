@@ -13,7 +13,8 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// Axon is a serve_axon registration: where a miner's hotkey can be queried.
+// Axon is a serve_axon registration.
+// It says where a miner's hotkey can be queried.
 type Axon struct {
 	// Hotkey is the miner's ss58 hotkey address; it must not be empty.
 	Hotkey string
@@ -58,9 +59,10 @@ func (p Protocol) String() string {
 	return "Protocol(" + strconv.Itoa(int(p)) + ")"
 }
 
-// AxonError is the refusal of an invalid Axon by ServeAxon, from a *Chain or,
-// rebuilt from the gRPC status, from a *Client. Over gRPC it travels as
-// InvalidArgument with the same message.
+// AxonError is ServeAxon's refusal of an invalid Axon.
+//
+// A *Chain returns it, and so does a *Client, rebuilt from the gRPC
+// status. Over gRPC it travels as InvalidArgument with the same message.
 type AxonError struct {
 	// Field is the serve_axon field at fault: hotkey, ip, port, ip_type,
 	// modality or protocol.
@@ -82,8 +84,8 @@ const (
 	axonErrorReason = "INVALID_AXON"
 )
 
-// GRPCStatus is the InvalidArgument status a gRPC server returns for e; its
-// details carry the fields so that a Client can rebuild e.
+// GRPCStatus returns the InvalidArgument status a gRPC server sends for e.
+// Its details carry the fields, so that a Client can rebuild e.
 func (e *AxonError) GRPCStatus() *status.Status {
 	st := status.New(codes.InvalidArgument, e.Error())
 	withInfo, err := st.WithDetails(&errdetails.ErrorInfo{

@@ -1,11 +1,13 @@
-// Package chain is the mock Bittensor chain ("subtensor") the benchmark host
-// embeds: it produces blocks, keeps the neuron registry that serve_axon
-// writes, and serves the metagraph. A miner in another process reaches it over
-// a loopback gRPC channel (Serve and Dial); the host finds a miner's axon with
-// FindEndpoint, block by block, as Bittensor's QueryBenchmark did.
+// Package chain is the mock Bittensor chain ("subtensor") the host embeds.
 //
-// It is an implementation detail of minerbench, importable for now but not a
-// supported API: it may change or move without notice.
+// The chain produces blocks, keeps the neuron registry that serve_axon
+// writes, and serves the metagraph. A miner in another process reaches it
+// over a loopback gRPC channel (see Serve and Dial). The host finds a
+// miner's axon with FindEndpoint, block by block, as Bittensor's
+// QueryBenchmark did.
+//
+// The package is an implementation detail of minerbench. It is importable
+// for now, but it may change or move without notice.
 package chain
 
 import (
@@ -25,9 +27,9 @@ const (
 	RealBlockTime = 12 * time.Second
 )
 
-// Subtensor is the chain as its users see it. Both the in-process *Chain and
-// the gRPC *Client satisfy it, so a miner and the host do not care which one
-// they hold.
+// Subtensor is the chain as its users see it.
+// Both the in-process *Chain and the gRPC *Client satisfy it, so a miner
+// and the host need not care which one they hold.
 type Subtensor interface {
 	// ServeAxon validates an axon and queues its registration; it takes
 	// effect at the next block. An invalid axon is refused with *AxonError.
@@ -61,8 +63,8 @@ type Chain struct {
 
 var _ Subtensor = (*Chain)(nil)
 
-// New validates cfg and returns a chain at block 0 with no neurons. It
-// produces blocks only once started (Start) or advanced by hand (Advance).
+// New validates cfg and returns a chain at block 0 with no neurons.
+// It produces blocks only after Start, or by hand with Advance.
 func New(cfg Config) (*Chain, error) {
 	if cfg.BlockTime < 0 {
 		return nil, fmt.Errorf("chain: Config.BlockTime %v is negative; want a positive duration, or 0 for DefaultBlockTime (%v)", cfg.BlockTime, DefaultBlockTime)
@@ -77,10 +79,12 @@ func New(cfg Config) (*Chain, error) {
 // BlockTime returns the time between two blocks.
 func (c *Chain) BlockTime() time.Duration { return c.blockTime }
 
-// Start makes the chain produce a block every BlockTime and returns the stop
-// function. Stop is idempotent and returns once the producer goroutine has
-// exited. Calling Start while the chain is running returns the running
-// producer's stop; after a stop, Start resumes from the current block.
+// Start makes the chain produce a block every BlockTime.
+//
+// It returns the stop function. Stop is idempotent and returns once the
+// producer goroutine has exited. Calling Start while the chain runs
+// returns the running producer's stop. After a stop, Start resumes from
+// the current block.
 func (c *Chain) Start() (stop func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -117,9 +121,11 @@ func (c *Chain) Start() (stop func()) {
 	return c.stop
 }
 
-// Advance produces one block at once, applying the registrations queued
-// since the previous block, and returns the new block number. Start calls it
-// every BlockTime; tests call it to step the chain by hand.
+// Advance produces one block at once and returns its number.
+//
+// The block applies the registrations queued since the previous block.
+// Start calls Advance every BlockTime. Tests call it to step the chain by
+// hand.
 func (c *Chain) Advance() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -146,9 +152,11 @@ func (c *Chain) Block(ctx context.Context) (uint64, error) {
 	return c.block, nil
 }
 
-// ServeAxon validates a and queues its registration. At the next block a new
-// hotkey gets the next uid (the first is 0) and a known hotkey keeps its uid
-// and has its entry replaced. An invalid axon is refused with *AxonError.
+// ServeAxon validates a and queues its registration.
+//
+// At the next block, a new hotkey gets the next uid, starting at 0. A
+// known hotkey keeps its uid, and its entry is replaced. An invalid axon
+// is refused with *AxonError.
 func (c *Chain) ServeAxon(ctx context.Context, a Axon) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -163,8 +171,8 @@ func (c *Chain) ServeAxon(ctx context.Context, a Axon) error {
 	return nil
 }
 
-// Metagraph returns a copy of the registered neurons sorted by uid, each with
-// Version set to wire.Version.
+// Metagraph returns a copy of the registered neurons, sorted by uid.
+// Each has Version set to wire.Version.
 func (c *Chain) Metagraph(ctx context.Context) ([]*wire.Neuron, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

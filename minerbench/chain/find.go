@@ -9,12 +9,15 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// DefaultMaxBlocks is how many blocks the original gave a miner's axon to
-// appear on the chain.
+// DefaultMaxBlocks is how many blocks a miner's axon has to appear on the
+// chain.
+//
+// Bittensor 2.0.4's QueryBenchmark waited as long.
 const DefaultMaxBlocks = 100
 
-// NotRegisteredError is FindEndpoint giving up: the hotkey did not appear
-// with a routable axon within the blocks it waited.
+// NotRegisteredError says FindEndpoint gave up.
+// The hotkey did not appear with a routable axon within the blocks it
+// waited.
 type NotRegisteredError struct {
 	// Hotkey is the hotkey looked for.
 	Hotkey string
@@ -50,11 +53,13 @@ func (e *NotRegisteredError) Error() string {
 // Unwrap returns the context's error, if that is why FindEndpoint stopped.
 func (e *NotRegisteredError) Unwrap() error { return e.Err }
 
-// FindEndpoint polls s's metagraph, at least once per block, until hotkey is
-// registered with a routable axon (an ip that is not unspecified and a port
-// other than 0), and returns its entry. After maxBlocks blocks without one,
-// or when ctx ends, it returns a *NotRegisteredError. A chain that does not
-// produce blocks is waited on until ctx ends.
+// FindEndpoint waits for hotkey's routable axon and returns its entry.
+//
+// It polls s's metagraph at least once per block. A routable axon has an
+// IP that is not unspecified and a port other than 0. After maxBlocks
+// blocks without one, or when ctx ends, FindEndpoint returns a
+// *NotRegisteredError. On a chain that produces no blocks, it waits until
+// ctx ends.
 func FindEndpoint(ctx context.Context, s Subtensor, hotkey string, maxBlocks int) (*wire.Neuron, error) {
 	switch {
 	case s == nil:
@@ -106,8 +111,8 @@ func FindEndpoint(ctx context.Context, s Subtensor, hotkey string, maxBlocks int
 	}
 }
 
-// findError reports err from the chain, or the context's end if that is what
-// made the call fail.
+// findError returns err from the chain.
+// When the context's end made the call fail, it reports that instead.
 func findError(ctx context.Context, hotkey string, waited int, begin time.Time, seen *wire.Neuron, err error) error {
 	ended := ctx.Err()
 	switch {

@@ -17,10 +17,11 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// Serve serves the chain's Subtensor gRPC service on lis, for miners in other
-// processes, until stop is called. Stop is idempotent: it waits for the calls
-// in flight, closes lis, and returns the error that ended serving early, or
-// nil.
+// Serve serves the chain's Subtensor gRPC service on lis until stop.
+//
+// Miners in other processes reach the chain through it. stop is
+// idempotent. It waits for the calls in flight and closes lis. It returns
+// the error that ended serving early, or nil.
 func (c *Chain) Serve(lis net.Listener) (stop func() error, err error) {
 	if lis == nil {
 		return nil, errors.New(`chain: Serve listener is nil; want an open listener, e.g. net.Listen("tcp", "127.0.0.1:0")`)
@@ -40,9 +41,9 @@ func (c *Chain) Serve(lis net.Listener) (stop func() error, err error) {
 	}), nil
 }
 
-// Register adds the chain's Subtensor gRPC service to s, for serving it on a
-// server the caller owns, such as one from go-plugin's broker. Serve is the
-// same on a server of its own.
+// Register adds the chain's Subtensor gRPC service to s.
+// s is a server the caller owns, such as one from go-plugin's broker.
+// Serve does the same on a server of its own.
 func (c *Chain) Register(s grpc.ServiceRegistrar) {
 	chainpb.RegisterSubtensorServer(s, server{c: c})
 }
@@ -93,8 +94,8 @@ func (s server) Block(ctx context.Context, _ *chainpb.BlockRequest) (*chainpb.Bl
 	return &chainpb.BlockResponse{Block: block, BlockTimeNs: int64(s.c.BlockTime())}, nil
 }
 
-// statusError gives a context error its gRPC code; an *AxonError carries its
-// own status.
+// statusError gives a context error its gRPC code.
+// An *AxonError carries its own status.
 func statusError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return status.FromContextError(err).Err()
@@ -102,8 +103,9 @@ func statusError(err error) error {
 	return err
 }
 
-// Client is a Subtensor reached over gRPC, as a miner in another process
-// sees the host's chain. Its methods are safe for concurrent use.
+// Client is a Subtensor reached over gRPC.
+// It is how a miner in another process sees the host's chain. Its methods
+// are safe for concurrent use.
 type Client struct {
 	endpoint  string
 	owned     *grpc.ClientConn // closed by Close; nil when the caller owns the connection
@@ -113,9 +115,11 @@ type Client struct {
 
 var _ Subtensor = (*Client)(nil)
 
-// Dial connects to the chain served at endpoint ("host:port") and asks it
-// for its block time, so an unreachable chain is reported here and not at
-// the first registration. Close the client when done.
+// Dial connects to the chain served at endpoint, a "host:port".
+//
+// It asks the chain for its block time, so an unreachable chain is
+// reported here and not at the first registration. Close the client when
+// done.
 func Dial(ctx context.Context, endpoint string) (*Client, error) {
 	if endpoint == "" {
 		return nil, errors.New(`chain: Dial endpoint "" is empty; want the chain's "host:port", e.g. "127.0.0.1:40123"`)
@@ -133,8 +137,8 @@ func Dial(ctx context.Context, endpoint string) (*Client, error) {
 	return c, nil
 }
 
-// NewClient is Dial over a connection the caller owns, such as one from
-// go-plugin's broker; Close leaves that connection open.
+// NewClient is Dial over a connection the caller owns.
+// Such a connection may come from go-plugin's broker. Close leaves it open.
 func NewClient(ctx context.Context, conn *grpc.ClientConn) (*Client, error) {
 	if conn == nil {
 		return nil, errors.New("chain: NewClient conn is nil; want a connection to a served chain")
@@ -151,8 +155,8 @@ func NewClient(ctx context.Context, conn *grpc.ClientConn) (*Client, error) {
 	return c, nil
 }
 
-// Close closes the connection Dial opened; a Client from NewClient has
-// nothing to close.
+// Close closes the connection Dial opened.
+// A Client from NewClient has nothing to close.
 func (c *Client) Close() error {
 	if c.owned == nil {
 		return nil
@@ -163,8 +167,8 @@ func (c *Client) Close() error {
 // BlockTime returns the chain's block time, learned when dialing.
 func (c *Client) BlockTime() time.Duration { return c.blockTime }
 
-// ServeAxon queues a's registration on the chain; it takes effect at the
-// next block. An invalid axon is refused with the *AxonError the chain sent.
+// ServeAxon queues a's registration, which takes effect at the next block.
+// An invalid axon is refused with the *AxonError the chain sent.
 func (c *Client) ServeAxon(ctx context.Context, a Axon) error {
 	_, err := c.rpc.ServeAxon(ctx, &chainpb.ServeAxonRequest{
 		Hotkey:   a.Hotkey,
@@ -221,9 +225,9 @@ func (c *Client) Block(ctx context.Context) (uint64, error) {
 	return resp.GetBlock(), nil
 }
 
-// callError names the call and the chain, and reports the context's own
-// error when the context ended, so a caller tests it with errors.Is as with
-// an in-process *Chain.
+// callError names the call and the chain in err.
+// When the context ended, it reports the context's own error. A caller
+// then tests it with errors.Is, as with an in-process *Chain.
 func (c *Client) callError(ctx context.Context, call string, err error) error {
 	if ctx.Err() != nil {
 		err = ctx.Err()

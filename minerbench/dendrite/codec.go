@@ -27,12 +27,14 @@ const (
 	fieldDtype      protowire.Number = 6
 )
 
-// reply is a forward response as the dendrite checks it: its return code,
-// how many tensors it holds, and the first tensor's fields, whose buffer is
-// a view of the received message. The message is copied, once, out of
-// gRPC's buffers into one of the dendrite's (msg), which goes back to them
-// by recycle once the answer has been checked; when the caller keeps the
-// outputs, into a buffer of its own instead.
+// reply is a forward response as the dendrite checks it.
+//
+// It holds the return code, how many tensors there are, and the first
+// tensor's fields. That tensor's buffer is a view of the received message.
+// The message is copied once, out of gRPC's buffers into one of the
+// dendrite's (msg). recycle returns msg once the answer has been checked.
+// When the caller keeps the outputs, the copy goes to a buffer of its own
+// instead.
 type reply struct {
 	keep       bool    // the caller keeps the outputs: msg is not from buffers
 	msg        *[]byte // the received message, or nil
@@ -44,10 +46,11 @@ type reply struct {
 	dtype      wire.DataType
 }
 
-// replyCodec is the proto codec, except that it reads a response into a
-// *reply without allocating: Unmarshal copies the message into a buffer
-// from buffers and parses it in place, as proto.Unmarshal would parse a
-// wire.TensorMessage.
+// replyCodec is the proto codec, but reads a response into a *reply.
+//
+// It does so without allocating. Unmarshal copies the message into a
+// buffer from buffers and parses it in place, as proto.Unmarshal would
+// parse a wire.TensorMessage.
 type replyCodec struct{}
 
 var protoCodec = encoding.GetCodecV2("proto")
@@ -71,14 +74,16 @@ func (replyCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return a.parse(*a.msg)
 }
 
-// Name is the proto codec's: the content-subtype on the wire stays proto.
+// Name is the proto codec's, so the content-subtype on the wire stays
+// proto.
 func (replyCodec) Name() string { return protoCodec.Name() }
 
-// parse reads the TensorMessage in b, keeping what reply holds. It accepts
-// and refuses what proto.Unmarshal does for a wire.TensorMessage: a field of
-// an unexpected wire type is skipped as unknown, a repeated scalar may be
-// packed or not, the last value of a scalar field wins, and the strings must
-// be valid UTF-8.
+// parse reads the TensorMessage in b, keeping what reply holds.
+//
+// It accepts and refuses what proto.Unmarshal does for a
+// wire.TensorMessage. A field of an unexpected wire type is skipped as
+// unknown. A repeated scalar may be packed or not. The last value of a
+// scalar field wins. The strings must be valid UTF-8.
 func (a *reply) parse(b []byte) error {
 	a.code, a.tensors = 0, 0
 	a.buffer, a.shape, a.serializer, a.dtype = nil, a.shape[:0], 0, 0
@@ -140,18 +145,20 @@ func (a *reply) parseTensor(b []byte) error {
 	})
 }
 
-// consumeEnum reads an enum's varint into dst, which keeps its low 32 bits
-// as proto.Unmarshal does, and returns its length or a protowire error code.
+// consumeEnum reads an enum's varint into dst and returns its length.
+// dst keeps the low 32 bits, as proto.Unmarshal does. A bad varint returns
+// a protowire error code.
 func consumeEnum[E ~int32](b []byte, dst *E) int {
 	v, n := protowire.ConsumeVarint(b)
 	*dst = E(int32(v))
 	return n
 }
 
-// walk calls field for every field of the marshaled message b, with the
-// bytes from the field's value on; field returns the length of the value,
-// negative (a protowire error code) when it does not parse, and any other
-// error.
+// walk calls field for every field of the marshaled message b.
+//
+// field gets the bytes from the field's value on. It returns the length
+// of the value, or a negative protowire error code when the value does not
+// parse, and any other error.
 func walk(b []byte, field func(protowire.Number, protowire.Type, []byte) (int, error)) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)

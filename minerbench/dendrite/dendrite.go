@@ -1,10 +1,11 @@
-// Package dendrite is the client side of the wire protocol: it signs and
-// sends forward text queries to an axon over one reused gRPC connection,
-// times them, and maps every outcome to the return code the protocol
-// description (minerbench/wire/README.md) names.
+// Package dendrite is the client side of the 2.0.x wire protocol.
 //
-// It is an implementation detail of minerbench, importable for now but not a
-// supported API: it may change or move without notice.
+// A Dendrite signs forward text queries and sends them to an axon over one
+// reused gRPC connection. It times them, and maps every outcome to the
+// return code the protocol description (minerbench/wire/README.md) names.
+//
+// The package is an implementation detail of minerbench. It is importable
+// for now, but it may change or move without notice.
 package dendrite
 
 import (
@@ -29,16 +30,17 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// DefaultMaxMessageSize bounds sent and received messages by default: it is
-// wire.MaxMessageSize, which fits the largest answer the benchmark asks for
-// with room for framing.
+// DefaultMaxMessageSize is the default bound of sent and received messages.
+// It is wire.MaxMessageSize, which fits the largest answer the benchmark
+// asks for, with room for framing.
 const DefaultMaxMessageSize = wire.MaxMessageSize
 
-// flowWindow is the HTTP/2 flow-control window of each connection and of
-// each call on it: 16 MiB, the most grpc-go's dynamic window grows to. A
-// fixed window turns grpc-go's bandwidth-delay estimation off. With one call
-// at a time, that estimation sends a ping after nearly every answer, which
-// the server acknowledges and the dendrite reads: a frame each way per query
+// flowWindow is the HTTP/2 flow-control window of each connection and call.
+//
+// 16 MiB is the most grpc-go's dynamic window grows to. A fixed window
+// turns grpc-go's bandwidth-delay estimation off. With one call at a time,
+// that estimation sends a ping after nearly every answer. The server
+// acknowledges it and the dendrite reads it, a frame each way per query
 // that measures nothing of the miner. The window only lets the server send
 // ahead of the dendrite's reading, and the dendrite reads every answer at
 // once.
@@ -52,9 +54,10 @@ type options struct {
 	compression    string
 }
 
-// WithMaxMessageSize sets the largest message sent or received, in bytes
-// (DefaultMaxMessageSize). A larger answer is recorded as UnknownException
-// (gRPC status RESOURCE_EXHAUSTED).
+// WithMaxMessageSize sets the largest message sent or received, in bytes.
+//
+// The default is DefaultMaxMessageSize. A larger answer is recorded as
+// UnknownException, from gRPC status RESOURCE_EXHAUSTED.
 func WithMaxMessageSize(n int) Option {
 	return func(o *options) error {
 		if n <= 0 {
@@ -65,9 +68,11 @@ func WithMaxMessageSize(n int) Option {
 	}
 }
 
-// WithCompression sets the gRPC compression of the dendrite's requests, as
-// Bittensor's dendrite.compression: "" (none, the default), wire.Gzip or
-// wire.Deflate. Answers are read in any of them whatever this is.
+// WithCompression sets the gRPC compression of the dendrite's requests.
+//
+// As Bittensor's dendrite.compression, it is "" for none (the default),
+// wire.Gzip or wire.Deflate. Answers are read in any of them, whatever
+// this is.
 func WithCompression(name string) Option {
 	return func(o *options) error {
 		if err := wire.CheckCompression("dendrite: WithCompression", name); err != nil {
@@ -78,16 +83,17 @@ func WithCompression(name string) Option {
 	}
 }
 
-// Dendrite queries one axon endpoint over one connection. It is safe for
-// concurrent use.
+// Dendrite queries one axon endpoint over one connection.
+// It is safe for concurrent use.
 //
-// A sequential caller signs every call with one receptor uid, as Bittensor's
-// receptor did. Concurrent calls each borrow a signer with a uid of its own:
-// an axon refuses a nonce more than 10 ms older than the newest it has seen
-// for the same hotkey and uid, and calls signed at nearly the same time may
-// be verified in another order, so sharing one uid between calls in flight
-// would turn scheduling delays into spurious Unauthenticated answers. The
-// dendrite holds at most as many uids as calls were ever in flight at once.
+// A sequential caller signs every call with one receptor uid, as
+// Bittensor's receptor did. Concurrent calls each borrow a signer with a
+// uid of its own. An axon refuses a nonce more than 10 ms older than the
+// newest it has seen for the same hotkey and uid. Calls signed at nearly
+// the same time may be verified in another order. So sharing one uid
+// between calls in flight would turn scheduling delays into spurious
+// Unauthenticated answers. The dendrite holds at most as many uids as
+// calls were ever in flight at once.
 type Dendrite struct {
 	conn   *grpc.ClientConn
 	key    *wallet.Keypair
@@ -102,9 +108,11 @@ type Dendrite struct {
 	signers   []*auth.Signer
 }
 
-// request is a forward request message with its tensor and buffer, and the
-// reply with room to decode its shape, reused from call to call: gRPC has
-// marshaled the request by the time the call returns.
+// request is a forward request and its reply, reused from call to call.
+//
+// It holds the request message with its tensor and buffer, and the reply
+// with room to decode its shape. Reuse is safe because gRPC has marshaled
+// the request by the time the call returns.
 type request struct {
 	msg      wire.TensorMessage
 	tensor   wire.Tensor
@@ -113,9 +121,9 @@ type request struct {
 	outShape [3]int64 // room to decode the answer's shape
 }
 
-// Dial connects to endpoint (host:port) without TLS and signs every call
-// with w. It returns once the connection is ready, or with an error when ctx
-// ends first.
+// Dial connects to endpoint, a host:port, without TLS.
+// Every call is signed with w. Dial returns once the connection is ready,
+// or with an error when ctx ends first.
 func Dial(ctx context.Context, endpoint string, w *wallet.Keypair, opts ...Option) (*Dendrite, error) {
 	if endpoint == "" {
 		return nil, errors.New("dendrite: endpoint: empty; want host:port")
@@ -193,8 +201,8 @@ func (d *Dendrite) release(s *auth.Signer) {
 	d.signersMu.Unlock()
 }
 
-// Close closes the connection. Calls in flight fail with Unavailable or
-// UnknownException.
+// Close closes the connection.
+// Calls in flight fail with Unavailable or UnknownException.
 func (d *Dendrite) Close() error {
 	return d.conn.Close()
 }
@@ -202,33 +210,41 @@ func (d *Dendrite) Close() error {
 // Hotkey returns the SS58 address the dendrite signs as.
 func (d *Dendrite) Hotkey() string { return d.hotkey }
 
-// ForwardText sends a forward text query with inputs, an INT64 tensor of
-// shape [batch, seq], and returns the outputs, the return code and the time
-// from the start of the call to the end of decoding. The outputs are set only
-// with Success: a FLOAT32 tensor of shape [batch, seq, wire.NetworkDim],
-// which the caller owns. ctx bounds the call.
+// ForwardText sends a forward text query and returns the outputs, the
+// return code and the time.
 //
-// Codes recorded before sending: EmptyRequest for inputs without elements,
-// RequestShapeException for a rank other than 2, InvalidRequest for a dtype
-// other than INT64, RequestSerializationException for inputs that do not
-// encode. After sending, as the protocol description maps them: gRPC
-// DEADLINE_EXCEEDED → Timeout (so is a call cut by ctx being cancelled with
-// cause context.DeadlineExceeded, a timeout kept on the client's side),
-// UNAVAILABLE → Unavailable, UNAUTHENTICATED → Unauthenticated, any other
-// gRPC error → UnknownException; a return_code other than Success → that
-// code; Success without a tensor → EmptyResponse; a tensor that does not
-// decode, is not FLOAT32 or whose size disagrees with its shape →
-// ResponseDeserializationException; a shape other than
-// [batch, seq, wire.NetworkDim] → ResponseShapeException.
+// inputs is an INT64 tensor of shape [batch, seq]. ctx bounds the call.
+// The time runs from the start of the call to the end of decoding. Only
+// with Success are there outputs, a FLOAT32 tensor of shape
+// [batch, seq, wire.NetworkDim], which the caller owns.
+//
+// Some codes are recorded before sending. EmptyRequest is for inputs
+// without elements, and RequestShapeException for a rank other than 2.
+// InvalidRequest is for a dtype other than INT64.
+// RequestSerializationException is for inputs that do not encode.
+//
+// After sending, codes follow the protocol description:
+//   - gRPC DEADLINE_EXCEEDED → Timeout. So is a call cut by ctx being
+//     cancelled with cause context.DeadlineExceeded, a timeout kept on the
+//     client's side.
+//   - UNAVAILABLE → Unavailable, UNAUTHENTICATED → Unauthenticated.
+//   - Any other gRPC error → UnknownException.
+//   - A return_code other than Success → that code.
+//   - Success without a tensor → EmptyResponse.
+//   - A tensor that does not decode, is not FLOAT32 or whose size
+//     disagrees with its shape → ResponseDeserializationException.
+//   - A shape other than [batch, seq, wire.NetworkDim] →
+//     ResponseShapeException.
 func (d *Dendrite) ForwardText(ctx context.Context, inputs tensor.Tensor) (tensor.Tensor, wire.ReturnCode, time.Duration) {
 	start := time.Now()
 	out, code := d.forwardText(ctx, inputs, true)
 	return out, code, time.Since(start)
 }
 
-// Measure sends a forward text query and checks its answer as ForwardText
-// does, and returns the return code and the time, without the outputs. The
-// answer is received into a buffer that the next call reuses, so a query
+// Measure sends a forward text query and returns its code and time.
+//
+// It checks the answer as ForwardText does, but keeps no outputs. The
+// answer is received into a buffer that the next call reuses. So a query
 // leaves no garbage the size of its answer.
 func (d *Dendrite) Measure(ctx context.Context, inputs tensor.Tensor) (wire.ReturnCode, time.Duration) {
 	start := time.Now()
@@ -236,8 +252,8 @@ func (d *Dendrite) Measure(ctx context.Context, inputs tensor.Tensor) (wire.Retu
 	return code, time.Since(start)
 }
 
-// forwardText is a forward text query; the outputs are returned, in a
-// buffer of their own, only when keep is set.
+// forwardText sends a forward text query.
+// Only when keep is set are the outputs returned, in a buffer of their own.
 func (d *Dendrite) forwardText(ctx context.Context, inputs tensor.Tensor, keep bool) (tensor.Tensor, wire.ReturnCode) {
 	if len(inputs.Data) == 0 {
 		return tensor.Tensor{}, wire.ReturnCode_EmptyRequest
@@ -298,8 +314,7 @@ func (d *Dendrite) forwardText(ctx context.Context, inputs tensor.Tensor, keep b
 	return out, code
 }
 
-// codeOf maps the gRPC error of a call made with ctx to the code the
-// dendrite records.
+// codeOf returns the code the dendrite records for a call's gRPC error.
 func codeOf(ctx context.Context, err error) wire.ReturnCode {
 	switch status.Code(err) {
 	case codes.DeadlineExceeded:
@@ -319,9 +334,10 @@ func codeOf(ctx context.Context, err error) wire.ReturnCode {
 }
 
 // decodeOutputs checks and decodes a forward answer to inputs of shape
-// [batch, seq]; shape is room for the decoded shape, which only the size
-// check reads. The outputs' Shape is a's and their Data a view of a's
-// buffer.
+// [batch, seq].
+//
+// shape is room for the decoded shape, which only the size check reads.
+// The outputs' Shape is a's, and their Data a view of a's buffer.
 func decodeOutputs(a *reply, batch, seq int64, shape []int64) (tensor.Tensor, wire.ReturnCode) {
 	if a.code != wire.ReturnCode_Success {
 		return tensor.Tensor{}, a.code

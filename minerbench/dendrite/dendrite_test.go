@@ -270,63 +270,29 @@ func TestRequestMessage(t *testing.T) {
 
 // TestForwardTextCodes reaches every code the dendrite records.
 func TestForwardTextCodes(t *testing.T) {
-	ok := func(out tensor.Tensor) func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
-		return func(t *testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
-			resp := answer(t, out)
-			return func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) { return resp, nil }
-		}
-	}
-	edited := func(out tensor.Tensor, edit func(*wire.TensorMessage)) func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
-		return func(t *testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
-			resp := answer(t, out)
-			edit(resp)
-			return func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) { return resp, nil }
-		}
-	}
-	fails := func(c codes.Code) func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
-		return func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
-			return func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
-				return nil, status.Error(c, "refused by the test")
-			}
-		}
-	}
-	blocks := func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
-		return func(ctx context.Context, _ *wire.TensorMessage) (*wire.TensorMessage, error) {
-			<-ctx.Done()
-			return nil, ctx.Err()
-		}
-	}
 	good := floats(2, 3, wire.NetworkDim)
 
-	tests := []struct {
-		name    string
-		respond func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error)
-		inputs  tensor.Tensor
-		timeout time.Duration
-		opts    []Option
-		sent    bool
-		want    wire.ReturnCode
-	}{
-		{"success", ok(good), tokens(2, 3), 0, nil, true, wire.ReturnCode_Success},
-		{"empty input", ok(good), tensor.FromInt64([]int64{0, 3}, nil), 0, nil, false, wire.ReturnCode_EmptyRequest},
-		{"zero tensor", ok(good), tensor.Tensor{}, 0, nil, false, wire.ReturnCode_EmptyRequest},
-		{"input rank 3", ok(good), tensor.FromInt64([]int64{1, 1, 1}, []int64{1}), 0, nil, false, wire.ReturnCode_RequestShapeException},
-		{"float input", ok(good), tensor.FromFloat32([]int64{1, 1}, []float32{1}), 0, nil, false, wire.ReturnCode_InvalidRequest},
-		{"input that does not encode", ok(good), tensor.Tensor{DType: tensor.Int64, Shape: []int64{2, 3}, Data: make([]byte, 5)}, 0, nil, false, wire.ReturnCode_RequestSerializationException},
-		{"deadline exceeded", blocks, tokens(2, 3), 50 * time.Millisecond, nil, true, wire.ReturnCode_Timeout},
-		{"unavailable", fails(codes.Unavailable), tokens(2, 3), 0, nil, true, wire.ReturnCode_Unavailable},
-		{"unauthenticated", fails(codes.Unauthenticated), tokens(2, 3), 0, nil, true, wire.ReturnCode_Unauthenticated},
-		{"other gRPC error", fails(codes.Internal), tokens(2, 3), 0, nil, true, wire.ReturnCode_UnknownException},
-		{"answer over the size limit", ok(good), tokens(2, 3), 0, []Option{WithMaxMessageSize(1024)}, true, wire.ReturnCode_UnknownException},
-		{"success without tensor", edited(good, func(m *wire.TensorMessage) { m.Tensors = nil }), tokens(2, 3), 0, nil, true, wire.ReturnCode_EmptyResponse},
-		{"undecodable answer", edited(good, func(m *wire.TensorMessage) { m.Tensors[0].Buffer = []byte{0xc1} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
-		{"int64 answer", ok(tensor.FromInt64([]int64{2, 3, wire.NetworkDim}, make([]int64, 6*wire.NetworkDim))), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
-		{"answer size disagrees with shape", edited(good, func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{2, 3, 512} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
-		{"answer shape negative", edited(good, func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{-2, -3, wire.NetworkDim} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
-		{"answer of another width", ok(floats(2, 3, 512)), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseShapeException},
-		{"answer with batch and seq swapped", ok(floats(3, 2, wire.NetworkDim)), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseShapeException},
-		{"answer of rank 2", ok(floats(6, wire.NetworkDim)), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseShapeException},
-		{"answer reshaped to the right shape", edited(floats(6, wire.NetworkDim), func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{2, 3, wire.NetworkDim} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_Success},
+	tests := []codeCase{
+		{"success", answers(good), tokens(2, 3), 0, nil, true, wire.ReturnCode_Success},
+		{"empty input", answers(good), tensor.FromInt64([]int64{0, 3}, nil), 0, nil, false, wire.ReturnCode_EmptyRequest},
+		{"zero tensor", answers(good), tensor.Tensor{}, 0, nil, false, wire.ReturnCode_EmptyRequest},
+		{"input rank 3", answers(good), tensor.FromInt64([]int64{1, 1, 1}, []int64{1}), 0, nil, false, wire.ReturnCode_RequestShapeException},
+		{"float input", answers(good), tensor.FromFloat32([]int64{1, 1}, []float32{1}), 0, nil, false, wire.ReturnCode_InvalidRequest},
+		{"input that does not encode", answers(good), tensor.Tensor{DType: tensor.Int64, Shape: []int64{2, 3}, Data: make([]byte, 5)}, 0, nil, false, wire.ReturnCode_RequestSerializationException},
+		{"deadline exceeded", blocksUntilDone, tokens(2, 3), 50 * time.Millisecond, nil, true, wire.ReturnCode_Timeout},
+		{"unavailable", refuses(codes.Unavailable), tokens(2, 3), 0, nil, true, wire.ReturnCode_Unavailable},
+		{"unauthenticated", refuses(codes.Unauthenticated), tokens(2, 3), 0, nil, true, wire.ReturnCode_Unauthenticated},
+		{"other gRPC error", refuses(codes.Internal), tokens(2, 3), 0, nil, true, wire.ReturnCode_UnknownException},
+		{"answer over the size limit", answers(good), tokens(2, 3), 0, []Option{WithMaxMessageSize(1024)}, true, wire.ReturnCode_UnknownException},
+		{"success without tensor", answersEdited(good, func(m *wire.TensorMessage) { m.Tensors = nil }), tokens(2, 3), 0, nil, true, wire.ReturnCode_EmptyResponse},
+		{"undecodable answer", answersEdited(good, func(m *wire.TensorMessage) { m.Tensors[0].Buffer = []byte{0xc1} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
+		{"int64 answer", answers(tensor.FromInt64([]int64{2, 3, wire.NetworkDim}, make([]int64, 6*wire.NetworkDim))), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
+		{"answer size disagrees with shape", answersEdited(good, func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{2, 3, 512} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
+		{"answer shape negative", answersEdited(good, func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{-2, -3, wire.NetworkDim} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseDeserializationException},
+		{"answer of another width", answers(floats(2, 3, 512)), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseShapeException},
+		{"answer with batch and seq swapped", answers(floats(3, 2, wire.NetworkDim)), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseShapeException},
+		{"answer of rank 2", answers(floats(6, wire.NetworkDim)), tokens(2, 3), 0, nil, true, wire.ReturnCode_ResponseShapeException},
+		{"answer reshaped to the right shape", answersEdited(floats(6, wire.NetworkDim), func(m *wire.TensorMessage) { m.Tensors[0].Shape = []int64{2, 3, wire.NetworkDim} }), tokens(2, 3), 0, nil, true, wire.ReturnCode_Success},
 	}
 	// Every code but Success, NoReturn included, passes through as it is.
 	for code := range wire.ReturnCode_name {
@@ -334,15 +300,7 @@ func TestForwardTextCodes(t *testing.T) {
 		if c == wire.ReturnCode_Success {
 			continue
 		}
-		tests = append(tests, struct {
-			name    string
-			respond func(*testing.T) func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error)
-			inputs  tensor.Tensor
-			timeout time.Duration
-			opts    []Option
-			sent    bool
-			want    wire.ReturnCode
-		}{"passes " + c.String(), edited(good, func(m *wire.TensorMessage) { m.ReturnCode = c }), tokens(2, 3), 0, nil, true, c})
+		tests = append(tests, codeCase{"passes " + c.String(), answersEdited(good, func(m *wire.TensorMessage) { m.ReturnCode = c }), tokens(2, 3), 0, nil, true, c})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -374,6 +332,51 @@ func TestForwardTextCodes(t *testing.T) {
 				assert.Zero(t, f.calls.Load(), "refused before sending")
 			}
 		})
+	}
+}
+
+// respondFunc is how the fake axon answers a forward call.
+type respondFunc = func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error)
+
+// codeCase is a case of TestForwardTextCodes.
+type codeCase struct {
+	name    string
+	respond func(*testing.T) respondFunc
+	inputs  tensor.Tensor
+	timeout time.Duration
+	opts    []Option
+	sent    bool
+	want    wire.ReturnCode
+}
+
+// answers answers every call with out.
+func answers(out tensor.Tensor) func(*testing.T) respondFunc {
+	return answersEdited(out, func(*wire.TensorMessage) {})
+}
+
+// answersEdited answers every call with out, edited by edit.
+func answersEdited(out tensor.Tensor, edit func(*wire.TensorMessage)) func(*testing.T) respondFunc {
+	return func(t *testing.T) respondFunc {
+		resp := answer(t, out)
+		edit(resp)
+		return func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) { return resp, nil }
+	}
+}
+
+// refuses fails every call with gRPC code c.
+func refuses(c codes.Code) func(*testing.T) respondFunc {
+	return func(*testing.T) respondFunc {
+		return func(context.Context, *wire.TensorMessage) (*wire.TensorMessage, error) {
+			return nil, status.Error(c, "refused by the test")
+		}
+	}
+}
+
+// blocksUntilDone answers no call before its context ends.
+func blocksUntilDone(*testing.T) respondFunc {
+	return func(ctx context.Context, _ *wire.TensorMessage) (*wire.TensorMessage, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
 }
 

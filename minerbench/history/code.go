@@ -7,16 +7,16 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// Code is a query's outcome as the code column holds it: a Bittensor 2.0.x
-// return code, or the HTTP status a synapse axon answered.
+// Code is a query's outcome as the code column holds it.
 //
-// The two protocols share the column because their codes cannot be
-// confused: 2.0.x return codes are small (0 to 99 at most), HTTP statuses
-// run from 100 to 599. A history thus needs no second column to say which
+// It is a Bittensor 2.0.x return code, or the HTTP status a synapse axon
+// answered. The two protocols share the column because their codes cannot
+// be confused. 2.0.x return codes are small, 99 at most, and HTTP statuses
+// run from 100 to 599. So a history needs no second column to say which
 // protocol wrote a row.
 type Code int32
 
-// The range of HTTP statuses; every other code is a 2.0.x return code.
+// The range of HTTP statuses. Every other code is a 2.0.x return code.
 const (
 	firstHTTP = 100
 	lastHTTP  = 599
@@ -32,14 +32,16 @@ func ReturnCode(c wire.ReturnCode) Code { return Code(c) }
 // code.
 func (c Code) IsHTTP() bool { return c >= firstHTTP && c <= lastHTTP }
 
-// Success reports whether c means the query succeeded: Success for 2.0.x,
-// 200 for a synapse, as a bittensor dendrite's is_success judges it.
+// Success reports whether c means the query succeeded.
+// That is Success for 2.0.x, and 200 for a synapse, as bittensor's
+// dendrite judges is_success.
 func (c Code) Success() bool {
 	return c == Code(wire.ReturnCode_Success) || c == StatusOK
 }
 
-// String names c: a 2.0.x return code by its name (Success, Timeout, ...),
-// an HTTP status as "HTTP 401 Unauthorized".
+// String names c.
+// A 2.0.x return code has its name, such as Timeout. An HTTP status reads
+// as "HTTP 401 Unauthorized".
 func (c Code) String() string {
 	if !c.IsHTTP() {
 		return wire.ReturnCode(c).String()

@@ -9,15 +9,15 @@ import (
 	"strconv"
 )
 
-// maxLine bounds the length of a history line; the longest well-formed row
-// is a few hundred bytes.
+// maxLine bounds the length of a history line.
+// The longest well-formed row is a few hundred bytes.
 const maxLine = 4096
 
 // readBuffer is the size of a Reader's buffer.
 const readBuffer = 64 << 10
 
-// Reader reads the rows of a history one at a time, so a tool can summarize
-// a history of any length in bounded memory.
+// Reader reads the rows of a history one at a time.
+// A tool can then summarize a history of any length in bounded memory.
 type Reader struct {
 	name string
 	br   *bufio.Reader
@@ -25,16 +25,17 @@ type Reader struct {
 	err  error
 }
 
-// NewReader returns a Reader of the history in r; name is the file name its
-// errors carry.
+// NewReader returns a Reader of the history in r.
+// Its errors carry name as the file name.
 func NewReader(r io.Reader, name string) *Reader {
 	return &Reader{name: name, br: bufio.NewReaderSize(r, readBuffer)}
 }
 
-// Next returns the next row. It checks the header before the first row and
-// returns io.EOF after the last; a malformed file gives a *FormatError
-// carrying the line (one wrapping ErrOldFormat for a history without
-// start_time), and every later call returns the same error.
+// Next returns the next row, or io.EOF after the last.
+//
+// It checks the header before the first row. A malformed file gives a
+// *FormatError that carries the line. For a history without start_time,
+// that error wraps ErrOldFormat. Every later call returns the same error.
 func (r *Reader) Next() (Row, error) {
 	if r.err != nil {
 		return Row{}, r.err
@@ -78,8 +79,8 @@ func (r *Reader) readHeader() error {
 	return checkHeader(r.name, header, first)
 }
 
-// readLine returns the next line without its newline; io.EOF only at a
-// clean end of the file.
+// readLine returns the next line without its newline.
+// It returns io.EOF only at a clean end of the file.
 func (r *Reader) readLine() ([]byte, error) {
 	line, err := r.br.ReadSlice('\n')
 	if len(line) == 0 && err == io.EOF {
@@ -99,8 +100,8 @@ func (r *Reader) readLine() ([]byte, error) {
 	return line[:len(line)-1], nil
 }
 
-// Read parses the whole history at path. It is meant for tests and small
-// tools; use NewReader to stream a large history.
+// Read parses the whole history at path.
+// It is meant for tests and small tools. NewReader streams a large history.
 func Read(path string) ([]Row, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -52,7 +52,7 @@ func TestReadErrors(t *testing.T) {
 	}{
 		{"empty", "", 0, "", `history: f.csv: "": empty file: want the header`},
 		{"foreign", "hello\n", 1, "", `history: f.csv:1: "hello": not a query history`},
-		{"old", oldHeader + "\n", 1, "", `history: f.csv:1: "` + oldHeader + `": the original's columns without start_time`},
+		{"old", oldHeader + "\n", 1, "", `history: f.csv:1: "` + oldHeader + `": Bittensor 2.0.4's QueryBenchmark columns, without start_time`},
 		{"truncated", Header + "\n" + okRow + "1,2", 3, "", `history: f.csv:3: "1,2": last line does not end in a newline`},
 		{"bad index", Header + "\n" + okRow + "x" + okRow[1:], 3, "index", `history: f.csv:3: column index: value "x": want a decimal integer`},
 		{"code too large", Header + "\n" + strings.Replace(okRow, ",1,1.5", ",2147483648,1.5", 1), 2, "code", "want a decimal integer in [-2147483648, 2147483647]"},

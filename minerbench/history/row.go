@@ -9,13 +9,15 @@ import (
 	"time"
 )
 
-// ErrOldFormat is wrapped by the *FormatError of a history without the
-// start_time column: one written by the original or by an earlier
-// minerbench. Rows in this package's format must not be appended to it.
+// ErrOldFormat marks a history without the start_time column.
+//
+// Bittensor 2.0.4's QueryBenchmark and earlier minerbench versions wrote
+// such histories. A *FormatError wraps it. Rows in this package's format
+// must not be appended to such a file.
 var ErrOldFormat = errors.New("history without start_time")
 
-// FormatError reports a file that is not a well-formed history: Open refuses
-// to append to it and a Reader stops at it.
+// FormatError reports a file that is not a well-formed history.
+// Open refuses to append to it, and a Reader stops at it.
 type FormatError struct {
 	// Path names the file.
 	Path string
@@ -58,20 +60,21 @@ func quote(b []byte) string {
 	return string(b)
 }
 
-// unixTimeFloor separates the two meanings of an old history's time column:
-// no latency reaches it (3 years), every Unix time since 1973 exceeds it.
+// unixTimeFloor separates the two meanings of an old history's time column.
+// No latency reaches it (3 years), and every Unix time since 1973 exceeds it.
 const unixTimeFloor = 1e8
 
-// checkHeader checks that line (without its newline) is the history
-// header. Its error is a FormatError on line 1; for the header without
-// start_time it wraps ErrOldFormat and says which meaning the rows have,
-// judging by firstRow, the line after the header (nil when there is none).
+// checkHeader checks that line, without its newline, is the history header.
+//
+// Its error is a FormatError on line 1. For the header without start_time,
+// the error wraps ErrOldFormat. It says what the rows mean, judging by
+// firstRow, the line after the header (nil when there is none).
 func checkHeader(path string, line, firstRow []byte) error {
 	switch string(line) {
 	case Header:
 		return nil
 	case oldHeader:
-		meaning := "the original's columns without start_time"
+		meaning := "Bittensor 2.0.4's QueryBenchmark columns, without start_time"
 		if t, ok := secondField(firstRow); ok && t >= unixTimeFloor {
 			meaning = "written by an earlier minerbench: its time column holds each query's Unix send time and elapsed its latency"
 		}
@@ -106,10 +109,11 @@ func (e *fieldError) at(path string, line int) *FormatError {
 	return &FormatError{Path: path, Line: line, Column: e.column, Value: e.value, Reason: e.reason}
 }
 
-// appendFloat writes v in the shortest decimal form that reads back as the
-// same float64 (Go's ParseFloat and Python's float() both round-trip it),
-// without an exponent and with a ".0" on whole numbers, as pandas writes a
-// float column, so pandas reads the column back as floats.
+// appendFloat writes v in the shortest decimal form that reads back as v.
+//
+// Go's ParseFloat and Python's float() both round-trip it. It has no
+// exponent, and whole numbers get a ".0", as pandas writes a float column.
+// So pandas reads the column back as floats.
 func appendFloat(b []byte, v float64) []byte {
 	start := len(b)
 	b = strconv.AppendFloat(b, v, 'f', -1, 64)
@@ -119,15 +123,15 @@ func appendFloat(b []byte, v float64) []byte {
 	return b
 }
 
-// fromUnixSeconds is the time of float Unix seconds s, in UTC, to the
-// nearest nanosecond the float can tell.
+// fromUnixSeconds returns the UTC time of float Unix seconds s.
+// It is exact to the nearest nanosecond the float can tell.
 func fromUnixSeconds(s float64) time.Time {
 	sec := math.Floor(s)
 	nsec := math.Round((s - sec) * 1e9)
 	return time.Unix(int64(sec), int64(nsec)).UTC()
 }
 
-// fromSeconds is the duration of float seconds s, to the nearest nanosecond.
+// fromSeconds returns the duration of float seconds s, to the nanosecond.
 func fromSeconds(s float64) time.Duration {
 	return time.Duration(math.Round(s * 1e9))
 }
@@ -137,9 +141,9 @@ func (info RunInfo) settings() [5]int {
 	return [...]int{info.NProcesses, info.NCalls, info.BatchSize, info.BlockSize, info.WorldSize}
 }
 
-// appendSuffix writes the columns of a row after the record's, each
-// preceded by a comma, and the row's newline: the same for every row of a
-// run.
+// appendSuffix writes a row's columns after the record's, and its newline.
+// Each column is preceded by a comma. The suffix is the same for every row
+// of a run.
 func appendSuffix(b []byte, info RunInfo) []byte {
 	for i, v := range info.settings() {
 		b = append(b, ',')
@@ -164,9 +168,10 @@ func appendRecord(b []byte, index int64, r Record) []byte {
 	return appendFloat(b, r.Elapsed.Seconds())
 }
 
-// emptyWhenZero reports whether column col is written empty for a zero:
-// batch_size and block_size, which a run without token batches leaves
-// empty rather than fill with a value that means nothing.
+// emptyWhenZero reports whether column col is written empty for a zero.
+//
+// That holds for batch_size and block_size. A run without token batches
+// leaves them empty rather than fill them with a value that means nothing.
 func emptyWhenZero(col int) bool { return col == batchSizeColumn || col == blockSizeColumn }
 
 // validate refuses settings a history cannot hold.

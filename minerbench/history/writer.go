@@ -14,15 +14,15 @@ import (
 	"sync"
 )
 
-// ErrLocked is returned, wrapped, by Open when another writer, in this
-// process or another, holds the history.
+// ErrLocked says another writer holds the history.
+// Open wraps it, whether that writer is in this process or another.
 var ErrLocked = errors.New("history: locked by another writer")
 
 // ErrClosed is returned by a Writer's methods after Commit or Abort.
 var ErrClosed = errors.New("history: writer already committed or aborted")
 
-// file is what a Writer writes rows to: an *os.File, or in tests one that
-// fails.
+// file is what a Writer writes rows to.
+// It is an *os.File, or in tests one that fails.
 type file interface {
 	io.WriterAt
 	Truncate(size int64) error
@@ -30,28 +30,30 @@ type file interface {
 	Close() error
 }
 
-// Writer appends rows to a history. Its methods are safe for concurrent
-// use. Always end a Writer with Commit or Abort (defer w.Abort() is safe
-// after a Commit): it holds the history's lock until then.
+// Writer appends rows to a history.
 //
-// Each Append writes its rows to the end of the history file in place, in
-// one write, so appending costs the same however long the history is;
-// Commit makes them durable (fsync) and Abort removes them again. The file
-// thus holds, at every moment, the header, the whole rows of earlier runs
-// and the whole rows appended so far, except that a write cut short (the
-// disk full, the process killed during the write, the machine losing power)
-// can leave part of a row at its end. Append removes that part itself when
-// its write fails; otherwise the next Open cuts it (TornLine returns it)
-// before appending, so no row is ever appended to a partial one. Committed
-// rows survive a crash of the machine. Rows appended but not yet committed
-// survive the process being killed, but not always the machine losing
-// power: they may then be missing, or, on a file system that can show
-// unwritten blocks after a power loss, read as garbage, which the next Open
+// Its methods are safe for concurrent use. Always end a Writer with Commit
+// or Abort, because it holds the history's lock until then. A deferred
+// w.Abort() is safe after a Commit.
+//
+// Each Append writes its rows to the end of the file in place, in one
+// write. So an append costs the same however long the history is. Commit
+// makes the rows durable with fsync, and Abort removes them again. At
+// every moment, the file holds the header and whole rows. Only a write cut
+// short can leave part of a row at its end, as when the disk is full, the
+// process is killed, or the machine loses power. Append removes that part
+// itself when its write fails. Otherwise the next Open cuts it before
+// appending (TornLine returns it). So no row is ever appended to a partial
+// one.
+//
+// Committed rows survive a crash of the machine. Rows appended but not yet
+// committed survive the process being killed. A power loss may lose them.
+// Some file systems may then show them as garbage, which the next Open
 // refuses, naming the line.
 //
-// The lock is an exclusive lock on the history file itself (flock on Unix),
-// held from Open to Commit or Abort and released by the kernel if the
-// process dies: no lock file is left beside the history.
+// The lock is an exclusive lock on the history file itself (flock on
+// Unix). It is held from Open to Commit or Abort, and the kernel releases
+// it if the process dies. So no lock file is left beside the history.
 type Writer struct {
 	mu      sync.Mutex
 	path    string
@@ -72,22 +74,25 @@ type Writer struct {
 	done bool
 }
 
-// Open starts appending to the history at path. It creates the parent
-// directories and takes the history's lock; if another writer holds it,
-// Open fails at once with an error wrapping ErrLocked rather than wait, so
-// that a second run never hangs unseen behind a stuck one.
+// Open starts appending to the history at path.
 //
-// Without restart, a file at path must be a history: the exact Header line,
-// then well-formed rows, each ending in a newline; the whole file is checked
-// (about 0.7 µs a row). Otherwise Open returns a *FormatError (wrapping
-// ErrOldFormat for a history without start_time) and leaves the file as it
-// is. An empty or missing file starts a new history. Rows then continue the
-// index after the last row. A partial last row, which only a write cut short
-// leaves, is cut before anything is appended; TornLine returns it.
+// It creates the parent directories and takes the history's lock. If
+// another writer holds it, Open fails at once with an error wrapping
+// ErrLocked. It does not wait, so a second run never hangs unseen behind a
+// stuck one.
 //
-// With restart, the new history starts from the header with the index at 0,
-// whatever the file holds; it is written to a temporary file beside the
-// history, renamed over it at Commit, so the old history stays until then.
+// Without restart, a file at path must be a history. That is the exact
+// Header line, then well-formed rows, each ending in a newline. Open checks
+// the whole file, at about 0.7 µs a row. A bad file gets a *FormatError and
+// is left as it is. For a history without start_time, the error wraps
+// ErrOldFormat. An empty or missing file starts a new history. New rows
+// continue the index after the last row. A partial last row, which only a
+// write cut short leaves, is cut before anything is appended. TornLine
+// returns it.
+//
+// With restart, the new history starts from the header, with the index at
+// 0, whatever the file holds. It is written to a temporary file beside the
+// history and renamed over it at Commit. The old history stays until then.
 func Open(path string, restart bool) (*Writer, error) {
 	if path == "" {
 		return nil, errors.New("history: path is empty: want the file name of a history")
@@ -113,8 +118,8 @@ func Open(path string, restart bool) (*Writer, error) {
 	return w, nil
 }
 
-// acquire opens the history at path, creating it if it is missing, and
-// locks it. created reports that this call created the file.
+// acquire opens and locks the history at path, creating it if missing.
+// created reports that this call created the file.
 func acquire(path string) (lock *os.File, created bool, err error) {
 	for {
 		f, created, err := openOrCreate(path)
@@ -134,9 +139,11 @@ func acquire(path string) (lock *os.File, created bool, err error) {
 }
 
 // lockCurrent locks f, opened at path, and reports whether it is still the
-// file at path: a restart's Commit may have replaced it, or the Abort of the
-// run that created it removed it, between the open and the lock, and then
-// the history is the file now at path. It fails with an error wrapping
+// file at path.
+//
+// Between the open and the lock, a restart's Commit may have replaced it.
+// Or the Abort of the run that created it may have removed it. The history
+// is then the file now at path. lockCurrent fails with an error wrapping
 // ErrLocked when another writer holds f.
 func lockCurrent(f *os.File, path string) (bool, error) {
 	busy, err := tryLock(f)
@@ -190,9 +197,8 @@ func isCurrent(f *os.File, path string) (bool, error) {
 	return os.SameFile(held, now), nil
 }
 
-// tmpPrefix is the name prefix of the temporary files of restarts of the
-// history at path; under the lock, any file with it is left over from a
-// crashed run.
+// tmpPrefix is the name prefix of a restart's temporary files.
+// Under the lock, any file with it is left over from a crashed run.
 func tmpPrefix(path string) string {
 	return "." + filepath.Base(path) + ".tmp-"
 }
@@ -247,9 +253,11 @@ func start(path string, lock *os.File, created, restart bool) (*Writer, error) {
 }
 
 // removeLeftovers deletes what crashed runs and earlier versions left
-// beside the history at path: restarts' temporary files, and the empty
-// lock file path+".lock" that versions before this one locked instead of
-// the history. Failing to is harmless, so errors are ignored.
+// beside the history at path.
+//
+// These are restarts' temporary files, and the empty lock file
+// path+".lock" that earlier versions locked instead of the history. A
+// failure is harmless, so errors are ignored.
 func removeLeftovers(path string) {
 	dir := filepath.Dir(path)
 	entries, err := os.ReadDir(dir)
@@ -273,9 +281,10 @@ func removeLeftovers(path string) {
 	}
 }
 
-// scan checks that the first size bytes of f hold a history, as Open
-// describes. keep is where the whole lines end: size, or the start of a
-// partial last row, torn; next is the index of the next row.
+// scan checks that the first size bytes of f hold a history.
+//
+// keep is where the whole lines end. It is size, or the start of torn, a
+// partial last row. next is the index of the next row.
 func scan(f io.ReaderAt, path string, size int64) (keep, next int64, torn string, err error) {
 	// A partial row is shorter than maxLine: look for the last newline
 	// within that much of the end.
@@ -317,15 +326,16 @@ func scan(f io.ReaderAt, path string, size int64) (keep, next int64, torn string
 	return keep, last + 1, torn, nil
 }
 
-// TornLine returns the partial last row that Open cut from the history (a
-// write cut short by a crash left it), or "" when there was none.
+// TornLine returns the partial last row that Open cut, or "" if none.
+// A write cut short by a crash leaves such a row.
 func (w *Writer) TornLine() string { return w.torn }
 
-// Append writes the rows of recs, with the run's settings info and the next
-// indexes, to the end of the history in one write. If the write fails, the
-// part of it that reached the file is removed, and the error is returned by
-// this and every later call, and by Commit, which then leaves the history
-// as Open found it.
+// Append writes the rows of recs to the end of the history in one write.
+//
+// Each row gets the next index and the run's settings info. If the write
+// fails, the part of it that reached the file is removed. This call and
+// every later one return the error, and so does Commit, which then leaves
+// the history as Open found it.
 func (w *Writer) Append(info RunInfo, recs ...Record) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -365,11 +375,13 @@ func (w *Writer) Append(info RunInfo, recs ...Record) error {
 	return nil
 }
 
-// Commit makes the appended rows durable and releases the history: it syncs
-// the file (with restart, renames the new history over the old) and unlocks
-// it. After a failed Append, or if the sync or rename fails, it removes the
-// appended rows instead, leaving the history as Open found it, and returns
-// the error. Commit after Commit or Abort returns ErrClosed.
+// Commit makes the appended rows durable and releases the history.
+//
+// It syncs the file and unlocks it. With restart, it first renames the new
+// history over the old. After a failed Append, or if the sync or rename
+// fails, it removes the appended rows instead and returns the error. The
+// history is then as Open found it. Commit after Commit or Abort returns
+// ErrClosed.
 func (w *Writer) Commit() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -401,9 +413,10 @@ func (w *Writer) Commit() error {
 	return nil
 }
 
-// Abort removes the appended rows, leaving the history as Open found it
-// (less a partial last row Open cut), and releases it. It is idempotent and
-// does nothing after Commit.
+// Abort removes the appended rows and releases the history.
+//
+// The history is left as Open found it, less a partial last row Open cut.
+// Abort is idempotent and does nothing after Commit.
 func (w *Writer) Abort() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -412,7 +425,7 @@ func (w *Writer) Abort() {
 	}
 }
 
-// discard ends w, removing what it wrote. w.mu is held.
+// discard ends w, removing what it wrote. The caller holds w.mu.
 func (w *Writer) discard() {
 	w.done = true
 	switch {

@@ -219,14 +219,14 @@ func TestOpenRefusesOldFormat(t *testing.T) {
 			meaning: "written by an earlier minerbench: its time column holds each query's Unix send time",
 		},
 		{
-			name:    "the original",
+			name:    "QueryBenchmark",
 			content: oldHeader + "\n0,0.0123,1,0.05,10,100,10,10,1\n",
-			meaning: "the original's columns without start_time",
+			meaning: "Bittensor 2.0.4's QueryBenchmark columns, without start_time",
 		},
 		{
 			name:    "header only",
 			content: oldHeader + "\n",
-			meaning: "the original's columns without start_time",
+			meaning: "Bittensor 2.0.4's QueryBenchmark columns, without start_time",
 		},
 	}
 	for _, tt := range tests {

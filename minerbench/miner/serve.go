@@ -28,14 +28,14 @@ const parentPollInterval = 100 * time.Millisecond
 // orphanStopTimeout bounds the stop of a miner whose host is gone.
 const orphanStopTimeout = 5 * time.Second
 
-// Serve runs m: as a plugin of the benchmark host when the host launched it,
-// otherwise as a standalone axon configured by command-line flags (see -h).
-// It is the whole of a miner's main.
+// Serve runs m, and is all a miner's main needs.
 //
-// The miner's log (the logger New receives, tagged with the miner's name)
-// goes to stderr, which the host keeps in the miner's log file; so does
-// anything else the miner writes to os.Stdout or os.Stderr. Standalone, the
-// endpoint is printed to stdout.
+// When the host launched the process, Serve runs m as a plugin of the
+// benchmark host. Otherwise it runs m as a standalone axon, configured by
+// command-line flags (see -h). The miner's log goes to stderr. That is the
+// logger New receives, tagged with the miner's name. The host keeps stderr
+// in the miner's log file, with anything else the miner writes to
+// os.Stdout or os.Stderr. Standalone, the endpoint is printed to stdout.
 func Serve(m Miner) {
 	stderr := os.Stderr // go-plugin's Serve replaces os.Stderr with a pipe
 	log := newLogger(m, stderr)
@@ -60,14 +60,14 @@ func Serve(m Miner) {
 	servePlugin(c, stderr, nil)
 }
 
-// newLogger returns the log of m: text lines on w, tagged with m's name.
+// newLogger returns the log of m, text lines on w tagged with m's name.
 func newLogger(m Miner, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil)).With("miner", m.Name())
 }
 
-// servePlugin serves c to the host over go-plugin until the host ends the
-// plugin, then stops its miner if it still runs. test, when set, serves
-// in-process (go-plugin's test mode).
+// servePlugin serves c to the host over go-plugin until the host ends it.
+// Then it stops the miner if it still runs. test, when set, serves
+// in-process, in go-plugin's test mode.
 func servePlugin(c *controller, stderr io.Writer, test *goplugin.ServeTestConfig) {
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: contract.Handshake,
@@ -81,9 +81,10 @@ func servePlugin(c *controller, stderr io.Writer, test *goplugin.ServeTestConfig
 	}
 }
 
-// watchParent returns once the process's parent is no longer parent, as
-// getppid tells, after stopping the miner with stop, for at most
-// orphanStopTimeout.
+// watchParent stops the miner once the process's parent is gone.
+//
+// The parent is gone when getppid no longer returns parent. watchParent
+// then calls stop, waits at most orphanStopTimeout, and returns.
 func watchParent(parent int, getppid func() int, stop func(context.Context) error, log *slog.Logger) {
 	tick := time.NewTicker(parentPollInterval)
 	defer tick.Stop()
@@ -105,8 +106,7 @@ func watchParent(parent int, getppid func() int, stop func(context.Context) erro
 	}
 }
 
-// controller is the contract.Controller of a Miner: Start starts it, Stop
-// stops it.
+// controller is the contract.Controller of a Miner.
 type controller struct {
 	miner Miner
 	log   *slog.Logger
@@ -120,7 +120,7 @@ func (c *controller) Info(context.Context) (contract.Info, error) {
 	return contract.Info{Name: c.miner.Name(), Defaults: defaults(c.miner)}, nil
 }
 
-// Start implements contract.Controller: it starts the miner.
+// Start implements contract.Controller. It starts the miner.
 func (c *controller) Start(ctx context.Context, overrides map[string]string) (contract.Started, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -135,7 +135,7 @@ func (c *controller) Start(ctx context.Context, overrides map[string]string) (co
 	return contract.Started{Hotkey: r.Hotkey, Endpoint: r.Endpoint, SynapseEndpoint: r.SynapseEndpoint}, nil
 }
 
-// Stop implements contract.Controller: it stops the miner, if it runs.
+// Stop implements contract.Controller. It stops the miner, if it runs.
 func (c *controller) Stop(context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -147,9 +147,11 @@ func (c *controller) Stop(context.Context) error {
 	return err
 }
 
-// runStandalone serves m as a plain axon, configured by args, until SIGINT or
-// SIGTERM, or until stop is closed (for tests). It prints the hotkey and the
-// endpoint to stdout, its usage and errors to stderr.
+// runStandalone serves m as a plain axon, configured by args.
+//
+// It serves until SIGINT or SIGTERM, or until a test closes stop. It
+// prints the hotkey and the endpoint to stdout, and its usage and errors
+// to stderr.
 func runStandalone(m Miner, args []string, stdout, stderr io.Writer, log *slog.Logger, stop <-chan struct{}) error {
 	fs := flag.NewFlagSet(m.Name(), flag.ContinueOnError)
 	fs.SetOutput(stderr)

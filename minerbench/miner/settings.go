@@ -21,9 +21,12 @@ const (
 	AnnounceSynapse = "synapse"
 )
 
-// Settings is a miner's configuration in the original's dotted form, such as
-// "nucleus.nhid" → "600". Values are text; the typed getters parse them and
-// name the key, the value and what is accepted when they cannot.
+// Settings is a miner's configuration, keyed by dotted names.
+//
+// The keys have the dotted form of Bittensor 2.0.4's config, such as
+// "nucleus.nhid" → "600". Values are text. The typed getters parse them.
+// When they cannot, their error names the key, the value and what is
+// accepted.
 type Settings map[string]string
 
 // Settings the runtime owns, shared by every miner.
@@ -56,10 +59,11 @@ const (
 	KeyChainEndpoint           = "subtensor.chain_endpoint"
 )
 
-// RuntimeDefaults returns the settings every miner has, with their defaults:
-// a mock wallet (an empty wallet.seed derives the hotkey from wallet.name and
-// wallet.hotkey), an axon on a free loopback port, and no chain (an empty
-// subtensor.chain_endpoint registers nowhere).
+// RuntimeDefaults returns the settings every miner has, with their defaults.
+//
+// The defaults are a mock wallet, an axon on a free loopback port, and no
+// chain. With an empty wallet.seed, the hotkey derives from wallet.name
+// and wallet.hotkey. An empty subtensor.chain_endpoint registers nowhere.
 func RuntimeDefaults() Settings {
 	return Settings{
 		KeyWalletName:              "default",
@@ -91,8 +95,8 @@ func RuntimeDefaults() Settings {
 	}
 }
 
-// runtimeNotes say what the runtime's settings mean where their value does
-// not: a miner binary's -h prints them beside the defaults.
+// runtimeNotes say what the runtime's settings mean where the value does
+// not. A miner binary's -h prints them beside the defaults.
 var runtimeNotes = map[string]string{
 	KeyWalletName:              "mock wallet the hotkey derives from",
 	KeyWalletHotkey:            "hotkey name in that wallet",
@@ -122,7 +126,7 @@ var runtimeNotes = map[string]string{
 	KeyChainEndpoint:           "host:port of the chain to register on (empty: none)",
 }
 
-// defaults returns m's settings with their defaults: the runtime's and m's
+// defaults returns m's settings with their defaults, the runtime's and its
 // own.
 func defaults(m Miner) Settings {
 	s := RuntimeDefaults()
@@ -151,8 +155,8 @@ func (s Settings) Int(key string, lo, hi int) (int, error) {
 	return v, nil
 }
 
-// Duration returns the value of key as a time.Duration such as "10s", which
-// must not be negative.
+// Duration returns the value of key as a time.Duration, such as "10s".
+// It must not be negative.
 func (s Settings) Duration(key string) (time.Duration, error) {
 	v, err := time.ParseDuration(strings.TrimSpace(s[key]))
 	if err != nil || v < 0 {

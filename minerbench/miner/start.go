@@ -20,7 +20,7 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// Running is a started miner: its axon serves until Stop.
+// Running is a started miner. Its axon serves until Stop.
 type Running struct {
 	// Hotkey is the SS58 address of the hotkey the axon answers as.
 	Hotkey string
@@ -39,14 +39,16 @@ type Running struct {
 	stopErr   error
 }
 
-// Start runs m in this process as a host's start of it does: it merges
-// overrides into the defaults (refusing an unknown key), calls New, serves
-// the axon, and announces it on the chain when subtensor.chain_endpoint is
-// set. It returns once the axon serves (and is announced). On error nothing
-// is left running, and what New returned is closed. log receives the
-// runtime's and the miner's log; nil discards it.
+// Start runs m in this process, as the host's start of it does.
 //
-// Serve is how a miner's main runs it; Start is for running a miner inside
+// It merges overrides into the defaults and refuses an unknown key. It
+// calls New, serves the axon, and announces it on the chain when
+// subtensor.chain_endpoint is set. It returns once the axon serves and is
+// announced. On error nothing is left running, and what New returned is
+// closed. log receives the runtime's and the miner's log. A nil log
+// discards it.
+//
+// A miner's main runs it with Serve. Start is for running a miner inside
 // another program, and for package minertest.
 func Start(ctx context.Context, m Miner, overrides Settings, log *slog.Logger) (*Running, error) {
 	r, err := start(ctx, m, overrides, log)
@@ -146,7 +148,7 @@ func (cfg runtimeConfig) axonInfo(hotkey string, port, synPort int) AxonInfo {
 	return a
 }
 
-// closer returns the Close of fw, or a no-op when fw is no io.Closer.
+// closer returns the Close of fw, or a no-op when fw is not an io.Closer.
 func closer(fw Forwarder) func() error {
 	if c, ok := fw.(io.Closer); ok {
 		return c.Close
@@ -154,9 +156,10 @@ func closer(fw Forwarder) func() error {
 	return func() error { return nil }
 }
 
-// Stop stops the axon gracefully (the calls in flight are answered), then
-// closes what New returned, if it is an io.Closer, and returns Close's error.
-// It is idempotent.
+// Stop stops the miner and returns the error of its Close.
+//
+// The axon stops gracefully, so the calls in flight are answered. Then
+// Stop closes what New returned, if it is an io.Closer. It is idempotent.
 func (r *Running) Stop() error {
 	r.once.Do(func() {
 		r.stopAxon()
@@ -289,8 +292,8 @@ func parseRuntimeSettings(s Settings) (runtimeConfig, error) {
 	return c, err
 }
 
-// parseAxonSettings returns the axon's configuration the axon.* settings
-// give, but for its wallet.
+// parseAxonSettings returns the axon's configuration from the axon.*
+// settings. The wallet is not part of it.
 func parseAxonSettings(s Settings) (axon.Config, error) {
 	var c axon.Config
 	c.Compression = strings.TrimSpace(s[KeyAxonCompression])

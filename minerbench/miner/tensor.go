@@ -9,8 +9,9 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// Tensor is a query's or an answer's tensor: a dtype, a shape and the raw
-// little-endian data. Int64s and Float32s read its values.
+// Tensor is the tensor of a query or an answer.
+// It holds a dtype, a shape and the raw little-endian data. Int64s and
+// Float32s read its values.
 type Tensor = tensor.Tensor
 
 // FromInt64 returns an INT64 tensor of shape holding vals, such as the
@@ -74,14 +75,17 @@ func ParseReturnCode(s string) (ReturnCode, error) {
 	return 0, fmt.Errorf("return code %q: want a name such as NucleusFull, or its number from 0 to %d", s, len(wire.ReturnCode_name)-1)
 }
 
-// CodeError is an error a Forwarder returns to answer a return code of its
-// choice, with a message, instead of UnknownException: NucleusFull, Backoff
-// and so on, as Bittensor's miners refused queries. Its Code must not be
-// Success. The axon finds it with errors.As, so it may be wrapped.
+// CodeError is an error that answers a return code of the Forwarder's
+// choice.
+//
+// Without it, an error is answered UnknownException. With it, the answer
+// carries the code and a message, such as NucleusFull or Backoff, as
+// Bittensor's miners refused queries. Its Code must not be Success. The
+// axon finds it with errors.As, so it may be wrapped.
 type CodeError = axon.CodeError
 
-// Refuse returns a *CodeError answering code, with the message format and
-// args make, as fmt.Sprintf does.
+// Refuse returns a *CodeError that answers code.
+// Its message is fmt.Sprintf(format, args...).
 func Refuse(code ReturnCode, format string, args ...any) *CodeError {
 	return &CodeError{Code: code, Message: fmt.Sprintf(format, args...)}
 }

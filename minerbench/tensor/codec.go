@@ -10,8 +10,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
-// The five keys of the msgpack-numpy map, in the order msgpack-numpy writes
-// them.
+// The five keys of the msgpack-numpy map, in msgpack-numpy's order.
 var (
 	keyND    = []byte("nd")
 	keyType  = []byte("type")
@@ -20,9 +19,11 @@ var (
 	keyData  = []byte("data")
 )
 
-// encodedLen returns the exact length of the map Encode writes for the
-// given shape and n data bytes, so that Encode grows dst at most once and
-// not at all when dst has room for a previous buffer of the same shape.
+// encodedLen returns the length of the map Encode writes.
+//
+// It is exact for the given shape and n data bytes. So Encode grows dst at
+// most once, and not at all when dst has room for a previous buffer of the
+// same shape.
 func encodedLen(shape []int64, n int) int {
 	// Map header, the five keys, true, the 3-byte dtype str, empty kind.
 	size := 1 + 4 + 6 + 6 + 7 + 6 + 1 + 4 + 2
@@ -57,18 +58,18 @@ func encodedLen(shape []int64, n int) int {
 	return size + n
 }
 
-// Encode appends t serialized with s to dst and returns the extended slice,
-// growing dst at most once; pass a reused dst[:0] to encode without
-// allocating.
+// Encode appends t serialized with s to dst and returns the extended slice.
+//
+// It grows dst at most once. A reused dst[:0] encodes without allocating.
+// t must pass Validate, and its Data must fit a bin32 (< 4 GiB).
 //
 // Msgpack writes the msgpack-numpy map byte for byte as Python's msgpack
-// 1.0 with msgpack-numpy 0.4 does: keys as bin, type as str, kind as empty
-// bin, shape as an array of unsigned ints, data as bin. It takes any DType
-// with a size. Cmppack writes the same map holding "<f2" values: Float32
-// and Float64 tensors are narrowed to binary16 (nearest, ties to even;
-// overflow becomes ±inf), Float16 tensors are written as they are.
-//
-// t must pass Validate, and its Data must fit a bin32 (< 4 GiB).
+// 1.0 with msgpack-numpy 0.4 does. Keys are bin, type is str, and kind is
+// an empty bin. shape is an array of unsigned ints, and data is bin. It
+// takes any DType with a size. Cmppack writes the same map holding "<f2"
+// values. It narrows Float32 and Float64 tensors to binary16, to nearest
+// with ties to even, and overflow becomes ±inf. Float16 tensors are
+// written as they are.
 func Encode(dst []byte, t Tensor, s Serializer) ([]byte, error) {
 	if err := t.Validate(); err != nil {
 		return dst, withOp(err, "encode")
@@ -116,33 +117,38 @@ func Encode(dst []byte, t Tensor, s Serializer) ([]byte, error) {
 	return dst, nil
 }
 
-// Decode reads a tensor serialized with s from buf; dtype is the dtype the
-// message declares.
+// Decode reads a tensor serialized with s from buf.
 //
-// For Msgpack, dtype Unknown takes whatever dtype the buffer holds, and any
-// other dtype must equal it (ErrDTypeMismatch). The returned Data aliases
-// buf, so buf must not be changed while the tensor is in use; Shape is the
-// one allocation.
+// dtype is the dtype the message declares. For Msgpack, dtype Unknown
+// takes whatever dtype the buffer holds. Any other dtype must equal it
+// (ErrDTypeMismatch). The returned Data aliases buf, so buf must not
+// change while the tensor is in use. Shape is the one allocation.
 //
-// For Cmppack the buffer must hold "<f2" values, which are widened to dtype:
-// Float32 or Float64 (one more allocation, for the widened Data), or Float16
-// (Data then aliases buf).
+// For Cmppack the buffer must hold "<f2" values, widened to dtype. Float32
+// and Float64 cost one more allocation, for the widened Data. With Float16,
+// Data aliases buf.
 //
-// Decode accepts keys, type, kind and data written as msgpack str or bin and
-// the keys in any order. It refuses, with an *Error whose Reason says why: a
-// buffer that is not a single msgpack map (ErrMalformed, ErrTrailingData), a
-// missing, repeated or unknown key, nd not true, a non-empty kind (data is
-// never unpickled), an unknown dtype string, a negative dimension, more
-// than MaxRank dimensions, sizes that overflow, and data whose length is not
-// the shape's product times the element size. It never panics.
+// Decode accepts keys, type, kind and data written as msgpack str or bin,
+// and the keys in any order. It never panics. It refuses these with an
+// *Error whose Reason says why:
+//   - a buffer that is not a single msgpack map (ErrMalformed,
+//     ErrTrailingData);
+//   - a missing, repeated or unknown key;
+//   - nd not true;
+//   - a non-empty kind, since data is never unpickled;
+//   - an unknown dtype string;
+//   - a negative dimension, more than MaxRank dimensions, or sizes that
+//     overflow;
+//   - data whose length is not the shape's product times the element size.
 func Decode(buf []byte, s Serializer, dtype DType) (Tensor, error) {
 	return DecodeTo(nil, buf, s, dtype)
 }
 
-// DecodeTo is Decode, except that the decoded Shape is shape[:rank] when
-// shape has room for rank dimensions, so that a caller reusing shape decodes
-// MSGPACK without allocating. Without room, a new Shape is allocated as
-// Decode does.
+// DecodeTo is Decode into a shape the caller provides.
+//
+// The decoded Shape is shape[:rank] when shape has room for rank
+// dimensions. So a caller reusing shape decodes MSGPACK without
+// allocating. Without room, a new Shape is allocated, as in Decode.
 func DecodeTo(shape []int64, buf []byte, s Serializer, dtype DType) (Tensor, error) {
 	switch s {
 	case Msgpack:
@@ -192,8 +198,8 @@ const (
 	seenData
 )
 
-// decodeMap parses the msgpack-numpy map in buf and checks it, decoding
-// the shape into shape when it has room; errors carry no Op.
+// decodeMap parses and checks the msgpack-numpy map in buf.
+// The shape is decoded into shape when it has room. Errors carry no Op.
 func decodeMap(shape []int64, buf []byte) (Tensor, error) {
 	var t Tensor
 	n, b, err := msgp.ReadMapHeaderBytes(buf)
@@ -208,64 +214,15 @@ func decodeMap(shape []int64, buf []byte) (Tensor, error) {
 			return t, malformed("", "want a str or bin key", err)
 		}
 		var bit int
-		switch string(key) {
-		case "nd":
-			bit = seenND
-		case "type":
-			bit = seenType
-		case "kind":
-			bit = seenKind
-		case "shape":
-			bit = seenShape
-		case "data":
-			bit = seenData
-		default:
-			return t, &Error{Field: quoteShort(string(key)), Reason: ErrUnknownKey,
-				Detail: "want nd, type, kind, shape and data"}
+		if bit, err = keyBit(key); err != nil {
+			return t, err
 		}
 		if seen&bit != 0 {
 			return t, &Error{Field: string(key), Reason: ErrDuplicateKey, Detail: "each key must occur once"}
 		}
 		seen |= bit
-		switch bit {
-		case seenND:
-			var nd bool
-			nd, b, err = msgp.ReadBoolBytes(b)
-			if err != nil {
-				return t, malformed("nd", "want true", err)
-			}
-			if !nd {
-				return t, &Error{Field: "nd", Reason: ErrNotArray, Detail: "nd is false (a numpy scalar); want true"}
-			}
-		case seenType:
-			var v []byte
-			v, b, err = readRaw(b)
-			if err != nil {
-				return t, malformed("type", "want a numpy dtype string", err)
-			}
-			if t.DType, err = ParseDType(string(v)); err != nil {
-				return t, err
-			}
-		case seenKind:
-			var v []byte
-			v, b, err = readRaw(b)
-			if err != nil {
-				return t, malformed("kind", "want an empty bin", err)
-			}
-			if len(v) != 0 {
-				return t, &Error{Field: "kind", Reason: ErrKind,
-					Detail: fmt.Sprintf("%s; want empty (object arrays are refused)", quoteShort(string(v)))}
-			}
-		case seenShape:
-			t.Shape, b, err = readShape(shape, b)
-			if err != nil {
-				return t, err
-			}
-		case seenData:
-			t.Data, b, err = readRaw(b)
-			if err != nil {
-				return t, malformed("data", "want a bin", err)
-			}
+		if b, err = t.readValue(bit, shape, b); err != nil {
+			return t, err
 		}
 	}
 	for _, k := range []struct {
@@ -285,6 +242,70 @@ func decodeMap(shape []int64, buf []byte) (Tensor, error) {
 	return t, nil
 }
 
+// keyBit returns the bit of a msgpack-numpy key, or an error for another
+// key.
+func keyBit(key []byte) (int, error) {
+	switch string(key) {
+	case "nd":
+		return seenND, nil
+	case "type":
+		return seenType, nil
+	case "kind":
+		return seenKind, nil
+	case "shape":
+		return seenShape, nil
+	case "data":
+		return seenData, nil
+	}
+	return 0, &Error{Field: quoteShort(string(key)), Reason: ErrUnknownKey,
+		Detail: "want nd, type, kind, shape and data"}
+}
+
+// readValue reads the value of the key with bit from b into t, and returns
+// the rest of b. The shape is decoded into shape when it has room.
+func (t *Tensor) readValue(bit int, shape []int64, b []byte) ([]byte, error) {
+	var err error
+	switch bit {
+	case seenND:
+		var nd bool
+		nd, b, err = msgp.ReadBoolBytes(b)
+		if err != nil {
+			return nil, malformed("nd", "want true", err)
+		}
+		if !nd {
+			return nil, &Error{Field: "nd", Reason: ErrNotArray, Detail: "nd is false (a numpy scalar); want true"}
+		}
+	case seenType:
+		var v []byte
+		v, b, err = readRaw(b)
+		if err != nil {
+			return nil, malformed("type", "want a numpy dtype string", err)
+		}
+		if t.DType, err = ParseDType(string(v)); err != nil {
+			return nil, err
+		}
+	case seenKind:
+		var v []byte
+		v, b, err = readRaw(b)
+		if err != nil {
+			return nil, malformed("kind", "want an empty bin", err)
+		}
+		if len(v) != 0 {
+			return nil, &Error{Field: "kind", Reason: ErrKind,
+				Detail: fmt.Sprintf("%s; want empty (object arrays are refused)", quoteShort(string(v)))}
+		}
+	case seenShape:
+		if t.Shape, b, err = readShape(shape, b); err != nil {
+			return nil, err
+		}
+	case seenData:
+		if t.Data, b, err = readRaw(b); err != nil {
+			return nil, malformed("data", "want a bin", err)
+		}
+	}
+	return b, nil
+}
+
 // readRaw reads a msgpack str or bin from b without copying.
 func readRaw(b []byte) (v, rest []byte, err error) {
 	// msgp turns a 32-bit length into an int, which is negative on 32-bit
@@ -299,9 +320,11 @@ func readRaw(b []byte) (v, rest []byte, err error) {
 	return msgp.ReadStringZC(b)
 }
 
-// readShape reads the shape array from b into dst when it has room, else
-// into a new slice, refusing more than MaxRank dimensions before allocating,
-// and negative or oversized dimensions.
+// readShape reads the shape array from b.
+//
+// It reads into dst when dst has room, else into a new slice. It refuses
+// more than MaxRank dimensions before allocating. It also refuses negative
+// or oversized dimensions.
 func readShape(dst []int64, b []byte) ([]int64, []byte, error) {
 	n, b, err := msgp.ReadArrayHeaderBytes(b)
 	if err != nil {

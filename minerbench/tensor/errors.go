@@ -5,8 +5,9 @@ import (
 	"strconv"
 )
 
-// Reasons for refusing a tensor or a buffer. Every error of this package is
-// an *Error whose Reason is one of these, so callers test with errors.Is.
+// Reasons for refusing a tensor or a buffer.
+// Every error of this package is an *Error whose Reason is one of these,
+// so callers test with errors.Is.
 var (
 	// ErrMalformed: the buffer is not msgpack, is cut short, or holds a value
 	// of the wrong msgpack type (a map, bool, str/bin or int where the
@@ -43,9 +44,10 @@ var (
 	ErrSerializer = errors.New("unknown serializer")
 )
 
-// Error is the error every function of this package returns: which
-// operation failed, on which field, why (Reason, a sentinel above) and what
-// was found against what is accepted (Detail).
+// Error is the error every function of this package returns.
+//
+// It says which operation failed, on which field, and why (Reason, one of
+// the sentinels above). Detail says what was found and what is accepted.
 type Error struct {
 	// Op is "encode", "decode", or empty for a check outside the codecs.
 	Op string
@@ -58,8 +60,8 @@ type Error struct {
 	Detail string
 }
 
-// Error formats e as "tensor decode: shape: negative dimension: shape[1] =
-// -3; want >= 0".
+// Error formats e, such as
+// "tensor decode: shape: negative dimension: shape[1] = -3; want >= 0".
 func (e *Error) Error() string {
 	s := "tensor"
 	if e.Op != "" {
@@ -80,7 +82,7 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Unwrap returns e.Reason, so errors.Is(err, ErrKind) and the like work.
+// Unwrap returns e.Reason, so that errors.Is(err, ErrKind) works.
 func (e *Error) Unwrap() error { return e.Reason }
 
 // withOp returns err with Op set to op when it is an *Error without one.
@@ -94,8 +96,8 @@ func withOp(err error, op string) error {
 	return err
 }
 
-// quoteShort quotes s for an error message, cut to 32 bytes so a hostile
-// buffer cannot make the message huge.
+// quoteShort quotes s for an error message, cut to 32 bytes.
+// So a hostile buffer cannot make the message huge.
 func quoteShort(s string) string {
 	const limit = 32
 	if len(s) > limit {

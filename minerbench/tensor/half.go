@@ -5,10 +5,12 @@ import (
 	"math"
 )
 
-// IEEE 754 binary16, the "<f2" of CMPPACK: 1 sign bit, 5 exponent bits
-// (bias 15), 10 fraction bits. Conversions work on bit patterns rather than
-// through float64 so that NaN payloads, signalling NaNs included, survive a
-// round trip (a float32-to-float64 conversion may quiet them).
+// IEEE 754 binary16 is the "<f2" of CMPPACK.
+//
+// It has 1 sign bit, 5 exponent bits (bias 15) and 10 fraction bits.
+// Conversions work on bit patterns rather than through float64. So NaN
+// payloads survive a round trip, signalling NaNs included. A float32 to
+// float64 conversion may quiet them.
 
 const (
 	halfSign = 0x8000
@@ -28,10 +30,11 @@ func shiftRoundEven(x uint64, s uint) uint64 {
 	return q
 }
 
-// halfFromFloat32Bits narrows the float32 with bits b to binary16, rounding
-// to nearest even: too large becomes ±inf, too small ±0, and a NaN keeps
-// its sign and the top 10 bits of its payload (becoming quiet only if those
-// are all zero, so it stays a NaN).
+// halfFromFloat32Bits narrows the float32 with bits b to binary16.
+//
+// It rounds to nearest even. Too large becomes ±inf, and too small ±0. A
+// NaN keeps its sign and the top 10 bits of its payload. It becomes quiet
+// only if those are all zero, so that it stays a NaN.
 func halfFromFloat32Bits(b uint32) uint16 {
 	sign := uint16(b>>16) & halfSign
 	exp := int(b>>23) & 0xff
@@ -60,8 +63,8 @@ func halfFromFloat32Bits(b uint32) uint16 {
 	return sign | uint16(shiftRoundEven(full, shift))
 }
 
-// halfFromFloat64Bits narrows the float64 with bits b to binary16 the way
-// halfFromFloat32Bits does, rounding once from the full-precision value.
+// halfFromFloat64Bits narrows the float64 with bits b to binary16.
+// It works as halfFromFloat32Bits does, rounding once from the full value.
 func halfFromFloat64Bits(b uint64) uint16 {
 	sign := uint16(b>>48) & halfSign
 	exp := int(b>>52) & 0x7ff
@@ -99,8 +102,8 @@ func halfNaNOrInf(isNaN bool, top uint16) uint16 {
 	return halfInf | top
 }
 
-// float32BitsFromHalf widens binary16 bits h to float32 bits; every value,
-// NaN payloads included, is represented exactly.
+// float32BitsFromHalf widens binary16 bits h to float32 bits.
+// Every value, NaN payloads included, is represented exactly.
 func float32BitsFromHalf(h uint16) uint32 {
 	sign := uint32(h&halfSign) << 16
 	exp := uint32(h>>10) & 0x1f
@@ -140,8 +143,8 @@ func float64BitsFromHalf(h uint16) uint64 {
 	}
 }
 
-// narrowToHalf writes to dst (len(src)/2 bytes) the binary16 values of the
-// little-endian src elements of dtype d, which is Float32 or Float64.
+// narrowToHalf writes the binary16 values of src's elements to dst.
+// src holds little-endian elements of dtype d, Float32 or Float64.
 func narrowToHalf(dst, src []byte, d DType) {
 	if d == Float64 {
 		for i := range len(dst) / 2 {
@@ -156,8 +159,8 @@ func narrowToHalf(dst, src []byte, d DType) {
 	}
 }
 
-// widenHalf writes to dst the little-endian elements of dtype d (Float32
-// or Float64) for the binary16 values in src.
+// widenHalf widens the binary16 values in src into dst.
+// dst gets little-endian elements of dtype d, Float32 or Float64.
 func widenHalf(dst, src []byte, d DType) {
 	if d == Float64 {
 		for i := range len(src) / 2 {
@@ -170,8 +173,8 @@ func widenHalf(dst, src []byte, d DType) {
 	}
 }
 
-// HalfBits returns the IEEE 754 binary16 bits nearest to f (ties to even),
-// as CMPPACK stores each element.
+// HalfBits returns the IEEE 754 binary16 bits nearest to f, ties to even.
+// CMPPACK stores each element so.
 func HalfBits(f float32) uint16 { return halfFromFloat32Bits(math.Float32bits(f)) }
 
 // FromHalfBits returns the float32 value of the binary16 bits h, exactly.

@@ -1,11 +1,11 @@
-// Package tensor holds the Tensor type and the MSGPACK and CMPPACK serializers
-// of the Bittensor wire protocol (msgpack-numpy layout).
+// Package tensor holds the Tensor type and the wire protocol's serializers.
 //
-// Tensors are views: FromInt64 and FromFloat32 share the caller's slice,
-// Decode returns Data that aliases the decoded buffer, and Int64s and
-// Float32s return slices over Data whenever the host's byte order and the
-// alignment allow it. This keeps a forward response to at most one copy
-// between the network and the []float32 a caller reads.
+// The serializers are MSGPACK and CMPPACK, in the msgpack-numpy layout.
+// Tensors are views. FromInt64 and FromFloat32 share the caller's slice.
+// Decode returns Data that aliases the decoded buffer. Int64s and Float32s
+// return slices over Data whenever the host's byte order and the alignment
+// allow it. So a forward response costs at most one copy between the
+// network and the []float32 a caller reads.
 //
 // It is a supported API, for miner authors.
 package tensor
@@ -17,7 +17,7 @@ import (
 	"unsafe"
 )
 
-// DType is an element type; its values are those of wire.DataType.
+// DType is an element type. Its values are those of wire.DataType.
 type DType int32
 
 // Element types, numbered as wire.DataType numbers them.
@@ -31,8 +31,9 @@ const (
 	Float16 DType = 6
 )
 
-// Size returns the size in bytes of one element of d, or 0 for Unknown, UTF8
-// and values outside the list above, which have no fixed-size encoding.
+// Size returns the size in bytes of one element of d.
+// It is 0 for Unknown, UTF8 and values outside the list above, which have
+// no fixed-size encoding.
 func (d DType) Size() int {
 	switch d {
 	case Float16:
@@ -46,8 +47,8 @@ func (d DType) Size() int {
 	}
 }
 
-// String returns the numpy dtype string of d as msgpack-numpy writes it
-// ("<f4", "<i8", ...), or "DType(n)" for a type without one.
+// String returns the numpy dtype string of d, such as "<f4".
+// A type without one gives "DType(n)".
 func (d DType) String() string {
 	switch d {
 	case Float16:
@@ -65,8 +66,8 @@ func (d DType) String() string {
 	}
 }
 
-// ParseDType returns the DType whose numpy dtype string is s. It accepts
-// "<f2", "<f4", "<f8", "<i4" and "<i8" and refuses anything else with an
+// ParseDType returns the DType whose numpy dtype string is s.
+// It accepts "<f2", "<f4", "<f8", "<i4" and "<i8". Anything else gets an
 // *Error whose Reason is ErrUnknownDType.
 func ParseDType(s string) (DType, error) {
 	switch s {
@@ -86,7 +87,8 @@ func ParseDType(s string) (DType, error) {
 	}
 }
 
-// Serializer names a buffer layout; its values are those of wire.Serializer.
+// Serializer names a buffer layout.
+// Its values are those of wire.Serializer.
 type Serializer int32
 
 // Serializers, numbered as wire.Serializer numbers them.
@@ -95,8 +97,8 @@ const (
 	Cmppack Serializer = 1
 )
 
-// String returns the wire name of s ("MSGPACK", "CMPPACK"), or
-// "Serializer(n)" for an unknown value.
+// String returns the wire name of s, such as "MSGPACK".
+// An unknown value gives "Serializer(n)".
 func (s Serializer) String() string {
 	switch s {
 	case Msgpack:
@@ -108,23 +110,25 @@ func (s Serializer) String() string {
 	}
 }
 
-// MaxRank is the largest number of dimensions a Tensor may have (numpy 2's
-// limit). It bounds what a decoder allocates for a hostile shape.
+// MaxRank is the largest number of dimensions a Tensor may have.
+// It is numpy 2's limit, and bounds what a decoder allocates for a hostile
+// shape.
 const MaxRank = 64
 
-// Tensor is an n-dimensional array in C order whose elements are stored as
-// raw little-endian bytes in Data.
+// Tensor is an n-dimensional array in C order.
+// Its elements are stored as raw little-endian bytes in Data.
 type Tensor struct {
 	DType DType
 	Shape []int64
 	Data  []byte
 }
 
-// NumElements returns the number of elements of an array of the given shape:
-// the product of its dimensions, 1 for rank 0. It refuses more than MaxRank
-// dimensions (ErrRank), a negative dimension (ErrNegativeDim) and a product
-// that overflows int64 (ErrOverflow); a zero dimension makes the product 0
-// whatever the others are, as in numpy.
+// NumElements returns the number of elements of an array of the given shape.
+//
+// It is the product of the dimensions, and 1 for rank 0. A zero dimension
+// makes the product 0 whatever the others are, as in numpy. NumElements
+// refuses more than MaxRank dimensions (ErrRank), a negative dimension
+// (ErrNegativeDim) and a product that overflows int64 (ErrOverflow).
 func NumElements(shape []int64) (int64, error) {
 	if len(shape) > MaxRank {
 		return 0, &Error{Field: "shape", Reason: ErrRank,
@@ -152,8 +156,8 @@ func NumElements(shape []int64) (int64, error) {
 	return n, nil
 }
 
-// byteSize returns the number of data bytes an array of dtype d and the given
-// shape holds, refusing types without a size and sizes that overflow int64.
+// byteSize returns the number of data bytes of an array of dtype d.
+// It refuses types without a size and sizes that overflow int64.
 func byteSize(d DType, shape []int64) (int64, error) {
 	size := int64(d.Size())
 	if size == 0 {
@@ -171,9 +175,11 @@ func byteSize(d DType, shape []int64) (int64, error) {
 	return n * size, nil
 }
 
-// Validate checks that t has a fixed-size DType, a valid shape (see
-// NumElements) and exactly as many Data bytes as the shape calls for;
-// a disagreement is an *Error whose Reason is ErrSizeMismatch.
+// Validate checks that t's DType, Shape and Data agree.
+//
+// The DType must have a fixed size, and the shape must be valid (see
+// NumElements). Data must hold exactly as many bytes as the shape calls
+// for. A disagreement is an *Error whose Reason is ErrSizeMismatch.
 func (t Tensor) Validate() error {
 	want, err := byteSize(t.DType, t.Shape)
 	if err != nil {
@@ -187,14 +193,15 @@ func (t Tensor) Validate() error {
 }
 
 // littleEndian reports whether the host stores integers least significant
-// byte first, in which case element slices and Data share one layout.
+// byte first. Element slices and Data then share one layout.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
-// FromInt64 returns an Int64 tensor of the given shape over vals. Both
-// slices are kept, not copied: on a little-endian host Data views the bytes
-// of vals, so later writes to vals show in the tensor (on a big-endian host
-// Data is a little-endian copy). FromInt64 does not check the shape; see
-// Validate.
+// FromInt64 returns an Int64 tensor of the given shape over vals.
+//
+// Both slices are kept, not copied. On a little-endian host, Data views
+// the bytes of vals, so later writes to vals show in the tensor. On a
+// big-endian host, Data is a little-endian copy. FromInt64 does not check
+// the shape (see Validate).
 func FromInt64(shape []int64, vals []int64) Tensor {
 	if littleEndian {
 		return Tensor{DType: Int64, Shape: shape,
@@ -207,8 +214,8 @@ func FromInt64(shape []int64, vals []int64) Tensor {
 	return Tensor{DType: Int64, Shape: shape, Data: data}
 }
 
-// FromFloat32 returns a Float32 tensor of the given shape over vals, sharing
-// vals the way FromInt64 does.
+// FromFloat32 returns a Float32 tensor of the given shape over vals.
+// It shares vals as FromInt64 does.
 func FromFloat32(shape []int64, vals []float32) Tensor {
 	if littleEndian {
 		return Tensor{DType: Float32, Shape: shape,
@@ -222,17 +229,21 @@ func FromFloat32(shape []int64, vals []float32) Tensor {
 }
 
 // viewable reports whether elements of the given alignment can be read in
-// place from b: the host is little-endian and either b is aligned or the
-// architecture does not care.
+// place from b.
+//
+// The host must be little-endian, and b aligned unless the architecture
+// does not care.
 func viewable(b []byte, align uintptr) bool {
 	return littleEndian && (unalignedOK || uintptr(unsafe.Pointer(unsafe.SliceData(b)))%align == 0)
 }
 
-// Int64s returns the elements of an Int64 tensor, or nil if t is not Int64 or
-// len(Data) is not a multiple of 8. On a little-endian host the result
-// aliases Data (writes to one show in the other, and in the buffer Data was
-// decoded from) when Data is aligned to 8 bytes or the architecture reads
-// unaligned words natively (amd64, 386, arm64); otherwise it is a copy.
+// Int64s returns the elements of an Int64 tensor.
+//
+// It returns nil if t is not Int64 or len(Data) is not a multiple of 8. On
+// a little-endian host the result may alias Data. It does when Data is
+// aligned to 8 bytes, or when the architecture reads unaligned words
+// natively (amd64, 386, arm64). Writes to one then show in the other, and
+// in the buffer Data was decoded from. Otherwise the result is a copy.
 func (t Tensor) Int64s() []int64 {
 	if t.DType != Int64 || len(t.Data)%8 != 0 {
 		return nil
@@ -247,8 +258,7 @@ func (t Tensor) Int64s() []int64 {
 	return copyInt64s(t.Data, n)
 }
 
-// copyInt64s decodes n little-endian int64 values from data into a new
-// slice.
+// copyInt64s decodes n little-endian int64 values into a new slice.
 func copyInt64s(data []byte, n int) []int64 {
 	out := make([]int64, n)
 	for i := range out {
@@ -257,10 +267,11 @@ func copyInt64s(data []byte, n int) []int64 {
 	return out
 }
 
-// Float32s returns the elements of a Float32 tensor, or nil if t is not
-// Float32 or len(Data) is not a multiple of 4. It aliases Data under the
-// same conditions as Int64s (alignment to 4 bytes, or amd64, 386, arm64),
-// and is a copy otherwise.
+// Float32s returns the elements of a Float32 tensor.
+//
+// It returns nil if t is not Float32 or len(Data) is not a multiple of 4.
+// It aliases Data under the same conditions as Int64s, with alignment to 4
+// bytes. Otherwise it is a copy.
 func (t Tensor) Float32s() []float32 {
 	if t.DType != Float32 || len(t.Data)%4 != 0 {
 		return nil
@@ -275,8 +286,7 @@ func (t Tensor) Float32s() []float32 {
 	return copyFloat32s(t.Data, n)
 }
 
-// copyFloat32s decodes n little-endian float32 values from data into a new
-// slice.
+// copyFloat32s decodes n little-endian float32 values into a new slice.
 func copyFloat32s(data []byte, n int) []float32 {
 	out := make([]float32, n)
 	for i := range out {

@@ -8,16 +8,17 @@ import (
 	"golang.org/x/crypto/blake2b"
 )
 
-// MaxPrefix is the largest SS58 prefix: prefixes are 14-bit numbers.
+// MaxPrefix is the largest SS58 prefix. Prefixes are 14-bit numbers.
 const MaxPrefix = 1<<14 - 1
 
-// maxSS58Len bounds the text DecodeSS58 will base58-decode. The longest
-// address it accepts (36 bytes) is 50 characters; the bound keeps a hostile
-// header from costing quadratic base58 decoding time.
+// maxSS58Len bounds the text DecodeSS58 will base58-decode.
+//
+// The longest address it accepts, of 36 bytes, is 50 characters. The bound
+// keeps a hostile header from costing quadratic base58 decoding time.
 const maxSS58Len = 64
 
 // checksumSize is how many bytes of the blake2b-512 hash SS58 keeps for a
-// 32-byte public key.
+// 32-byte key.
 const checksumSize = 2
 
 // ss58Context is hashed before the payload when computing the checksum.
@@ -38,9 +39,11 @@ var (
 	ErrChecksum = errors.New("bad checksum")
 )
 
-// SS58Error is the error DecodeSS58 returns: the address, the kind of
-// problem (one of ErrBase58, ErrLength, ErrPrefix, ErrChecksum) and what
-// was found against what is accepted.
+// SS58Error is the error DecodeSS58 returns.
+//
+// It holds the address and the kind of problem, one of ErrBase58,
+// ErrLength, ErrPrefix and ErrChecksum. It says what was found and what is
+// accepted.
 type SS58Error struct {
 	// Address is the text that was refused.
 	Address string
@@ -59,9 +62,10 @@ func (e *SS58Error) Error() string {
 func (e *SS58Error) Unwrap() error { return e.Kind }
 
 // EncodeSS58 writes pub as an SS58 address with the given prefix.
+//
 // Prefixes 0..63 take one byte and 64..MaxPrefix two, as in Substrate.
-// A prefix above MaxPrefix, which SS58 cannot carry, gives the empty string,
-// which DecodeSS58 refuses.
+// SS58 cannot carry a prefix above MaxPrefix. Such a prefix gives the
+// empty string, which DecodeSS58 refuses.
 func EncodeSS58(pub [32]byte, prefix uint16) string {
 	var buf [2 + PublicKeySize + checksumSize]byte
 	var n int
@@ -86,8 +90,9 @@ func EncodeSS58(pub [32]byte, prefix uint16) string {
 }
 
 // DecodeSS58 reads an SS58 address, checking its checksum.
-// It accepts addresses of 32-byte public keys with any one-byte (0..63) or
-// two-byte (64..MaxPrefix) prefix; every error is an *SS58Error.
+//
+// It accepts addresses of 32-byte public keys with any prefix, of one byte
+// (0..63) or two (64..MaxPrefix). Every error is an *SS58Error.
 func DecodeSS58(addr string) (pub [32]byte, prefix uint16, err error) {
 	fail := func(kind error, format string, args ...any) ([32]byte, uint16, error) {
 		return [32]byte{}, 0, &SS58Error{Address: addr, Kind: kind, Detail: fmt.Sprintf(format, args...)}

@@ -1,10 +1,10 @@
 // Package wallet holds sr25519 hotkeys and their SS58 addresses.
 //
-// Keys follow Substrate: a 32-byte mini secret key (the "secret seed" that
-// `subkey inspect` prints) is expanded in Ed25519 mode, and signatures are
-// Schnorrkel signatures in the "substrate" signing context, so a signature
-// made here verifies in Substrate, polkadot.js and Bittensor, and the other
-// way round.
+// Keys follow Substrate. A 32-byte mini secret key, the "secret seed" that
+// `subkey inspect` prints, is expanded in Ed25519 mode. Signatures are
+// Schnorrkel signatures in the "substrate" signing context. So a signature
+// made here verifies in Substrate, polkadot.js and Bittensor, and the
+// other way round.
 //
 // It is a supported API, for miner authors.
 package wallet
@@ -19,8 +19,8 @@ import (
 	"golang.org/x/crypto/blake2b"
 )
 
-// NetworkPrefix is the SS58 address prefix of generic Substrate networks,
-// which Bittensor used.
+// NetworkPrefix is the SS58 address prefix Bittensor used.
+// It is that of generic Substrate networks.
 const NetworkPrefix = 42
 
 // SeedSize is the length in bytes of a mini secret key.
@@ -44,8 +44,8 @@ type Keypair struct {
 	public *PublicKey
 }
 
-// FromSeed returns the key pair of a 32-byte mini secret key, expanded the way
-// Substrate expands it (Schnorrkel's Ed25519-mode expansion).
+// FromSeed returns the key pair of a 32-byte mini secret key.
+// It expands the key as Substrate does, in Schnorrkel's Ed25519 mode.
 func FromSeed(seed [32]byte) (*Keypair, error) {
 	mini, err := schnorrkel.NewMiniSecretKeyFromRaw(seed)
 	if err != nil {
@@ -67,9 +67,10 @@ func FromSeed(seed [32]byte) (*Keypair, error) {
 	return &Keypair{secret: x, public: public}, nil
 }
 
-// FromHexSeed is FromSeed for a seed written as 0x-prefixed hex: "0x" and 64
-// hex digits of either case. Its errors describe what is wrong without
-// repeating the seed, which is a secret.
+// FromHexSeed is FromSeed for a seed written in hex.
+//
+// The seed is "0x" and 64 hex digits of either case. Its errors describe
+// what is wrong without repeating the seed, which is a secret.
 func FromHexSeed(hexSeed string) (*Keypair, error) {
 	const want = `want "0x" followed by 64 hex digits (a 32-byte mini secret key)`
 	digits, ok := strings.CutPrefix(hexSeed, "0x")
@@ -89,15 +90,16 @@ func FromHexSeed(hexSeed string) (*Keypair, error) {
 	return FromSeed(seed)
 }
 
-// MockSeed returns the mini secret key Mock uses for name: blake2b-256 of a
-// fixed domain string followed by name.
+// MockSeed returns the mini secret key Mock uses for name.
+// It is blake2b-256 of a fixed domain string followed by name.
 func MockSeed(name string) [32]byte {
 	return blake2b.Sum256([]byte(mockDomain + name))
 }
 
-// Mock returns a deterministic key pair derived from name, for mock wallets.
-// Equal names give equal keys and different names different keys. Mock keys
-// are public knowledge: never hold anything of value with one.
+// Mock returns a key pair derived from name, for mock wallets.
+//
+// Equal names give equal keys, and different names different keys. Mock
+// keys are public knowledge, so never hold anything of value with one.
 func Mock(name string) *Keypair {
 	kp, err := FromSeed(MockSeed(name))
 	if err != nil {
@@ -118,18 +120,21 @@ func (k *Keypair) Public() *PublicKey { return k.public }
 // SS58 returns the key's SS58 address with NetworkPrefix.
 func (k *Keypair) SS58() string { return k.public.ss58 }
 
-// Sign signs msg in the "substrate" signing context and returns the 64-byte signature.
-// Signatures are randomized: signing the same message twice gives different
-// signatures, each of which verifies. Sign fails only when the system's
-// random source does.
+// Sign returns the 64-byte signature of msg in the "substrate" context.
+//
+// Signatures are randomized. Signing the same message twice gives
+// different signatures, and each verifies. Sign fails only when the
+// system's random source does.
 func (k *Keypair) Sign(msg []byte) ([]byte, error) {
 	return k.sign(signingContext, msg)
 }
 
-// sign signs msg in the given signing context as Schnorrkel's
-// SecretKey.Sign does, except that the public key, which that method
-// computes again for every signature (a scalar multiplication as costly as
-// the signature's own), is the one computed with the key pair.
+// sign signs msg in the given signing context, as Schnorrkel's
+// SecretKey.Sign does.
+//
+// That method computes the public key again for every signature. The
+// scalar multiplication costs as much as the signature's own. sign uses
+// the public key computed with the key pair instead.
 func (k *Keypair) sign(context, msg []byte) ([]byte, error) {
 	t := schnorrkel.NewSigningContext(context, msg)
 	t.AppendMessage([]byte("proto-name"), []byte("Schnorr-sig"))
@@ -147,9 +152,11 @@ func (k *Keypair) sign(context, msg []byte) ([]byte, error) {
 	return sig, nil
 }
 
-// Verify reports whether sig is pub's signature of msg in the "substrate" context.
-// It decodes pub on every call; to verify many signatures of one key, parse
-// it once with NewPublicKey or ParsePublicKey and use PublicKey.Verify.
+// Verify reports whether sig is pub's signature of msg.
+//
+// The signing context is "substrate". Verify decodes pub on every call. To
+// verify many signatures of one key, parse it once with NewPublicKey or
+// ParsePublicKey and use PublicKey.Verify.
 func Verify(pub [32]byte, msg, sig []byte) bool {
 	key, err := NewPublicKey(pub)
 	if err != nil {
@@ -158,24 +165,25 @@ func Verify(pub [32]byte, msg, sig []byte) bool {
 	return key.Verify(msg, sig)
 }
 
-// PublicKey is a decoded sr25519 public key, ready to verify signatures
-// without decoding the point again. It is immutable and safe for concurrent
-// use, so one value can be cached per address and shared.
+// PublicKey is a decoded sr25519 public key, ready to verify signatures.
+//
+// It does not decode the point again. It is immutable and safe for
+// concurrent use, so one value can be cached per address and shared.
 type PublicKey struct {
 	raw  [32]byte
 	ss58 string
 	key  *schnorrkel.PublicKey
 }
 
-// NewPublicKey decodes a 32-byte sr25519 public key. It refuses bytes that
-// are not the canonical encoding of a Ristretto point, and the identity
-// point, which no secret key has.
+// NewPublicKey decodes a 32-byte sr25519 public key.
+// It refuses bytes that are not the canonical encoding of a Ristretto
+// point. It also refuses the identity point, which no secret key has.
 func NewPublicKey(raw [32]byte) (*PublicKey, error) {
 	return decodePublicKey(raw, "")
 }
 
-// decodePublicKey is NewPublicKey for a key whose address with
-// NetworkPrefix may already be known ("" if not).
+// decodePublicKey is NewPublicKey for a key whose address may be known.
+// ss58 is the address with NetworkPrefix, or "" if not known.
 func decodePublicKey(raw [32]byte, ss58 string) (*PublicKey, error) {
 	key, err := schnorrkel.NewPublicKey(raw)
 	if err != nil {
@@ -184,10 +192,12 @@ func decodePublicKey(raw [32]byte, ss58 string) (*PublicKey, error) {
 	return newPublicKey(key, ss58)
 }
 
-// newPublicKey wraps a decoded schnorrkel key, computing its address unless
-// ss58 already holds it. Encode caches the compressed point inside key on its
-// first call; calling it here, before the key is shared, keeps later Verify
-// calls read-only and so free of data races.
+// newPublicKey wraps a decoded schnorrkel key.
+//
+// It computes the key's address unless ss58 already holds it. Encode
+// caches the compressed point inside key on its first call. Calling it
+// here, before the key is shared, keeps later Verify calls read-only. So
+// they are free of data races.
 func newPublicKey(key *schnorrkel.PublicKey, ss58 string) (*PublicKey, error) {
 	raw := key.Encode()
 	if raw == [32]byte{} {
@@ -199,9 +209,9 @@ func newPublicKey(key *schnorrkel.PublicKey, ss58 string) (*PublicKey, error) {
 	return &PublicKey{raw: raw, ss58: ss58, key: key}, nil
 }
 
-// ParsePublicKey decodes an SS58 address into a public key ready to verify
-// with. It accepts any valid prefix (see DecodeSS58); the key's SS58 method
-// writes it with NetworkPrefix.
+// ParsePublicKey decodes an SS58 address into a public key.
+// It accepts any valid prefix (see DecodeSS58). The key's SS58 method
+// writes the address with NetworkPrefix.
 func ParsePublicKey(ss58 string) (*PublicKey, error) {
 	raw, prefix, err := DecodeSS58(ss58)
 	if err != nil {
@@ -221,10 +231,11 @@ func (p *PublicKey) Bytes() [32]byte { return p.raw }
 // SS58 returns the key's SS58 address with NetworkPrefix.
 func (p *PublicKey) SS58() string { return p.ss58 }
 
-// Verify reports whether sig is this key's signature of msg in the
-// "substrate" context. A signature of the wrong length, one without
-// Schnorrkel's marker bit (as made by schnorrkel before 0.8) or one whose
-// parts are not canonical is not valid.
+// Verify reports whether sig is this key's signature of msg.
+//
+// The signing context is "substrate". A signature of the wrong length is
+// not valid. Nor is one without Schnorrkel's marker bit, as schnorrkel
+// made them before 0.8, or one whose parts are not canonical.
 func (p *PublicKey) Verify(msg, sig []byte) bool {
 	if len(sig) != SignatureSize {
 		return false

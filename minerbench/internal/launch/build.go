@@ -12,11 +12,11 @@ import (
 	"syscall"
 )
 
-// Build builds the miner name's plugin binary from its Go package pkg into
-// dir and returns the binary's path.
+// Build builds a miner's plugin binary into dir and returns its path.
 //
-// It runs one go build (the build cache makes repeats fast), with the go
-// command on PATH: go test puts its own toolchain's first.
+// It runs one go build of package pkg, and the build cache makes repeats
+// fast. It uses the go command on PATH, where go test puts its own
+// toolchain's first.
 func Build(ctx context.Context, dir, name, pkg string) (string, error) {
 	out := filepath.Join(dir, name)
 	if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
@@ -25,14 +25,15 @@ func Build(ctx context.Context, dir, name, pkg string) (string, error) {
 	return out, nil
 }
 
-// BuildDirPrefix starts the name of the directory, in os.TempDir(), that a
-// run builds its miners in; the pid of the process that owns it follows. A
-// run stopped without a chance to clean up (a SIGKILL, a crash, a test
-// timeout) leaves it behind, and the next run removes it.
+// BuildDirPrefix starts the name of a run's build directory.
+//
+// The directory is in os.TempDir(), and the owner's pid follows the
+// prefix. A run stopped without a chance to clean up leaves it behind, as
+// after a SIGKILL, a crash or a test timeout. The next run removes it.
 const BuildDirPrefix = "minerbench-miners-"
 
-// NewBuildDir makes the directory this process builds its miners in, after
-// removing the build directories whose owner process has ended.
+// NewBuildDir makes the directory this process builds its miners in.
+// It first removes the build directories whose owner process has ended.
 func NewBuildDir() (string, error) {
 	removeOrphanBuildDirs(os.TempDir())
 	return os.MkdirTemp("", BuildDirPrefix+strconv.Itoa(os.Getpid())+"-")
@@ -56,9 +57,11 @@ func removeOrphanBuildDirs(dir string) {
 	}
 }
 
-// running reports whether process pid exists: on Windows FindProcess fails
-// for one that does not; a process that refuses the null signal (another
-// user's) counts as running.
+// running reports whether process pid exists.
+//
+// On Windows, FindProcess fails for one that does not. Elsewhere, a
+// process that refuses the null signal, such as another user's, counts as
+// running.
 func running(pid int) bool {
 	p, err := os.FindProcess(pid)
 	if err != nil {

@@ -13,7 +13,7 @@ func sysProcAttr() *syscall.SysProcAttr { return nil }
 
 func startCmd(cmd *exec.Cmd) error { return cmd.Start() }
 
-// killGroup kills p; process groups are a unix feature.
+// killGroup kills p. Process groups are a unix feature.
 func killGroup(p *os.Process) error {
 	if err := p.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err

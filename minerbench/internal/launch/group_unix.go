@@ -14,7 +14,7 @@ import (
 	"syscall"
 )
 
-// killGroup kills the process group p leads: p and whatever it started.
+// killGroup kills the process group p leads, with whatever p started.
 func killGroup(p *os.Process) error {
 	if err := syscall.Kill(-p.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("kill process group %d: %w", p.Pid, err)
@@ -22,19 +22,21 @@ func killGroup(p *os.Process) error {
 	return nil
 }
 
-// watchdogScript is the watchdog's shell program: it keeps the last line
-// read, the live groups as kill operands, and kills them once its input
-// ends.
+// watchdogScript is the watchdog's shell program.
+// It keeps the last line read, the live groups as kill operands. It kills
+// them once its input ends.
 const watchdogScript = `g=
 while read -r l; do g=$l; done
 [ -z "$g" ] || kill -s KILL -- $g 2>/dev/null`
 
-// watchdog ends the miners' process groups when the host ends without
-// stopping them (a SIGKILL, a panic, a test timeout). It is a shell process
-// that outlives the host: the host writes it the live groups, one line each
-// time they change, through a pipe that closes when the host ends, however
-// it ends. Pdeathsig ends a miner with its host, but not what the miner
-// started.
+// watchdog ends the miners' process groups if the host ends without
+// stopping them.
+//
+// That happens after a SIGKILL, a panic or a test timeout. The watchdog is
+// a shell process that outlives the host. The host writes it the live
+// groups, a line each time they change. The pipe closes when the host
+// ends, however it ends. Pdeathsig ends a miner with its host, but not
+// what the miner started.
 type watchdog struct {
 	once   sync.Once
 	err    error
@@ -46,7 +48,8 @@ type watchdog struct {
 // guard is the host's watchdog, started by the first launch.
 var guard watchdog
 
-// start starts the watchdog once; later calls return the first one's error.
+// start starts the watchdog once.
+// Later calls return the first one's error.
 func (w *watchdog) start() error {
 	w.once.Do(func() {
 		r, pipe, err := os.Pipe()

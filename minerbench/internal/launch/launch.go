@@ -1,9 +1,12 @@
-// Package launch is the host's side of a miner plugin: it builds the plugin
-// binary, starts it, completes go-plugin's handshake, hands out its
-// Controller, keeps everything the miner writes, and stops it.
+// Package launch builds, starts and stops miner plugins for the host.
 //
-// Starter does all of a miner's start for a run: its log, its launch, the
-// merge of its settings (Overrides) and the wait for its axon on the chain.
+// Build makes a plugin binary. Launch starts it, completes go-plugin's
+// handshake and returns a Process, whose Controller talks to the miner.
+// A Process keeps everything the miner writes, and Kill stops it.
+//
+// Starter does all of a miner's start for a run. It opens the miner's log,
+// launches it, merges its settings (see Overrides) and waits for its axon
+// on the chain.
 package launch
 
 import (
@@ -28,20 +31,24 @@ import (
 	"github.com/minerbench/minerbench/minerbench/internal/contract"
 )
 
-// logLines is how many of a miner's last log lines a Process keeps for error
-// messages.
+// logLines is how many of a miner's last log lines a Process keeps.
+// Error messages quote them.
 const logLines = 20
 
-// Bounds of Process.Kill: of the graceful stop, and of go-plugin's own kill
-// (which asks the plugin to shut down, without a bound, and waits 2 s for it
-// to exit) before the process group is killed.
+// Bounds of Process.Kill before it kills the process group.
+//
+// stopTimeout bounds the graceful stop. forceAfter bounds go-plugin's own
+// kill, which asks the plugin to shut down without a bound and then waits
+// 2 s for it to exit.
 const (
 	stopTimeout = 5 * time.Second
 	forceAfter  = 5 * time.Second
 )
 
-// Bounds of EndIfDying: the probe of the control channel, the wait for the
-// exit status, and how often the exit is checked.
+// Bounds of EndIfDying.
+//
+// They bound the probe of the control channel and the wait for the exit
+// status, and set how often the exit is checked.
 const (
 	controlProbeTimeout = 2 * time.Second
 	exitWait            = 10 * time.Second
@@ -56,25 +63,28 @@ const defaultStartTimeout = time.Minute
 type Config struct {
 	// Path is the plugin binary. Required.
 	Path string
-	// Checksum, when set, is the SHA-256 of the binary: one that does not
-	// match is refused before it runs.
+	// Checksum, when set, is the binary's SHA-256.
+	// A binary that does not match is refused before it runs.
 	Checksum []byte
-	// Log, when non-nil, receives everything the miner writes, line by
-	// line as it comes: its stderr (its log) and what it writes to
-	// os.Stdout and os.Stderr once go-plugin's Serve has redirected them.
-	// Nothing is written to Log once Kill returns, or Launch fails.
-	Log io.Writer
-	// LogLimit, when positive, caps the bytes of the miner's lines written
-	// to Log. Past it, lines are dropped, after a marker line; when the
-	// miner stops, a last marker says how many were dropped and is followed
-	// by the last of them.
+	// Log, when non-nil, receives everything the miner writes.
 	//
-	// A miner that floods its log cannot fill a disk.
+	// It comes line by line, as written. That is the miner's stderr, its
+	// log, and what it writes to os.Stdout and os.Stderr once go-plugin's
+	// Serve has redirected them. Nothing is written to Log once Kill
+	// returns or Launch fails.
+	Log io.Writer
+	// LogLimit, when positive, caps the bytes of the lines written to Log.
+	//
+	// Past it, lines are dropped after a marker line. When the miner
+	// stops, a last marker says how many were dropped, followed by the
+	// last of them. So a miner that floods its log cannot fill a disk.
 	LogLimit int64
 }
 
-// Process is a running miner plugin: a Controller over go-plugin's gRPC
-// channel, plus what is needed to stop it and explain a failure.
+// Process is a running miner plugin.
+//
+// Its Controller talks to the miner over go-plugin's gRPC channel. The
+// rest is what is needed to stop it and to explain a failure.
 type Process struct {
 	contract.Controller
 	client  *goplugin.Client
@@ -84,11 +94,12 @@ type Process struct {
 	once    sync.Once
 }
 
-// Launch starts the plugin binary, completes the handshake (with automatic
-// mutual TLS) and returns the running process. The process is registered with
-// go-plugin's CleanupClients. The handshake is bounded by ctx (by a minute
-// when ctx has no deadline); when ctx ends first, the process is killed. On
-// error nothing is left running.
+// Launch starts the plugin binary and returns the running process.
+//
+// It completes the handshake, with automatic mutual TLS, within ctx. When
+// ctx has no deadline, a minute bounds it. When ctx ends first, the
+// process is killed. The process is registered with go-plugin's
+// CleanupClients. On error nothing is left running.
 func Launch(ctx context.Context, cfg Config) (*Process, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("launch miner: plugin path is empty")
@@ -164,8 +175,8 @@ func Launch(ctx context.Context, cfg Config) (*Process, error) {
 	return p, nil
 }
 
-// CheckExecutable checks that path is a regular file the system may run: on
-// Windows any regular file, elsewhere one with an execute permission bit.
+// CheckExecutable checks that path is a regular file the system may run.
+// On Windows that is any regular file. Elsewhere it needs an execute bit.
 func CheckExecutable(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -206,9 +217,11 @@ func (p *Process) Exited() bool { return p.client.Exited() }
 // Logs returns the miner's last log lines.
 func (p *Process) Logs() string { return p.out.String() }
 
-// Kill stops the miner: gracefully (its axon finishes in-flight queries),
-// then by force, with its process group. It waits until the process is gone,
-// at most some seconds however the miner behaves, and is idempotent.
+// Kill stops the miner, gracefully first, then by force.
+//
+// A graceful stop lets the axon finish its queries in flight. The forced
+// one kills the process group. Kill waits until the process is gone, at
+// most some seconds however the miner behaves. It is idempotent.
 func (p *Process) Kill() {
 	p.once.Do(func() {
 		if p.Controller != nil && !p.client.Exited() {
@@ -220,9 +233,10 @@ func (p *Process) Kill() {
 	})
 }
 
-// end kills the process, by force with its process group when go-plugin's
-// kill takes too long, and takes its last unfinished lines; nothing is
-// written to the Log once it returns.
+// end kills the process and takes its last unfinished lines.
+//
+// When go-plugin's kill takes too long, it kills the process group by
+// force. Nothing is written to the Log once end returns.
 func (p *Process) end() {
 	force := time.AfterFunc(forceAfter, func() { _ = p.runner.Kill(context.Background()) })
 	p.client.Kill()
@@ -233,14 +247,14 @@ func (p *Process) end() {
 	p.out.detach()
 }
 
-// EndIfDying reports whether the process has ended or is ending, and then
-// makes sure it has ended: it may block for some 12 s and kill the process.
+// EndIfDying reports whether the process has ended or is ending.
 //
-// A dead process breaks its axon's connections a moment before the host
-// reaps it, so a process not yet reaped is asked for its Info: if that
-// fails (other than by timing out: a busy miner is alive), the process is
-// ending. EndIfDying then waits for its exit status, which Explain reports,
-// and kills it if it does not exit.
+// If so, it makes sure the process has ended. It may block for some 12 s
+// and kill the process. A dead process breaks its axon's connections a
+// moment before the host reaps it. So a process not yet reaped is asked
+// for its Info. If that fails, the process is ending; a timeout does not
+// count, as a busy miner is alive. EndIfDying then waits for its exit
+// status, which Explain reports, and kills it if it does not exit.
 func (p *Process) EndIfDying() bool {
 	if p.Exited() {
 		return true
@@ -261,8 +275,7 @@ func (p *Process) EndIfDying() bool {
 	return true
 }
 
-// Explain adds how the process ended and its last log lines to err, when
-// there are any.
+// Explain adds to err how the process ended and its last log lines.
 func (p *Process) Explain(err error) error {
 	if exit := p.runner.exitStatus(); exit != "" {
 		err = fmt.Errorf("%w (miner %s)", err, exit)

@@ -8,9 +8,11 @@ import (
 	"sync"
 )
 
-// output collects everything a miner writes, from each of its streams, as
-// whole lines: it keeps the last n for error messages and copies each to
-// log until detached, up to limit bytes when limit is positive.
+// output collects everything a miner writes, as whole lines.
+//
+// Lines come from each of the miner's streams. output keeps the last n for
+// error messages. It copies each line to log until detached, up to limit
+// bytes when limit is positive.
 type output struct {
 	mu    sync.Mutex
 	n     int
@@ -51,8 +53,10 @@ func (o *output) line(l []byte) {
 	_, _ = o.log.Write(append(l[:len(l):len(l)], '\n'))
 }
 
-// detach stops the copies to log; nothing is written to it once it returns.
+// detach stops the copies to log.
+//
 // When lines were dropped, it first writes how many and the last of them.
+// Nothing is written to log once detach returns.
 func (o *output) detach() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -76,9 +80,9 @@ func (o *output) String() string {
 	return "    " + strings.Join(o.lines, "\n    ")
 }
 
-// stream is an io.Writer of one of a miner's streams: it hands each whole
-// line written to it to its output, so that lines of different streams do
-// not interleave.
+// stream is an io.Writer of one of a miner's streams.
+// It hands each whole line to its output, so that lines of different
+// streams do not interleave.
 type stream struct {
 	out     *output
 	mu      sync.Mutex

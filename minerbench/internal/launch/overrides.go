@@ -6,16 +6,16 @@ import (
 	"github.com/minerbench/minerbench/minerbench/miner"
 )
 
-// The wallet and network the host gives every miner, as Bittensor 2.0.4's
-// QueryBenchmark did: a mock wallet of a miner's default name on the mock
-// network (subtensor.network=mock).
+// The wallet and network the host gives every miner.
+//
+// As in Bittensor 2.0.4's QueryBenchmark, that is a mock wallet of a
+// miner's default name on the mock network (subtensor.network=mock).
 const (
 	MockWallet  = "default"
 	MockNetwork = "mock"
 )
 
-// Overrides are the settings a run gives one miner on top of the host's
-// (HostSettings).
+// Overrides are the settings a run gives one miner beyond HostSettings.
 type Overrides struct {
 	// Own are this miner's alone: a miner refuses a key it does not have.
 	Own miner.Settings
@@ -23,9 +23,11 @@ type Overrides struct {
 	Global miner.Settings
 }
 
-// NewOverrides returns the overrides of one miner: own are the bench
-// file's settings for it, then set, the -mb.set NAME:key=value overrides,
-// which win; global are the -mb.set key=value ones.
+// NewOverrides returns the overrides of one miner.
+//
+// own are the bench file's settings for it. set are the -mb.set
+// NAME:key=value overrides, which win over own. global are the -mb.set
+// key=value ones.
 func NewOverrides(bench, set, global miner.Settings) Overrides {
 	own := miner.Settings{}
 	maps.Copy(own, bench)
@@ -33,8 +35,10 @@ func NewOverrides(bench, set, global miner.Settings) Overrides {
 	return Overrides{Own: own, Global: global}
 }
 
-// HostSettings returns what the host sets for the miner name before any
-// override: a mock wallet of the miner's default name, MockWallet, with name
+// HostSettings returns what the host sets for miner name before any
+// override.
+//
+// That is a mock wallet of the miner's default name, MockWallet, with name
 // as its hotkey, on MockNetwork.
 func HostSettings(name string) miner.Settings {
 	return miner.Settings{
@@ -44,8 +48,9 @@ func HostSettings(name string) miner.Settings {
 	}
 }
 
-// Names returns the network and the wallet name the miner name is given,
-// which name its results directory. Every miner has these settings, so
+// Names returns the network and wallet name miner name is given.
+//
+// They name its results directory. Every miner has these settings, so
 // every override of them applies.
 func (o Overrides) Names(name string) (network, wallet string) {
 	s := HostSettings(name)
@@ -54,9 +59,11 @@ func (o Overrides) Names(name string) (network, wallet string) {
 	return s[miner.KeyNetwork], s[miner.KeyWalletName]
 }
 
-// settingsFor returns the settings the host sends the miner name, whose
-// settings and their defaults are defaults: the host's, the chain's
-// endpoint, the global overrides the miner has a key for, and its own.
+// settingsFor returns the settings the host sends miner name.
+//
+// defaults are the miner's settings and their defaults. The host sends
+// its own settings and the chain's endpoint. Then come the global
+// overrides the miner has a key for, and the miner's own.
 func (o Overrides) settingsFor(name, chainEndpoint string, defaults miner.Settings) miner.Settings {
 	s := HostSettings(name)
 	s[miner.KeyChainEndpoint] = chainEndpoint

@@ -12,22 +12,24 @@ import (
 	"time"
 )
 
-// drainBound is how long go-plugin may go on reading a miner's stdout and
-// stderr once the miner has exited and its process group has been ended.
-// The pipes then close at once, unless a process that left the group holds
-// them: they are cut after drainBound.
+// drainBound bounds go-plugin's reads of a miner's pipes after its exit.
+//
+// Once the miner has exited and its process group has ended, its stdout
+// and stderr close at once. A process that left the group may still hold
+// them. They are cut after drainBound.
 const drainBound = 2 * time.Second
 
 // errCancelled is Start's error after a Kill.
 var errCancelled = errors.New("the launch was cancelled before the process started")
 
-// runner runs a miner's command for go-plugin (it is go-plugin's
-// runner.Runner). The miner runs in a process group of its own, which every
-// kill ends and which is ended as soon as the miner exits, so that nothing it
-// started outlives it; on Linux the kernel also kills the miner when the
-// host dies. go-plugin reads the miner's stdout and stderr to their end
-// before it waits for the process, so the pipes must end: the runner reaps
-// the process itself and bounds how long the pipes stay open after it.
+// runner is go-plugin's runner.Runner of a miner's command.
+//
+// The miner runs in a process group of its own. Every kill ends the group,
+// and so does the miner's exit, so that nothing it started outlives it. On
+// Linux the kernel also kills the miner when the host dies. go-plugin
+// reads the miner's stdout and stderr to their end before it waits for
+// the process. So the pipes must end. The runner reaps the process itself
+// and bounds how long the pipes stay open after it.
 type runner struct {
 	// stdout and stderr are the read ends of the miner's pipes.
 	stdout, stderr *os.File
@@ -44,8 +46,8 @@ type runner struct {
 	waitErr error         // how it ended; written before done closes
 }
 
-// newRunner returns a runner whose command use sets, with the pipes the
-// miner will write to.
+// newRunner returns a runner with the pipes the miner will write to.
+// use sets its command.
 func newRunner() (*runner, error) {
 	stdout, outW, err := os.Pipe()
 	if err != nil {
@@ -60,10 +62,11 @@ func newRunner() (*runner, error) {
 	return &runner{stdout: stdout, stderr: stderr, outW: outW, errW: errW, done: make(chan struct{})}, nil
 }
 
-// use makes cmd, which go-plugin built with the handshake's environment,
-// the command to run: path with args, in a process group of its own. Its
-// stdin is empty: a process outside the terminal's foreground group that
-// reads the terminal is stopped.
+// use makes cmd the command to run, path with args.
+//
+// go-plugin built cmd with the handshake's environment. It runs in a
+// process group of its own, with an empty stdin. A process outside the
+// terminal's foreground group that reads the terminal is stopped.
 func (r *runner) use(cmd *exec.Cmd, path string) {
 	cmd.Path = path
 	cmd.Args = []string{path}
@@ -96,8 +99,8 @@ func (r *runner) Start(context.Context) error {
 	return nil
 }
 
-// reap waits for the process to exit, ends what it left in its group, and
-// bounds how long the pipes stay open.
+// reap waits for the process to exit and ends what it left in its group.
+// Then it bounds how long the pipes stay open.
 func (r *runner) reap() {
 	err := r.cmd.Wait()
 	r.mu.Lock()
@@ -128,16 +131,17 @@ func (r *runner) closePipes() {
 	})
 }
 
-// Wait waits for the process to exit and returns how it ended. go-plugin
-// calls it once it has read the pipes to their end.
+// Wait waits for the process to exit and returns how it ended.
+// go-plugin calls it once it has read the pipes to their end.
 func (r *runner) Wait(context.Context) error {
 	<-r.done
 	r.closePipes()
 	return r.waitErr
 }
 
-// Kill ends the process and its group at once; before Start, it keeps the
-// process from starting. It does nothing once the process has been reaped.
+// Kill ends the process and its group at once.
+// Before Start, it keeps the process from starting. Once the process has
+// been reaped, it does nothing.
 func (r *runner) Kill(context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -195,8 +199,8 @@ func (r *runner) exited() bool {
 	}
 }
 
-// exitStatus describes how the process ended, such as "exit status 0" or
-// "signal: killed", or returns "" while it runs.
+// exitStatus describes how the process ended, or returns "" while it runs.
+// It reads as "exit status 0" or "signal: killed".
 func (r *runner) exitStatus() string {
 	if !r.exited() {
 		return ""

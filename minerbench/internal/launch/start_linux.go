@@ -7,17 +7,20 @@ import (
 	"syscall"
 )
 
-// sysProcAttr puts a miner in a process group of its own and has the kernel
-// kill it when the host dies, whether or not the miner watches its parent.
+// sysProcAttr puts a miner in a process group of its own.
+// The kernel also kills it when the host dies, whether or not the miner
+// watches its parent.
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
 // starter forks every miner from one OS thread that lives as long as the
-// host. Pdeathsig fires when the thread that forked the child ends, not the
-// process (see syscall.SysProcAttr and go.dev/issue/27505), and Go ends a
-// thread whose goroutine exits while locked to it: a miner forked from any
-// other thread could be killed while its host runs.
+// host.
+//
+// Pdeathsig fires when the thread that forked the child ends, not the
+// process (see syscall.SysProcAttr and go.dev/issue/27505). Go ends a
+// thread whose goroutine exits while locked to it. So a miner forked from
+// any other thread could be killed while its host runs.
 var starter struct {
 	once sync.Once
 	reqs chan startReq

@@ -15,8 +15,8 @@ import (
 	"github.com/minerbench/minerbench/minerbench/miner"
 )
 
-// LogFile is the name of a miner's log in its results directory, as
-// Bittensor 2.0.4's QueryBenchmark named its record_log file.
+// LogFile is the name of a miner's log in its results directory.
+// Bittensor 2.0.4's QueryBenchmark named its record_log file so.
 const LogFile = "logs.log"
 
 // ErrInterrupted marks work stopped by SIGINT or SIGTERM.
@@ -25,39 +25,38 @@ var ErrInterrupted = errors.New("interrupted by a signal")
 // Starter starts miner plugins against one chain.
 //
 // A start has two bounds. LaunchTimeout bounds what every miner does at
-// once, go-plugin's handshake and the first Info call, so that a miner that
+// once, go-plugin's handshake and the first Info call. So a miner that
 // cannot even start fails in seconds. StartTimeout bounds the whole start,
 // which includes loading a model and registering on the chain.
 type Starter struct {
-	// Chain is the chain the miners register on; ChainEndpoint is its
+	// Chain is the chain the miners register on. ChainEndpoint is its
 	// host:port, which the miners are given.
 	Chain         *chain.Chain
 	ChainEndpoint string
-	// LaunchTimeout bounds each miner's launch: go-plugin's handshake and
-	// its first Info call.
+	// LaunchTimeout bounds each miner's handshake and first Info call.
 	LaunchTimeout time.Duration
 	// StartTimeout bounds each miner's whole start, from its launch to its
 	// axon on the chain.
 	StartTimeout time.Duration
-	// LogLimit caps the bytes of each miner's log this run writes (see
-	// Config.LogLimit); 0 is no cap.
+	// LogLimit caps the bytes of each miner's log this run writes. Zero is
+	// no cap (see Config.LogLimit).
 	LogLimit int64
 	// Echo, when non-nil, receives a copy of every miner's log.
 	Echo io.Writer
-	// Status, when non-nil, is told what a miner's start waits for, and ""
-	// once it is over.
+	// Status, when non-nil, is told what a miner's start waits for.
+	// It is told "" once the start is over.
 	Status func(miner, text string)
-	// Own hands the stop of a launched miner to the caller, so that a
-	// signal can stop it while it starts. It returns false, having run
-	// stop, once the caller is stopping. Required.
+	// Own hands the stop of a launched miner to the caller. Required.
+	//
+	// A signal can then stop the miner while it starts. Once the caller
+	// is stopping, Own runs stop itself and returns false.
 	Own func(stop func()) bool
 }
 
 // Instance is a miner Start launched and found on the chain.
 type Instance struct {
 	*Process
-	// Defaults are the miner's settings with their defaults, as its Info
-	// told them.
+	// Defaults are the miner's settings and their defaults, from its Info.
 	Defaults miner.Settings
 	// Hotkey is the SS58 address of the miner's hotkey.
 	Hotkey string
@@ -86,14 +85,16 @@ func (in *Instance) Close() {
 	})
 }
 
-// Start launches the miner name from binary, hands it its settings and waits
-// for its axon on the chain, as Bittensor 2.0.4's QueryBenchmark did, all
-// within the start timeout. Everything the miner writes is appended to its
-// log in dir, after a header line of this run.
+// Start launches a miner and waits for its axon on the chain.
 //
-// On error nothing of the miner runs; the returned Instance then carries
-// only the Defaults the miner told, if it told them, and the error its
-// reason, the log's last lines included.
+// It launches miner name from binary and hands it its settings, all within
+// the start timeout. Then it waits for the axon, as QueryBenchmark did.
+// Everything the miner writes is appended to its log in dir, after a
+// header line of this run.
+//
+// On error nothing of the miner runs. The returned Instance then carries
+// only the Defaults the miner told, if any. The error gives the reason,
+// with the log's last lines.
 func (s Starter) Start(ctx context.Context, name, binary, dir string, o Overrides) (*Instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.StartTimeout)
 	defer cancel()
@@ -148,7 +149,7 @@ func (st *starting) openLog(binary string) error {
 	return nil
 }
 
-// launch starts the plugin and asks for its Info, within the launch
+// launch starts the plugin and asks for its Info within the launch
 // timeout.
 func (st *starting) launch(binary string) error {
 	ctx, cancel := context.WithTimeout(st.ctx, st.LaunchTimeout)
@@ -184,8 +185,8 @@ func (st *starting) handshake(ctx context.Context, binary string, log io.Writer)
 	return nil
 }
 
-// serve hands the miner its settings; it returns once the miner's axon
-// serves.
+// serve hands the miner its settings.
+// It returns once the miner's axon serves.
 func (st *starting) serve(o Overrides) error {
 	started, err := st.in.Start(st.ctx, o.settingsFor(st.name, st.ChainEndpoint, st.in.Defaults))
 	if err != nil {
@@ -195,8 +196,9 @@ func (st *starting) serve(o Overrides) error {
 	return nil
 }
 
-// waitForAxon waits for the miner's axon on the chain, for the blocks left
-// before the deadline, or until the miner exits.
+// waitForAxon waits for the miner's axon on the chain.
+// It waits for the blocks left before the deadline, or until the miner
+// exits.
 func (st *starting) waitForAxon() error {
 	ctx, cancel := untilExit(st.ctx, st.in.Process)
 	defer cancel()
@@ -225,8 +227,9 @@ func (st *starting) waitForAxon() error {
 	return nil
 }
 
-// fail stops what the start started and returns err, saying whether the
-// start timeout cut it, how the miner ended and its log's last lines.
+// fail stops what the start started and returns err, explained.
+// The error says whether the start timeout cut the start, how the miner
+// ended, and its log's last lines.
 func (st *starting) fail(err error) error {
 	if st.timedOut() {
 		err = st.late(err)
@@ -246,14 +249,14 @@ func (st *starting) late(err error) error {
 	return fmt.Errorf("did not start within -mb.start-timeout=%v: %w", st.StartTimeout, err)
 }
 
-// past reports whether ctx ended by its deadline. It reads the clock: a
-// call the deadline cut can return before ctx says so.
+// past reports whether ctx ended by its deadline.
+// It reads the clock, because a call the deadline cut can return before
+// ctx says so.
 func past(ctx context.Context, deadline time.Time) bool {
 	return !errors.Is(ctx.Err(), context.Canceled) && !time.Now().Before(deadline)
 }
 
-// blocksLeft returns how many blocks of the chain fit before the deadline,
-// at least 1.
+// blocksLeft returns how many blocks fit before the deadline, at least 1.
 func (st *starting) blocksLeft() int {
 	return max(1, int(math.Ceil(float64(time.Until(st.deadline))/float64(st.Chain.BlockTime()))))
 }

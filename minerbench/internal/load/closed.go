@@ -6,11 +6,12 @@ import (
 	"time"
 )
 
-// closedLoop runs the closed loop: each worker sends a query, waits for its
-// answer, pauses cfg.Delay, and asks src, under a lock, for the next, so
-// that a worker finishing a query goes on at once, without waking another
-// goroutine.
-func (r *run) closedLoop(ctx context.Context) {
+// closedLoop runs the closed loop until src says stop.
+//
+// Each worker sends a query, waits for its answer and pauses cfg.Delay.
+// Then it asks src for the next query, under a lock. So a worker that
+// finishes a query goes on at once, without waking another goroutine.
+func (s *sender) closedLoop(ctx context.Context) {
 	var (
 		mu   sync.Mutex
 		done bool
@@ -21,17 +22,17 @@ func (r *run) closedLoop(ctx context.Context) {
 		if done {
 			return false
 		}
-		if ctx.Err() != nil || r.failed.Load() || !r.src.Next() {
+		if ctx.Err() != nil || s.failed.Load() || !s.src.Next() {
 			done = true
 			return false
 		}
 		return true
 	}
 	var wg sync.WaitGroup
-	for _, wk := range r.workers {
+	for _, wk := range s.workers {
 		wk.timer = newQueryTimer(ctx)
-		// Once the run is interrupted, the server is gone or a write
-		// failed, the worker stops; next tells the others.
+		// A worker stops when Send is interrupted, the server is gone or
+		// a write failed. next then tells the others.
 		wg.Go(func() {
 			for next() && wk.step(ctx) {
 			}
@@ -40,27 +41,27 @@ func (r *run) closedLoop(ctx context.Context) {
 	wg.Wait()
 }
 
-// step sends one query, which next has just handed out, and records it; it
-// reports false once ctx has ended, the server is gone or a write failed.
+// step sends and records the query next has just handed out.
+// It reports false once ctx has ended, the server is gone or a write failed.
 func (wk *worker) step(ctx context.Context) bool {
-	r := wk.r
-	o := wk.timer.query(wk.client, wk.seq, r.cfg.Timeout)
+	s := wk.s
+	o := wk.timer.query(wk.client, wk.seq, s.cfg.Timeout)
 	if ctx.Err() != nil {
 		return false // cut by the interrupt: no answer of the server's to record
 	}
 	wk.seq++
-	wk.record(Record{Outcome: o, Time: o.Latency, Elapsed: time.Since(r.cfg.Start)})
-	if r.failed.Load() || r.src.Gone(o) {
+	wk.record(Record{Outcome: o, Time: o.Latency, Elapsed: time.Since(s.cfg.Start)})
+	if s.failed.Load() || s.src.Gone(o) {
 		return false
 	}
-	if r.cfg.Delay > 0 {
-		return wk.pause(ctx, r.cfg.Delay)
+	if s.cfg.Delay > 0 {
+		return wk.pause(ctx, s.cfg.Delay)
 	}
 	return true
 }
 
-// pause waits d, the delay after a query; it reports false if ctx ended
-// during it.
+// pause waits d, the delay after a query.
+// It reports false if ctx ended meanwhile.
 func (wk *worker) pause(ctx context.Context, d time.Duration) bool {
 	if wk.delay == nil {
 		wk.delay = time.NewTimer(d)

@@ -1,14 +1,15 @@
-// Package load sends a benchmark's queries: the closed and the open loop,
-// their pacing (a delay after each query, or a rate schedule), the warm-up,
-// and the per-worker buffered recording of what came back.
+// Package load sends a benchmark's queries and records what came back.
 //
-// It knows nothing of miners, harnesses or testing.B, so that its loops run
-// in tests in-process and fast. A Client sends one query and says what came
-// back, one implementation per protocol; a Source hands out the next query
-// or says stop; a Sink records what came back. Each worker sends its
-// queries through its own Client, bounds each by the timeout without
-// allocating (queryTimer), and buffers its records, which it hands to the
-// Sink in one call, under one lock, per flush.
+// Send runs a closed loop, with a delay after each query, or an open loop
+// on a rate schedule. WarmUp sends queries it does not record. The package
+// knows nothing of miners, harnesses or testing.B, so its loops run fast
+// in tests, in-process.
+//
+// A Client sends one query and says what came back; there is one per
+// protocol. A Source hands out the next query or says stop. A Sink records
+// what came back. Each worker sends its queries through its own Client and
+// bounds each by the timeout without allocating. It buffers its records
+// and hands them to the Sink in one call per flush, under one lock.
 package load
 
 import (
@@ -29,23 +30,24 @@ const (
 	// them to the Sink.
 	FlushEvery = 256
 	// DefaultFlushInterval bounds how long a record waits in a worker's
-	// buffer, when Config.FlushInterval is zero.
+	// buffer when Config.FlushInterval is zero.
 	//
-	// A slow server fills a buffer slowly: without a bound, the records of
-	// a run killed before its end (SIGKILL, a crash) would be lost with the
-	// buffers. With it, a kill loses at most about this much of the run.
+	// A slow server fills a buffer slowly. Without a bound, a run killed
+	// before its end, by SIGKILL or a crash, would lose the buffered
+	// records. With it, a kill loses at most about this much of the run.
 	DefaultFlushInterval = time.Second
 )
 
-// LateAfter is how much later than its intended time a query of the open
-// loop may be sent before it counts as late.
+// LateAfter is how late an open loop's query may be sent without counting
+// as late.
 const LateAfter = time.Millisecond
 
 // Outcome is what one query came back with.
 //
-// Code and OK are the protocol's own: a 2.0.x client gives a ReturnCode
-// and OK for Success, an HTTP client the status (200, 401, 408, 503, …) and
-// OK for its success statuses. The loops read only OK; a Sink records Code.
+// Code and OK are the protocol's own. A 2.0.x client gives a ReturnCode,
+// and OK for Success. An HTTP client gives the status, such as 200 or 503,
+// and OK for its success statuses. The loops read only OK. A Sink records
+// Code.
 type Outcome struct {
 	// Code is the protocol's code of the answer, or of what went wrong.
 	Code int32
@@ -54,17 +56,17 @@ type Outcome struct {
 	// Latency is the round trip as the client measured it, from the send
 	// to the end of the answer.
 	Latency time.Duration
-	// Extra is what the protocol tells beside the answer; zero when it
-	// tells nothing, as the 2.0.x protocol does.
+	// Extra is what the protocol tells beside the answer. It is zero when
+	// the protocol tells nothing, as 2.0.x does.
 	Extra Extra
 }
 
 // Extra is what a protocol may tell about an answer beside its code and
 // latency.
 //
-// The 2.0.x protocol tells none of it; an HTTP synapse client fills what
-// its answer tells. Each zero field means "not told": Stats sums only what
-// was told, and the harness reports a figure only when some answer told it.
+// The 2.0.x protocol tells none of it. An HTTP synapse client fills what
+// its answer tells. A zero field means "not told". Stats sums only what was
+// told, and the harness reports a figure only when some answer told it.
 type Extra struct {
 	// Server is the server's own processing time, as a response header
 	// reports it (an HTTP synapse's bt_header_axon_process_time).
@@ -78,76 +80,82 @@ type Extra struct {
 	Bytes int64
 }
 
-// Record is a recorded query: its outcome, the latency the history records
-// as its time, and when it ended.
+// Record is a recorded query.
 type Record struct {
 	Outcome
-	// Time is the latency to record: Outcome.Latency in the closed loop; in
-	// the open loop, from the query's intended send time to its answer
-	// (for a dropped query, its wait).
+	// Time is the latency the history records.
+	//
+	// In the closed loop it is Outcome.Latency. In the open loop it runs
+	// from the query's intended send time to its answer. For a dropped
+	// query, it is the wait.
 	Time time.Duration
-	// Elapsed is the time from Config.Start to the answer (to the drop of
-	// a dropped query).
+	// Elapsed is the time from Config.Start to the answer, or to the drop.
 	Elapsed time.Duration
-	// Dropped says an open loop dropped the query unsent, its timeout past
-	// before a worker was free; Outcome is then Client.TimeoutCode's.
+	// Dropped says an open loop dropped the query unsent.
+	//
+	// Its timeout passed before a worker was free. Outcome then has
+	// Client.TimeoutCode's code.
 	Dropped bool
 }
 
-// Client sends queries of one protocol to one server. The loops give each
-// worker a Client of its own, so a Client need not be safe for concurrent
-// use.
+// Client sends queries of one protocol to one server.
+//
+// Each worker has a Client of its own, so a Client need not be safe for
+// concurrent use.
 type Client interface {
-	// Query sends the query numbered seq (the client picks its input from
-	// it) and says what came back. ctx bounds the query: it is cancelled
-	// with cause context.DeadlineExceeded when the query's timeout passes,
-	// which the Outcome must report as the protocol's timeout.
+	// Query sends the query numbered seq and says what came back.
+	//
+	// The client picks its input by seq. When the query's timeout passes,
+	// ctx is cancelled with cause context.DeadlineExceeded. The Outcome
+	// must then report the protocol's timeout.
 	Query(ctx context.Context, seq int) Outcome
-	// TimeoutCode is the protocol's code of a query cut by its timeout;
-	// the open loop records a query it drops with it.
+	// TimeoutCode is the protocol's code of a query cut by its timeout.
+	// The open loop records a dropped query with it.
 	TimeoutCode() int32
 }
 
-// Source hands out the queries of a run and tells when it must stop.
+// Source hands out the queries and says when to stop.
 type Source interface {
-	// Next reports whether to send one more query. The loops call it from
-	// one goroutine at a time, and not again once it has returned false.
+	// Next reports whether to send one more query.
+	//
+	// The loops call it from one goroutine at a time. After it returns
+	// false, they do not call it again.
 	Next() bool
-	// Gone reports whether outcome o shows that the server is gone: the
-	// run then stops.
+	// Gone reports whether outcome o shows that the server is gone.
+	// Send then stops.
 	Gone(o Outcome) bool
 }
 
 // Sink records the queries.
 type Sink interface {
-	// Write records recs, a worker's buffered records in the order they
-	// were answered. The loops call it under their lock, one call at a
-	// time; it must not keep recs. An error stops the run.
+	// Write records recs, a worker's records in the order of their answers.
+	//
+	// The loops call it under their lock, one call at a time. It must not
+	// keep recs. An error stops Send.
 	Write(recs []Record) error
 }
 
-// Config is the pacing of a run.
+// Config sets the pacing and bounds of Send.
 type Config struct {
-	// Delay is the pause each worker of the closed loop makes after each
-	// query.
+	// Delay is the pause a closed-loop worker makes after each query.
 	Delay time.Duration
-	// Rate, when positive, runs the open loop at Rate queries per second;
-	// zero runs the closed loop.
+	// Rate is the open loop's queries per second. Zero runs the closed
+	// loop.
 	Rate float64
-	// Timeout bounds each query; must be positive.
+	// Timeout bounds each query. It must be positive.
 	Timeout time.Duration
-	// Start is the run's start, which Record.Elapsed counts from; zero
-	// means when Run is called.
+	// Start is when Record.Elapsed counts from. Zero means the call of
+	// Send.
 	Start time.Time
-	// FlushInterval bounds how long a record stays in a worker's buffer;
-	// zero means DefaultFlushInterval.
+	// FlushInterval bounds how long a record stays in a worker's buffer.
+	// Zero means DefaultFlushInterval.
 	FlushInterval time.Duration
-	// Progress, when set, counts the recorded queries as they are
-	// recorded, for a progress display.
+	// Progress, when set, counts the records as they are made, for a
+	// progress display.
 	Progress *atomic.Int64
 }
 
-// check returns what is wrong with c for the n clients of a run.
+// check returns what is wrong with c for n clients.
 func (c Config) check(n int) error {
 	var errs []error
 	if n < 1 {
@@ -168,18 +176,18 @@ func (c Config) check(n int) error {
 	return errors.Join(errs...)
 }
 
-// Stats are the figures of a run beside its records.
+// Stats are the figures of a Send beside its records.
 type Stats struct {
-	// Recorded is the number of records written; Succeeded, those whose
-	// Outcome was OK.
+	// Recorded is the number of records written. Succeeded counts those
+	// whose Outcome was OK.
 	Recorded, Succeeded int64
-	// Open holds the open loop's figures; nil for the closed loop.
+	// Open holds the open loop's figures. It is nil for the closed loop.
 	Open *OpenStats
 	// Server and FirstByte are the Extra times of the outcomes that told
 	// them.
 	Server, FirstByte analysis.Durations
-	// Streamed is the number of outcomes that told a chunk count; Chunks
-	// and Bytes sum their Extra.
+	// Streamed counts the outcomes that told a chunk count. Chunks and
+	// Bytes sum their Extra.
 	Streamed, Chunks, Bytes int64
 }
 
@@ -216,15 +224,15 @@ func (s *Stats) addExtra(x Extra) {
 
 // OpenStats are an open loop's figures.
 type OpenStats struct {
-	// Uncorrected is the latency from the actual send of the queries sent.
+	// Uncorrected is the latency of the sent queries from the actual send.
 	Uncorrected analysis.Durations
-	// Late is the number of queries sent more than LateAfter after their
-	// intended time; Dropped, of those dropped unsent.
+	// Late counts the queries sent more than LateAfter after their
+	// intended time. Dropped counts those dropped unsent.
 	Late, Dropped int64
 }
 
-// Achieved returns the queries sent per second of wall, dropped ones left
-// out; 0 for no time.
+// Achieved returns the queries sent per second of wall.
+// Dropped queries are left out. It returns 0 for no time.
 func (o *OpenStats) Achieved(wall time.Duration) float64 {
 	if wall <= 0 {
 		return 0
@@ -232,8 +240,8 @@ func (o *OpenStats) Achieved(wall time.Duration) float64 {
 	return float64(o.Uncorrected.Count()) / wall.Seconds()
 }
 
-// WarmUp sends n queries through each client, numbered 0 to n-1, each
-// bounded by timeout, and records none of them.
+// WarmUp sends queries 0 to n-1 through each client and records none.
+// Each query is bounded by timeout.
 func WarmUp(ctx context.Context, clients []Client, n int, timeout time.Duration) {
 	var wg sync.WaitGroup
 	for _, client := range clients {
@@ -248,13 +256,15 @@ func WarmUp(ctx context.Context, clients []Client, n int, timeout time.Duration)
 	wg.Wait()
 }
 
-// Run sends the queries src hands out, one worker per client, paced as cfg
-// says, and writes their records to sink; it returns once every worker has
-// ended. It stops early once ctx ends (a query cut by that is not
-// recorded), src says the server is gone, or a write to sink fails: the
-// first such error is returned. Worker i numbers its queries i, i+1, …, so
-// that the workers start on different inputs.
-func Run(ctx context.Context, cfg Config, clients []Client, src Source, sink Sink) (*Stats, error) {
+// Send sends the queries src hands out and writes their records to sink.
+//
+// There is one worker per client, paced as cfg says. Send returns once
+// every worker has ended. It stops early when ctx ends, when src says the
+// server is gone, or when a write to sink fails. It returns the first
+// failed write's error. A query cut by the end of ctx is not recorded.
+// Worker i numbers its queries i, i+1, …, so that the workers start on
+// different inputs.
+func Send(ctx context.Context, cfg Config, clients []Client, src Source, sink Sink) (*Stats, error) {
 	if err := cfg.check(len(clients)); err != nil {
 		return nil, err
 	}
@@ -264,27 +274,27 @@ func Run(ctx context.Context, cfg Config, clients []Client, src Source, sink Sin
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Now()
 	}
-	r := &run{cfg: cfg, src: src, sink: sink, stats: &Stats{}}
-	r.workers = make([]*worker, len(clients))
+	s := &sender{cfg: cfg, src: src, sink: sink, stats: &Stats{}}
+	s.workers = make([]*worker, len(clients))
 	for i, c := range clients {
-		r.workers[i] = &worker{r: r, client: c, seq: i, buf: make([]Record, 0, FlushEvery)}
+		s.workers[i] = &worker{s: s, client: c, seq: i, buf: make([]Record, 0, FlushEvery)}
 	}
-	stopFlusher := r.startFlusher()
+	stopFlusher := s.startFlusher()
 	if cfg.Rate > 0 {
-		r.stats.Open = &OpenStats{}
-		r.openLoop(ctx)
+		s.stats.Open = &OpenStats{}
+		s.openLoop(ctx)
 	} else {
-		r.closedLoop(ctx)
+		s.closedLoop(ctx)
 	}
 	stopFlusher()
-	for _, wk := range r.workers {
+	for _, wk := range s.workers {
 		wk.finish()
 	}
-	return r.stats, r.err
+	return s.stats, s.err
 }
 
-// run is the state of one Run.
-type run struct {
+// sender is the state of one Send.
+type sender struct {
 	cfg     Config
 	src     Source
 	sink    Sink

@@ -47,7 +47,7 @@ func TestClosedLoop(t *testing.T) {
 	}
 	sink := &memSink{}
 	start := time.Now()
-	stats, err := Run(t.Context(), Config{Timeout: time.Minute, Start: start}, clients, newCounter(n), sink)
+	stats, err := Send(t.Context(), Config{Timeout: time.Minute, Start: start}, clients, newCounter(n), sink)
 	require.NoError(t, err)
 
 	recs := sink.records()
@@ -78,7 +78,7 @@ func TestClosedLoop(t *testing.T) {
 }
 
 // TestWarmUpNotRecorded checks that WarmUp's queries reach the server, are
-// bounded by the timeout and are not recorded by the Run that follows.
+// bounded by the timeout and are not recorded by the Send that follows.
 func TestWarmUpNotRecorded(t *testing.T) {
 	const warmup, n, conc = 3, 10, 2
 	c := &fakeClient{answer: func(ctx context.Context, k int64, _ int) Outcome {
@@ -91,7 +91,7 @@ func TestWarmUpNotRecorded(t *testing.T) {
 	WarmUp(t.Context(), clients, warmup, 10*time.Millisecond)
 	assert.Equal(t, int64(warmup*conc), c.calls.Load())
 	sink := &memSink{}
-	stats, err := Run(t.Context(), Config{Timeout: time.Minute}, clients, newCounter(n), sink)
+	stats, err := Send(t.Context(), Config{Timeout: time.Minute}, clients, newCounter(n), sink)
 	require.NoError(t, err)
 	assert.Equal(t, int64(warmup*conc+n), c.calls.Load())
 	assert.Len(t, sink.records(), n, "only the timed queries are recorded")
@@ -104,7 +104,7 @@ func TestDelay(t *testing.T) {
 	const n, delay = 5, 20 * time.Millisecond
 	c := &fakeClient{answer: func(context.Context, int64, int) Outcome { return ok() }}
 	sink := &memSink{}
-	_, err := Run(t.Context(), Config{Timeout: time.Minute, Delay: delay}, c.clients(1), newCounter(n), sink)
+	_, err := Send(t.Context(), Config{Timeout: time.Minute, Delay: delay}, c.clients(1), newCounter(n), sink)
 	require.NoError(t, err)
 	recs := sink.records()
 	require.Len(t, recs, n)
@@ -123,7 +123,7 @@ func TestDelayEndsOnInterrupt(t *testing.T) {
 	sink := &memSink{wrote: wrote}
 	ended := make(chan error, 1)
 	go func() {
-		_, err := Run(ctx, Config{Timeout: time.Minute, Delay: time.Hour, FlushInterval: time.Millisecond}, c.clients(1), newCounter(10), sink)
+		_, err := Send(ctx, Config{Timeout: time.Minute, Delay: time.Hour, FlushInterval: time.Millisecond}, c.clients(1), newCounter(10), sink)
 		ended <- err
 	}()
 	select {
@@ -173,7 +173,7 @@ func TestInterrupted(t *testing.T) {
 				interrupt()
 			}()
 			sink := &memSink{}
-			stats, err := Run(ctx, Config{Timeout: time.Hour, Rate: loop.rate}, c.clients(conc), newCounter(1e6), sink)
+			stats, err := Send(ctx, Config{Timeout: time.Hour, Rate: loop.rate}, c.clients(conc), newCounter(1e6), sink)
 			require.NoError(t, err)
 			recs := sink.records()
 			require.Len(t, recs, answered, "only the answered queries are recorded")
@@ -206,7 +206,7 @@ func TestTimeout(t *testing.T) {
 				rate = float64(time.Second) / float64(2*timeout)
 			}
 			sink := &memSink{}
-			stats, err := Run(t.Context(), Config{Timeout: timeout, Rate: rate}, c.clients(1), newCounter(n), sink)
+			stats, err := Send(t.Context(), Config{Timeout: timeout, Rate: rate}, c.clients(1), newCounter(n), sink)
 			require.NoError(t, err)
 			recs := sink.records()
 			require.Len(t, recs, n)
@@ -242,7 +242,7 @@ func TestOpenLoopStall(t *testing.T) {
 		return ok()
 	}}
 	sink := &memSink{}
-	stats, err := Run(t.Context(), Config{Timeout: time.Minute, Rate: rate}, c.clients(1), newCounter(n), sink)
+	stats, err := Send(t.Context(), Config{Timeout: time.Minute, Rate: rate}, c.clients(1), newCounter(n), sink)
 	require.NoError(t, err)
 	recs := sink.records()
 	require.Len(t, recs, n)
@@ -276,7 +276,7 @@ func TestOpenLoopDrops(t *testing.T) {
 	const n, timeout = 100, 100 * time.Millisecond
 	c := &fakeClient{answer: func(context.Context, int64, int) Outcome { return okAfter(20 * time.Millisecond) }}
 	sink := &memSink{}
-	stats, err := Run(t.Context(), Config{Timeout: timeout, Rate: 1000}, c.clients(1), newCounter(n), sink)
+	stats, err := Send(t.Context(), Config{Timeout: timeout, Rate: 1000}, c.clients(1), newCounter(n), sink)
 	require.NoError(t, err)
 	recs := sink.records()
 	require.Len(t, recs, n, "every scheduled query is recorded")
@@ -312,7 +312,7 @@ func TestGoneStops(t *testing.T) {
 			src := newCounter(1e6)
 			src.gone = func(o Outcome) bool { return o.Code == codeRefused }
 			sink := &memSink{}
-			_, err := Run(t.Context(), Config{Timeout: time.Minute, Rate: loop.rate}, c.clients(1), src, sink)
+			_, err := Send(t.Context(), Config{Timeout: time.Minute, Rate: loop.rate}, c.clients(1), src, sink)
 			require.NoError(t, err)
 			codes := []int32{}
 			for _, rec := range sink.records() {
@@ -331,7 +331,7 @@ func TestFailedWriteStops(t *testing.T) {
 			c := &fakeClient{answer: func(context.Context, int64, int) Outcome { return ok() }}
 			full := errors.New("disk full")
 			rate := loop.rate * 100 // fast enough for a buffer in a few ms
-			stats, err := Run(t.Context(), Config{Timeout: time.Minute, Rate: rate}, c.clients(1), newCounter(1e6), &memSink{fail: full})
+			stats, err := Send(t.Context(), Config{Timeout: time.Minute, Rate: rate}, c.clients(1), newCounter(1e6), &memSink{fail: full})
 			require.ErrorIs(t, err, full)
 			assert.LessOrEqual(t, c.calls.Load(), int64(FlushEvery+1), "no query after the failed write")
 			assert.Zero(t, stats.Recorded)
@@ -347,7 +347,7 @@ func TestFlushByAge(t *testing.T) {
 	t.Run("after queries", func(t *testing.T) {
 		c := &fakeClient{answer: func(context.Context, int64, int) Outcome { return okAfter(5 * time.Millisecond) }}
 		sink := &memSink{}
-		_, err := Run(t.Context(), Config{Timeout: time.Minute, FlushInterval: 20 * time.Millisecond}, c.clients(1), newCounter(40), sink)
+		_, err := Send(t.Context(), Config{Timeout: time.Minute, FlushInterval: 20 * time.Millisecond}, c.clients(1), newCounter(40), sink)
 		require.NoError(t, err)
 		recs := sink.records()
 		require.Len(t, recs, 40)
@@ -370,7 +370,7 @@ func TestFlushByAge(t *testing.T) {
 		ended := make(chan struct{})
 		go func() {
 			defer close(ended)
-			_, _ = Run(ctx, Config{Timeout: time.Hour, FlushInterval: 20 * time.Millisecond}, c.clients(1), newCounter(10), sink)
+			_, _ = Send(ctx, Config{Timeout: time.Hour, FlushInterval: 20 * time.Millisecond}, c.clients(1), newCounter(10), sink)
 		}()
 		select {
 		case n := <-wrote:
@@ -384,11 +384,11 @@ func TestFlushByAge(t *testing.T) {
 	})
 }
 
-// TestConfigRefused checks that Run refuses a config it cannot run, naming
+// TestConfigRefused checks that Send refuses a config it cannot run, naming
 // the field and what is accepted.
 func TestConfigRefused(t *testing.T) {
 	c := &fakeClient{answer: func(context.Context, int64, int) Outcome { return ok() }}
-	_, err := Run(t.Context(), Config{Timeout: 0, Delay: -1, Rate: -1, FlushInterval: -1}, nil, newCounter(1), &memSink{})
+	_, err := Send(t.Context(), Config{Timeout: 0, Delay: -1, Rate: -1, FlushInterval: -1}, nil, newCounter(1), &memSink{})
 	require.Error(t, err)
 	for _, want := range []string{
 		"load: 0 clients: want one or more",
@@ -409,7 +409,7 @@ func TestAllocationsPerQuery(t *testing.T) {
 	c := &fakeClient{answer: func(context.Context, int64, int) Outcome { return ok() }}
 	allocs := func(n int64) float64 {
 		return testing.AllocsPerRun(3, func() {
-			_, err := Run(context.Background(), Config{Timeout: time.Minute}, c.clients(2), newCounter(n), &memSink{})
+			_, err := Send(context.Background(), Config{Timeout: time.Minute}, c.clients(2), newCounter(n), &memSink{})
 			require.NoError(t, err)
 		})
 	}
@@ -434,7 +434,7 @@ func TestImportsPointDown(t *testing.T) {
 func TestProgressCounts(t *testing.T) {
 	var done atomic.Int64
 	c := &fakeClient{answer: func(context.Context, int64, int) Outcome { return ok() }}
-	_, err := Run(t.Context(), Config{Timeout: time.Minute, Progress: &done}, c.clients(2), newCounter(30), &memSink{})
+	_, err := Send(t.Context(), Config{Timeout: time.Minute, Progress: &done}, c.clients(2), newCounter(30), &memSink{})
 	require.NoError(t, err)
 	assert.Equal(t, int64(30), done.Load())
 }
@@ -453,7 +453,7 @@ func TestExtras(t *testing.T) {
 		}
 		return o
 	}}
-	stats, err := Run(t.Context(), Config{Timeout: time.Minute}, c.clients(1), newCounter(9), &memSink{})
+	stats, err := Send(t.Context(), Config{Timeout: time.Minute}, c.clients(1), newCounter(9), &memSink{})
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), stats.Server.Count())
 	assert.Equal(t, 7*time.Millisecond, stats.Server.Max())
@@ -501,7 +501,7 @@ func TestRecordingMemoryBounded(t *testing.T) {
 				before := liveHeap()
 				// A long flush interval: each worker's records stay in its
 				// buffer until it finishes.
-				_, err := Run(t.Context(), Config{Timeout: time.Minute, Rate: loop.rate * 100, FlushInterval: time.Hour},
+				_, err := Send(t.Context(), Config{Timeout: time.Minute, Rate: loop.rate * 100, FlushInterval: time.Hour},
 					c.clients(conc), newCounter(int64(conc*perWorker)), sink)
 				require.NoError(t, err)
 				return int64(sink.heap) - int64(before)
@@ -524,7 +524,7 @@ func BenchmarkLoop(b *testing.B) {
 		b.Run(loop.name, func(b *testing.B) {
 			b.ReportAllocs()
 			c := &fakeClient{answer: func(context.Context, int64, int) Outcome { return ok() }}
-			_, err := Run(b.Context(), Config{Timeout: time.Minute, Rate: loop.rate}, c.clients(1), loopSource{b}, discard{})
+			_, err := Send(b.Context(), Config{Timeout: time.Minute, Rate: loop.rate}, c.clients(1), loopSource{b}, discard{})
 			require.NoError(b, err)
 		})
 	}

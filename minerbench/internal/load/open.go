@@ -6,45 +6,44 @@ import (
 	"time"
 )
 
-// The open loop.
+// The open loop sends queries on a schedule, whatever the server does.
 //
-// A closed loop sends a query only when the previous one of its worker has
-// been answered: while a server stalls, the loop stops asking, so the
-// queries a real client would have sent during the stall are never measured
-// and the quantiles hide the stall (coordinated omission). An open loop
-// sends query i at its intended time t0 + i/Rate whatever happened to the
-// earlier ones, each by the next free worker (each with its own client),
-// and measures its latency from that intended time, as wrk2 does: a query
-// that waited for a free worker carries its wait.
+// A closed loop sends a query only once its worker's last one is answered.
+// While a server stalls, the loop stops asking. The queries a real client
+// would have sent meanwhile are never measured, and the quantiles hide the
+// stall. This is coordinated omission. An open loop sends query i at its
+// intended time, t0 + i/Rate, whatever happened to the earlier ones. The
+// next free worker sends it, each worker with its own client. As in wrk2,
+// latency runs from the intended time, so a query that waited for a worker
+// carries its wait.
 //
-// Per query the open loop records Time = the corrected latency (from the
-// intended send time to the answer) and Elapsed = the time from the run's
-// start to the answer; Stats.Open keeps the uncorrected latency, from the
-// actual send, of each query sent, and counts the late queries (sent more
-// than LateAfter after their intended time) and the dropped ones.
+// Each record's Time is this corrected latency, to the answer. Its Elapsed
+// runs from Config.Start to the answer. Stats.Open keeps the uncorrected
+// latency of each sent query, from the actual send. It also counts the
+// late queries, sent more than LateAfter after their intended time, and
+// the dropped ones.
 //
-// The per-query timeout runs from the intended send time, as a client that
-// wanted to send then would start its deadline then. A query still waiting
-// for a free worker when its timeout has passed is dropped: it is not sent,
-// and it is recorded with the Client's TimeoutCode and Time = its wait.
-// Dropping keeps a server that cannot take the rate from building an ever
-// longer backlog of queries no client would still wait for; the schedule
-// stays the same, so the loop catches up with it. Memory stays bounded: the
-// schedule is computed, not queued.
+// The timeout, too, runs from the intended send time, as a client's
+// deadline would. A query still waiting for a worker when its timeout has
+// passed is dropped. It is recorded unsent, with the Client's TimeoutCode
+// and its wait as Time. Without drops, a server that cannot take the rate
+// would build an ever longer backlog of queries no client still waits for.
+// The schedule stays the same, so the loop catches up with it. Memory stays
+// bounded, because the schedule is computed, not queued.
 //
-// The schedule is open-ended: each query src hands out is sent at its
-// intended time, handed to a free worker without waiting for its answer.
-// When every worker is busy the hand-off blocks; the next queries, already
-// due, then go out at once with their intended times unchanged, so the wait
-// is charged to them.
+// The schedule is open-ended. Each query src hands out goes to a free
+// worker at its intended time, without waiting for its answer. When every
+// worker is busy, the hand-off blocks. The queries due meanwhile then go
+// out at once, with their intended times unchanged, so the wait is charged
+// to them.
 
 // openLoop runs the open loop at cfg.Rate queries per second.
-func (r *run) openLoop(parent context.Context) {
+func (s *sender) openLoop(parent context.Context) {
 	ctx, stop := context.WithCancel(parent)
 	defer stop()
 	due := make(chan time.Time) // intended send times; unbuffered: a send waits for a free worker
 	var wg sync.WaitGroup
-	for _, wk := range r.workers {
+	for _, wk := range s.workers {
 		// The worker's queries end with ctx, as the loop's stop ends it.
 		wk.timer = newQueryTimer(ctx)
 		wg.Go(func() {
@@ -53,19 +52,19 @@ func (r *run) openLoop(parent context.Context) {
 			}
 		})
 	}
-	r.schedule(ctx, due)
+	s.schedule(ctx, due)
 	close(due)
 	wg.Wait()
-	for _, wk := range r.workers {
-		r.stats.Open.Late += wk.late
-		r.stats.Open.Dropped += wk.dropped
+	for _, wk := range s.workers {
+		s.stats.Open.Late += wk.late
+		s.stats.Open.Dropped += wk.dropped
 	}
 }
 
-// schedule hands each query src hands out to due at its intended time,
-// until src says stop or ctx ends.
-func (r *run) schedule(ctx context.Context, due chan<- time.Time) {
-	interval := float64(time.Second) / r.cfg.Rate
+// schedule sends each query's intended time on due, at that time.
+// It returns when src says stop or ctx ends.
+func (s *sender) schedule(ctx context.Context, due chan<- time.Time) {
+	interval := float64(time.Second) / s.cfg.Rate
 	var (
 		t0    time.Time
 		i     int64
@@ -76,7 +75,7 @@ func (r *run) schedule(ctx context.Context, due chan<- time.Time) {
 			timer.Stop()
 		}
 	}()
-	for ctx.Err() == nil && r.src.Next() {
+	for ctx.Err() == nil && s.src.Next() {
 		if i == 0 {
 			t0 = time.Now()
 		}
@@ -102,23 +101,24 @@ func (r *run) schedule(ctx context.Context, due chan<- time.Time) {
 	}
 }
 
-// send sends the query intended for intended, or drops it when its timeout
-// has already passed, and records it; a query cut by the end of ctx (the
-// run's interruption, or stop) is not recorded, as in the closed loop. It
-// calls stop once the server is gone or a write failed.
+// send sends and records the query due at intended.
+//
+// It drops the query when its timeout has already passed. A query cut by
+// the end of ctx, an interruption or stop, is not recorded, as in the
+// closed loop. send calls stop once the server is gone or a write failed.
 func (wk *worker) send(ctx context.Context, stop context.CancelFunc, intended time.Time) {
-	r := wk.r
+	s := wk.s
 	if ctx.Err() != nil {
 		return
 	}
-	deadline := intended.Add(r.cfg.Timeout)
+	deadline := intended.Add(s.cfg.Timeout)
 	sent := time.Now()
 	if !sent.Before(deadline) {
 		wk.dropped++
 		wait := sent.Sub(intended)
 		wk.record(Record{Outcome: Outcome{Code: wk.client.TimeoutCode(), Latency: wait}, Time: wait,
-			Elapsed: sent.Sub(r.cfg.Start), Dropped: true})
-		if r.failed.Load() {
+			Elapsed: sent.Sub(s.cfg.Start), Dropped: true})
+		if s.failed.Load() {
 			stop()
 		}
 		return
@@ -133,8 +133,8 @@ func (wk *worker) send(ctx context.Context, stop context.CancelFunc, intended ti
 	}
 	end := time.Now()
 	wk.seq++
-	wk.record(Record{Outcome: o, Time: end.Sub(intended), Elapsed: end.Sub(r.cfg.Start)})
-	if r.failed.Load() || r.src.Gone(o) {
+	wk.record(Record{Outcome: o, Time: end.Sub(intended), Elapsed: end.Sub(s.cfg.Start)})
+	if s.failed.Load() || s.src.Gone(o) {
 		stop()
 	}
 }

@@ -6,14 +6,13 @@ import (
 	"time"
 )
 
-// queryTimer bounds one goroutine's queries, one at a time, by their
-// timeout without allocating per query: one cancellable context serves
-// query after query, and one timer, armed for each query, cancels it with
-// cause context.DeadlineExceeded, which a Client reports as its timeout.
-// Only a query the timer cut costs a new context and timer.
+// queryTimer bounds one goroutine's queries by their timeout.
 //
-// The deadline stays on the client's side: the server learns of a cut
-// query by its cancellation.
+// It does not allocate per query. One cancellable context serves query
+// after query. One timer, armed for each query, cancels it with cause
+// context.DeadlineExceeded, which a Client reports as its timeout. Only a
+// query the timer cut costs a new context and timer. The deadline stays on
+// the client's side. The server learns of a cut query by its cancellation.
 type queryTimer struct {
 	parent context.Context
 	ctx    context.Context
@@ -27,14 +26,13 @@ func newQueryTimer(parent context.Context) *queryTimer {
 	return qt
 }
 
-// renew replaces the context; start makes the timer that cancels it.
+// renew replaces the context. start makes the timer that cancels it.
 func (qt *queryTimer) renew() {
 	qt.ctx, qt.cancel = context.WithCancelCause(qt.parent)
 	qt.timer = nil
 }
 
-// start arms the timer to fire after timeout and returns the context of the
-// next query.
+// start arms the timer and returns the context of the next query.
 func (qt *queryTimer) start(timeout time.Duration) context.Context {
 	if qt.timer == nil {
 		cancel := qt.cancel
@@ -45,8 +43,8 @@ func (qt *queryTimer) start(timeout time.Duration) context.Context {
 	return qt.ctx
 }
 
-// stop disarms the timer once the query has ended; if it had fired, the
-// context is spent and is replaced.
+// stop disarms the timer once the query has ended.
+// If the timer had fired, the spent context is replaced.
 func (qt *queryTimer) stop() {
 	if !qt.timer.Stop() {
 		qt.cancel(context.DeadlineExceeded)
@@ -59,7 +57,7 @@ func (qt *queryTimer) release() {
 	qt.cancel(context.Canceled)
 }
 
-// query sends query seq through client, cut once timeout has passed.
+// query sends query seq through client, bounded by timeout.
 func (qt *queryTimer) query(client Client, seq int, timeout time.Duration) Outcome {
 	ctx := qt.start(timeout)
 	o := client.Query(ctx, seq)
@@ -67,12 +65,13 @@ func (qt *queryTimer) query(client Client, seq int, timeout time.Duration) Outco
 	return o
 }
 
-// worker is one querying goroutine's state: its client, its query timer
-// and its buffered records, so that the hot path allocates nothing and
-// takes only the worker's own lock, which nothing else holds but a flush
-// of a stale buffer.
+// worker is the state of one querying goroutine.
+//
+// It holds the client, the query timer and the buffered records. So the
+// hot path allocates nothing. It takes only the worker's own lock, which
+// only the flush of a stale buffer shares.
 type worker struct {
-	r      *run
+	s      *sender
 	client Client
 	timer  *queryTimer // made by the loop that runs the worker
 	delay  *time.Timer // of the pause after each query, made by the first
@@ -84,40 +83,41 @@ type worker struct {
 	late, dropped int64 // of the open loop
 }
 
-// record buffers rec, handing the buffer to the Sink when it is full or
-// its oldest record is FlushInterval older than rec.
+// record buffers rec.
+// The buffer goes to the Sink when it is full or FlushInterval old.
 func (wk *worker) record(rec Record) {
 	wk.mu.Lock()
 	wk.buf = append(wk.buf, rec)
-	if len(wk.buf) == cap(wk.buf) || rec.Elapsed-wk.buf[0].Elapsed >= wk.r.cfg.FlushInterval {
+	if len(wk.buf) == cap(wk.buf) || rec.Elapsed-wk.buf[0].Elapsed >= wk.s.cfg.FlushInterval {
 		wk.flush()
 	}
 	wk.mu.Unlock()
-	if p := wk.r.cfg.Progress; p != nil {
+	if p := wk.s.cfg.Progress; p != nil {
 		p.Add(1)
 	}
 }
 
-// flush hands the buffered records to the Sink, in one call, and counts
-// them in the run's Stats. The first failed write stops the run. wk.mu is
-// held.
+// flush hands the buffered records to the Sink in one call.
+//
+// Written records are counted in the Stats. The first failed write stops
+// Send. The caller holds wk.mu.
 func (wk *worker) flush() {
-	r := wk.r
-	r.mu.Lock()
-	if r.err == nil && len(wk.buf) > 0 {
-		if err := r.sink.Write(wk.buf); err != nil {
-			r.err = err
-			r.failed.Store(true)
+	s := wk.s
+	s.mu.Lock()
+	if s.err == nil && len(wk.buf) > 0 {
+		if err := s.sink.Write(wk.buf); err != nil {
+			s.err = err
+			s.failed.Store(true)
 		} else {
-			r.stats.add(wk.buf)
+			s.stats.add(wk.buf)
 		}
 	}
-	r.mu.Unlock()
+	s.mu.Unlock()
 	wk.buf = wk.buf[:0]
 }
 
-// flushStale flushes the buffer when its oldest record, at elapsed, is at
-// least age old.
+// flushStale flushes the buffer when its oldest record is at least age old at
+// elapsed.
 func (wk *worker) flushStale(elapsed, age time.Duration) {
 	wk.mu.Lock()
 	if len(wk.buf) > 0 && elapsed-wk.buf[0].Elapsed >= age {
@@ -139,15 +139,15 @@ func (wk *worker) finish() {
 	}
 }
 
-// startFlusher flushes, every half FlushInterval, the buffers whose oldest
-// record is at least half a FlushInterval old, and returns its stop.
+// startFlusher starts flushing stale buffers and returns its stop.
 //
-// A worker flushes its own buffer only after a query: one blocked in a
-// long query (a slow server, a query waiting out its timeout) would hold
-// its records until that query ends. The flusher bounds their wait to
-// about one FlushInterval, at one timer per run, not per query.
-func (r *run) startFlusher() (stop func()) {
-	period := r.cfg.FlushInterval / 2
+// Every half FlushInterval, it flushes the buffers whose oldest record is
+// that old. A worker flushes its own buffer only after a query. One that
+// is blocked in a long query would hold its records until the query ends.
+// The flusher bounds their wait to about one FlushInterval, at one timer
+// per Send, not per query.
+func (s *sender) startFlusher() (stop func()) {
+	period := s.cfg.FlushInterval / 2
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -158,8 +158,8 @@ func (r *run) startFlusher() (stop func()) {
 			case <-quit:
 				return
 			case now := <-t.C:
-				elapsed := now.Sub(r.cfg.Start)
-				for _, wk := range r.workers {
+				elapsed := now.Sub(s.cfg.Start)
+				for _, wk := range s.workers {
 					wk.flushStale(elapsed, period)
 				}
 			}

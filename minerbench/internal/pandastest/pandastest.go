@@ -1,9 +1,11 @@
-// Package pandastest reads a history file as the original QueryBenchmark
-// did, with pandas.read_csv(path, index_col=0), and computes the original's
-// figures from it, so that tests can hold this project's analysis against
-// them: Pandas runs real pandas (and skips when no Python with pandas is
-// found; Debian: apt-get install python3-pandas), Emulate does the same in
-// Go, everywhere.
+// Package pandastest reads a history file as pandas does, for tests.
+//
+// Bittensor 2.0.4's QueryBenchmark read its history with
+// pandas.read_csv(path, index_col=0) and computed its figures from it.
+// This package does the same, so that tests can hold minerbench's analysis
+// against them. Pandas runs real pandas and skips when no Python with
+// pandas is found (on Debian, apt-get install python3-pandas). Emulate
+// does the same in Go, everywhere.
 package pandastest
 
 import (
@@ -29,7 +31,7 @@ type Frame struct {
 	Columns []string
 	// Dtypes maps each column to the dtype pandas inferred ("float64", …).
 	Dtypes map[string]string
-	// QPS is the original's 1 / df['time'].mean().
+	// QPS is QueryBenchmark's 1 / df['time'].mean().
 	QPS float64
 	// Describe is df.describe(): column → statistic label ("count", "mean",
 	// "std", "min", "25%", "50%", "75%", "max") → value, NaN included.

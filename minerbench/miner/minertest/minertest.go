@@ -1,8 +1,10 @@
-// Package minertest tests a miner.Miner in-process, as go-plugin's test
-// helpers test a plugin without building it: Start serves the miner's axon
-// on 127.0.0.1 and dials it with a real dendrite, so that a test queries it
-// over the wire protocol, signature and all. QuerySynapse queries its
-// synapses over Bittensor's HTTP synapse protocol, signed the same way.
+// Package minertest tests a miner.Miner in-process.
+//
+// As go-plugin's test helpers do for a plugin, it needs no build. Start
+// serves the miner's axon on 127.0.0.1 and dials it with a real dendrite.
+// So a test queries the miner over the wire protocol, signature and all.
+// QuerySynapse queries its synapses over Bittensor's HTTP synapse
+// protocol, signed the same way.
 //
 // It is a supported API, for miner authors.
 package minertest
@@ -23,8 +25,8 @@ import (
 // validator is the mock wallet the dendrite signs with.
 const validator = "minertest/validator"
 
-// Server is a miner started by Start: its axon serves on a free loopback
-// port until the test ends.
+// Server is a miner started by Start.
+// Its axon serves on a free loopback port until the test ends.
 type Server struct {
 	// Hotkey is the SS58 address the miner's axon answers as.
 	Hotkey string
@@ -39,12 +41,14 @@ type Server struct {
 	synapses *synapseClient
 }
 
-// Start starts m as the host would, with overrides of its settings: New,
-// then its axon on 127.0.0.1 and a free port (no chain), and dials it. The
-// miner's log goes to the test's log. When tb ends, the dendrite is closed
-// and the miner stopped (its Forwarder closed, if it is an io.Closer); an
-// error of Close fails tb. An error of the start (an unknown setting, New's
-// error) is returned, with nothing left running.
+// Start starts m as the host would, and dials its axon.
+//
+// overrides change m's settings. Start calls New, then serves the axon on
+// 127.0.0.1 and a free port, with no chain. The miner's log goes to the
+// test's log. When tb ends, the dendrite is closed and the miner stopped.
+// Its Forwarder is closed then, if it is an io.Closer, and an error of
+// Close fails tb. A failed start, such as an unknown setting or an error
+// of New, returns the error and leaves nothing running.
 func Start(tb testing.TB, m miner.Miner, overrides miner.Settings) (*Server, error) {
 	tb.Helper()
 	logw := &testWriter{tb: tb}
@@ -77,21 +81,21 @@ func Start(tb testing.TB, m miner.Miner, overrides miner.Settings) (*Server, err
 	return srv, nil
 }
 
-// Query sends a forward query of [batch, block] token ids, drawn from a
-// generator seeded by the shape, and returns the answer and its return code.
+// Query sends a forward query of Tokens(batch, block).
+// It returns the answer and its return code.
 func (s *Server) Query(batch, block int) (miner.Tensor, miner.ReturnCode) {
 	return s.Forward(s.tb.Context(), Tokens(batch, block))
 }
 
-// Forward sends a forward query of in and returns the answer and its return
-// code; ctx bounds the call.
+// Forward sends a forward query of in, bounded by ctx.
+// It returns the answer and its return code.
 func (s *Server) Forward(ctx context.Context, in miner.Tensor) (miner.Tensor, miner.ReturnCode) {
 	out, code, _ := s.dendrite.ForwardText(ctx, in)
 	return out, code
 }
 
-// Tokens returns [batch, block] token ids in [0, miner.VocabSize), the same
-// for the same shape.
+// Tokens returns [batch, block] token ids below miner.VocabSize.
+// The same shape always gets the same ids.
 func Tokens(batch, block int) miner.Tensor {
 	rng := rand.New(rand.NewPCG(uint64(batch), uint64(block)))
 	ids := make([]int64, batch*block)
@@ -101,8 +105,9 @@ func Tokens(batch, block int) miner.Tensor {
 	return miner.FromInt64([]int64{int64(batch), int64(block)}, ids)
 }
 
-// testWriter writes to a test's log until closed: the miner's goroutines
-// may outlive the test, whose log then must not be written.
+// testWriter writes to a test's log until closed.
+// The miner's goroutines may outlive the test, whose log must then not be
+// written.
 type testWriter struct {
 	mu     sync.Mutex
 	tb     testing.TB

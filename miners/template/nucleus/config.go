@@ -22,9 +22,10 @@ const (
 	MaxWeights = 1 << 27
 )
 
-// Config sizes the nucleus with the original's settings.
+// Config sizes the nucleus with the settings of Bittensor 2.0.4's template
+// miner nucleus.
 type Config struct {
-	// Width is the model dimension. The original's is the network's, 1024,
+	// Width is the model dimension. The Python nucleus's is the network's, 1024,
 	// and no setting changes it; smaller widths serve the tests.
 	Width int
 	// Routing is the routing encoder: nucleus.nhead, nucleus.nhid and
@@ -34,7 +35,7 @@ type Config struct {
 	// nucleus.student_nhead, student_nhid, student_nlayers and
 	// student_dropout.
 	Student Encoder
-	// Training holds the settings of the original's training path, which
+	// Training holds the settings of the Python nucleus's training path, which
 	// serving does not run.
 	Training Training
 	// Seed determines every initial weight (nucleus.seed). Any value is
@@ -53,13 +54,13 @@ type Encoder struct {
 	NLayers int
 	// Dropout is the dropout probability while training. Serving runs
 	// without dropout, as torch does in eval mode, so it changes nothing
-	// here; it is kept and checked for the original's sake.
+	// here; it is kept and checked for the Python nucleus's sake.
 	Dropout float64
 }
 
-// Training holds the original's settings that only its training path
-// reads. They are accepted and checked so that the original's command
-// lines work, and change nothing when serving.
+// Training holds the Python nucleus's settings that only its training
+// path reads. They are accepted and checked so that its command lines
+// work, and change nothing when serving.
 type Training struct {
 	// NLayers sizes the encoder of the peers' responses (nucleus.nlayers).
 	NLayers int
@@ -69,7 +70,7 @@ type Training struct {
 	Importance float64
 }
 
-// DefaultConfig returns the original's defaults: Width 1024; both encoders
+// DefaultConfig returns the Python nucleus's defaults: Width 1024; both encoders
 // with 2 heads, a feed-forward width of 200 and dropout 0.2; 1 routing
 // layer and 2 student layers; training NLayers 2, TopK 50, Importance 0.1;
 // Seed 0.
@@ -95,7 +96,7 @@ type setting struct {
 	lo, hi float64
 }
 
-// settings lists c's keys in the original's dotted form, sorted, with the
+// settings lists c's keys in Bittensor's dotted form, sorted, with the
 // bounds Validate checks besides the heads dividing the width.
 func (c *Config) settings() []setting {
 	return []setting{

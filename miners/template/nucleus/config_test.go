@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestDefaultConfigIsTheOriginals(t *testing.T) {
+func TestDefaultConfigIsPythonNucleus(t *testing.T) {
 	c := DefaultConfig()
 	assert.Equal(t, Config{
 		Width:    1024,

@@ -10,8 +10,8 @@
 // causally: a token sees only itself and the tokens before it. Dropout is off,
 // as in torch's eval mode.
 //
-// Every initial weight is drawn from Config.Seed as the original initialises
-// them (see New), so two nuclei with the same Config compute the same
+// Every initial weight is drawn from Config.Seed as the Python nucleus
+// initialises them (see New), so two nuclei with the same Config compute the same
 // outputs. The token embedding holds no vocabulary-sized table: a token's row
 // is drawn from (seed, token id) when it is needed.
 package nucleus
@@ -86,7 +86,7 @@ type scratch struct {
 }
 
 // New returns a nucleus whose weights are drawn from cfg.Seed as the
-// original initialises them: the token embedding Xavier-uniform, as its
+// Python nucleus initialises them: the token embedding Xavier-uniform, as its
 // reset_weights does; the routing layer with its linear weights
 // Xavier-uniform (reset_weights again) and the rest as torch initialises a
 // TransformerEncoderLayer; the student layers as torch does. The layers of
@@ -278,7 +278,7 @@ func (n *Nucleus) addPosition(pos int, row []float32) {
 }
 
 // addSinusoid adds the sinusoidal encoding of position pos to row, as the
-// original's PositionalEncoding computes it in float32: sin(pos·div_i) in
+// Python nucleus's PositionalEncoding computes it in float32: sin(pos·div_i) in
 // column 2i and cos(pos·div_i) in column 2i+1.
 func (n *Nucleus) addSinusoid(pos int, row []float32) {
 	for i, f := range n.div {

@@ -141,8 +141,8 @@ func loadTorch(t *testing.T) (Config, params, torchFixture, []float32) {
 }
 
 // TestMatchesTorch loads the weights torch drew for a small model of the
-// original's serving path (scripts/template-torch.py) and checks that the
-// nucleus computes torch's outputs.
+// Python nucleus's serving path (scripts/template-torch.py). It checks that
+// the nucleus computes torch's outputs.
 func TestMatchesTorch(t *testing.T) {
 	cfg, p, f, want := loadTorch(t)
 	n := build(cfg, p)
@@ -199,80 +199,6 @@ func randomParams(cfg Config, seed uint64) params {
 // no code with compute but the embedding.
 func reference(cfg Config, p params, tokens []int64, batch, seq int) []float64 {
 	w := cfg.Width
-	lin := func(v []float64, weight, bias []float32) []float64 {
-		out := make([]float64, len(bias))
-		for j := range out {
-			out[j] = float64(bias[j])
-			for i := range v {
-				out[j] += v[i] * float64(weight[j*len(v)+i])
-			}
-		}
-		return out
-	}
-	norm := func(v []float64, gamma, beta []float32) []float64 {
-		var mean, variance float64
-		for _, x := range v {
-			mean += x
-		}
-		mean /= float64(len(v))
-		for _, x := range v {
-			variance += (x - mean) * (x - mean)
-		}
-		variance /= float64(len(v))
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = (x-mean)/math.Sqrt(variance+1e-5)*float64(gamma[i]) + float64(beta[i])
-		}
-		return out
-	}
-	layer := func(x [][]float64, l layerParams) [][]float64 {
-		dh := w / l.heads
-		qkv := make([][]float64, seq)
-		for q := range seq {
-			qkv[q] = lin(x[q], l.inProjW, l.inProjB)
-		}
-		out := make([][]float64, seq)
-		for q := range seq {
-			ctx := make([]float64, w)
-			for h := range l.heads {
-				scores := make([]float64, q+1) // the causal mask: keys 0 to q
-				top := math.Inf(-1)
-				for k := range scores {
-					for d := h * dh; d < (h+1)*dh; d++ {
-						scores[k] += qkv[q][d] * qkv[k][w+d]
-					}
-					scores[k] /= math.Sqrt(float64(dh))
-					top = math.Max(top, scores[k])
-				}
-				var sum float64
-				for k := range scores {
-					scores[k] = math.Exp(scores[k] - top)
-					sum += scores[k]
-				}
-				for k := range scores {
-					for d := h * dh; d < (h+1)*dh; d++ {
-						ctx[d] += scores[k] / sum * qkv[k][2*w+d]
-					}
-				}
-			}
-			attn := lin(ctx, l.outProjW, l.outProjB)
-			for c := range w {
-				attn[c] += x[q][c]
-			}
-			y := norm(attn, l.norm1W, l.norm1B)
-			hid := lin(y, l.linear1W, l.linear1B)
-			for i := range hid {
-				hid[i] = math.Max(hid[i], 0)
-			}
-			ff := lin(hid, l.linear2W, l.linear2B)
-			for c := range w {
-				ff[c] += y[c]
-			}
-			out[q] = norm(ff, l.norm2W, l.norm2B)
-		}
-		return out
-	}
-
 	scale := math.Sqrt(float64(w))
 	var result []float64
 	row := make([]float32, w)
@@ -291,10 +217,10 @@ func reference(cfg Config, p params, tokens []int64, batch, seq int) []float64 {
 			}
 		}
 		for _, l := range p.routing {
-			x = layer(x, l)
+			x = refLayer(x, l, w, seq)
 		}
 		for _, l := range p.student {
-			x = layer(x, l)
+			x = refLayer(x, l, w, seq)
 		}
 		for q := range seq {
 			for _, v := range x[q] {
@@ -303,6 +229,86 @@ func reference(cfg Config, p params, tokens []int64, batch, seq int) []float64 {
 		}
 	}
 	return result
+}
+
+// refLinear is torch's Linear of v, in float64.
+func refLinear(v []float64, weight, bias []float32) []float64 {
+	out := make([]float64, len(bias))
+	for j := range out {
+		out[j] = float64(bias[j])
+		for i := range v {
+			out[j] += v[i] * float64(weight[j*len(v)+i])
+		}
+	}
+	return out
+}
+
+// refNorm is torch's LayerNorm of v, in float64.
+func refNorm(v []float64, gamma, beta []float32) []float64 {
+	var mean, variance float64
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	for _, x := range v {
+		variance += (x - mean) * (x - mean)
+	}
+	variance /= float64(len(v))
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = (x-mean)/math.Sqrt(variance+1e-5)*float64(gamma[i]) + float64(beta[i])
+	}
+	return out
+}
+
+// refLayer is a causal post-norm TransformerEncoderLayer of width w over
+// the seq rows of x, in float64.
+func refLayer(x [][]float64, l layerParams, w, seq int) [][]float64 {
+	dh := w / l.heads
+	qkv := make([][]float64, seq)
+	for q := range seq {
+		qkv[q] = refLinear(x[q], l.inProjW, l.inProjB)
+	}
+	out := make([][]float64, seq)
+	for q := range seq {
+		ctx := make([]float64, w)
+		for h := range l.heads {
+			scores := make([]float64, q+1) // the causal mask: keys 0 to q
+			top := math.Inf(-1)
+			for k := range scores {
+				for d := h * dh; d < (h+1)*dh; d++ {
+					scores[k] += qkv[q][d] * qkv[k][w+d]
+				}
+				scores[k] /= math.Sqrt(float64(dh))
+				top = math.Max(top, scores[k])
+			}
+			var sum float64
+			for k := range scores {
+				scores[k] = math.Exp(scores[k] - top)
+				sum += scores[k]
+			}
+			for k := range scores {
+				for d := h * dh; d < (h+1)*dh; d++ {
+					ctx[d] += scores[k] / sum * qkv[k][2*w+d]
+				}
+			}
+		}
+		attn := refLinear(ctx, l.outProjW, l.outProjB)
+		for c := range w {
+			attn[c] += x[q][c]
+		}
+		y := refNorm(attn, l.norm1W, l.norm1B)
+		hid := refLinear(y, l.linear1W, l.linear1B)
+		for i := range hid {
+			hid[i] = math.Max(hid[i], 0)
+		}
+		ff := refLinear(hid, l.linear2W, l.linear2B)
+		for c := range w {
+			ff[c] += y[c]
+		}
+		out[q] = refNorm(ff, l.norm2W, l.norm2B)
+	}
+	return out
 }
 
 func TestMatchesReference(t *testing.T) {
@@ -319,7 +325,7 @@ func TestMatchesReference(t *testing.T) {
 		{small(8, 2, 4, 2, 6, 1), 1, cachedPositions + 5, false},
 		// Wider than the sgemm tiles and deeper than one block of them.
 		{small(300, 3, 33, 5, 70, 2), 2, 9, false},
-		// The original's model with New's weights.
+		// The Python nucleus's model with New's weights.
 		{DefaultConfig(), 1, 3, true},
 	}
 	for i, tt := range tests {
@@ -340,8 +346,8 @@ func TestMatchesReference(t *testing.T) {
 	}
 }
 
-// New draws each tensor within its bound, as the original initialises it,
-// and clones each encoder's layer.
+// New draws each tensor within its bound, as the Python nucleus initialises
+// it, and clones each encoder's layer.
 func TestDrawParams(t *testing.T) {
 	cfg := small(64, 2, 48, 4, 40, 3)
 	cfg.Routing.NLayers = 2
@@ -638,8 +644,8 @@ func TestConcurrentForward(t *testing.T) {
 	}
 }
 
-// BenchmarkForward times one forward of the original's model at the shapes
-// scripts/template-vs-torch.sh compares with torch. Run it on one core
+// BenchmarkForward times one forward of the Python nucleus's model at the
+// shapes scripts/template-vs-torch.sh compares with torch. Run it on one core
 // (-cpu 1): the nucleus computes on the goroutine that calls it. ns/op is
 // wall time; cpu-ns/op is the process's CPU time, steadier on a busy machine.
 func BenchmarkForward(b *testing.B) {
