@@ -162,17 +162,18 @@ func TestConfigRefused(t *testing.T) {
 		mod  func(*Config)
 		want string
 	}{
-		"no key":        {func(c *Config) { c.Key = nil }, "Key is nil"},
-		"no synapse":    {func(c *Config) { c.Synapse = "" }, "Synapse is empty"},
-		"bad hotkey":    {func(c *Config) { c.AxonHotkey = "5Grw" }, "AxonHotkey"},
-		"https":         {func(c *Config) { c.URL = "https://127.0.0.1:8091" }, `URL "https://127.0.0.1:8091": want http://host:port`},
-		"path":          {func(c *Config) { c.URL = "http://127.0.0.1:8091/x" }, "no path prefix"},
-		"no port":       {func(c *Config) { c.URL = "http://127.0.0.1" }, "has no valid port"},
-		"body array":    {func(c *Config) { c.Body = []byte(`[1]`) }, "want a JSON object"},
-		"body trailing": {func(c *Config) { c.Body = []byte(`{"a": 1} 2`) }, "extra data"},
-		"hash field":    {func(c *Config) { c.HashFields = []string{"nope"} }, `no field "nope"`},
-		"null required": {func(c *Config) { c.Required = []string{"n"}; c.Body = []byte(`{"text": "x", "n": null}`) }, `required field "n"`},
-		"negative":      {func(c *Config) { c.Timeout = -time.Second }, "Timeout -1s is negative"},
+		"no key":          {func(c *Config) { c.Key = nil }, "Key is nil"},
+		"no synapse":      {func(c *Config) { c.Synapse = "" }, "Synapse is empty"},
+		"bad hotkey":      {func(c *Config) { c.AxonHotkey = "5Grw" }, "AxonHotkey"},
+		"https":           {func(c *Config) { c.URL = "https://127.0.0.1:8091" }, `URL "https://127.0.0.1:8091": want http://host:port`},
+		"path":            {func(c *Config) { c.URL = "http://127.0.0.1:8091/x" }, "no path prefix"},
+		"no port":         {func(c *Config) { c.URL = "http://127.0.0.1" }, "has no valid port"},
+		"body array":      {func(c *Config) { c.Body = []byte(`[1]`) }, "want a JSON object"},
+		"body trailing":   {func(c *Config) { c.Body = []byte(`{"a": 1} 2`) }, "extra data"},
+		"hash field":      {func(c *Config) { c.HashFields = []string{"nope"} }, `no field "nope"`},
+		"null required":   {func(c *Config) { c.Required = []string{"n"}; c.Body = []byte(`{"text": "x", "n": null}`) }, `required field "n"`},
+		"required absent": {func(c *Config) { c.Required = []string{"text", "gone"} }, `Required field "gone" is not in Body`},
+		"negative":        {func(c *Config) { c.Timeout = -time.Second }, "Timeout -1s is negative"},
 	} {
 		cfg := ok
 		c.mod(&cfg)
