@@ -86,6 +86,13 @@ func TestProcessTime(t *testing.T) {
 	require.True(t, r.Success(), r.Message)
 	assert.Equal(t, synapse.Some(250*time.Millisecond), r.ProcessTime)
 	assert.Equal(t, int64(len(`{"text":"x"}`)), r.Bytes)
+
+	for _, v := range []string{"nan", "inf", "-1.5"} {
+		srv := serve(t, answer(200, map[string]string{"Content-Type": "application/json", synapse.HeaderAxonProcessTime: v}, `{"text":"x"}`))
+		r := newTestClient(t, srv.URL, nil).Query(context.Background())
+		assert.False(t, r.ProcessTime.OK, v)
+		assert.Equal(t, 0, r.Code, "no status header and no axon status in the body: %s", r.Message)
+	}
 }
 
 // TestRefused: nothing listens, 503 as a connector error.
