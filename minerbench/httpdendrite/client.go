@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -46,8 +47,9 @@ type Config struct {
 	// HashFields are the synapse's required_hash_fields, in order.
 	HashFields []string
 	// Required names the fields without a default, for which the request
-	// carries a bt_header_input_obj_ header; nil means every field of
-	// Body that is not null.
+	// carries a bt_header_input_obj_ header and which a 200 answer must
+	// hold; nil means every field of Body that is not null. Each must be
+	// in Body.
 	Required []string
 	// Key is the validator's hotkey, which signs every request.
 	Key *wallet.Keypair
@@ -138,6 +140,11 @@ func newClient(cfg Config, uuid string) (*Client, error) {
 			if string(m.value) != "null" {
 				required = append(required, m.name)
 			}
+		}
+	}
+	for _, name := range required {
+		if !slices.ContainsFunc(fields, func(m member) bool { return m.name == name }) {
+			return nil, fmt.Errorf("httpdendrite: Required field %q is not in Body; want each required field's value in Body", name)
 		}
 	}
 	bodyHash, err := synapse.AppendBodyHash(nil, cfg.Body, cfg.HashFields)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -29,7 +30,8 @@ type Result struct {
 	// Latency runs from before signing until the answer is read and
 	// parsed, or the query fails.
 	Latency time.Duration
-	// ProcessTime is the axon's bt_header_axon_process_time, when sent.
+	// ProcessTime is the axon's bt_header_axon_process_time, when sent
+	// as a duration (not negative, infinite or NaN).
 	ProcessTime synapse.Opt[time.Duration]
 	// Bytes is the size of the answer's body as received.
 	Bytes int64
@@ -71,7 +73,7 @@ func isTimeout(err error) bool {
 // isDisconnect reports an error of a connection the axon closed or reset.
 func isDisconnect(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
 		strings.Contains(err.Error(), "server closed")
 }
 
@@ -95,8 +97,8 @@ func (c *Client) read(ctx context.Context, resp *http.Response, start time.Time)
 		r.Code, r.Message = synapse.StatusParseFailure, synapse.ParseFailureMessage(err.Error())
 		return r
 	}
-	if h.ProcessTime.OK {
-		r.ProcessTime = synapse.Some(time.Duration(h.ProcessTime.V * float64(time.Second)))
+	if pt := h.ProcessTime.V * float64(time.Second); h.ProcessTime.OK && pt >= 0 && pt < math.MaxInt64 {
+		r.ProcessTime = synapse.Some(time.Duration(pt))
 	}
 	if c.streaming && resp.StatusCode == http.StatusOK {
 		r.Code, r.Message = http.StatusOK, synapse.SuccessMessage

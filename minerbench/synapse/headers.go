@@ -14,20 +14,31 @@ import (
 // Header names, lowercase as bittensor writes them, in the order a
 // dendrite sends them.
 const (
-	HeaderName            = "name"
-	HeaderTimeout         = "timeout"
-	HeaderAxonIP          = "bt_header_axon_ip"
-	HeaderAxonPort        = "bt_header_axon_port"
-	HeaderAxonHotkey      = "bt_header_axon_hotkey"
-	HeaderDendriteIP      = "bt_header_dendrite_ip"
+	// HeaderName holds the synapse's class name.
+	HeaderName = "name"
+	// HeaderTimeout holds the client's timeout in seconds, str(float).
+	HeaderTimeout = "timeout"
+	// HeaderAxonIP, HeaderAxonPort and HeaderAxonHotkey name the target.
+	HeaderAxonIP     = "bt_header_axon_ip"
+	HeaderAxonPort   = "bt_header_axon_port"
+	HeaderAxonHotkey = "bt_header_axon_hotkey"
+	// HeaderDendriteIP holds the client's IP, free text.
+	HeaderDendriteIP = "bt_header_dendrite_ip"
+	// HeaderDendriteVersion holds the client's version as an integer.
 	HeaderDendriteVersion = "bt_header_dendrite_version"
-	HeaderDendriteNonce   = "bt_header_dendrite_nonce"
-	HeaderDendriteUUID    = "bt_header_dendrite_uuid"
-	HeaderDendriteHotkey  = "bt_header_dendrite_hotkey"
-	HeaderDendriteSig     = "bt_header_dendrite_signature"
-	HeaderHeaderSize      = "header_size"
-	HeaderTotalSize       = "total_size"
-	HeaderBodyHash        = "computed_body_hash"
+	// HeaderDendriteNonce holds the nonce, ns since the epoch.
+	HeaderDendriteNonce = "bt_header_dendrite_nonce"
+	// HeaderDendriteUUID holds the client object's uuid.
+	HeaderDendriteUUID = "bt_header_dendrite_uuid"
+	// HeaderDendriteHotkey holds the client's SS58 hotkey.
+	HeaderDendriteHotkey = "bt_header_dendrite_hotkey"
+	// HeaderDendriteSig holds the signature, "0x" and 128 hex digits.
+	HeaderDendriteSig = "bt_header_dendrite_signature"
+	// HeaderHeaderSize and HeaderTotalSize hold free integers.
+	HeaderHeaderSize = "header_size"
+	HeaderTotalSize  = "total_size"
+	// HeaderBodyHash holds the body hash in hex.
+	HeaderBodyHash = "computed_body_hash"
 
 	// HeaderAxonStatusCode, HeaderAxonStatusMessage and
 	// HeaderAxonProcessTime carry an axon's answer.
@@ -44,15 +55,15 @@ const (
 
 // Opt is a value Python may hold as None: OK is false for None.
 type Opt[T any] struct {
-	V  T
-	OK bool
+	V  T    // the value, when OK
+	OK bool // false for None
 }
 
 // Some returns a present Opt holding v.
 func Some[T any](v T) Opt[T] { return Opt[T]{V: v, OK: true} }
 
 // Terminal is a TerminalInfo as headers carry it: the bt_header_axon_* or
-// bt_header_dendrite_* values.
+// bt_header_dendrite_* values, each None when its header is absent.
 type Terminal struct {
 	StatusCode    Opt[int64]
 	StatusMessage Opt[string]
@@ -69,13 +80,13 @@ type Terminal struct {
 // Request is what a Python axon's Synapse.from_headers makes of a
 // request's headers (the "header synapse").
 type Request struct {
-	Timeout    Opt[float64]
+	Timeout    Opt[float64] // seconds
 	HeaderSize Opt[int64]
 	TotalSize  Opt[int64]
 	// BodyHash is computed_body_hash as sent, not checked here.
 	BodyHash Opt[string]
-	Dendrite Terminal
-	Axon     Terminal
+	Dendrite Terminal // the bt_header_dendrite_* values
+	Axon     Terminal // the bt_header_axon_* values
 }
 
 // Kind is the Python type of a synapse field, as far as headers care.
@@ -83,12 +94,12 @@ type Kind uint8
 
 // The kinds of field.
 const (
-	KindStr Kind = iota
-	KindInt
-	KindFloat
-	KindBool
-	KindList
-	KindDict // a dict or a nested model
+	KindStr   Kind = iota // str
+	KindInt               // int
+	KindFloat             // float
+	KindBool              // bool
+	KindList              // list
+	KindDict              // a dict or a nested model
 )
 
 var kindNames = [...]string{"str", "int", "float", "bool", "list", "dict"}
@@ -143,7 +154,7 @@ func KindOf(v []byte) (Kind, error) {
 
 // Field describes one field of a synapse subclass.
 type Field struct {
-	Name string
+	Name string // as declared; Python compares it with lowercased header names
 	Kind Kind
 	// Required is true for a field without a default, for which a
 	// dendrite must send a bt_header_input_obj_ header.
@@ -153,9 +164,9 @@ type Field struct {
 // ParseError is a request or response header that a Python peer's
 // Synapse.from_headers refuses. An axon answers it with 500.
 type ParseError struct {
-	Header string
-	Value  string
-	Reason string
+	Header string // the header's name, lowercase
+	Value  string // its value ("" when missing)
+	Reason string // what is wrong, and what is accepted
 }
 
 // Error returns the message of e.
@@ -397,7 +408,7 @@ func kindAccepts(k Kind, raw []byte) bool {
 type Response struct {
 	StatusCode    Opt[int64]
 	StatusMessage Opt[string]
-	ProcessTime   Opt[float64]
+	ProcessTime   Opt[float64] // seconds the forward took
 	// Timeout is the echoed timeout; a real axon answers "None" when the
 	// request had none, which reads as absent.
 	Timeout Opt[float64]

@@ -13,12 +13,12 @@ import (
 // TestPyInt holds parsePyInt to what Python's int() accepts.
 func TestPyInt(t *testing.T) {
 	for s, want := range map[string]int64{"12": 12, " 12 ": 12, "+12": 12, "-12": -12, "1_000": 1000, "007": 7,
-		"\t5\n": 5, "\xa05\x85": 5, "\x1c9\x1f": 9, "-9223372036854775808": math.MinInt64} {
+		"\t5\n": 5, "\xa05\x85": 5, "\v\f9\r": 9, "-9223372036854775808": math.MinInt64} {
 		got, err := parsePyInt(s)
 		require.NoError(t, err, "%q", s)
 		assert.Equal(t, want, got, "%q", s)
 	}
-	for _, s := range []string{"12.5", "", " ", "1e3", "0x10", "1__0", "_1", "1_", "--1", "+-1", "1 2", "١", "12.0", "None"} {
+	for _, s := range []string{"12.5", "", " ", "1e3", "0x10", "1__0", "_1", "1_", "--1", "+-1", "1 2", "١", "12.0", "None", "\x1c9\x1f"} {
 		_, err := parsePyInt(s)
 		assert.ErrorIs(t, err, errPyInt, "%q", s)
 	}

@@ -17,7 +17,8 @@ const AllowedDelta = 4_000_000_000
 // otherwise.
 const DefaultNonceCapacity = 1 << 16
 
-// Texts of nonce failures, as a Python axon words them.
+// Texts of nonce failures, as a Python axon words them: a request without
+// a nonce, and a nonce not above its key's last.
 var (
 	ErrMissingNonce = errors.New("Missing Nonce")                                    //lint:ignore ST1005 Python's text, verbatim
 	ErrNonceReplay  = errors.New("Nonce is too old, a newer one was last processed") //lint:ignore ST1005 Python's text, verbatim
@@ -73,8 +74,8 @@ type NonceRequest struct {
 	// Key is "{dendrite hotkey}:{dendrite uuid}", None written "None".
 	Key     []byte
 	Nonce   int64
-	Version Opt[int64]
-	Timeout Opt[float64]
+	Version Opt[int64]   // the dendrite's version
+	Timeout Opt[float64] // the request's timeout, seconds
 }
 
 // Check applies the nonce rules at time now (ns since the epoch) without

@@ -10,11 +10,12 @@ import (
 // Header values reach Python as Latin-1 text, one character per byte, so
 // the rules below work on bytes.
 
-// isPySpace reports whether the Latin-1 character c is whitespace to
-// Python's str.strip().
+// isPySpace reports whether the Latin-1 character c is whitespace that
+// Python's int() and float() strip: not 0x1c to 0x1f, which str.isspace()
+// counts but they refuse.
 func isPySpace(c byte) bool {
 	switch c {
-	case ' ', '\t', '\n', '\v', '\f', '\r', 0x1c, 0x1d, 0x1e, 0x1f, 0x85, 0xa0:
+	case ' ', '\t', '\n', '\v', '\f', '\r', 0x85, 0xa0:
 		return true
 	}
 	return false

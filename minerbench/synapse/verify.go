@@ -39,7 +39,7 @@ func (v *Verifier) Verify(r *Request, now int64) error {
 	if !d.Hotkey.OK {
 		return errors.New("No SS58 formatted address or public key provided.") //lint:ignore ST1005 Python's text, verbatim
 	}
-	raw, _, err := wallet.DecodeSS58(d.Hotkey.V)
+	pub, err := v.publicKey(d.Hotkey.V)
 	if err != nil {
 		return errors.New("Invalid SS58 address: " + ss58Reason(err))
 	}
@@ -55,7 +55,7 @@ func (v *Verifier) Verify(r *Request, now int64) error {
 	if d.Signature.OK && d.Signature.V != "" {
 		var mbuf [320]byte
 		msg := AppendSignedString(mbuf[:0], d.Nonce.V, d.Hotkey.V, v.hotkey, optStr(d.UUID), optStr(r.BodyHash))
-		ok, err := VerifySignature(v.publicKey(d.Hotkey.V, raw), msg, d.Signature.V)
+		ok, err := VerifySignature(pub, msg, d.Signature.V)
 		if err != nil {
 			return err
 		}
@@ -68,14 +68,19 @@ func (v *Verifier) Verify(r *Request, now int64) error {
 	return v.nonces.Accept(&nr, now)
 }
 
-// publicKey returns the decoded key of an address, from the cache when
-// it can. A key that is not a valid point verifies nothing, as in Python,
-// where such an address is accepted until a signature is checked.
-func (v *Verifier) publicKey(ss58 string, raw [32]byte) *wallet.PublicKey {
+// publicKey decodes an SS58 address, from the cache when it can. An
+// address whose key is not a valid point gives nil, which verifies
+// nothing, as in Python, where such an address is accepted until a
+// signature is checked.
+func (v *Verifier) publicKey(ss58 string) (*wallet.PublicKey, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if k, ok := v.keys[ss58]; ok {
-		return k
+		return k, nil
+	}
+	raw, _, err := wallet.DecodeSS58(ss58)
+	if err != nil {
+		return nil, err
 	}
 	k, err := wallet.NewPublicKey(raw)
 	if err != nil {
@@ -85,7 +90,7 @@ func (v *Verifier) publicKey(ss58 string, raw [32]byte) *wallet.PublicKey {
 		clear(v.keys)
 	}
 	v.keys[ss58] = k
-	return k
+	return k, nil
 }
 
 func optStr(s Opt[string]) string {

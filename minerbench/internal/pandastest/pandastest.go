@@ -16,12 +16,13 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/minerbench/minerbench/minerbench/internal/pythontest"
 )
 
 // PythonEnv names a Python interpreter to use before any other.
-const PythonEnv = "MINERBENCH_PYTHON"
+const PythonEnv = pythontest.Env
 
 // Frame is what pandas makes of a history.
 type Frame struct {
@@ -95,23 +96,10 @@ func orNaN(v *float64) float64 {
 	return *v
 }
 
-// find returns a Python interpreter that imports pandas: the one PythonEnv
-// names, python3 on PATH, or Debian's, where python3-pandas installs it.
+// find returns a Python interpreter that imports pandas, or skips tb.
 func find(tb testing.TB) string {
 	tb.Helper()
-	var tried []string
-	for _, p := range []string{os.Getenv(PythonEnv), "python3", "/usr/bin/python3"} {
-		if p == "" {
-			continue
-		}
-		tried = append(tried, p)
-		if exec.Command(p, "-c", "import pandas").Run() == nil {
-			return p
-		}
-	}
-	tb.Skipf("no Python with pandas (tried %s): install it (Debian: apt-get install python3-pandas) or name one in %s",
-		strings.Join(tried, ", "), PythonEnv)
-	return ""
+	return pythontest.Find(tb, "pandas", "python3-pandas")
 }
 
 // Emulate reads the history at path as pandas.read_csv(path, index_col=0)
