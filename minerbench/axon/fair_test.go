@@ -264,3 +264,57 @@ func TestIdleConnectionsDoNotLockOut(t *testing.T) {
 // perConnHeap bounds the live heap the axon holds per idle connection:
 // gRPC's buffers and framer, about 40 KiB.
 const perConnHeap = 64 << 10
+
+// TestUnreadAnswersDoNotStarve has one connection from one peer ask for a
+// large answer every 200 ms and never read (SETTINGS_INITIAL_WINDOW_SIZE
+// 0), as [1, 16000] answers asked every 2 s would, scaled down to 4 MiB
+// answers and a 20 MiB budget. The peer holds at most its share of the
+// budget, three answers, and its next large call waits; good queries of
+// one token from another peer are answered at once beside it, rather than
+// waiting behind that call.
+func TestUnreadAnswersDoNotStarve(t *testing.T) {
+	const (
+		batch, seq = 4, 256
+		answer     = batch*seq*wire.NetworkDim*4 + answerOverhead
+		perPeer    = 3 * answer
+	)
+	s := serve(t, Config{MaxMessageSize: 5 << 20}, shareZeros(batch, seq))
+	require.Equal(t, int64(20<<20), s.axon.cfg.MaxAnswerBytes)
+	_, err := timedGoodQuery(t, s.addr)
+	require.NoError(t, err)
+	base := liveHeap()
+
+	attacker := dialH2From(t, attackerIP, s.addr, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	kv, err := newSigner(t, "attacker").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
+	require.NoError(t, err)
+	req := request(t, batch, seq)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			attacker.send(attacker.call(kv...), req, 0)
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	held := func() int64 { return s.axon.budget.Held(attackerIP.String()) }
+	full := func() bool { return held() == perPeer && s.axon.waiting.Load() >= 1 }
+	require.Eventually(t, full, mustHappen, poll, "the attacker holds its share, and its next large call waits")
+	during := liveHeap() - base
+	t.Logf("live heap with %d unread answers of %d bytes: %+d bytes", perPeer/answer, answer, during)
+	assert.Less(t, during, int64(perPeer+8<<20), "the axon holds the peer's share of answers, not every answer asked for")
+
+	goodQueriesDuring(t, s.addr, full)
+	assert.Equal(t, int64(perPeer), held(), "the attacker never held more than its share")
+	close(stop)
+	<-done
+	attacker.conn.Close()
+	goodQueryAfter(t, s.addr, time.Now())
+	require.Eventually(t, func() bool { return s.axon.budget.Used() == 0 }, mustHappen, poll, "the attacker's answers are released")
+	heapReturns(t, base)
+}
