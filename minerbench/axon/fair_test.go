@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
@@ -35,8 +36,13 @@ var attackerIP = net.IPv4(127, 0, 0, 2)
 
 // dialAttacker opens a TCP connection to addr from attackerIP.
 func dialAttacker(addr string) (net.Conn, error) {
+	return dialAttackerContext(context.Background(), addr)
+}
+
+// dialAttackerContext is dialAttacker with a context, as gRPC dials.
+func dialAttackerContext(ctx context.Context, addr string) (net.Conn, error) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: attackerIP}}
-	return d.Dial("tcp", addr)
+	return d.DialContext(ctx, "tcp", addr)
 }
 
 // timedGoodQuery sends a signed one-token query on a new connection and
@@ -317,4 +323,59 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	goodQueryAfter(t, s.addr, time.Now())
 	require.Eventually(t, func() bool { return s.axon.budget.Used() == 0 }, mustHappen, poll, "the attacker's answers are released")
 	heapReturns(t, base)
+}
+
+// TestCallsSharedAmongPeers serves one slot and a queue of five, whose
+// handler is held: beside one call of another peer, a peer may have its
+// share admitted, Workers + QueueSize/2 rounded up = 4, and its next call
+// answers NucleusFull at once, while the other peer still gets its next
+// call admitted. (A peer alone may have every call admitted:
+// TestNucleusFull and TestQueueBoundedUnderLoad.)
+func TestCallsSharedAmongPeers(t *testing.T) {
+	release := make(chan struct{})
+	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
+		<-release
+		return zeros(ctx, in)
+	}
+	s := serve(t, Config{Workers: 1, QueueSize: 5}, fwd)
+	require.Equal(t, 4, s.axon.cfg.MaxCallsPerPeer)
+	conn, err := grpc.NewClient("passthrough:///"+s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(dialAttackerContext))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	good, hog := client(t, s.addr), wire.NewBittensorClient(conn)
+	signer := newSigner(t, "client")
+	results := make(chan wire.ReturnCode, 6)
+	call := func(c wire.BittensorClient) {
+		ctx, req := signed(t, signer), textRequest(t, tokens(1, 1))
+		go func() {
+			resp, err := c.Forward(ctx, req)
+			if err != nil {
+				results <- wire.ReturnCode_NoReturn
+				return
+			}
+			results <- resp.ReturnCode
+		}()
+	}
+	admitted := func(peer string, n int64) func() bool {
+		return func() bool { return s.axon.calls.Held(peer) == n }
+	}
+
+	call(good)
+	require.Eventually(t, admitted("127.0.0.1", 1), mustHappen, poll)
+	for range 4 {
+		call(hog)
+	}
+	require.Eventually(t, admitted(attackerIP.String(), 4), mustHappen, poll)
+	resp, err := hog.Forward(signed(t, signer), textRequest(t, tokens(1, 1)))
+	require.NoError(t, err)
+	assert.Equal(t, wire.ReturnCode_NucleusFull, resp.ReturnCode)
+	assert.Equal(t, "4 calls of 127.0.0.2 admitted, its share beside other callers (MaxCallsPerPeer)", resp.Message)
+	call(good)
+	require.Eventually(t, admitted("127.0.0.1", 2), mustHappen, poll, "the other peer's call is admitted")
+
+	close(release)
+	for range 6 {
+		assert.Equal(t, wire.ReturnCode_Success, <-results)
+	}
 }
