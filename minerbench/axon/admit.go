@@ -11,10 +11,10 @@ import (
 )
 
 // run runs the ForwardFunc on inputs inline, on the goroutine serving the
-// call, once the call is among its peer's MaxCallsPerPeer and admit has
-// given the call one of the Workers slots of the
-// semaphore a.slots and n bytes of the answer budget, and returns its output
-// with the answer holding those bytes, or the code that answers the call.
+// call, once the call is within its peer's MaxCallsPerPeer and admit has
+// given it one of the Workers slots of the semaphore a.slots and n bytes of
+// the answer budget, and returns its output with the answer holding those
+// bytes, or the code that answers the call.
 // The forward timeout, counted from run's start, bounds both the wait for
 // admission and the handler: the handler's context ends when it passes, and
 // a result that comes after that is dropped.

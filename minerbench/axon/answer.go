@@ -8,11 +8,10 @@ import (
 )
 
 // answer is a call's part of Config.MaxAnswerBytes, taken from its peer's
-// share when the call is
-// admitted and released exactly once: when gRPC has written the answer (its
-// buffer comes back), when the call ends without one, or when its
-// connection closes. An answer not written within WriteTimeout of its
-// handing to gRPC closes its connection.
+// share when the call is admitted and released exactly once: when gRPC has
+// written the answer (its buffer comes back), when the call ends without
+// one, or when its connection closes. An answer not written within
+// WriteTimeout of its handing to gRPC closes its connection.
 type answer struct {
 	a    *Axon
 	n    int64       // bytes taken from the budget
