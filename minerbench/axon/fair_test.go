@@ -379,3 +379,14 @@ func TestCallsSharedAmongPeers(t *testing.T) {
 		assert.Equal(t, wire.ReturnCode_Success, <-results)
 	}
 }
+
+// TestSilentConnectionClosedWhenIdle opens a connection that finishes the
+// HTTP/2 handshake and never makes a call: it is closed once IdleTimeout
+// passes, as a connection whose calls have ended is.
+func TestSilentConnectionClosedWhenIdle(t *testing.T) {
+	s := serve(t, Config{IdleTimeout: 300 * time.Millisecond}, zeros)
+	c := dialH2(t, s.addr)
+	c.waitClosed()
+	require.Eventually(t, func() bool { all, _ := s.axon.conns.Conns(""); return all == 0 }, mustHappen, poll,
+		"the axon no longer counts it")
+}
