@@ -11,9 +11,10 @@ import (
 )
 
 // run runs the ForwardFunc on inputs inline, on the goroutine serving the
-// call, once admit has given the call one of the Workers slots of the
-// semaphore a.slots and n bytes of the answer budget, and returns its output
-// with the answer holding those bytes, or the code that answers the call.
+// call, once the call is within its peer's MaxCallsPerPeer and admit has
+// given it one of the Workers slots of the semaphore a.slots and n bytes of
+// the answer budget, and returns its output with the answer holding those
+// bytes, or the code that answers the call.
 // The forward timeout, counted from run's start, bounds both the wait for
 // admission and the handler: the handler's context ends when it passes, and
 // a result that comes after that is dropped.
@@ -27,13 +28,19 @@ func (a *Axon) run(ctx context.Context, inputs tensor.Tensor, n int64) (*answer,
 		return nil, tensor.Tensor{}, wire.ReturnCode_NotServingNucleus, "axon is stopping"
 	default:
 	}
+	conn := connOf(ctx)
+	peer := conn.peer()
+	if !a.calls.TryAcquire(peer, 1) {
+		return nil, tensor.Tensor{}, wire.ReturnCode_NucleusFull, a.callsFull(peer)
+	}
+	defer a.calls.Release(peer, 1)
 	deadline := time.Now().Add(a.cfg.ForwardTimeout)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	if code, msg := a.admit(ctx, deadline, n); code != wire.ReturnCode_Success {
+	if code, msg := a.admit(ctx, deadline, peer, n); code != wire.ReturnCode_Success {
 		return nil, tensor.Tensor{}, code, msg
 	}
-	ans := a.newAnswer(ctx, n)
+	ans := a.newAnswer(conn, n)
 	if ans == nil {
 		<-a.slots
 		return nil, tensor.Tensor{}, wire.ReturnCode_Timeout, "call ended before the forward handler answered"
@@ -53,19 +60,20 @@ func (a *Axon) run(ctx context.Context, inputs tensor.Tensor, n int64) (*answer,
 	return ans, out, wire.ReturnCode_Success, ""
 }
 
-// admit takes n bytes of the answer budget and a slot for a call, waiting
-// while either is short if fewer than QueueSize calls already wait, until
-// the deadline. It answers Success once the call holds both, which the
-// caller then gives back; otherwise it holds neither. Waiting calls are
-// served in the order they began to wait: the budget serves its waiters in
-// order, and a freed slot goes to the longest waiting sender on a.slots.
-func (a *Axon) admit(ctx context.Context, deadline time.Time, n int64) (wire.ReturnCode, string) {
-	if a.budget.TryAcquire(n) {
+// admit takes n bytes of the answer budget for peer and a slot for a call,
+// waiting while either is short if fewer than QueueSize calls already wait,
+// until the deadline. It answers Success once the call holds both, which
+// the caller then gives back; otherwise it holds neither. A waiting call
+// takes its bytes as soon as they fit in the budget and in its peer's
+// share, whatever larger answers wait before it; a freed slot goes to the
+// longest waiting sender on a.slots.
+func (a *Axon) admit(ctx context.Context, deadline time.Time, peer string, n int64) (wire.ReturnCode, string) {
+	if a.budget.TryAcquire(peer, n) {
 		select {
 		case a.slots <- struct{}{}:
 			return wire.ReturnCode_Success, ""
 		default:
-			a.budget.Release(n)
+			a.budget.Release(peer, n)
 		}
 	}
 	for {
@@ -78,21 +86,30 @@ func (a *Axon) admit(ctx context.Context, deadline time.Time, n int64) (wire.Ret
 		}
 	}
 	defer a.waiting.Add(-1)
-	if err := a.budget.Acquire(ctx, n); err != nil {
+	if err := a.budget.Acquire(ctx, peer, n); err != nil {
 		return a.ended(deadline)
 	}
 	select {
 	case a.slots <- struct{}{}:
 		if late(ctx, deadline) {
 			<-a.slots
-			a.budget.Release(n)
+			a.budget.Release(peer, n)
 			return a.ended(deadline)
 		}
 		return wire.ReturnCode_Success, ""
 	case <-ctx.Done():
-		a.budget.Release(n)
+		a.budget.Release(peer, n)
 		return a.ended(deadline)
 	}
+}
+
+// callsFull is the message of a call peer may not have admitted: the
+// queue is full, or peer holds its share of the calls beside other peers.
+func (a *Axon) callsFull(peer string) string {
+	if a.calls.Used() >= int64(a.cfg.Workers+a.cfg.QueueSize) {
+		return fmt.Sprintf("work queue full (%d waiting)", a.cfg.QueueSize)
+	}
+	return fmt.Sprintf("%d calls of %s admitted, its share beside other callers (MaxCallsPerPeer)", a.calls.Held(peer), peer)
 }
 
 // late reports whether a call of ctx with the given deadline is past it or

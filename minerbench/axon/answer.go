@@ -1,21 +1,21 @@
 package axon
 
 import (
-	"context"
 	"sync"
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
-// answer is a call's share of Config.MaxAnswerBytes, taken when the call is
-// admitted and released exactly once: when gRPC has written the answer (its
-// buffer comes back), when the call ends without one, or when its
-// connection closes. An answer not written within WriteTimeout of its
-// handing to gRPC closes its connection.
+// answer is a call's part of Config.MaxAnswerBytes, taken from its peer's
+// share when the call is admitted and released exactly once: when gRPC has
+// written the answer (its buffer comes back), when the call ends without
+// one, or when its connection closes. An answer not written within
+// WriteTimeout of its handing to gRPC closes its connection.
 type answer struct {
 	a    *Axon
 	n    int64       // bytes taken from the budget
+	peer string      // whose share of the budget they are
 	conn *servedConn // nil for a call that did not come through Serve
 	buf  *[]byte     // the encoded tensor, set by hand
 
@@ -32,10 +32,11 @@ type answer struct {
 }
 
 // newAnswer records an admitted call's n bytes as in flight on its
-// connection; it returns nil, having released them, when that connection
-// is closed already.
-func (a *Axon) newAnswer(ctx context.Context, n int64) *answer {
-	ans := &answer{a: a, n: n, conn: connOf(ctx)}
+// connection conn (nil for a call that did not come through Serve); it
+// returns nil, having released them, when that connection is closed
+// already.
+func (a *Axon) newAnswer(conn *servedConn, n int64) *answer {
+	ans := &answer{a: a, n: n, peer: conn.peer(), conn: conn}
 	if ans.conn != nil && !ans.conn.hold(ans) {
 		ans.conn = nil
 		ans.release()
@@ -87,7 +88,7 @@ func (ans *answer) release() {
 	if ans.conn != nil {
 		ans.conn.forget(ans)
 	}
-	ans.a.budget.Release(ans.n)
+	ans.a.budget.Release(ans.peer, ans.n)
 }
 
 // Get implements mem.BufferPool for the codec; gRPC does not call it.

@@ -20,12 +20,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/minerbench/minerbench/minerbench/auth"
+	"github.com/minerbench/minerbench/minerbench/internal/fairshare"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wire"
 )
@@ -61,10 +61,12 @@ type Axon struct {
 	buffers     *bufferPool // of encoded outputs, given back by gRPC once sent
 	answers     *sync.Map   // answers handed to gRPC, until the codec marshals them
 
-	slots    chan struct{}       // holds one element per call running the ForwardFunc
-	budget   *semaphore.Weighted // of cfg.MaxAnswerBytes
-	waiting  atomic.Int32        // calls waiting for admission, at most cfg.QueueSize
-	requests atomic.Int64        // calls past the tap whose body has not been read
+	slots    chan struct{}      // holds one element per call running the ForwardFunc
+	budget   *fairshare.Budget  // of cfg.MaxAnswerBytes, by peer
+	calls    *fairshare.Budget  // of the calls admitted, by peer
+	conns    *fairshare.Tracker // of the connections served
+	waiting  atomic.Int32       // calls waiting for admission, at most cfg.QueueSize
+	requests atomic.Int64       // calls past the tap whose body has not been read
 	quit     chan struct{}
 
 	stopOnce sync.Once
@@ -102,9 +104,12 @@ func New(cfg Config, forward ForwardFunc) (*Axon, error) {
 		buffers:     &bufferPool{},
 		answers:     &sync.Map{},
 		slots:       make(chan struct{}, cfg.Workers),
-		budget:      semaphore.NewWeighted(cfg.MaxAnswerBytes),
 		quit:        make(chan struct{}),
 	}
+	// The bounds are checked by withDefaults.
+	a.budget, _ = fairshare.NewBudget(cfg.MaxAnswerBytes, cfg.MaxAnswerBytesPerPeer)
+	a.calls, _ = fairshare.NewElasticBudget(int64(cfg.Workers+cfg.QueueSize), int64(cfg.MaxCallsPerPeer))
+	a.conns, _ = fairshare.NewTracker(cfg.MaxConnections, cfg.MaxConnectionsPerPeer)
 	if a.compression == "" {
 		a.compression = encoding.Identity
 	}
@@ -138,8 +143,8 @@ func (a *Axon) serverOptions() []grpc.ServerOption {
 // Hotkey returns the SS58 address the axon answers as.
 func (a *Axon) Hotkey() string { return a.hotkey }
 
-// Serve accepts connections on lis, at most MaxConnections at once, until
-// Stop is called; it then returns nil. It returns an error if lis fails or
+// Serve accepts connections on lis, at most MaxConnections at once (closing
+// idle ones to make room), until Stop is called; it then returns nil. It returns an error if lis fails or
 // the axon was already stopped.
 func (a *Axon) Serve(lis net.Listener) error {
 	select {
@@ -192,7 +197,9 @@ func (a *Axon) Backward(ctx context.Context, _ *wire.TensorMessage) (*wire.Tenso
 //   - TEXT inputs that are not INT64: InvalidRequest;
 //   - axon stopping: NotServingNucleus;
 //   - no room for the call: Workers calls running, or too little room in
-//     MaxAnswerBytes, and QueueSize calls waiting: NucleusFull;
+//     MaxAnswerBytes or the caller's share of it, and QueueSize calls
+//     waiting; or MaxCallsPerPeer calls of the caller's address admitted:
+//     NucleusFull;
 //   - no answer within the forward timeout (queue wait included), or the
 //     caller gone: Timeout, as Bittensor's axon answered;
 //   - handler error that is a *CodeError: its code (unless Success);
@@ -300,7 +307,8 @@ func decodeText(req *wire.TensorMessage, shape []int64) (tensor.Tensor, wire.Ret
 
 // answerSize returns the bytes the answer to inputs of shape [batch, seq],
 // both at least 1, takes from the budget: [batch, seq, wire.NetworkDim]
-// float32 and answerOverhead, or the whole budget when that is less. It
+// float32 and answerOverhead, or a peer's whole share of the budget when
+// that is less. It
 // answers RequestShapeException when the answer would exceed MaxMessageSize:
 // gRPC would refuse to send it, after the handler had computed it.
 func (a *Axon) answerSize(batch, seq int64) (int64, wire.ReturnCode, string) {
@@ -311,7 +319,7 @@ func (a *Axon) answerSize(batch, seq int64) (int64, wire.ReturnCode, string) {
 			fmt.Sprintf("shape: [%d %d]: the answer, [%d, %d, %d] float32, would exceed the message size limit of %d bytes; want batch × seq at most %d",
 				batch, seq, batch, seq, wire.NetworkDim, a.cfg.MaxMessageSize, most)
 	}
-	return min(batch*seq*wire.NetworkDim*4+answerOverhead, a.cfg.MaxAnswerBytes), wire.ReturnCode_Success, ""
+	return min(batch*seq*wire.NetworkDim*4+answerOverhead, a.budget.Max()), wire.ReturnCode_Success, ""
 }
 
 // ranks is the input rank each modality must have.

@@ -38,6 +38,12 @@ func TestConfigValidation(t *testing.T) {
 		{"negative queue", Config{Wallet: w, QueueSize: -3}, []string{"Config.QueueSize: -3"}},
 		{"negative message size", Config{Wallet: w, MaxMessageSize: -4}, []string{"Config.MaxMessageSize: -4"}},
 		{"all at once", Config{Workers: -1, QueueSize: -1}, []string{"Config.Wallet", "Config.Workers", "Config.QueueSize"}},
+		{"connections per peer over the total", Config{Wallet: w, MaxConnections: 8, MaxConnectionsPerPeer: 9},
+			[]string{"Config.MaxConnectionsPerPeer: 9; want 0 (default 8) to MaxConnections (8)"}},
+		{"calls per peer over the total", Config{Wallet: w, Workers: 2, QueueSize: 3, MaxCallsPerPeer: 6},
+			[]string{"Config.MaxCallsPerPeer: 6; want 0 (default 4) to Workers + QueueSize (5)"}},
+		{"negative answer bytes per peer", Config{Wallet: w, MaxAnswerBytes: 400, MaxAnswerBytesPerPeer: -1},
+			[]string{"Config.MaxAnswerBytesPerPeer: -1; want 0 (default 300) to MaxAnswerBytes (400)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,6 +66,9 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, DefaultWorkers, cap(a.slots))
 	assert.Equal(t, DefaultQueueSize, a.cfg.QueueSize)
 	assert.GreaterOrEqual(t, a.cfg.MaxMessageSize, 64*256*wire.NetworkDim*4+1024)
+	assert.Equal(t, DefaultMaxConnections, a.cfg.MaxConnectionsPerPeer, "one address may open every connection")
+	assert.Equal(t, DefaultWorkers+DefaultQueueSize/2, a.cfg.MaxCallsPerPeer)
+	assert.Equal(t, a.cfg.MaxAnswerBytes/4*3, a.cfg.MaxAnswerBytesPerPeer)
 	assert.Equal(t, wallet.Mock("axon").SS58(), a.Hotkey())
 }
 

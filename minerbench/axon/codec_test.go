@@ -74,7 +74,7 @@ func TestCodecMarshalsAsProto(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, err := New(Config{Wallet: wallet.Mock("axon"), MaxAnswerBytes: 1 << 30}, zeros)
+			a, err := New(Config{Wallet: wallet.Mock("axon"), MaxAnswerBytes: 1 << 30, MaxAnswerBytesPerPeer: 1 << 30}, zeros)
 			require.NoError(t, err)
 			defer a.Stop()
 			m := tt.msg(t)
@@ -83,8 +83,8 @@ func TestCodecMarshalsAsProto(t *testing.T) {
 			orig := proto.Clone(m).(*wire.TensorMessage)
 			var buf []byte
 			if tt.register {
-				require.True(t, a.budget.TryAcquire(1<<30))
-				ans := a.newAnswer(context.Background(), 1<<30)
+				require.True(t, a.budget.TryAcquire("", 1<<30))
+				ans := a.newAnswer(nil, 1<<30)
 				proto.Merge(&ans.resp, m)
 				m = &ans.resp
 				buf = m.Tensors[0].Buffer
@@ -108,10 +108,10 @@ func TestCodecMarshalsAsProto(t *testing.T) {
 			assert.False(t, registered, "the codec takes the answer")
 
 			if len(buf) > 1024 { // smaller buffers are not pooled by gRPC, and released at once
-				assert.False(t, a.budget.TryAcquire(1), "the budget is held until gRPC frees the buffer")
+				assert.False(t, a.budget.TryAcquire("", 1), "the budget is held until gRPC frees the buffer")
 			}
 			out.Free()
-			assert.True(t, a.budget.TryAcquire(1<<30), "the budget is released once freed")
+			assert.True(t, a.budget.TryAcquire("", 1<<30), "the budget is released once freed")
 		})
 	}
 }

@@ -39,8 +39,10 @@ const (
 	// DefaultWriteTimeout bounds the time a client may take to read an
 	// answer.
 	DefaultWriteTimeout = 30 * time.Second
-	// DefaultIdleTimeout is how long a connection without calls is kept.
-	DefaultIdleTimeout = 5 * time.Minute
+	// DefaultIdleTimeout is how long a connection without calls is kept:
+	// long enough for a client between two calls, short enough that idle
+	// connections do not pile up.
+	DefaultIdleTimeout = 10 * time.Second
 	// DefaultMaxClockSkew is auth.DefaultMaxClockSkew.
 	DefaultMaxClockSkew = auth.DefaultMaxClockSkew
 )
@@ -61,8 +63,8 @@ type Config struct {
 	// each on the goroutine serving it: its slots.
 	Workers int
 	// QueueSize is how many calls may wait for a free slot or for room in
-	// MaxAnswerBytes, in the order they came; a call that finds no room and
-	// QueueSize calls waiting answers NucleusFull at once.
+	// MaxAnswerBytes; a call that finds no room and QueueSize calls waiting
+	// answers NucleusFull at once.
 	QueueSize int
 	// MaxMessageSize bounds sent messages in bytes: a request whose answer,
 	// [batch, seq, wire.NetworkDim] float32, would not fit is answered
@@ -76,14 +78,46 @@ type Config struct {
 	// its handler runs, and gives it back when gRPC has written the answer
 	// to the connection, or the call or its connection ended. A call that
 	// finds too little room waits for it as for a slot (QueueSize,
-	// ForwardTimeout). An answer larger than the whole budget waits for all
-	// of it. With compression, an answer is counted until gRPC has
-	// compressed it: the compressed copy is gRPC's, bounded per connection
-	// by MaxStreamsPerConnection. The default is 4 × MaxMessageSize.
+	// ForwardTimeout). An answer larger than its peer's share
+	// (MaxAnswerBytesPerPeer) waits for all of that share. A call waits only for
+	// the room its own answer needs: a small answer that fits is taken at
+	// once, whatever larger answers wait. With compression, an answer is
+	// counted until gRPC has compressed it: the compressed copy is gRPC's,
+	// bounded per connection by MaxStreamsPerConnection. The default is 4 ×
+	// MaxMessageSize.
 	MaxAnswerBytes int64
-	// MaxConnections bounds the connections served at once; a connection
-	// beyond it waits in the listener's backlog until another closes.
+	// MaxAnswerBytesPerPeer bounds the share of MaxAnswerBytes one peer
+	// (remote IP address) holds: its answers being built, and those
+	// written but not yet read, count against it. A peer that does not
+	// read its answers thus holds at most this much until WriteTimeout,
+	// and the rest stays free for the others. The default, three quarters
+	// of MaxAnswerBytes, lets one address (a benchmark on loopback) hold
+	// three of the four largest answers the default budget fits, and
+	// leaves the fourth's room to the other peers.
+	MaxAnswerBytesPerPeer int64
+	// MaxConnections bounds the connections served at once. A new
+	// connection beyond it is served by closing an idle one, a connection
+	// with no call in flight (one still in its handshake included): the
+	// idlest of the peer that holds the most connections. When every
+	// connection has a call in flight, the new one waits in the listener's
+	// backlog until one closes or falls idle.
 	MaxConnections int
+	// MaxConnectionsPerPeer bounds the connections one peer (remote IP
+	// address) holds at once: its new connection beyond it is served by
+	// closing that peer's idlest, or closed at once when all of that
+	// peer's connections have a call in flight. The default,
+	// MaxConnections, lets one address (a benchmark on loopback) open
+	// them all; another peer's connection then still gets in, by closing
+	// one of the first peer's idle ones.
+	MaxConnectionsPerPeer int
+	// MaxCallsPerPeer bounds the calls of one peer (remote IP address)
+	// admitted at once, running their handler or waiting for a slot or for
+	// answer bytes, while other peers have calls admitted; a call beyond it
+	// answers NucleusFull at once. A peer alone (a benchmark on loopback)
+	// may have all Workers + QueueSize calls admitted. The default, Workers
+	// + QueueSize/2 (rounded up), lets one peer fill every slot and half
+	// the queue beside others, and leaves them the other half.
+	MaxCallsPerPeer int
 	// MaxStreamsPerConnection bounds the calls in progress on one
 	// connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a gRPC client
 	// holds further calls until one ends, and a stream beyond it is reset
@@ -108,9 +142,10 @@ type Config struct {
 	// last byte written; the connection of an answer its client has not
 	// read by then is closed, which frees it.
 	WriteTimeout time.Duration
-	// IdleTimeout is how long a connection without calls is kept: it is
-	// then closed with GOAWAY, and a gRPC client reconnects on its next
-	// call.
+	// IdleTimeout is how long a connection without calls, one that never
+	// made a call included, is kept: it is then closed with GOAWAY, and a
+	// gRPC client reconnects on its next call. Idle connections are also
+	// the ones closed to make room at MaxConnections.
 	IdleTimeout time.Duration
 	// MaxClockSkew is how far from the axon's clock a call's nonce may be,
 	// ahead or behind; a call outside is refused with UNAUTHENTICATED.
@@ -178,7 +213,29 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.MaxClockSkew, DefaultMaxClockSkew)
-	return c, nil
+	err := c.setPerPeer()
+	return c, err
+}
+
+// setPerPeer checks c's per-peer bounds against the totals, which are set,
+// and sets the zero ones to their defaults.
+func (c *Config) setPerPeer() error {
+	var errs []error
+	perPeer := func(name string, v *int64, deflt, most int64, mostName string) {
+		switch {
+		case *v < 0 || *v > most:
+			errs = append(errs, fmt.Errorf("axon: Config.%s: %d; want 0 (default %d) to %s (%d)", name, *v, deflt, mostName, most))
+		case *v == 0:
+			*v = max(deflt, 1)
+		}
+	}
+	conns, calls := int64(c.MaxConnectionsPerPeer), int64(c.MaxCallsPerPeer)
+	slots := int64(c.Workers + c.QueueSize)
+	perPeer("MaxConnectionsPerPeer", &conns, int64(c.MaxConnections), int64(c.MaxConnections), "MaxConnections")
+	perPeer("MaxCallsPerPeer", &calls, int64(c.Workers+(c.QueueSize+1)/2), slots, "Workers + QueueSize")
+	perPeer("MaxAnswerBytesPerPeer", &c.MaxAnswerBytesPerPeer, c.MaxAnswerBytes/4*3, c.MaxAnswerBytes, "MaxAnswerBytes")
+	c.MaxConnectionsPerPeer, c.MaxCallsPerPeer = int(conns), int(calls)
+	return errors.Join(errs...)
 }
 
 // setDefault sets *v to deflt when it is zero.

@@ -8,22 +8,24 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/netutil"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
+
+	"github.com/minerbench/minerbench/minerbench/internal/fairshare"
 )
 
-// listener accepts at most Config.MaxConnections connections at once and
-// makes each a servedConn.
+// listener accepts connections within the bounds of the axon's connection
+// tracker (Config.MaxConnections, Config.MaxConnectionsPerPeer) and makes
+// each a servedConn.
 type listener struct {
 	net.Listener
 }
 
 // listen wraps lis for Serve.
 func (a *Axon) listen(lis net.Listener) net.Listener {
-	return listener{netutil.LimitListener(lis, a.cfg.MaxConnections)}
+	return listener{a.conns.Listen(lis)}
 }
 
 func (l listener) Accept() (net.Conn, error) {
@@ -31,7 +33,7 @@ func (l listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := &servedConn{Conn: c}
+	sc := &servedConn{Conn: c, tracked: c.(*fairshare.Conn)}
 	sc.addr = connAddr{Addr: c.RemoteAddr(), conn: sc}
 	return sc, nil
 }
@@ -41,7 +43,8 @@ func (l listener) Accept() (net.Conn, error) {
 // what it had not written without telling the answers.
 type servedConn struct {
 	net.Conn
-	addr connAddr
+	tracked *fairshare.Conn // the Conn, as the tracker knows it
+	addr    connAddr
 
 	mu      sync.Mutex
 	closed  bool
@@ -91,6 +94,15 @@ func (c *servedConn) forget(ans *answer) {
 	c.mu.Lock()
 	delete(c.answers, ans)
 	c.mu.Unlock()
+}
+
+// peer returns the peer c belongs to, or "" for a nil c: a call that did
+// not come through Serve.
+func (c *servedConn) peer() string {
+	if c == nil {
+		return ""
+	}
+	return c.tracked.Peer()
 }
 
 // connOf returns the connection of the call of ctx, or nil for a call that
@@ -161,7 +173,8 @@ func (in *incoming) ended() {
 // nonce bookkeeping included, runs here), with a gRPC status. An accepted
 // call counts among the requests in flight until its body has been read or
 // its stream ends; one whose body has not been read within RequestTimeout
-// ends with CANCELLED.
+// ends with CANCELLED. Its connection counts as busy, not to be closed to
+// make room for another, until its stream ends.
 func (a *Axon) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
 	if a.requests.Add(1) > int64(a.cfg.MaxRequestsInFlight) {
 		a.requests.Add(-1)
@@ -171,6 +184,10 @@ func (a *Axon) tap(ctx context.Context, info *tap.Info) (context.Context, error)
 	if _, err := a.verifier.VerifyMetadata(info.Header); err != nil {
 		a.requests.Add(-1)
 		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	if c := connOf(ctx); c != nil {
+		c.tracked.Begin()
+		context.AfterFunc(ctx, c.tracked.End)
 	}
 	in := &incoming{a: a}
 	in.Context, in.cancel = context.WithCancelCause(ctx)

@@ -150,7 +150,17 @@ type h2 struct {
 // settings, closed at test cleanup.
 func dialH2(t *testing.T, addr string, settings ...http2.Setting) *h2 {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	return dialH2From(t, nil, addr, settings...)
+}
+
+// dialH2From is dialH2 from the local address from (any when nil).
+func dialH2From(t *testing.T, from net.IP, addr string, settings ...http2.Setting) *h2 {
+	t.Helper()
+	d := net.Dialer{}
+	if from != nil {
+		d.LocalAddr = &net.TCPAddr{IP: from}
+	}
+	conn, err := d.Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	require.NoError(t, conn.SetDeadline(time.Now().Add(mustHappen)))

@@ -45,6 +45,9 @@ const (
 	KeyAxonMaxStreams          = "axon.max_streams_per_connection"
 	KeyAxonMaxRequestsInFlight = "axon.max_requests_in_flight"
 	KeyAxonMaxAnswerBytes      = "axon.max_answer_bytes"
+	KeyAxonMaxConnsPerPeer     = "axon.max_connections_per_peer"
+	KeyAxonMaxCallsPerPeer     = "axon.max_calls_per_peer"
+	KeyAxonMaxAnswerPerPeer    = "axon.max_answer_bytes_per_peer"
 	KeyAxonHandshakeTimeout    = "axon.handshake_timeout"
 	KeyAxonRequestTimeout      = "axon.request_timeout"
 	KeyAxonWriteTimeout        = "axon.write_timeout"
@@ -80,6 +83,9 @@ func RuntimeDefaults() Settings {
 		KeyAxonMaxStreams:          strconv.Itoa(axon.DefaultMaxStreamsPerConnection),
 		KeyAxonMaxRequestsInFlight: strconv.Itoa(axon.DefaultMaxRequestsInFlight),
 		KeyAxonMaxAnswerBytes:      strconv.Itoa(4 * axon.DefaultMaxMessageSize),
+		KeyAxonMaxConnsPerPeer:     "0",
+		KeyAxonMaxCallsPerPeer:     "0",
+		KeyAxonMaxAnswerPerPeer:    "0",
 		KeyAxonHandshakeTimeout:    axon.DefaultHandshakeTimeout.String(),
 		KeyAxonRequestTimeout:      axon.DefaultRequestTimeout.String(),
 		KeyAxonWriteTimeout:        axon.DefaultWriteTimeout.String(),
@@ -108,14 +114,17 @@ var runtimeNotes = map[string]string{
 	KeyAxonWorkers:             fmt.Sprintf("calls the forward function runs at once (0: %d, Bittensor's axon.max_workers)", axon.DefaultWorkers),
 	KeyAxonQueue:               fmt.Sprintf("calls that may wait for a worker; more are answered NucleusFull (0: %d)", axon.DefaultQueueSize),
 	KeyAxonCompression:         "compression of the axon's answers: gzip, deflate, or empty (or NoCompression, 2.0.4's word) for none; compressed requests are read either way",
-	KeyAxonMaxConnections:      "connections served at once; more wait to be accepted",
+	KeyAxonMaxConnections:      "connections served at once; a new one beyond closes the idlest connection without calls, of the address holding the most, or waits to be accepted",
+	KeyAxonMaxConnsPerPeer:     "connections one client address holds at once; a new one beyond closes that address's idlest (0: axon.max_connections, so one address may hold them all)",
+	KeyAxonMaxCallsPerPeer:     "calls of one client address admitted at once while other addresses have calls admitted; more are answered NucleusFull (0: axon.workers + half of axon.queue; an address alone may use all)",
+	KeyAxonMaxAnswerPerPeer:    "answer bytes one client address holds, its unread answers included (0: three quarters of axon.max_answer_bytes)",
 	KeyAxonMaxStreams:          "calls in progress on one connection",
 	KeyAxonMaxRequestsInFlight: "calls whose request is still being received; more are refused on their headers",
-	KeyAxonMaxAnswerBytes:      "answer bytes in flight across the axon; a call that finds no room waits as for a worker",
+	KeyAxonMaxAnswerBytes:      "answer bytes in flight across the axon; a call that finds no room for its answer waits as for a worker, not behind larger answers",
 	KeyAxonHandshakeTimeout:    "time a new connection has to finish its HTTP/2 handshake",
 	KeyAxonRequestTimeout:      "time from a call's headers to the end of its request",
 	KeyAxonWriteTimeout:        "time a client has to read an answer before its connection is closed",
-	KeyAxonIdleTimeout:         "time a connection without calls is kept",
+	KeyAxonIdleTimeout:         "time a connection without calls, or that never made one, is kept",
 	KeyAxonMaxClockSkew:        "how far from the axon's clock a call's nonce may be",
 	KeyAxonSynapsePort:         "port of the HTTP synapse axon of a miner that serves synapses (0 picks a free one)",
 	KeyAxonAnnounce:            "axon announced on the chain: grpc (Bittensor 2.0.x) or synapse (the HTTP synapse axon)",

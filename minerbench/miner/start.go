@@ -1,6 +1,7 @@
 package miner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -326,6 +327,9 @@ func parseAxonSettings(s Settings) (axon.Config, error) {
 		return c, err
 	}
 	c.MaxAnswerBytes = int64(answerBytes)
+	if err := parsePerPeer(s, &c); err != nil {
+		return c, err
+	}
 	durations := []struct {
 		key string
 		to  *time.Duration
@@ -345,6 +349,28 @@ func parseAxonSettings(s Settings) (axon.Config, error) {
 		*f.to = v
 	}
 	return c, nil
+}
+
+// parsePerPeer sets c's per-peer bounds from the settings, which may not
+// exceed the totals they share: c's, whose other bounds are set.
+func parsePerPeer(s Settings, c *axon.Config) error {
+	workers, queue := cmp.Or(c.Workers, axon.DefaultWorkers), cmp.Or(c.QueueSize, axon.DefaultQueueSize)
+	for _, f := range []struct {
+		key, total string
+		most       int64
+		to         func(int64)
+	}{
+		{KeyAxonMaxConnsPerPeer, KeyAxonMaxConnections, int64(c.MaxConnections), func(v int64) { c.MaxConnectionsPerPeer = int(v) }},
+		{KeyAxonMaxCallsPerPeer, KeyAxonWorkers + " + " + KeyAxonQueue, int64(workers + queue), func(v int64) { c.MaxCallsPerPeer = int(v) }},
+		{KeyAxonMaxAnswerPerPeer, KeyAxonMaxAnswerBytes, c.MaxAnswerBytes, func(v int64) { c.MaxAnswerBytesPerPeer = v }},
+	} {
+		v, err := strconv.ParseInt(strings.TrimSpace(s[f.key]), 10, 64)
+		if err != nil || v < 0 || v > f.most {
+			return fmt.Errorf("setting %s=%q: want an integer from 0 (the default) to %d, %s", f.key, s[f.key], f.most, f.total)
+		}
+		f.to(v)
+	}
+	return nil
 }
 
 // noCompression is Bittensor 2.0.4's name of no compression

@@ -16,6 +16,7 @@ import (
 // peer that hoards its share leaves the rest to the others.
 type Budget struct {
 	capacity, perPeer int64
+	elastic           bool // a peer alone may exceed perPeer
 
 	mu      sync.Mutex
 	used    int64
@@ -41,13 +42,42 @@ func NewBudget(capacity, perPeer int64) (*Budget, error) {
 	return &Budget{capacity: capacity, perPeer: min(perPeer, capacity), held: make(map[string]int64)}, nil
 }
 
+// NewElasticBudget is NewBudget, but for a peer that is alone: while no
+// other peer holds units, a peer may take beyond perPeer, up to the whole
+// capacity.
+//
+// It suits units held briefly, such as calls, which a peer alone (a
+// benchmark on loopback) may use all of, and which come back soon for the
+// peers that arrive later; not units a peer can keep, such as the bytes of
+// answers it does not read.
+func NewElasticBudget(capacity, perPeer int64) (*Budget, error) {
+	b, err := NewBudget(capacity, perPeer)
+	if err == nil {
+		b.elastic = true
+	}
+	return b, err
+}
+
 // Max returns the most units one request can be granted: the per-peer
-// share, or the capacity when that is less.
-func (b *Budget) Max() int64 { return b.perPeer }
+// share, or the capacity when that is less or the Budget is elastic.
+func (b *Budget) Max() int64 {
+	if b.elastic {
+		return b.capacity
+	}
+	return b.perPeer
+}
 
 // fits reports whether peer may take n more units; b.mu is held.
 func (b *Budget) fits(peer string, n int64) bool {
-	return b.used+n <= b.capacity && b.held[peer]+n <= b.perPeer
+	if b.used+n > b.capacity {
+		return false
+	}
+	h := b.held[peer]
+	if h+n <= b.perPeer {
+		return true
+	}
+	alone := len(b.held) == 0 || (len(b.held) == 1 && h > 0)
+	return b.elastic && alone
 }
 
 // take gives peer n units; b.mu is held.
@@ -72,8 +102,8 @@ func (b *Budget) TryAcquire(peer string, n int64) bool {
 // returns ctx's error, holding nothing, if ctx ends first, and an error at
 // once if n exceeds Max, as it could never fit.
 func (b *Budget) Acquire(ctx context.Context, peer string, n int64) error {
-	if n > b.perPeer {
-		return fmt.Errorf("fairshare: request of %d units exceeds the most a peer may hold, %d", n, b.perPeer)
+	if n > b.Max() {
+		return fmt.Errorf("fairshare: request of %d units exceeds the most a peer may hold, %d", n, b.Max())
 	}
 	b.mu.Lock()
 	if b.fits(peer, n) {

@@ -116,3 +116,21 @@ func TestBudgetAcquireEnds(t *testing.T) {
 	b.Release("a", 50)
 	assert.Equal(t, int64(0), b.Used())
 }
+
+// An elastic budget lets a peer alone take beyond its share; once another
+// peer holds units, each is held to its share again.
+func TestElasticBudget(t *testing.T) {
+	b, err := NewElasticBudget(10, 4)
+	require.NoError(t, err)
+	assert.Equal(t, int64(10), b.Max())
+	require.True(t, b.TryAcquire("a", 6), "a is alone")
+	require.True(t, b.TryAcquire("b", 1))
+	assert.False(t, b.TryAcquire("a", 1), "a holds 6 beyond its share of 4 while b holds units")
+	assert.True(t, b.TryAcquire("b", 3), "b takes up to its share")
+	assert.False(t, b.TryAcquire("b", 1))
+	b.Release("b", 4)
+	assert.True(t, b.TryAcquire("a", 4), "a is alone again")
+	assert.False(t, b.TryAcquire("a", 1), "the capacity is full")
+	_, err = NewElasticBudget(0, 1)
+	assert.Error(t, err)
+}

@@ -7,7 +7,8 @@
 // one, taken from the peer that holds the most. A Budget shares a capacity
 // of units (answer bytes, calls) with a bound per peer, and serves its
 // waiters by what each needs, not in a queue: a small request is granted as
-// soon as it fits, whatever larger requests wait before it.
+// soon as it fits, whatever larger requests wait before it. An elastic
+// Budget (NewElasticBudget) lets a peer alone use all of it.
 //
 // Both are protocol-neutral. A server wraps its net.Listener with
 // Tracker.Listen, and marks each call on a connection with Conn.Begin and
