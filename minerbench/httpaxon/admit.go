@@ -36,12 +36,16 @@ type admission struct {
 
 func newAdmission(cfg Config) (*admission, error) {
 	ad := &admission{maxRequests: int64(cfg.MaxRequestsInFlight), queue: int64(cfg.QueueSize)}
+	// Calls are held briefly: a peer alone, a benchmark on loopback, may
+	// use every worker and the whole queue, as the gRPC axon allows.
 	var err error
+	if ad.calls, err = fairshare.NewElasticBudget(int64(cfg.Workers+cfg.QueueSize), int64(cfg.MaxCallsPerPeer)); err != nil {
+		return nil, err
+	}
 	for _, b := range []struct {
 		to                *(*fairshare.Budget)
 		capacity, perPeer int64
 	}{
-		{&ad.calls, int64(cfg.Workers + cfg.QueueSize), int64(cfg.MaxCallsPerPeer)},
 		{&ad.workers, int64(cfg.Workers), int64(cfg.Workers)},
 		{&ad.answers, cfg.AnswerBudget, cfg.MaxAnswerBytesPerPeer},
 		{&ad.answerWaits, int64(cfg.Workers), int64(max(cfg.Workers/2, 1))},

@@ -33,44 +33,65 @@ func TestLateHandler(t *testing.T) {
 }
 
 // TestCallsSharedAmongPeers fills an axon of one worker and a queue of two
-// from one peer: its third call is refused 503 at once, being over its
-// share (Workers + QueueSize/2 = 2), while another peer's call still
-// finds room in the queue and is answered once the worker is free.
+// (three calls). A peer alone, as a benchmark on loopback, may take all
+// three; a fourth call is refused 503. Beside another peer's call, a peer
+// gets its share (Workers + QueueSize/2 = 2) and its next call is refused
+// 503 at once. Every admitted call is answered once the worker is free.
 func TestCallsSharedAmongPeers(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	started := make(chan struct{}, 4)
-	block := func(context.Context, *Block) error {
-		started <- struct{}{}
-		<-release
-		return nil
-	}
-	s := serve(t, Config{Workers: 1, QueueSize: 2, ForwardTimeout: time.Hour, Synapses: []Synapse{must(Handle(block))}})
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	c := newClient("crowd")
-	statuses := make(chan int, 4)
-	send := func(conn net.Conn) {
-		h, body := c.build(t, s, req{name: "Block"})
-		go func() { statuses <- doOn(t, conn, "/Block", h, body).status }()
-	}
-	dial := func() net.Conn {
-		conn, err := net.Dial("tcp", s.addr)
-		require.NoError(t, err)
-		t.Cleanup(func() { conn.Close() })
-		return conn
-	}
-	send(dial())
-	<-started // the worker is taken
-	send(dial())
-	ad := s.axon.admission
-	require.Eventually(t, func() bool { return ad.waitingWorkers.Load() == 1 }, mustHappen, poll, "the second call waits")
-	send(dial())
-	assert.Equal(t, 503, <-statuses, "the peer's third call is over its share")
-	send(dialAttacker(t, s.addr))
-	require.Eventually(t, func() bool { return ad.waitingWorkers.Load() == 2 }, mustHappen, poll, "another peer's call waits in the queue")
-	once.Do(func() { close(release) })
-	for range 3 {
-		assert.Equal(t, 200, <-statuses)
+	for _, tt := range []struct {
+		name     string
+		other    bool // another peer's call comes first
+		admitted int  // calls of the crowd admitted before one is refused
+	}{
+		{"alone", false, 3},
+		{"beside another peer", true, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var once sync.Once
+			started := make(chan struct{}, 4)
+			block := func(context.Context, *Block) error {
+				started <- struct{}{}
+				<-release
+				return nil
+			}
+			s := serve(t, Config{Workers: 1, QueueSize: 2, ForwardTimeout: time.Hour, Synapses: []Synapse{must(Handle(block))}})
+			t.Cleanup(func() { once.Do(func() { close(release) }) })
+			c := newClient("crowd")
+			statuses := make(chan int, 4)
+			send := func(conn net.Conn) {
+				h, body := c.build(t, s, req{name: "Block"})
+				go func() { statuses <- doOn(t, conn, "/Block", h, body).status }()
+			}
+			dial := func() net.Conn {
+				conn, err := net.Dial("tcp", s.addr)
+				require.NoError(t, err)
+				t.Cleanup(func() { conn.Close() })
+				return conn
+			}
+			// Each call is sent once the one before is in: a peer's nonces
+			// must arrive in order.
+			ad := s.axon.admission
+			conns := make([]net.Conn, 0, 4)
+			if tt.other {
+				conns = append(conns, dialAttacker(t, s.addr))
+			}
+			for range tt.admitted + 1 {
+				conns = append(conns, dial())
+			}
+			send(conns[0])
+			<-started // the worker is taken
+			for i := 1; i < 3; i++ {
+				send(conns[i])
+				require.Eventually(t, func() bool { return ad.waitingWorkers.Load() == int64(i) }, mustHappen, poll, "call %d waits in the queue", i)
+			}
+			send(conns[3])
+			assert.Equal(t, 503, <-statuses, "the crowd's next call is over its share")
+			once.Do(func() { close(release) })
+			for range 3 {
+				assert.Equal(t, 200, <-statuses)
+			}
+		})
 	}
 }
 

@@ -94,12 +94,12 @@ func TestAxonPerPeerSettingsBounded(t *testing.T) {
 		KeyAxonMaxAnswerPerPeer: {"272629761",
 			`setting axon.max_answer_bytes_per_peer="272629761": want an integer from 0 (the default) to 272629760, axon.max_answer_bytes`},
 	} {
-		bad, err := RuntimeDefaults().Merge(Settings{key: c.value})
+		bad, err := settings.Merge(RuntimeDefaults(), Settings{key: c.value})
 		require.NoError(t, err)
 		_, err = parseAxonSettings(bad)
 		assert.EqualError(t, err, c.want)
 	}
-	ok, err := RuntimeDefaults().Merge(Settings{KeyAxonMaxCallsPerPeer: "110", KeyAxonMaxConnsPerPeer: "1024"})
+	ok, err := settings.Merge(RuntimeDefaults(), Settings{KeyAxonMaxCallsPerPeer: "110", KeyAxonMaxConnsPerPeer: "1024"})
 	require.NoError(t, err)
 	c, err := parseAxonSettings(ok)
 	require.NoError(t, err)
