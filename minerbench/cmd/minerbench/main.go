@@ -5,7 +5,7 @@
 // install:
 //
 //	go tool minerbench report [-o report.html] [-svg DIR] FILE... [RESULTS_DIR]
-//	go tool minerbench gate [-threshold 5%] [-metric name=threshold]... OLD NEW
+//	go tool minerbench gate [-threshold 5%] [-metrics list] [-metric name=threshold]... OLD NEW
 //
 // FILE, OLD and NEW are outputs of go test -bench (benchfmt); RESULTS_DIR is
 // the directory of the CSV query histories. gate exits 0 when no metric
@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -135,16 +136,18 @@ return codes per history, and with two files or more benchstat's comparison.`, s
 }
 
 func runGate(stdout, stderr io.Writer, args []string) error {
-	fs := newFlags("gate", "[-threshold 5%] [-metric name=threshold]... OLD NEW",
+	fs := newFlags("gate", "[-threshold 5%] [-metrics list] [-metric name=threshold]... OLD NEW",
 		`Compares the benchfmt files OLD and NEW with benchstat's statistics (the
-Mann-Whitney U test, alpha 0.05) and fails when a metric of a benchmark in
-both got significantly worse by more than its threshold; "worse" follows
-each unit's better= line (Unit queries/s better=higher) and benchstat's
-defaults. Exit status: 0 no regression, 1 regression, 2 cannot decide (a
-missing or malformed file, no benchmark in common, too few runs).`, stderr)
-	opts := gate.Options{Threshold: 0.05, Metrics: map[string]float64{}}
-	fs.Var((*percent)(&opts.Threshold), "threshold", "fail on a significant change for the worse larger than `percent`")
-	fs.Var(metricFlag(opts.Metrics), "metric", "set the threshold of one metric, as `unit=percent` (e.g. p99-ns=10%); repeatable")
+medians, the Mann-Whitney U test) and fails when a judged metric of a
+benchmark in both got significantly worse by more than its threshold.
+It judges queries/s, success-% and p99-ns by default (-metrics), and
+corrects the p-values by Holm's method over every metric and benchmark it
+judges, so that the chance of any false alarm stays within alpha 0.05.
+"Worse" follows each unit's better= line (Unit queries/s better=higher)
+and benchstat's defaults. Exit status: 0 no regression, 1 regression, 2
+cannot decide (a missing or malformed file, no benchmark in common, too
+few runs).`, stderr)
+	opts := gateFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -152,7 +155,7 @@ missing or malformed file, no benchmark in common, too few runs).`, stderr)
 		fs.Usage()
 		return fmt.Errorf("gate: %d files given: want two, OLD and NEW", fs.NArg())
 	}
-	v, err := gate.Check(fs.Arg(0), fs.Arg(1), opts)
+	v, err := gate.Check(fs.Arg(0), fs.Arg(1), *opts)
 	if err != nil {
 		return fmt.Errorf("gate: %w", err)
 	}
@@ -161,6 +164,38 @@ missing or malformed file, no benchmark in common, too few runs).`, stderr)
 	}
 	if v.Failed() {
 		return errRegression
+	}
+	return nil
+}
+
+// gateFlags defines the gate's flags on fs: -threshold, -metric and
+// -metrics, which report takes too.
+func gateFlags(fs *flag.FlagSet) *gate.Options {
+	opts := &gate.Options{Threshold: 0.05, Metrics: map[string]float64{}}
+	fs.Var((*percent)(&opts.Threshold), "threshold",
+		"the minimum effect: fail on a significant change for the worse larger than `percent`")
+	fs.Var(metricFlag(opts.Metrics), "metric",
+		"judge one metric with its own threshold, as `unit=percent` (e.g. p99-ns=10%); repeatable")
+	fs.Var((*listFlag)(&opts.Judge), "metrics",
+		"judge the metrics in `list`, comma-separated units (e.g. queries/s,p50-ns), or all (default queries/s,success-%,p99-ns)")
+	return opts
+}
+
+// listFlag is a comma-separated list of metric units.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	*l = nil
+	for _, name := range strings.Split(s, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			return fmt.Errorf("%q: want units separated by commas, such as queries/s,p99-ns, or all", s)
+		}
+		*l = append(*l, name)
+	}
+	if len(*l) > 1 && slices.Contains(*l, "all") {
+		return fmt.Errorf("%q: all stands alone: want all, or a list of units", s)
 	}
 	return nil
 }
