@@ -4,11 +4,11 @@
 // It is a tool dependency of the module, so in a clone it runs with no
 // install:
 //
-//	go tool minerbench report [-o report.html] [-svg DIR] FILE... [RESULTS_DIR]
+//	go tool minerbench report [-o report.html] [-svg DIR] [-gate] FILE... [[LABEL=]RESULTS_DIR]...
 //	go tool minerbench gate [-threshold 5%] [-metrics list] [-metric name=threshold]... OLD NEW
 //
 // FILE, OLD and NEW are outputs of go test -bench (benchfmt); RESULTS_DIR is
-// the directory of the CSV query histories. gate exits 0 when no metric
+// a directory of CSV query histories. gate exits 0 when no metric
 // regressed, 1 when one did, and 2 when it cannot decide.
 package main
 
@@ -86,35 +86,44 @@ func newFlags(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
 }
 
 func runReport(stdout, stderr io.Writer, args []string) error {
-	fs := newFlags("report", "[-o report.html] [-svg DIR] FILE... [RESULTS_DIR]",
+	fs := newFlags("report", "[-o report.html] [-svg DIR] [-gate] [gate flags] FILE... [RESULTS_DIR | LABEL=RESULTS_DIR]...",
 		`Writes one self-contained HTML file (inline SVG plots, nothing loaded from
 any address) from benchfmt files, the output of go test -bench, and the CSV
-query histories under RESULTS_DIR (a directory argument): latency
-percentiles per benchmark and miner, latency and throughput over time and
-return codes per history, and with two files or more benchstat's comparison.`, stderr)
+query histories under each RESULTS_DIR (a directory argument). With two
+files or more it opens with the verdict: the significant changes of the
+metrics the gate judges (-metrics, -metric, -threshold, as gate takes
+them), largest first, and with -gate the gate's pass or fail. With one
+file it opens with a summary per benchmark and miner. Then, per
+benchmark, latency percentiles, and latency, throughput and return codes
+over time of each history of its runs. A run belongs to the file labelled
+as its directory (LABEL=RESULTS_DIR, as scripts/compare.sh writes them),
+or else to the file whose go test ran at its start_time; runs of no file
+are shown apart.`, stderr)
 	out := fs.String("o", "report.html", "write the report to `file` (- for stdout)")
 	svgDir := fs.String("svg", "", "also write every plot as SVG and PNG files into `dir`")
+	showGate := fs.Bool("gate", false, "show the gate's pass or fail beside the verdict, as go tool minerbench gate decides it")
+	judge := gateFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	opts := report.Options{PlotDir: *svgDir, Warn: stderr}
+	opts := report.Options{PlotDir: *svgDir, Warn: stderr, Judge: *judge, Gate: *showGate}
 	for _, a := range fs.Args() {
 		path := a
 		if _, p, ok := strings.Cut(a, "="); ok {
 			path = p
 		}
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-			if opts.Results != "" {
-				return fmt.Errorf("report: two results directories, %s and %s: want at most one", opts.Results, a)
-			}
-			opts.Results = path
+			opts.Results = append(opts.Results, a)
 			continue
 		}
 		opts.Files = append(opts.Files, a)
 	}
-	if len(opts.Files) == 0 && opts.Results == "" {
+	if len(opts.Files) == 0 && len(opts.Results) == 0 {
 		fs.Usage()
 		return errors.New("report: no input: want benchfmt files, a results directory or both")
+	}
+	if *showGate && len(opts.Files) < 2 {
+		return fmt.Errorf("report: -gate with %d benchmark files: want two or more, the first the baseline", len(opts.Files))
 	}
 	if *out == "-" {
 		return report.Write(stdout, opts)

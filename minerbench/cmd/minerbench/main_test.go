@@ -153,7 +153,7 @@ func TestReportCommand(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, bytes.HasPrefix(page, []byte("<!DOCTYPE html>")))
 	for _, name := range []string{"comparison", "percentiles-Standard-batch=10-block=10-conc=1-2",
-		"timeline-flaky-queries.csv-batch=10-block=10-conc=1", "codes-flaky-queries.csv-batch=10-block=10-conc=1"} {
+		"timeline-flaky-queries.csv-batch=10-block=10-conc=1-runs-of-old.txt", "codes-flaky-queries.csv-batch=10-block=10-conc=1-runs-of-old.txt"} {
 		assert.Contains(t, string(page), `id="`+name+`"`)
 	}
 
@@ -178,4 +178,19 @@ func TestReportCommand(t *testing.T) {
 	status, _, stderr = runCmd("report")
 	assert.Equal(t, 2, status)
 	assert.Contains(t, stderr, "no input")
+
+	status, _, stderr = runCmd("report", "-gate", "-o", out, old)
+	assert.Equal(t, 2, status)
+	assert.Contains(t, stderr, "report: -gate with 1 benchmark files: want two or more, the first the baseline")
+}
+
+// TestReportOfOneFileTwice checks report f f reads the file twice, as f
+// and f#2, and finds no change, where it used to say f held no result.
+func TestReportOfOneFileTwice(t *testing.T) {
+	old, _, _ := reportInputs(t)
+	status, stdout, stderr := runCmd("report", "-gate", "-o", "-", old, old)
+	require.Equal(t, 0, status, stderr)
+	assert.Contains(t, stdout, old+"#2")
+	assert.Contains(t, stdout, "Gate: PASS")
+	assert.Contains(t, stdout, "No significant change")
 }

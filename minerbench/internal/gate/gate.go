@@ -410,12 +410,13 @@ func (v *Verdict) Write(w, notes io.Writer) error {
 			return err
 		}
 	}
-	_, err := fmt.Fprintln(w, v.line())
+	_, err := fmt.Fprintln(w, v.Line())
 	return err
 }
 
-// line is the one-line verdict.
-func (v *Verdict) line() string {
+// Line is the one-line verdict the gate prints last: ok or FAIL, the
+// changes beyond their thresholds and the metrics judged.
+func (v *Verdict) Line() string {
 	var b strings.Builder
 	if v.Failed() {
 		fmt.Fprintf(&b, "gate: FAIL: %d significant regression%s beyond the threshold: %s",
