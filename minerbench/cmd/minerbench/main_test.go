@@ -128,12 +128,13 @@ func history(t *testing.T, dir, miner string, n int, codes ...int) {
 	write(t, dir, filepath.Join("mock", "default", miner, "queries.csv"), b.String())
 }
 
-// reportInputs writes two result files and a results directory whose flaky
+// reportInputs writes two result files, the noop miner 15% slower in the
+// second and the flaky miner unchanged, and a results directory whose flaky
 // history holds four return codes.
 func reportInputs(t *testing.T) (old, cur, res string) {
 	dir := t.TempDir()
 	old = write(t, dir, "old.txt", results(6, 0.002, 0, "noop", "flaky"))
-	cur = write(t, dir, "new.txt", results(6, 0.0023, 0, "noop", "flaky"))
+	cur = write(t, dir, "new.txt", results(6, 0.0023, 0, "noop")+strings.TrimPrefix(results(6, 0.002, 1, "flaky"), header))
 	res = filepath.Join(dir, "results")
 	history(t, res, "noop", 400, 1)
 	history(t, res, "flaky", 400, 1, 1, 1, 1, 1, 18, 2, 22)

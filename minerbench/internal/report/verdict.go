@@ -39,8 +39,9 @@ type changeRow struct {
 // does with opts.Judge.
 func verdicts(set *compare.Set, opts Options) []verdictView {
 	var out []verdictView
+	names := shortNames(set.Files)
 	for cur := 1; cur < len(set.Files); cur++ {
-		view := verdictView{Old: set.Files[0], New: set.Files[cur]}
+		view := verdictView{Old: names[0], New: names[cur]}
 		v, err := gate.Judge(set, cur, opts.Judge)
 		if err != nil {
 			var ge *gate.Error
