@@ -43,7 +43,7 @@ round() {
 	local name=$1 status=0
 	shift
 	OUT="$out/$name" scripts/compare.sh HEAD "$@" >"$out/$name.log" 2>&1 || status=$?
-	echo "$name: p50: $(awk '/p50-sec/ { table = 1; next } table && /^Standard/ { print $NF, $(NF-2), $(NF-1); exit }' "$out/$name.log")"
+	echo "$name: p50: $(awk '/p50-sec/ { table = 1; next } table && /^Standard/ { print $(NF-2), $(NF-1), $NF; exit }' "$out/$name.log")"
 	echo "$name: gate exit $status: $(grep '^gate: ' "$out/$name.log" | tail -1)"
 	return "$status"
 }
