@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+	"gonum.org/v1/plot"
 
 	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/wire"
@@ -441,5 +442,29 @@ func TestComparisonFoldsUnchangedRows(t *testing.T) {
 	assert.Contains(t, texts(secs[0]), "7 rows with no significant change folded away")
 	for _, key := range []string{"filled: significant change", "hollow: no significant change", "bar: 95% interval of the change"} {
 		assert.Contains(t, texts(svgs[0]), key, "the legend explains the markers")
+	}
+}
+
+// TestPercentileAxisGoesLogForMinersApart checks the latency axis turns
+// logarithmic when the miners' medians differ more than tenfold (noop's
+// 1 ms beside the template's 40 ms), and stays linear otherwise.
+func TestPercentileAxisGoesLogForMinersApart(t *testing.T) {
+	qs := []float64{0.5, 0.9, 0.99}
+	noop := curve{label: "noop", qs: qs, ys: []float64{0.001, 0.0015, 0.003}, points: true}
+	template := curve{label: "template", qs: qs, ys: []float64{0.040, 0.045, 0.06}, points: true}
+	near := curve{label: "near", qs: qs, ys: []float64{0.008, 0.009, 0.012}, points: true}
+	for _, tc := range []struct {
+		curves []curve
+		log    bool
+	}{{[]curve{noop, template}, true}, {[]curve{noop, near}, false}, {[]curve{template}, false}} {
+		p, err := percentilePlot("t", tc.curves)
+		require.NoError(t, err)
+		_, isLog := p.Y.Scale.(plot.LogScale)
+		assert.Equal(t, tc.log, isLog, "%d curves", len(tc.curves))
+		assert.Equal(t, tc.log, strings.Contains(p.Y.Label.Text, "log scale"), p.Y.Label.Text)
+		if tc.log {
+			assert.Less(t, p.Y.Min, 1.0, "the fastest median is on the axis (ms)")
+			assert.Greater(t, p.Y.Max, 60.0, "so is the slowest p99 (ms)")
+		}
 	}
 }
