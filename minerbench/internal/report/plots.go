@@ -170,16 +170,18 @@ func percentilePlot(title string, curves []curve) (*plot.Plot, error) {
 	return p, nil
 }
 
-// spread is the ratio of the largest median latency of the curves to the
-// smallest.
+// spread is the ratio of the largest latency of the curves to the smallest
+// median: above 10, miners of different speed or a long tail would leave
+// the fast miner, or the body of the distribution, a flat line at zero on
+// a linear axis.
 func spread(curves []curve) float64 {
 	lo, hi := math.Inf(1), 0.0
 	for _, c := range curves {
+		hi = max(hi, slices.Max(c.ys))
 		i := slices.IndexFunc(c.qs, func(q float64) bool { return q >= 0.5 })
-		if i < 0 || c.ys[i] <= 0 {
-			continue
+		if i >= 0 && c.ys[i] > 0 {
+			lo = min(lo, c.ys[i])
 		}
-		lo, hi = min(lo, c.ys[i]), max(hi, c.ys[i])
 	}
 	return hi / lo
 }
