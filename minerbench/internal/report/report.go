@@ -176,8 +176,13 @@ func sections(set *compare.Set, groups []*group) ([]part, error) {
 		var mine []*group
 		for _, g := range groups {
 			if g.key.source != "" && b.matches(g.key) {
+				// Two benchmarks of one load (Standard and Concurrency at
+				// conc=1) share its history: each plots its curve, the first
+				// its timeline.
 				curves = append(curves, historyCurve(g))
-				mine = append(mine, g)
+				if !used[g] {
+					mine = append(mine, g)
+				}
 				used[g] = true
 			}
 		}

@@ -161,3 +161,32 @@ func TestRunsOfPairedDirectories(t *testing.T) {
 	assert.Contains(t, text, "noop: history queries.csv, runs of old (in old), 80 queries")
 	assert.Contains(t, text, "noop: history queries.csv, runs of new (in new), 80 queries")
 }
+
+// TestSharedLoadDrawnOnce checks that two benchmarks of one load, whose
+// runs share a history, each plot its curve while its timeline is drawn
+// once: no section is repeated.
+func TestSharedLoadDrawnOnce(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.txt")
+	conc := strings.ReplaceAll(benchLines("noop", 4, 0.002), "Standard/", "Concurrency/")
+	require.NoError(t, os.WriteFile(old, []byte(benchHeader+benchLines("noop", 4, 0.002)+conc), 0o644))
+	results := filepath.Join(dir, "results")
+	writeHistory(t, results, "noop", "queries.csv", run{start: 1795990000, n: 100, conc: 1, latency: steady, code: success})
+	doc, _ := parseReport(t, Options{Files: []string{old}, Results: []string{results}})
+	ids := sectionIDs(doc)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		assert.False(t, seen[id], "section %s repeated", id)
+		seen[id] = true
+	}
+	assert.Equal(t, []string{
+		"percentiles-Standard-batch=10-block=10-conc=1-2",
+		"timeline-noop-queries.csv-batch=10-block=10-conc=1-runs-of-old.txt",
+		"codes-noop-queries.csv-batch=10-block=10-conc=1-runs-of-old.txt",
+		"percentiles-Concurrency-batch=10-block=10-conc=1-2",
+	}, ids)
+	for _, id := range []string{ids[0], ids[3]} {
+		sec := find(doc, func(n *html.Node) bool { return attr(n, "id") == id })
+		assert.Contains(t, texts(sec[0]), "noop: history queries.csv, runs of old.txt, 100 queries")
+	}
+}
