@@ -357,7 +357,7 @@ func sourceTitle(k groupKey) string {
 	case k.orphan:
 		s = ", runs of no benchmark file"
 	}
-	if k.dir != "" {
+	if k.dir != "" && k.dir != k.source {
 		s += " (in " + k.dir + ")"
 	}
 	return s

@@ -153,13 +153,13 @@ func TestRunsOfPairedDirectories(t *testing.T) {
 	writeHistory(t, newDir, "noop", "queries.csv", one(1795990010), one(1795990030))
 	doc, _ := parseReport(t, Options{Files: []string{"old=" + old, "new=" + cur}, Results: []string{"old=" + oldDir, "new=" + newDir}})
 	ids := sectionIDs(doc)
-	assert.Contains(t, ids, "timeline-noop-queries.csv-batch=10-block=10-conc=1-runs-of-old-in-old")
-	assert.Contains(t, ids, "timeline-noop-queries.csv-batch=10-block=10-conc=1-runs-of-new-in-new")
+	assert.Contains(t, ids, "timeline-noop-queries.csv-batch=10-block=10-conc=1-runs-of-old")
+	assert.Contains(t, ids, "timeline-noop-queries.csv-batch=10-block=10-conc=1-runs-of-new")
 	pct := find(doc, func(n *html.Node) bool { return attr(n, "id") == "percentiles-Standard-batch=10-block=10-conc=1-2" })
 	require.Len(t, pct, 1)
 	text := texts(pct[0])
-	assert.Contains(t, text, "noop: history queries.csv, runs of old (in old), 80 queries")
-	assert.Contains(t, text, "noop: history queries.csv, runs of new (in new), 80 queries")
+	assert.Contains(t, text, "noop: history queries.csv, runs of old, 80 queries")
+	assert.Contains(t, text, "noop: history queries.csv, runs of new, 80 queries")
 }
 
 // TestSharedLoadDrawnOnce checks that two benchmarks of one load, whose
