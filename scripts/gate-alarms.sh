@@ -7,9 +7,12 @@
 # working tree must be clean), and counts the gate's verdicts: every
 # failure is a false alarm. Then it runs compare.sh REG_ROUNDS times
 # (default 5) with the flaky miner on both sides, the new side answering
-# each query DELAY later (default 120us, about 10% of the noop miner's p50
-# on an idle 2-core Xeon; flaky with no delay is noop's path), and counts
-# the rounds the gate caught.
+# each query DELAY later, and counts the rounds the gate caught. The flaky
+# miner with no delay answers as noop does; set DELAY to a tenth of noop's
+# p50 on the machine (benchstat's p50-sec of an A/A round) for a 10%
+# regression. The default, 120us, is a tenth of noop's 1.1 ms on an idle
+# 2-core Xeon; a sleep that short overshoots by tens of microseconds, so
+# the regression each round measured is printed beside its verdict.
 #
 # COUNT (default 6) is the runs of each side per round, BENCH (default
 # Standard) the benchmarks, GATE (default 5%) the gate's threshold; the go
