@@ -6,13 +6,14 @@
 # ROUNDS times (default 20) with HEAD on both sides, the same code (the
 # working tree must be clean), and counts the gate's verdicts: every
 # failure is a false alarm. Then it runs compare.sh REG_ROUNDS times
-# (default 5) with the flaky miner on both sides, the new side answering
-# each query DELAY later, and counts the rounds the gate caught. The flaky
-# miner with no delay answers as noop does; set DELAY to a tenth of noop's
-# p50 on the machine (benchstat's p50-sec of an A/A round) for a 10%
-# regression. The default, 120us, is a tenth of noop's 1.1 ms on an idle
-# 2-core Xeon; a sleep that short overshoots by tens of microseconds, so
-# the regression each round measured is printed beside its verdict.
+# (default 5) with the flaky miner on both sides, the old side answering
+# each query after BASE (flaky.latency, default 0s: then it answers as noop
+# does), the new side after SLOW (default 120us), and counts the rounds the
+# gate caught. 120us is a tenth of noop's p50 on an idle 2-core Xeon, but a
+# sleep that short can overshoot by far more on a busy machine; a base
+# delay makes the difference exact (BASE=2ms SLOW=2.2ms adds 0.2 ms to
+# every query). The regression each round measured is printed beside its
+# verdict.
 #
 # COUNT (default 6) is the runs of each side per round, BENCH (default
 # Standard) the benchmarks, GATE (default 5%) the gate's threshold; the go
@@ -27,7 +28,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-20}
 reg_rounds=${REG_ROUNDS:-5}
-delay=${DELAY:-120us}
+base=${BASE:-0s}
+slow=${SLOW:-120us}
 export COUNT=${COUNT:-6} BENCH=${BENCH:-Standard} GATE=${GATE:-5%}
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then
@@ -60,10 +62,10 @@ done
 declare -A reg=([0]=0 [1]=0 [2]=0)
 for i in $(seq "$reg_rounds"); do
 	status=0
-	NEW_ARGS="-mb.set flaky:flaky.latency=$delay" round "reg-$i" -benchtime 200x -mb.miners flaky || status=$?
+	NEW_ARGS="-mb.set flaky:flaky.latency=$slow" round "reg-$i" -benchtime 200x -mb.miners flaky -mb.set "flaky:flaky.latency=$base" || status=$?
 	reg[$status]=$((${reg[$status]:-0} + 1))
 done
 echo
 echo "A/A, the same code on both sides: ${aa[1]} of $rounds rounds failed the gate (false alarms), ${aa[2]} undecided, ${aa[0]} passed"
-echo "flaky.latency=$delay on the new side: ${reg[1]} of $reg_rounds rounds failed the gate (caught), ${reg[2]} undecided, ${reg[0]} passed"
+echo "flaky.latency=$base on the old side, $slow on the new: ${reg[1]} of $reg_rounds rounds failed the gate (caught), ${reg[2]} undecided, ${reg[0]} passed"
 echo "each round's files and output: $out"
