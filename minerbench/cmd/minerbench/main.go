@@ -149,7 +149,7 @@ func runGate(stdout, stderr io.Writer, args []string) error {
 		`Compares the benchfmt files OLD and NEW with benchstat's statistics (the
 medians, the Mann-Whitney U test) and fails when a judged metric of a
 benchmark in both got significantly worse by more than its threshold.
-It judges queries/s, success-% and p99-ns by default (-metrics), and
+It judges queries/s, success-%, p50-ns and p99-ns by default (-metrics), and
 corrects the p-values by Holm's method over every metric and benchmark it
 judges, so that the chance of any false alarm stays within alpha 0.05.
 "Worse" follows each unit's better= line (Unit queries/s better=higher)
@@ -186,7 +186,7 @@ func gateFlags(fs *flag.FlagSet) *gate.Options {
 	fs.Var(metricFlag(opts.Metrics), "metric",
 		"judge one metric with its own threshold, as `unit=percent` (e.g. p99-ns=10%); repeatable")
 	fs.Var((*listFlag)(&opts.Judge), "metrics",
-		"judge the metrics in `list`, comma-separated units (e.g. queries/s,p50-ns), or all (default queries/s,success-%,p99-ns)")
+		"judge the metrics in `list`, comma-separated units (e.g. queries/s,p50-ns), or all (default queries/s,success-%,p50-ns,p99-ns)")
 	return opts
 }
 

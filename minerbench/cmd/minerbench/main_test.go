@@ -64,12 +64,12 @@ func TestGateExitStatus(t *testing.T) {
 		// stdout and stderr hold these
 		stdout, stderr string
 	}{
-		{"noise", []string{base, same}, 0, "gate: ok: no significant regression beyond 5% in 3 metrics compared (judged: p99-sec, queries/s, success-%; p-values corrected by Holm's method over the 3)\n", ""},
+		{"noise", []string{base, same}, 0, "gate: ok: no significant regression beyond 5% in 4 metrics compared (judged: p50-sec, p99-sec, queries/s, success-%; p-values corrected by Holm's method over the 4)\n", ""},
 		{"regression", []string{base, slow}, 1, "Standard/miner=noop/batch=10/block=10/conc=1-2", ""},
 		{"regression within the threshold", []string{"-threshold", "25%", base, slow}, 0, "gate: ok: no significant regression beyond 25%", ""},
 		{"a metric's own threshold", []string{"-threshold", "25%", "-metric", "p99-ns=10%", base, slow}, 1,
-			"gate: FAIL: 1 significant regression beyond the threshold: Standard/miner=noop/batch=10/block=10/conc=1-2 p99-sec +20.00% (p=3.2e-05, threshold 10%)", ""},
-		{"improvement", []string{base, fast}, 0, "significant improvements: Standard/miner=noop/batch=10/block=10/conc=1-2 queries/s +25.00% (p=3.2e-05, threshold 5%)", ""},
+			"gate: FAIL: 1 significant regression beyond the threshold: Standard/miner=noop/batch=10/block=10/conc=1-2 p99-sec +20.00% (p=4.3e-05, threshold 10%)", ""},
+		{"improvement", []string{base, fast}, 0, "significant improvements: Standard/miner=noop/batch=10/block=10/conc=1-2 queries/s +25.00% (p=4.3e-05, threshold 5%)", ""},
 		{"too few runs", []string{few, fewSlow}, 2, "", "rerun go test with -count 5 or more"},
 		{"no benchmark in common", []string{base, other}, 2, "", "no benchmark in common"},
 		{"malformed file", []string{base, broken}, 2, "", "broken.txt:10: missing units"},
@@ -84,7 +84,7 @@ func TestGateExitStatus(t *testing.T) {
 		{"bad -metrics", []string{"-metrics", "p50-ns,", base, same}, 2, "", `invalid value "p50-ns," for flag -metrics: "p50-ns,": want units separated by commas`},
 		{"-metrics all with others", []string{"-metrics", "all,p50-ns", base, same}, 2, "", `all stands alone`},
 		{"-metrics naming no metric", []string{"-metrics", "p95-ns", base, same}, 2, "", `-metrics p95-ns: no such metric in`},
-		{"the same file twice", []string{base, base}, 0, "gate: ok: no significant regression beyond 5% in 3 metrics compared", ""},
+		{"the same file twice", []string{base, base}, 0, "gate: ok: no significant regression beyond 5% in 4 metrics compared", ""},
 		{"help", []string{"-h"}, 0, "", "Exit status: 0 no regression, 1 regression, 2\ncannot decide"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -110,7 +110,7 @@ func TestCheck(t *testing.T) {
 		name: "no default metric",
 		old:  header + lines("Query", 10, ns(1000, 0)),
 		new:  header + lines("Query", 10, ns(2000, 0)),
-		err:  "no metric to judge in OLD and NEW: they report none of queries/s, success-%, p99-ns; choose with -metrics",
+		err:  "no metric to judge in OLD and NEW: they report none of queries/s, success-%, p50-ns, p99-ns; choose with -metrics",
 	}, {
 		name: "too few samples",
 		old:  header + lines("Query", 3, ns(1000, 0)),
@@ -261,10 +261,11 @@ func TestHolm(t *testing.T) {
 }
 
 // TestDefaultMetrics checks the metrics judged by default: queries/s,
-// success-% and p99 (p99-ns, which benchstat names p99-sec), not the
+// success-%, p50 and p99 (p50-ns and p99-ns, which benchstat names
+// p50-sec and p99-sec), not the
 // others, and that -metric adds the one it names.
 func TestDefaultMetrics(t *testing.T) {
-	assert.Equal(t, []string{"queries/s", "success-%", "p99-ns"}, DefaultMetrics)
+	assert.Equal(t, []string{"queries/s", "success-%", "p50-ns", "p99-ns"}, DefaultMetrics)
 	dir := t.TempDir()
 	all := func(f float64) []metric {
 		return []metric{ns(1000*f, 0), qps(1000/f, 0), {"success-%", 100 / f, 0.01 / f, 0}, {"p50-ns", 800 * f, f, 0},
@@ -276,14 +277,14 @@ func TestDefaultMetrics(t *testing.T) {
 	require.NoError(t, os.WriteFile(newPath, []byte(units+lines("Q", 10, all(1.2)...)), 0o644))
 	v, err := Check(oldPath, newPath, Options{Threshold: 0.05})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"p99-sec", "queries/s", "success-%"}, v.Units)
-	assert.Equal(t, 3, v.Compared)
-	assert.Equal(t, []string{"Q-2 p99-sec +20.00%", "Q-2 queries/s -16.67%"}, names(v.Regressions),
+	assert.Equal(t, []string{"p50-sec", "p99-sec", "queries/s", "success-%"}, v.Units)
+	assert.Equal(t, 4, v.Compared)
+	assert.Equal(t, []string{"Q-2 p50-sec +20.00%", "Q-2 p99-sec +20.00%", "Q-2 queries/s -16.67%"}, names(v.Regressions),
 		"success-% has no better= line here: its change is listed, not judged")
 	assert.Equal(t, []string{"Q-2 success-% -16.67%"}, names(v.Unjudged))
 
 	v, err = Check(oldPath, newPath, Options{Threshold: 0.05, Metrics: map[string]float64{"B/op": 0.1}})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"B/op", "p99-sec", "queries/s", "success-%"}, v.Units)
-	assert.Equal(t, "Q-2 B/op +20.00%", names(v.Regressions)[0])
+	assert.Equal(t, []string{"B/op", "p50-sec", "p99-sec", "queries/s", "success-%"}, v.Units)
+	assert.Contains(t, names(v.Regressions), "Q-2 B/op +20.00%")
 }

@@ -39,18 +39,19 @@ func TestVerdictNamesTheRegression(t *testing.T) {
 	dir := t.TempDir()
 	old := filepath.Join(dir, "old.txt")
 	cur := filepath.Join(dir, "new.txt")
-	unit := benchHeader + "Unit p99-ns better=lower\n"
+	unit := benchHeader + "Unit p50-ns better=lower\nUnit p99-ns better=lower\n"
 	// noop is 25% slower; flaky is unchanged.
 	require.NoError(t, os.WriteFile(old, []byte(unit+benchLines("noop", 10, 0.002)+benchLines("flaky", 10, 0.003)), 0o644))
 	require.NoError(t, os.WriteFile(cur, []byte(unit+benchLines("noop", 10, 0.0025)+benchLines("flaky", 10, 0.003)), 0o644))
 	doc, raw := parseReport(t, Options{Files: []string{old, cur}, Judge: gate.Options{Threshold: 0.05}, Gate: true})
 	rows := verdictRows(t, doc)
 	n := "Standard/miner=noop/batch=10/block=10/conc=1-2"
-	require.Len(t, rows, 2, "the judged metrics of noop, largest change first")
-	assert.Regexp(t, `^`+n+` \| p99-sec \| 6\.\d+ ms \| 7\.\d+ ms \| \+25\.0% \| \+\d+\.\d% to \+\d+\.\d% \| \d\.\de-05 \| worse$`, rows[0])
-	assert.Regexp(t, `^`+n+` \| queries/s \| .* \| -20\.0% \| .* \| worse$`, rows[1])
+	require.Len(t, rows, 3, "the judged metrics of noop, largest change first")
+	assert.Regexp(t, `^`+n+` \| p50-sec \| 2\.\d+ ms \| 2\.\d+ ms \| \+25\.0% \| .* \| worse$`, rows[0])
+	assert.Regexp(t, `^`+n+` \| p99-sec \| 6\.\d+ ms \| 7\.\d+ ms \| \+25\.0% \| \+\d+\.\d% to \+\d+\.\d% \| \d\.\de-05 \| worse$`, rows[1])
+	assert.Regexp(t, `^`+n+` \| queries/s \| .* \| -20\.0% \| .* \| worse$`, rows[2])
 	assert.Contains(t, raw, "Gate: FAIL")
-	assert.Contains(t, raw, "gate: FAIL: 2 significant regressions")
+	assert.Contains(t, raw, "gate: FAIL: 3 significant regressions")
 	assert.Less(t, strings.Index(raw, "Verdict:"), strings.Index(raw, "<nav>"), "the verdict comes before everything else")
 
 	// The same file twice: nothing changed, and the report says so.
