@@ -7,13 +7,12 @@
 # working tree must be clean), and counts the gate's verdicts: every
 # failure is a false alarm. Then it runs compare.sh REG_ROUNDS times
 # (default 5) with the flaky miner on both sides, the old side answering
-# each query after BASE (flaky.latency, default 0s: then it answers as noop
-# does), the new side after SLOW (default 120us), and counts the rounds the
-# gate caught. 120us is a tenth of noop's p50 on an idle 2-core Xeon, but a
-# sleep that short can overshoot by far more on a busy machine; a base
-# delay makes the difference exact (BASE=2ms SLOW=2.2ms adds 0.2 ms to
-# every query). The regression each round measured is printed beside its
-# verdict.
+# each query after BASE (flaky.latency, default 9ms), the new side after
+# SLOW (default 10ms): about 10% more on the p50, and counts the rounds the
+# gate caught. Whole milliseconds, because short sleeps are not what they
+# ask on a busy machine: there, 120us added about 1 ms to noop's 0.42 ms,
+# and 2.2ms took about 1 ms longer than 2ms. The p50 change each round
+# measured is printed beside its verdict.
 #
 # COUNT (default 6) is the runs of each side per round, BENCH (default
 # Standard) the benchmarks, GATE (default 5%) the gate's threshold; the go
@@ -23,13 +22,13 @@
 #
 # The long measurement takes about ROUNDS × COUNT × 2 runs; a short one:
 #
-#	ROUNDS=4 REG_ROUNDS=2 scripts/gate-alarms.sh -benchtime 200x -mb.miners noop
+#	ROUNDS=4 REG_ROUNDS=3 scripts/gate-alarms.sh -benchtime 200x -mb.miners noop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-20}
 reg_rounds=${REG_ROUNDS:-5}
-base=${BASE:-0s}
-slow=${SLOW:-120us}
+base=${BASE:-9ms}
+slow=${SLOW:-10ms}
 export COUNT=${COUNT:-6} BENCH=${BENCH:-Standard} GATE=${GATE:-5%}
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then
