@@ -223,7 +223,7 @@ func (g *group) scatter() scatter {
 const minPerBin = 25
 
 // throughput returns, per bin, the bin's start and the queries per second
-// of the runs that lasted into it, with bins widened until a run's bin
+// of the runs that lasted into it, over the time they lasted in it, with bins widened until a run's bin
 // holds about minPerBin queries (but no fewer than 8 bins are left), and
 // the mean count of queries in a run's bin.
 func (g *group) throughput() (starts, rates []float64, perBin float64) {
@@ -234,15 +234,15 @@ func (g *group) throughput() (starts, rates []float64, perBin float64) {
 	ends := slices.Collect(maps.Values(g.runs))
 	for i, count := range g.bins {
 		start := float64(i) * g.binWidth
-		active := 0
+		// The seconds of the bin the runs lasted: a run that ended inside
+		// it counts for the part it ran, so the last bins are not read low.
+		active := 0.0
 		for _, end := range ends {
-			if end >= start {
-				active++
-			}
+			active += min(max(end-start, 0), g.binWidth)
 		}
 		rate := 0.0
 		if active > 0 {
-			rate = float64(count) / g.binWidth / float64(active)
+			rate = float64(count) / active
 		}
 		starts, rates = append(starts, start), append(rates, rate)
 	}

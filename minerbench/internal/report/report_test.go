@@ -401,6 +401,10 @@ func TestThroughputOverRuns(t *testing.T) {
 	assert.InDelta(t, 750, mean(0, 1.9), 10)
 	// Once the first has ended, only the second counts: 500/s.
 	assert.InDelta(t, 500, mean(2.1, 3.9), 10)
+	// The last bin, which the second run lasted 30 ms of, is not read low:
+	// its 16 queries over those 30 ms, where over the whole 64 ms bin they
+	// would read 250/s.
+	assert.InEpsilon(t, 500, rates[len(rates)-1], 0.1)
 }
 
 // TestFewQueriesKeepEightBins checks a short run keeps 8 bins however few
