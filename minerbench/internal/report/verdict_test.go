@@ -67,7 +67,7 @@ func TestVerdictSaysWhyItCannotDecide(t *testing.T) {
 	old := filepath.Join(dir, "old.txt")
 	require.NoError(t, os.WriteFile(old, []byte(benchHeader+benchLines("noop", 3, 0.002)), 0o644))
 	_, raw := parseReport(t, Options{Files: []string{old, old}})
-	assert.Contains(t, raw, "Cannot decide: too few runs to decide")
+	assert.Contains(t, raw, "No verdict: too few runs to decide")
 }
 
 func TestOneFileSummary(t *testing.T) {
