@@ -1,6 +1,13 @@
 // Package report writes minerbench's HTML report: plots of benchmark results
 // (benchfmt files) and of the per-query histories behind them.
 //
+// The report opens with its answer: for two files or more, the verdict on
+// each later file against the first, as package gate judges it; for one, a
+// summary per benchmark and miner. Then come its plots, grouped by
+// benchmark. Each run of a history is shown as the run of the benchmark
+// file that produced it, found by the file's results directory or by the
+// time it started; runs of no file are shown apart.
+//
 // The report is one self-contained HTML file: its plots are inline SVG drawn
 // with gonum/plot, it loads nothing, and it opens offline. Histories are
 // streamed, so a report of any length of history takes bounded memory: each
