@@ -131,12 +131,16 @@ func percentilePlot(title string, curves []curve) (*plot.Plot, error) {
 	p.Y.Min, p.Y.Max = 0, top*factor*1.05
 	floor := 0.0
 	if spread(curves) > 10 {
-		floor = bottom
 		// Miners of different speed: on a linear axis the fast one is a
-		// flat line at zero.
-		p.Y.Label.Text = "latency (" + unit + ", log scale)"
+		// flat line at zero. The unit goes on the ticks and the scale in
+		// the title: gonum places an axis label's room at the middle of the
+		// data's values, high up on a log axis, and shrinks the plot to fit
+		// it there.
+		floor = bottom
+		p.Title.Text += "\nlatency on a log scale"
+		p.Y.Label.Text = ""
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = unitTicks{plot.LogTicks{Prec: -1}, unit}
 		p.Y.Min, p.Y.Max = bottom*factor/1.3, top*factor*1.3
 	}
 	p.Add(plotter.NewGrid())
@@ -168,6 +172,23 @@ func percentilePlot(title string, curves []curve) (*plot.Plot, error) {
 		p.Legend.Add(c.label, thumbs...)
 	}
 	return p, nil
+}
+
+// unitTicks are the ticks of a Ticker with a unit after each label.
+type unitTicks struct {
+	plot.Ticker
+	unit string
+}
+
+// Ticks implements plot.Ticker.
+func (u unitTicks) Ticks(min, max float64) []plot.Tick {
+	ts := u.Ticker.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label += " " + u.unit
+		}
+	}
+	return ts
 }
 
 // spread is the ratio of the largest latency of the curves to the smallest

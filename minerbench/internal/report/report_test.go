@@ -468,7 +468,16 @@ func TestPercentileAxisGoesLogForMinersApart(t *testing.T) {
 		require.NoError(t, err)
 		_, isLog := p.Y.Scale.(plot.LogScale)
 		assert.Equal(t, tc.log, isLog, "%d curves", len(tc.curves))
-		assert.Equal(t, tc.log, strings.Contains(p.Y.Label.Text, "log scale"), p.Y.Label.Text)
+		assert.Equal(t, tc.log, strings.HasSuffix(p.Title.Text, "\nlatency on a log scale"), p.Title.Text)
+		if tc.log {
+			var labels []string
+			for _, tk := range p.Y.Tick.Marker.Ticks(p.Y.Min, p.Y.Max) {
+				if tk.Label != "" {
+					labels = append(labels, tk.Label)
+				}
+			}
+			assert.Contains(t, labels, "10 ms", "the ticks carry the unit")
+		}
 		if tc.log {
 			lo, hi := math.Inf(1), 0.0
 			for _, c := range tc.curves {
