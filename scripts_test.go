@@ -65,8 +65,8 @@ func BenchmarkFake(b *testing.B) {
 // whose bench file is a stand-in: a refused flag is shown and ends the script
 // with go test's status, leaving no old.txt or new.txt (an earlier
 // comparison's are removed); a good run writes both and each side's
-// histories apart, and prints benchstat's table and the report's command;
-// NEW_ARGS reach the new side only.
+// histories apart, each side first in turn, and prints benchstat's table
+// and the report's command; NEW_ARGS reach the new side only.
 func TestCompareScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test and go tool benchstat in a scratch repository")
@@ -138,11 +138,20 @@ func TestCompareScript(t *testing.T) {
 		}
 		assert.True(t, strings.Contains(stdout, "old.txt") && strings.Contains(stdout, "new.txt") && strings.Contains(stdout, "Fake"),
 			"benchstat's table:\n%s", stdout)
+		starts := map[string][]string{}
 		for _, side := range []string{"old", "new"} {
 			b, err := os.ReadFile(filepath.Join(repo, side+"-results", "mock", "default", "fake", "queries.csv"))
 			require.NoError(t, err, "the %s side's histories are kept", side)
-			assert.Len(t, strings.Split(strings.TrimSpace(string(b)), "\n"), 3, "the header and the %s side's 2 runs, no other's", side)
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			require.Len(t, lines, 3, "the header and the %s side's 2 runs, no other's", side)
+			for _, l := range lines[1:] {
+				fields := strings.Split(l, ",")
+				starts[side] = append(starts[side], fields[len(fields)-1])
+			}
 		}
+		// The fake's start times are Unix nanoseconds, all of one length.
+		assert.Less(t, starts["old"][0], starts["new"][0], "the old side first in the first pair")
+		assert.Less(t, starts["new"][1], starts["old"][1], "the new side first in the second")
 		assert.Contains(t, stderr, "go tool minerbench report -o "+filepath.Join(repo, "report.html")+
 			" old="+filepath.Join(repo, "old.txt")+" new="+filepath.Join(repo, "new.txt")+
 			" old="+filepath.Join(repo, "old-results")+" new="+filepath.Join(repo, "new-results"))

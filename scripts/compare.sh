@@ -2,7 +2,8 @@
 # Usage: scripts/compare.sh [REF] [go test flags...]
 #
 # Benchmarks REF (default HEAD) in a temporary git worktree and the working
-# tree, interleaved run by run so that machine noise falls on both alike, and
+# tree, interleaved run by run, each side first in turn, so that machine
+# noise falls on both alike, and
 # prints `go tool benchstat old.txt new.txt`. COUNT (default 6) sets how many
 # runs of each; BENCH (default .) selects benchmarks. Extra arguments go to go
 # test, e.g. scripts/compare.sh main -benchtime 200x -mb.miners noop
@@ -70,10 +71,18 @@ run() {
 	cat "$work/run.txt" >>"$work/$side.txt"
 }
 
+# Each pair of runs alternates which side goes first (old new, new old,
+# ...), so that what changes with a run's place in its pair (the caches
+# the other run left, a periodic load) falls on both sides alike.
 for i in $(seq "$count"); do
 	echo "run $i of $count" >&2
-	run old "$work/old"
-	run new "$PWD" "${new_args[@]}"
+	if [ $((i % 2)) -eq 1 ]; then
+		run old "$work/old"
+		run new "$PWD" "${new_args[@]}"
+	else
+		run new "$PWD" "${new_args[@]}"
+		run old "$work/old"
+	fi
 done
 mkdir -p "$work/results/old" "$work/results/new"
 mv "$work/results/old" "$out/old-results"
