@@ -21,12 +21,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 var (
-	batch = flag.Int("mb.batch", 10, "")
-	_     = flag.String("mb.results", "", "")
+	batch   = flag.Int("mb.batch", 10, "")
+	results = flag.String("mb.results", "", "")
 )
 
 func TestMain(m *testing.M) {
@@ -38,17 +40,33 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// BenchmarkFake appends a run of one query to a history under
+// -mb.results, as a miner's benchmark does.
 func BenchmarkFake(b *testing.B) {
 	for b.Loop() {
 	}
+	path := filepath.Join(*results, "mock", "default", "fake", "queries.csv")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if fi, _ := f.Stat(); fi.Size() == 0 {
+		fmt.Fprintln(f, ",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size,start_time")
+	}
+	fmt.Fprintf(f, "0,0.001,1,0.001,1,1,%d,10,1,%d\n", *batch, time.Now().UnixNano())
 }
 `
 
 // TestCompareScript runs scripts/compare.sh in a scratch git repository
 // whose bench file is a stand-in: a refused flag is shown and ends the script
 // with go test's status, leaving no old.txt or new.txt (an earlier
-// comparison's are removed); a good run writes both and prints benchstat's
-// table.
+// comparison's are removed); a good run writes both and each side's
+// histories apart, each side first in turn, and prints benchstat's table
+// and the report's command; NEW_ARGS reach the new side only.
 func TestCompareScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test and go tool benchstat in a scratch repository")
@@ -83,7 +101,7 @@ func TestCompareScript(t *testing.T) {
 	git("commit", "-q", "-m", "fake bench file")
 
 	compare := func(args ...string) (stdout, stderr string, code int) {
-		return runScript(t, repo, []string{"COUNT=1"}, "scripts/compare.sh", args...)
+		return runScript(t, repo, []string{"COUNT=2"}, "scripts/compare.sh", args...)
 	}
 	results := []string{filepath.Join(repo, "old.txt"), filepath.Join(repo, "new.txt")}
 
@@ -120,6 +138,40 @@ func TestCompareScript(t *testing.T) {
 		}
 		assert.True(t, strings.Contains(stdout, "old.txt") && strings.Contains(stdout, "new.txt") && strings.Contains(stdout, "Fake"),
 			"benchstat's table:\n%s", stdout)
+		starts := map[string][]string{}
+		for _, side := range []string{"old", "new"} {
+			b, err := os.ReadFile(filepath.Join(repo, side+"-results", "mock", "default", "fake", "queries.csv"))
+			require.NoError(t, err, "the %s side's histories are kept", side)
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			require.Len(t, lines, 3, "the header and the %s side's 2 runs, no other's", side)
+			for _, l := range lines[1:] {
+				fields := strings.Split(l, ",")
+				starts[side] = append(starts[side], fields[len(fields)-1])
+			}
+		}
+		// The fake's start times are Unix nanoseconds, all of one length.
+		assert.Less(t, starts["old"][0], starts["new"][0], "the old side first in the first pair")
+		assert.Less(t, starts["new"][1], starts["old"][1], "the new side first in the second")
+		assert.Contains(t, stderr, "go tool minerbench report -o "+filepath.Join(repo, "report.html")+
+			" old="+filepath.Join(repo, "old.txt")+" new="+filepath.Join(repo, "new.txt")+
+			" old="+filepath.Join(repo, "old-results")+" new="+filepath.Join(repo, "new-results"))
+	})
+	t.Run("OUT and NEW_ARGS", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "cmp")
+		_, stderr, code := runScript(t, repo, []string{"COUNT=1", "OUT=" + out, "NEW_ARGS=-mb.batch 0"}, "scripts/compare.sh", "HEAD", "-benchtime", "1x")
+		assert.Equal(t, 1, code, "stderr:\n%s", stderr)
+		assert.Contains(t, stderr, "the new run ("+repo+") failed", "the old side ran without NEW_ARGS")
+		assert.NotContains(t, stderr, "the old run")
+		assert.NoFileExists(t, filepath.Join(out, "old.txt"))
+
+		_, stderr, code = runScript(t, repo, []string{"COUNT=1", "OUT=" + out, "NEW_ARGS=-mb.batch 3"}, "scripts/compare.sh", "HEAD", "-benchtime", "1x")
+		require.Zero(t, code, "stderr:\n%s", stderr)
+		for side, batch := range map[string]string{"old": "10", "new": "3"} {
+			b, err := os.ReadFile(filepath.Join(out, side+"-results", "mock", "default", "fake", "queries.csv"))
+			require.NoError(t, err)
+			assert.Contains(t, string(b), ",1,1,"+batch+",10,1,", "the %s side's batch", side)
+			assert.FileExists(t, filepath.Join(out, side+".txt"))
+		}
 	})
 }
 

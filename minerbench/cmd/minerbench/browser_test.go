@@ -38,10 +38,34 @@ const measure = `Array.from(document.querySelectorAll("section.plot")).map(s => 
 		blank: texts.filter(t => { const b = t.getBBox(); return b.width === 0 || b.height === 0; }).length};
 })`
 
-// TestReportInBrowser opens a report in headless Chromium, checks that every
-// plot rendered with a size and its text, that the page logged no error and
-// requested nothing but itself, and saves a screenshot in the test's
-// artifact directory (kept with go test -artifacts).
+// firstScreen is what the browser shows of the verdict before any scroll.
+type firstScreen struct {
+	Top    float64 `json:"top"`
+	Bottom float64 `json:"bottom"`
+	Text   string  `json:"text"`
+	// Height is the viewport's.
+	Height float64 `json:"height"`
+	// Overflow is whether the verdict is wider than its box.
+	Overflow bool `json:"overflow"`
+}
+
+// verdictBox measures the first verdict of the page.
+const verdictBox = `(() => {
+	const v = document.querySelector(".verdict"), r = v.getBoundingClientRect();
+	return {top: r.top, bottom: r.bottom, text: v.innerText, height: window.innerHeight,
+		overflow: v.scrollWidth > v.clientWidth || r.right > window.innerWidth};
+})()`
+
+// Size of the browser's window: the first screenful of a laptop.
+const screenW, screenH = 1400, 1000
+
+// TestReportInBrowser opens, in headless Chromium, the report of two files
+// with a known regression (noop 15% slower, flaky unchanged) and checks that
+// the verdict fills the first screenful and names the regression with its
+// size and p; that every plot rendered with a size and its text; that the
+// page logged no error and requested nothing but itself. It saves the first
+// screen and the whole page in the test's artifact directory (kept with go
+// test -artifacts).
 func TestReportInBrowser(t *testing.T) {
 	chrome, err := exec.LookPath("chromium")
 	if err != nil {
@@ -49,7 +73,7 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	old, cur, res := reportInputs(t)
 	page := filepath.Join(t.TempDir(), "report.html")
-	status, _, stderr := runCmd("report", "-o", page, old, cur, res)
+	status, _, stderr := runCmd("report", "-gate", "-o", page, old, cur, res)
 	require.Equal(t, 0, status, stderr)
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -63,7 +87,7 @@ func TestReportInBrowser(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 900),
+		chromedp.WindowSize(screenW, screenH),
 	)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(allocCtx)
@@ -95,15 +119,31 @@ func TestReportInBrowser(t *testing.T) {
 	}))
 
 	pageURL := (&url.URL{Scheme: "file", Path: page}).String()
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(pageURL), chromedp.WaitReady("body")))
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(screenW, screenH), chromedp.Navigate(pageURL), chromedp.WaitReady("body")))
+	first, err := chromedp.Run(ctx, chromedp.Evaluate[firstScreen](verdictBox))
+	require.NoError(t, err)
+	screen, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
 	boxes, err := chromedp.Run(ctx, chromedp.Evaluate[[]plotBox](measure))
 	require.NoError(t, err)
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
+	for name, png := range map[string][]byte{"first-screen.png": screen, "report.png": shot} {
+		path := filepath.Join(t.ArtifactDir(), name)
+		require.NoError(t, os.WriteFile(path, png, 0o644))
+		t.Logf("screenshot: %s", path)
+	}
 
-	shotPath := filepath.Join(t.ArtifactDir(), "report.png")
-	require.NoError(t, os.WriteFile(shotPath, shot, 0o644))
-	t.Logf("screenshot: %s", shotPath)
+	assert.Equal(t, float64(screenH), first.Height)
+	assert.GreaterOrEqual(t, first.Top, 0.0)
+	assert.LessOrEqual(t, first.Bottom, first.Height, "the whole verdict is on the first screen")
+	assert.False(t, first.Overflow, "the verdict fits the screen's width")
+	noop := "Standard/miner=noop/batch=10/block=10/conc=1-2"
+	for _, want := range []string{"Gate: FAIL", noop + "\tp99-sec", "+15.0%", noop + "\tqueries/s", "-13.0%", "worse", "p (corrected)"} {
+		assert.Contains(t, first.Text, want)
+	}
+	assert.Regexp(t, `\+15\.0%\t\+\d+\.\d% to \+\d+\.\d%\t0\.0\d+\t`, first.Text, "the change, its interval and p")
+	assert.NotContains(t, first.Text, "miner=flaky", "the unchanged miner is not in the verdict")
 
 	kinds := map[string]int{}
 	for _, b := range boxes {

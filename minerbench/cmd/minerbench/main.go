@@ -4,11 +4,11 @@
 // It is a tool dependency of the module, so in a clone it runs with no
 // install:
 //
-//	go tool minerbench report [-o report.html] [-svg DIR] FILE... [RESULTS_DIR]
-//	go tool minerbench gate [-threshold 5%] [-metric name=threshold]... OLD NEW
+//	go tool minerbench report [-o report.html] [-svg DIR] [-gate] FILE... [[LABEL=]RESULTS_DIR]...
+//	go tool minerbench gate [-threshold 5%] [-metrics list] [-metric name=threshold]... OLD NEW
 //
 // FILE, OLD and NEW are outputs of go test -bench (benchfmt); RESULTS_DIR is
-// the directory of the CSV query histories. gate exits 0 when no metric
+// a directory of CSV query histories. gate exits 0 when no metric
 // regressed, 1 when one did, and 2 when it cannot decide.
 package main
 
@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,35 +86,44 @@ func newFlags(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
 }
 
 func runReport(stdout, stderr io.Writer, args []string) error {
-	fs := newFlags("report", "[-o report.html] [-svg DIR] FILE... [RESULTS_DIR]",
+	fs := newFlags("report", "[-o report.html] [-svg DIR] [-gate] [gate flags] FILE... [RESULTS_DIR | LABEL=RESULTS_DIR]...",
 		`Writes one self-contained HTML file (inline SVG plots, nothing loaded from
 any address) from benchfmt files, the output of go test -bench, and the CSV
-query histories under RESULTS_DIR (a directory argument): latency
-percentiles per benchmark and miner, latency and throughput over time and
-return codes per history, and with two files or more benchstat's comparison.`, stderr)
+query histories under each RESULTS_DIR (a directory argument). With two
+files or more it opens with the verdict: the significant changes of the
+metrics the gate judges (-metrics, -metric, -threshold, as gate takes
+them), largest first, and with -gate the gate's pass or fail. With one
+file it opens with a summary per benchmark and miner. Then, per
+benchmark, latency percentiles, and latency, throughput and return codes
+over time of each history of its runs. A run belongs to the file labelled
+as its directory (LABEL=RESULTS_DIR, as scripts/compare.sh writes them),
+or else to the file whose go test ran at its start_time; runs of no file
+are shown apart.`, stderr)
 	out := fs.String("o", "report.html", "write the report to `file` (- for stdout)")
 	svgDir := fs.String("svg", "", "also write every plot as SVG and PNG files into `dir`")
+	showGate := fs.Bool("gate", false, "show the gate's pass or fail beside the verdict, as go tool minerbench gate decides it")
+	judge := gateFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	opts := report.Options{PlotDir: *svgDir, Warn: stderr}
+	opts := report.Options{PlotDir: *svgDir, Warn: stderr, Judge: *judge, Gate: *showGate}
 	for _, a := range fs.Args() {
 		path := a
 		if _, p, ok := strings.Cut(a, "="); ok {
 			path = p
 		}
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-			if opts.Results != "" {
-				return fmt.Errorf("report: two results directories, %s and %s: want at most one", opts.Results, a)
-			}
-			opts.Results = path
+			opts.Results = append(opts.Results, a)
 			continue
 		}
 		opts.Files = append(opts.Files, a)
 	}
-	if len(opts.Files) == 0 && opts.Results == "" {
+	if len(opts.Files) == 0 && len(opts.Results) == 0 {
 		fs.Usage()
 		return errors.New("report: no input: want benchfmt files, a results directory or both")
+	}
+	if *showGate && len(opts.Files) < 2 {
+		return fmt.Errorf("report: -gate with %d benchmark files: want two or more, the first the baseline", len(opts.Files))
 	}
 	if *out == "-" {
 		return report.Write(stdout, opts)
@@ -135,16 +145,18 @@ return codes per history, and with two files or more benchstat's comparison.`, s
 }
 
 func runGate(stdout, stderr io.Writer, args []string) error {
-	fs := newFlags("gate", "[-threshold 5%] [-metric name=threshold]... OLD NEW",
+	fs := newFlags("gate", "[-threshold 5%] [-metrics list] [-metric name=threshold]... OLD NEW",
 		`Compares the benchfmt files OLD and NEW with benchstat's statistics (the
-Mann-Whitney U test, alpha 0.05) and fails when a metric of a benchmark in
-both got significantly worse by more than its threshold; "worse" follows
-each unit's better= line (Unit queries/s better=higher) and benchstat's
-defaults. Exit status: 0 no regression, 1 regression, 2 cannot decide (a
-missing or malformed file, no benchmark in common, too few runs).`, stderr)
-	opts := gate.Options{Threshold: 0.05, Metrics: map[string]float64{}}
-	fs.Var((*percent)(&opts.Threshold), "threshold", "fail on a significant change for the worse larger than `percent`")
-	fs.Var(metricFlag(opts.Metrics), "metric", "set the threshold of one metric, as `unit=percent` (e.g. p99-ns=10%); repeatable")
+medians, the Mann-Whitney U test) and fails when a judged metric of a
+benchmark in both got significantly worse by more than its threshold.
+It judges queries/s, success-%, p50-ns and p99-ns by default (-metrics), and
+corrects the p-values by Holm's method over every metric and benchmark it
+judges, so that the chance of any false alarm stays within alpha 0.05.
+"Worse" follows each unit's better= line (Unit queries/s better=higher)
+and benchstat's defaults. Exit status: 0 no regression, 1 regression, 2
+cannot decide (a missing or malformed file, no benchmark in common, too
+few runs).`, stderr)
+	opts := gateFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -152,7 +164,7 @@ missing or malformed file, no benchmark in common, too few runs).`, stderr)
 		fs.Usage()
 		return fmt.Errorf("gate: %d files given: want two, OLD and NEW", fs.NArg())
 	}
-	v, err := gate.Check(fs.Arg(0), fs.Arg(1), opts)
+	v, err := gate.Check(fs.Arg(0), fs.Arg(1), *opts)
 	if err != nil {
 		return fmt.Errorf("gate: %w", err)
 	}
@@ -161,6 +173,38 @@ missing or malformed file, no benchmark in common, too few runs).`, stderr)
 	}
 	if v.Failed() {
 		return errRegression
+	}
+	return nil
+}
+
+// gateFlags defines the gate's flags on fs: -threshold, -metric and
+// -metrics, which report takes too.
+func gateFlags(fs *flag.FlagSet) *gate.Options {
+	opts := &gate.Options{Threshold: 0.05, Metrics: map[string]float64{}}
+	fs.Var((*percent)(&opts.Threshold), "threshold",
+		"the minimum effect: fail on a significant change for the worse larger than `percent`")
+	fs.Var(metricFlag(opts.Metrics), "metric",
+		"judge one metric with its own threshold, as `unit=percent` (e.g. p99-ns=10%); repeatable")
+	fs.Var((*listFlag)(&opts.Judge), "metrics",
+		"judge the metrics in `list`, comma-separated units (e.g. queries/s,p50-ns), or all (default queries/s,success-%,p50-ns,p99-ns)")
+	return opts
+}
+
+// listFlag is a comma-separated list of metric units.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	*l = nil
+	for _, name := range strings.Split(s, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			return fmt.Errorf("%q: want units separated by commas, such as queries/s,p99-ns, or all", s)
+		}
+		*l = append(*l, name)
+	}
+	if len(*l) > 1 && slices.Contains(*l, "all") {
+		return fmt.Errorf("%q: all stands alone: want all, or a list of units", s)
 	}
 	return nil
 }

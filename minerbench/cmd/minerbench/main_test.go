@@ -64,20 +64,28 @@ func TestGateExitStatus(t *testing.T) {
 		// stdout and stderr hold these
 		stdout, stderr string
 	}{
-		{"noise", []string{base, same}, 0, "gate: ok: no significant regression beyond 5% in 6 metrics compared\n", ""},
+		{"noise", []string{base, same}, 0, "gate: ok: no significant regression beyond 5% in 4 metrics compared (judged: p50-sec, p99-sec, queries/s, success-%; p-values corrected by Holm's method over the 4)\n", ""},
 		{"regression", []string{base, slow}, 1, "Standard/miner=noop/batch=10/block=10/conc=1-2", ""},
 		{"regression within the threshold", []string{"-threshold", "25%", base, slow}, 0, "gate: ok: no significant regression beyond 25%", ""},
 		{"a metric's own threshold", []string{"-threshold", "25%", "-metric", "p99-ns=10%", base, slow}, 1,
-			"gate: FAIL: 1 significant regression beyond the threshold: Standard/miner=noop/batch=10/block=10/conc=1-2 p99-sec +20.00% (threshold 10%)", ""},
-		{"improvement", []string{base, fast}, 0, "significant improvements: Standard/miner=noop/batch=10/block=10/conc=1-2 sec/op -20.00% (threshold 5%)", ""},
-		{"too few runs", []string{few, fewSlow}, 2, "", "rerun go test with -count 4 or more"},
+			"gate: FAIL: 1 significant regression beyond the threshold: Standard/miner=noop/batch=10/block=10/conc=1-2 p99-sec +20.00% (p=4.3e-05, threshold 10%)", ""},
+		{"improvement", []string{base, fast}, 0, "significant improvements: Standard/miner=noop/batch=10/block=10/conc=1-2 queries/s +25.00% (p=4.3e-05, threshold 5%)", ""},
+		{"too few runs", []string{few, fewSlow}, 2, "", "rerun go test with -count 5 or more"},
 		{"no benchmark in common", []string{base, other}, 2, "", "no benchmark in common"},
 		{"malformed file", []string{base, broken}, 2, "", "broken.txt:10: missing units"},
 		{"missing file", []string{base, filepath.Join(dir, "nope.txt")}, 2, "", "nope.txt: stat"},
 		{"one file", []string{base}, 2, "", "1 files given: want two, OLD and NEW"},
 		{"bad threshold", []string{"-threshold", "5", base, same}, 2, "", `invalid value "5" for flag -threshold: "5": want a percentage, zero or more, such as 5%`},
 		{"bad -metric", []string{"-metric", "p99-ns", base, same}, 2, "", `"p99-ns": want unit=percent`},
-		{"help", []string{"-h"}, 0, "", "Exit status: 0 no regression, 1 regression, 2 cannot decide"},
+		{"every metric", []string{"-metrics", "all", base, slow}, 1, "corrected by Holm's method over the 6", ""},
+		{"chosen metrics", []string{"-metrics", "p50-ns,sec/op", base, slow}, 1,
+			"beyond the threshold: Standard/miner=noop/batch=10/block=10/conc=1-2 p50-sec +20.00% (p=2.2e-05, threshold 5%), " +
+				"Standard/miner=noop/batch=10/block=10/conc=1-2 sec/op +20.00% (p=2.2e-05, threshold 5%) (judged: p50-sec, sec/op;", ""},
+		{"bad -metrics", []string{"-metrics", "p50-ns,", base, same}, 2, "", `invalid value "p50-ns," for flag -metrics: "p50-ns,": want units separated by commas`},
+		{"-metrics all with others", []string{"-metrics", "all,p50-ns", base, same}, 2, "", `all stands alone`},
+		{"-metrics naming no metric", []string{"-metrics", "p95-ns", base, same}, 2, "", `-metrics p95-ns: no such metric in`},
+		{"the same file twice", []string{base, base}, 0, "gate: ok: no significant regression beyond 5% in 4 metrics compared", ""},
+		{"help", []string{"-h"}, 0, "", "Exit status: 0 no regression, 1 regression, 2\ncannot decide"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, stdout, stderr := runCmd(append([]string{"gate"}, tc.args...)...)
@@ -120,12 +128,13 @@ func history(t *testing.T, dir, miner string, n int, codes ...int) {
 	write(t, dir, filepath.Join("mock", "default", miner, "queries.csv"), b.String())
 }
 
-// reportInputs writes two result files and a results directory whose flaky
+// reportInputs writes two result files, the noop miner 15% slower in the
+// second and the flaky miner unchanged, and a results directory whose flaky
 // history holds four return codes.
 func reportInputs(t *testing.T) (old, cur, res string) {
 	dir := t.TempDir()
 	old = write(t, dir, "old.txt", results(6, 0.002, 0, "noop", "flaky"))
-	cur = write(t, dir, "new.txt", results(6, 0.0023, 0, "noop", "flaky"))
+	cur = write(t, dir, "new.txt", results(6, 0.0023, 0, "noop")+strings.TrimPrefix(results(6, 0.002, 1, "flaky"), header))
 	res = filepath.Join(dir, "results")
 	history(t, res, "noop", 400, 1)
 	history(t, res, "flaky", 400, 1, 1, 1, 1, 1, 18, 2, 22)
@@ -145,7 +154,7 @@ func TestReportCommand(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, bytes.HasPrefix(page, []byte("<!DOCTYPE html>")))
 	for _, name := range []string{"comparison", "percentiles-Standard-batch=10-block=10-conc=1-2",
-		"timeline-flaky-queries.csv-batch=10-block=10-conc=1", "codes-flaky-queries.csv-batch=10-block=10-conc=1"} {
+		"timeline-flaky-queries.csv-batch=10-block=10-conc=1-runs-of-old.txt", "codes-flaky-queries.csv-batch=10-block=10-conc=1-runs-of-old.txt"} {
 		assert.Contains(t, string(page), `id="`+name+`"`)
 	}
 
@@ -170,4 +179,19 @@ func TestReportCommand(t *testing.T) {
 	status, _, stderr = runCmd("report")
 	assert.Equal(t, 2, status)
 	assert.Contains(t, stderr, "no input")
+
+	status, _, stderr = runCmd("report", "-gate", "-o", out, old)
+	assert.Equal(t, 2, status)
+	assert.Contains(t, stderr, "report: -gate with 1 benchmark files: want two or more, the first the baseline")
+}
+
+// TestReportOfOneFileTwice checks report f f reads the file twice, as f
+// and f#2, and finds no change, where it used to say f held no result.
+func TestReportOfOneFileTwice(t *testing.T) {
+	old, _, _ := reportInputs(t)
+	status, stdout, stderr := runCmd("report", "-gate", "-o", "-", old, old)
+	require.Equal(t, 0, status, stderr)
+	assert.Contains(t, stdout, old+"#2")
+	assert.Contains(t, stdout, "Gate: PASS")
+	assert.Contains(t, stdout, "No significant change")
 }

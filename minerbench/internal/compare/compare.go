@@ -147,8 +147,10 @@ var errNoResults = errors.New("no benchmark result: want the output of go test -
 
 // Read reads the benchfmt files at paths (each a path or label=path, as
 // benchstat accepts) and builds their comparison tables with thresholds
-// (benchmath.DefaultThresholds when nil). A file that is missing, holds a
-// malformed result line or no result at all is an *InputError.
+// (benchmath.DefaultThresholds when nil). A label given again is numbered,
+// f then f#2, so a file given twice is read as two columns. A file that is
+// missing, holds a malformed result line or no result at all is an
+// *InputError.
 func Read(paths []string, thresholds *benchmath.Thresholds) (*Set, error) {
 	if thresholds == nil {
 		thresholds = &benchmath.DefaultThresholds
@@ -171,7 +173,9 @@ func Read(paths []string, thresholds *benchmath.Thresholds) (*Set, error) {
 		tables: map[benchproc.Key]*builderTable{}}
 
 	labels := make([]string, len(paths))
+	labeled := make([]string, len(paths))
 	labelOf := map[string]string{}
+	seen := map[string]int{}
 	for i, p := range paths {
 		label, path := p, p
 		if l, rest, ok := strings.Cut(p, "="); ok {
@@ -180,9 +184,13 @@ func Read(paths []string, thresholds *benchmath.Thresholds) (*Set, error) {
 		if _, err := os.Stat(path); err != nil {
 			return nil, &InputError{File: label, Err: err}
 		}
-		labels[i], labelOf[path] = label, label
+		label = uniqueLabel(label, seen)
+		labels[i], labeled[i] = label, label+"="+path
+		if _, ok := labelOf[path]; !ok {
+			labelOf[path] = label
+		}
 	}
-	files := benchfmt.Files{Paths: paths, AllowLabels: true}
+	files := benchfmt.Files{Paths: labeled, AllowLabels: true}
 	count := map[string]int{}
 	config := map[string]*configList{}
 	for files.Scan() {
@@ -212,6 +220,20 @@ func Read(paths []string, thresholds *benchmath.Thresholds) (*Set, error) {
 	}
 	set.Tables = b.finish(set.Units, thresholds)
 	return set, nil
+}
+
+// uniqueLabel is label, or label#2, label#3, … when an earlier file took
+// it: the same file given twice is two columns, not one column of both.
+func uniqueLabel(label string, seen map[string]int) string {
+	seen[label]++
+	for n := seen[label]; n > 1; n++ {
+		l := fmt.Sprintf("%s#%d", label, n)
+		if seen[l] == 0 {
+			seen[l] = 1
+			return l
+		}
+	}
+	return label
 }
 
 // configList accumulates a file's configuration lines in order.

@@ -122,3 +122,23 @@ func TestReadKeepsConfigAndUnits(t *testing.T) {
 	assert.True(t, significant)
 	assert.InDelta(t, 0.2, delta, 0.01)
 }
+
+// TestReadNumbersRepeatedFiles checks a file given twice is read twice, as
+// two columns labelled f and f#2, with no change between them.
+func TestReadNumbersRepeatedFiles(t *testing.T) {
+	old, _ := fixtures(t)
+	set, err := Read([]string{old, old, "x=" + old, "x=" + old}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{old, old + "#2", "x", "x#2"}, set.Files)
+	for _, tb := range set.Tables {
+		assert.Equal(t, set.Files, tb.Cols)
+		for _, r := range tb.Rows {
+			for _, c := range r.Cells[1:] {
+				require.NotNil(t, c, "%s %s", r.Name, tb.Unit)
+				delta, _, ok := c.Delta()
+				assert.True(t, ok)
+				assert.Zero(t, delta)
+			}
+		}
+	}
+}

@@ -53,7 +53,13 @@ func TestCheck(t *testing.T) {
 		name:        "clear regression",
 		old:         header + lines("Query/miner=noop", 10, ns(1000, 0), qps(1000, 0)),
 		new:         header + lines("Query/miner=noop", 10, ns(1200, 0), qps(833, 0)),
+		opts:        Options{Judge: []string{"all"}},
 		regressions: []string{"Query/miner=noop-2 sec/op +20.00%", "Query/miner=noop-2 queries/s -16.70%"},
+	}, {
+		name:        "only the default metrics judged",
+		old:         header + lines("Query/miner=noop", 10, ns(1000, 0), qps(1000, 0)),
+		new:         header + lines("Query/miner=noop", 10, ns(1200, 0), qps(833, 0)),
+		regressions: []string{"Query/miner=noop-2 queries/s -16.70%"},
 	}, {
 		name: "noise",
 		old:  header + lines("Query", 10, ns(1000, 0), qps(1000, 0)),
@@ -62,7 +68,8 @@ func TestCheck(t *testing.T) {
 		name:         "improvement",
 		old:          header + lines("Query", 10, ns(1000, 0), qps(1000, 0)),
 		new:          header + lines("Query", 10, ns(800, 0), qps(1250, 0)),
-		improvements: []string{"Query-2 sec/op -20.00%", "Query-2 queries/s +25.00%"},
+		opts:         Options{Judge: []string{"ns/op", "queries/s"}},
+		improvements: []string{"Query-2 queries/s +25.00%", "Query-2 sec/op -20.00%"},
 	}, {
 		name:        "better=higher metric falling",
 		old:         header + lines("Conc", 10, ns(1000, 0), qps(4000, 0)),
@@ -72,7 +79,7 @@ func TestCheck(t *testing.T) {
 		name:        "within the threshold",
 		old:         header + lines("Query", 10, ns(1000, 0)),
 		new:         header + lines("Query", 10, ns(1030, 0)),
-		opts:        Options{Threshold: 0.05},
+		opts:        Options{Threshold: 0.05, Judge: []string{"all"}},
 		regressions: nil,
 	}, {
 		name:        "a metric's own threshold",
@@ -84,23 +91,38 @@ func TestCheck(t *testing.T) {
 		name:     "a unit of no known direction",
 		old:      header + lines("Query", 10, metric{"p99-ns", 1000, 1, 0}),
 		new:      header + lines("Query", 10, metric{"p99-ns", 2000, 1, 0}),
+		opts:     Options{Judge: []string{"all"}},
 		unjudged: []string{"Query-2 p99-sec +99.11%"},
 	}, {
 		name:        "names in only one file",
 		old:         header + lines("Both", 10, ns(1000, 0)) + lines("Gone", 10, ns(1000, 0)),
 		new:         header + lines("Both", 10, ns(1500, 0)) + lines("Added", 10, ns(1000, 0)),
+		opts:        Options{Judge: []string{"all"}},
 		regressions: []string{"Both-2 sec/op +50.00%"},
 		notes:       []string{"Gone-2 only in OLD: not compared", "Added-2 only in NEW: not compared"},
 	}, {
 		name: "no benchmark in common",
 		old:  header + lines("Gone", 10, ns(1000, 0)),
 		new:  header + lines("Added", 10, ns(1000, 0)),
+		opts: Options{Judge: []string{"all"}},
 		err:  "no benchmark in common between OLD and NEW",
+	}, {
+		name: "no default metric",
+		old:  header + lines("Query", 10, ns(1000, 0)),
+		new:  header + lines("Query", 10, ns(2000, 0)),
+		err:  "no metric to judge in OLD and NEW: they report none of queries/s, success-%, p50-ns, p99-ns; choose with -metrics",
 	}, {
 		name: "too few samples",
 		old:  header + lines("Query", 3, ns(1000, 0)),
 		new:  header + lines("Query", 3, ns(2000, 0)),
-		err:  "too few runs to decide: benchstat's U test at alpha 0.05 can find no difference with fewer than 4 runs of a benchmark in each file; rerun go test with -count 4 or more (benchstat advises 10): Query-2 (3 runs in OLD, 3 in NEW)",
+		opts: Options{Judge: []string{"ns/op"}},
+		err:  "too few runs to decide: with 1 metrics judged, Holm's correction asks a p-value of 0.05 or less, which benchstat's U test cannot give with fewer than 4 runs of a benchmark in each file; rerun go test with -count 4 or more (benchstat advises 10), or judge fewer metrics (-metrics): Query-2 (3 runs in OLD, 3 in NEW)",
+	}, {
+		name: "too few samples for the metrics judged",
+		old:  header + lines("Query", 4, ns(1000, 0), qps(1000, 0)) + lines("Other", 4, ns(1000, 0), qps(1000, 0)),
+		new:  header + lines("Query", 4, ns(2000, 0), qps(500, 0)) + lines("Other", 4, ns(1000, 1), qps(1000, 1)),
+		opts: Options{Judge: []string{"all"}},
+		err:  "with 4 metrics judged, Holm's correction asks a p-value of 0.0125 or less, which benchstat's U test cannot give with fewer than 5 runs",
 	}, {
 		name: "malformed file",
 		old:  header + lines("Query", 10, ns(1000, 0)),
@@ -117,6 +139,12 @@ func TestCheck(t *testing.T) {
 		new:  header + lines("Query", 10, ns(1000, 0)),
 		opts: Options{Metrics: map[string]float64{"p95-ns": 0.1}},
 		err:  "-metric p95-ns: no such metric in OLD or NEW; their metrics are sec/op",
+	}, {
+		name: "a -metrics no file has",
+		old:  header + lines("Query", 10, ns(1000, 0)),
+		new:  header + lines("Query", 10, ns(1000, 0)),
+		opts: Options{Judge: []string{"p95-ns"}},
+		err:  "-metrics p95-ns: no such metric in OLD or NEW; their metrics are sec/op",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -175,7 +203,7 @@ func TestFailedPrintsBenchstatRows(t *testing.T) {
 	oldPath, newPath := filepath.Join(dir, "old.txt"), filepath.Join(dir, "new.txt")
 	require.NoError(t, os.WriteFile(oldPath, []byte(header+lines("Slow", 10, ns(1000, 0))+lines("Same", 10, ns(1000, 0))), 0o644))
 	require.NoError(t, os.WriteFile(newPath, []byte(header+lines("Slow", 10, ns(1300, 0))+lines("Same", 10, ns(1000, 1))), 0o644))
-	v, err := Check(oldPath, newPath, Options{Threshold: 0.05})
+	v, err := Check(oldPath, newPath, Options{Threshold: 0.05, Judge: []string{"ns/op"}})
 	require.NoError(t, err)
 	var out, notes bytes.Buffer
 	require.NoError(t, v.Write(&out, &notes))
@@ -196,7 +224,7 @@ func TestFailedPrintsBenchstatRows(t *testing.T) {
 	assert.Equal(t, row(full.String()), row(out.String()), "the row as benchstat prints it")
 	assert.Contains(t, out.String(), "goos: linux\n")
 	assert.NotContains(t, out.String(), "Same-2")
-	assert.Contains(t, out.String(), "gate: FAIL: 1 significant regression beyond the threshold: Slow-2 sec/op +30.00% (threshold 5%)\n")
+	assert.Contains(t, out.String(), "gate: FAIL: 1 significant regression beyond the threshold: Slow-2 sec/op +30.00% (p=2.2e-05, threshold 5%) (judged: sec/op; p-values corrected by Holm's method over the 2)\n")
 	assert.Empty(t, notes.String())
 }
 
@@ -208,4 +236,55 @@ func TestNeededRuns(t *testing.T) {
 	assert.Equal(t, 1.0, minP(1, 1))
 	assert.Equal(t, 4, neededRuns(0.05))
 	assert.Equal(t, 5, neededRuns(0.01))
+}
+
+// TestHolm checks the adjusted p-values against ones worked by hand: sorted,
+// 0.005, 0.01, 0.03, 0.04 are multiplied by 4, 3, 2 and 1 (0.02, 0.03, 0.06,
+// 0.04), and each is raised to the largest before it (0.04 to 0.06).
+func TestHolm(t *testing.T) {
+	got := Holm([]float64{0.01, 0.04, 0.03, 0.005})
+	want := []float64{0.03, 0.06, 0.06, 0.02}
+	require.Len(t, got, len(want))
+	for i := range want {
+		assert.InDelta(t, want[i], got[i], 1e-12, "p[%d]", i)
+	}
+	// Capped at 1; ties keep their order; one p-value is left as it is.
+	assert.Equal(t, []float64{1, 1, 1}, Holm([]float64{0.5, 0.9, 0.5}))
+	assert.Equal(t, []float64{0.2}, Holm([]float64{0.2}))
+	assert.Empty(t, Holm(nil))
+	// Bonferroni would keep only 0.01 (0.01 × 3 = 0.03 ≤ 0.05); Holm also
+	// keeps 0.02 (× 2 = 0.04).
+	adj := Holm([]float64{0.01, 0.02, 0.2})
+	assert.InDelta(t, 0.03, adj[0], 1e-12)
+	assert.InDelta(t, 0.04, adj[1], 1e-12)
+	assert.InDelta(t, 0.2, adj[2], 1e-12)
+}
+
+// TestDefaultMetrics checks the metrics judged by default: queries/s,
+// success-%, p50 and p99 (p50-ns and p99-ns, which benchstat names
+// p50-sec and p99-sec), not the
+// others, and that -metric adds the one it names.
+func TestDefaultMetrics(t *testing.T) {
+	assert.Equal(t, []string{"queries/s", "success-%", "p50-ns", "p99-ns"}, DefaultMetrics)
+	dir := t.TempDir()
+	all := func(f float64) []metric {
+		return []metric{ns(1000*f, 0), qps(1000/f, 0), {"success-%", 100 / f, 0.01 / f, 0}, {"p50-ns", 800 * f, f, 0},
+			{"p99-ns", 3000 * f, 3 * f, 0}, {"B/op", 10 * f, 0.01 * f, 0}}
+	}
+	oldPath, newPath := filepath.Join(dir, "old.txt"), filepath.Join(dir, "new.txt")
+	units := header + "Unit p99-ns better=lower\nUnit p50-ns better=lower\n"
+	require.NoError(t, os.WriteFile(oldPath, []byte(units+lines("Q", 10, all(1)...)), 0o644))
+	require.NoError(t, os.WriteFile(newPath, []byte(units+lines("Q", 10, all(1.2)...)), 0o644))
+	v, err := Check(oldPath, newPath, Options{Threshold: 0.05})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"p50-sec", "p99-sec", "queries/s", "success-%"}, v.Units)
+	assert.Equal(t, 4, v.Compared)
+	assert.Equal(t, []string{"Q-2 p50-sec +20.00%", "Q-2 p99-sec +20.00%", "Q-2 queries/s -16.67%"}, names(v.Regressions),
+		"success-% has no better= line here: its change is listed, not judged")
+	assert.Equal(t, []string{"Q-2 success-% -16.67%"}, names(v.Unjudged))
+
+	v, err = Check(oldPath, newPath, Options{Threshold: 0.05, Metrics: map[string]float64{"B/op": 0.1}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"B/op", "p50-sec", "p99-sec", "queries/s", "success-%"}, v.Units)
+	assert.Contains(t, names(v.Regressions), "Q-2 B/op +20.00%")
 }

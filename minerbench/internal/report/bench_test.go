@@ -23,7 +23,7 @@ func BenchmarkReportMillionRows(b *testing.B) {
 		run{start: 1795990600, n: rows / 2, conc: 4, latency: spiky, code: mixed})
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := Write(io.Discard, Options{Results: dir}); err != nil {
+		if err := Write(io.Discard, Options{Results: []string{dir}}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -55,11 +55,20 @@ func readHistory(r io.Reader, name string, fn func(query)) error {
 }
 
 // groupKey identifies the queries of one miner under one load, in one
-// history file.
+// history file, from the runs of one benchmark file.
 type groupKey struct {
 	miner, file        string
 	batch, block, conc int
+	// source is the label of the benchmark file the runs belong to, "" for
+	// runs of no file; dir labels the results directory when the report
+	// reads more than one.
+	source, dir string
+	// orphan marks runs of no file when there are files.
+	orphan bool
 }
+
+// load is the miner and load of the group's queries.
+func (k groupKey) load() load { return load{k.miner, k.batch, k.block, k.conc} }
 
 // Bounds of what a group keeps, however long its history.
 const (
@@ -208,25 +217,36 @@ func (g *group) scatter() scatter {
 	return s
 }
 
+// minPerBin is the fewest queries a run's throughput bin should hold on
+// average: a count of 25 varies by about a fifth from bin to bin by chance
+// alone, where bins of a query or two jump between zero and twice the rate.
+const minPerBin = 25
+
 // throughput returns, per bin, the bin's start and the queries per second
-// of the runs that lasted into it.
-func (g *group) throughput() (starts, rates []float64) {
+// of the runs that lasted into it, over the time they lasted in it, with bins widened until a run's bin
+// holds about minPerBin queries (but no fewer than 8 bins are left), and
+// the mean count of queries in a run's bin.
+func (g *group) throughput() (starts, rates []float64, perBin float64) {
+	runs := float64(max(len(g.runs), 1))
+	for len(g.bins) > 8 && float64(g.n)/runs/float64(len(g.bins)) < minPerBin {
+		g.widen()
+	}
 	ends := slices.Collect(maps.Values(g.runs))
 	for i, count := range g.bins {
 		start := float64(i) * g.binWidth
-		active := 0
+		// The seconds of the bin the runs lasted: a run that ended inside
+		// it counts for the part it ran, so the last bins are not read low.
+		active := 0.0
 		for _, end := range ends {
-			if end >= start {
-				active++
-			}
+			active += min(max(end-start, 0), g.binWidth)
 		}
 		rate := 0.0
 		if active > 0 {
-			rate = float64(count) / g.binWidth / float64(active)
+			rate = float64(count) / active
 		}
 		starts, rates = append(starts, start), append(rates, rate)
 	}
-	return starts, rates
+	return starts, rates, float64(g.n) / runs / float64(max(len(g.bins), 1))
 }
 
 // slowest is a min-heap of points by latency.
@@ -243,10 +263,54 @@ func (h *slowest) Pop() any {
 	return p
 }
 
-// readHistories reads every history under dir (dir/<network>/<wallet>/<miner>/*.csv)
-// into groups, in a stable order. A CSV file that is not a history in this
-// format is skipped with a warning.
-func readHistories(dir string, warn func(string)) ([]*group, error) {
+// resultsDir is a results directory and its label: the label given as
+// LABEL=DIR, or the path.
+type resultsDir struct {
+	label, path string
+}
+
+// readHistories reads every history under each directory
+// (dir/<network>/<wallet>/<miner>/*.csv) into groups, one per miner, load,
+// history file and the benchmark file its runs belong to (by attr), in a
+// stable order. A CSV file that is not a history in this format is skipped
+// with a warning.
+func readHistories(dirs []resultsDir, attr *attribution, warn func(string)) ([]*group, error) {
+	groups := map[groupKey]*group{}
+	var order []groupKey
+	for _, dir := range dirs {
+		paths, err := csvFiles(dir.path)
+		if err != nil {
+			return nil, err
+		}
+		label := ""
+		if len(dirs) > 1 {
+			label = dir.label
+		}
+		for _, path := range paths {
+			err := readGroups(path, func(k groupKey, start float64) groupKey {
+				k.dir = label
+				k.source = attr.of(dir.label, k.load(), start)
+				k.orphan = k.source == "" && len(attr.sources) > 0
+				return k
+			}, groups, &order)
+			if fe := (*history.FormatError)(nil); errors.As(err, &fe) && fe.Line <= 1 {
+				warn(fmt.Sprintf("%s: skipped: %v", path, err))
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := make([]*group, len(order))
+	for i, k := range order {
+		out[i] = groups[k]
+	}
+	return out, nil
+}
+
+// csvFiles lists the CSV files under dir.
+func csvFiles(dir string) ([]string, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -257,45 +321,32 @@ func readHistories(dir string, warn func(string)) ([]*group, error) {
 		}
 		return nil
 	})
+	return paths, err
+}
+
+// readGroups streams the history at path into groups, keyed by keyOf from
+// each row's key and its run's start.
+func readGroups(path string, keyOf func(groupKey, float64) groupKey, groups map[groupKey]*group, order *[]groupKey) error {
+	miner := filepath.Base(filepath.Dir(path))
+	file := filepath.Base(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	groups := map[groupKey]*group{}
-	var order []groupKey
-	for _, path := range paths {
-		miner := filepath.Base(filepath.Dir(path))
-		file := filepath.Base(path)
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		var g *group // the last row's group: consecutive rows share one
-		err = readHistory(f, path, func(q query) {
-			k := groupKey{miner, file, q.batch, q.block, q.conc}
-			if g != nil && g.key == k {
-				g.add(q)
-				return
-			}
+	defer f.Close()
+	var g *group // the last run's group: consecutive rows share one
+	lastStart := math.NaN()
+	return readHistory(f, path, func(q query) {
+		if g == nil || q.start != lastStart || g.key.conc != q.conc || g.key.batch != q.batch || g.key.block != q.block {
+			k := keyOf(groupKey{miner: miner, file: file, batch: q.batch, block: q.block, conc: q.conc}, q.start)
+			lastStart = q.start
 			g = groups[k]
 			if g == nil {
 				g = newGroup(k)
 				groups[k] = g
-				order = append(order, k)
+				*order = append(*order, k)
 			}
-			g.add(q)
-		})
-		f.Close()
-		if fe := (*history.FormatError)(nil); errors.As(err, &fe) && fe.Line <= 1 {
-			warn(fmt.Sprintf("%s: skipped: %v", path, err))
-			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	out := make([]*group, len(order))
-	for i, k := range order {
-		out[i] = groups[k]
-	}
-	return out, nil
+		g.add(q)
+	})
 }

@@ -117,20 +117,37 @@ func percentilePlot(title string, curves []curve) (*plot.Plot, error) {
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min, p.X.Max = 1, math.Pow(10, maxNines)
-	top := 0.0
+	top, bottom := 0.0, math.Inf(1)
 	for _, c := range curves {
 		top = max(top, slices.Max(c.ys))
+		for _, y := range c.ys {
+			if y > 0 {
+				bottom = min(bottom, y)
+			}
+		}
 	}
 	factor, unit := latencyScale(top)
 	p.Y.Label.Text = "latency (" + unit + ")"
-	// Room above the curves for the legend, a line per curve.
-	p.Y.Min, p.Y.Max = 0, top*factor*(1.15+0.08*float64(len(curves)))
+	p.Y.Min, p.Y.Max = 0, top*factor*1.05
+	floor := 0.0
+	if spread(curves) > 10 {
+		// Miners of different speed: on a linear axis the fast one is a
+		// flat line at zero. The unit goes on the ticks and the scale in
+		// the title: gonum places an axis label's room at the middle of the
+		// data's values, high up on a log axis, and shrinks the plot to fit
+		// it there.
+		floor = bottom
+		p.Title.Text += "\nlatency on a log scale"
+		p.Y.Label.Text = ""
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = unitTicks{plot.LogTicks{Prec: -1}, unit}
+		p.Y.Min, p.Y.Max = bottom*factor/1.3, top*factor*1.3
+	}
 	p.Add(plotter.NewGrid())
-	p.Legend.Top, p.Legend.Left = true, true
 	for i, c := range curves {
 		xys := make(plotter.XYs, len(c.qs))
 		for j := range c.qs {
-			xys[j] = plotter.XY{X: percentileX(c.qs[j]), Y: c.ys[j] * factor}
+			xys[j] = plotter.XY{X: percentileX(c.qs[j]), Y: max(c.ys[j], floor) * factor}
 		}
 		line, err := plotter.NewLine(xys)
 		if err != nil {
@@ -155,6 +172,39 @@ func percentilePlot(title string, curves []curve) (*plot.Plot, error) {
 		p.Legend.Add(c.label, thumbs...)
 	}
 	return p, nil
+}
+
+// unitTicks are the ticks of a Ticker with a unit after each label.
+type unitTicks struct {
+	plot.Ticker
+	unit string
+}
+
+// Ticks implements plot.Ticker.
+func (u unitTicks) Ticks(min, max float64) []plot.Tick {
+	ts := u.Ticker.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label += " " + u.unit
+		}
+	}
+	return ts
+}
+
+// spread is the ratio of the largest latency of the curves to the smallest
+// median: above 10, miners of different speed or a long tail would leave
+// the fast miner, or the body of the distribution, a flat line at zero on
+// a linear axis.
+func spread(curves []curve) float64 {
+	lo, hi := math.Inf(1), 0.0
+	for _, c := range curves {
+		hi = max(hi, slices.Max(c.ys))
+		i := slices.IndexFunc(c.qs, func(q float64) bool { return q >= 0.5 })
+		if i >= 0 && c.ys[i] > 0 {
+			lo = min(lo, c.ys[i])
+		}
+	}
+	return hi / lo
 }
 
 // palette is the i-th of a set of colours that tell apart on screen and in
@@ -200,10 +250,9 @@ func timeline(name string, g *group) (figure, error) {
 	upper.Title.Text = "Latency of each query over time: " + groupTitle(g.key) + "\n" + sampling(g, s)
 	upper.Y.Label.Text = "latency (" + unit + ")"
 	upper.X.Label.Text = "time since the run's start (s)"
-	upper.Y.Min, upper.Y.Max = 0, top*factor*1.35
+	upper.Y.Min, upper.Y.Max = 0, top*factor*1.05
 	upper.X.Min, upper.X.Max = 0, end
 	upper.Add(plotter.NewGrid())
-	upper.Legend.Top = true
 	byCode := map[int32]plotter.XYs{}
 	for _, pt := range pts {
 		byCode[pt.code] = append(byCode[pt.code], plotter.XY{X: pt.elapsed, Y: pt.latency * factor})
@@ -228,12 +277,13 @@ func timeline(name string, g *group) (figure, error) {
 	}
 
 	lower := plot.New()
-	lower.X.Label.Text = fmt.Sprintf("time since the run's start (s); throughput counted in %s bins", binLabel(g.binWidth))
+	starts, rates, perBin := g.throughput()
+	lower.X.Label.Text = fmt.Sprintf("time since the run's start (s); throughput counted in %s bins, about %.0f queries a run each",
+		binLabel(g.binWidth), perBin)
 	lower.Y.Label.Text = "queries/s"
 	lower.X.Min, lower.X.Max = upper.X.Min, upper.X.Max
 	lower.Y.Min = 0
 	lower.Add(plotter.NewGrid())
-	starts, rates := g.throughput()
 	var steps plotter.XYs
 	for i := range starts {
 		steps = append(steps, plotter.XY{X: starts[i], Y: rates[i]}, plotter.XY{X: min(starts[i]+g.binWidth, end), Y: rates[i]})
@@ -249,9 +299,12 @@ func timeline(name string, g *group) (figure, error) {
 		lower.Y.Max = slices.Max(rates) * 1.15
 	}
 
-	return figure{name: name, w: plotWidth, h: plotHeight * 7 / 4, draw: func(c draw.Canvas) {
+	leg, lh := legendBelow(upper)
+	return figure{name: name, w: plotWidth, h: plotHeight*7/4 + lh, draw: func(c draw.Canvas) {
 		// The scatter takes 60% of the height, the throughput the rest;
-		// their data areas line up horizontally.
+		// their data areas line up horizontally. The legend is beneath.
+		leg.Draw(draw.Crop(c, legendIndent, 0, 0, lh-(c.Max.Y-c.Min.Y)))
+		c = draw.Crop(c, 0, 0, lh, 0)
 		split := (c.Max.Y - c.Min.Y) * 2 / 5
 		top := draw.Crop(c, 0, 0, split, 0)
 		bottom := draw.Crop(c, 0, 0, 0, split-(c.Max.Y-c.Min.Y)-vg.Points(8))
@@ -312,7 +365,23 @@ func sortedCodes(counts map[int32]int64) []int32 {
 
 // groupTitle names a group: miner, history file and load.
 func groupTitle(k groupKey) string {
-	return fmt.Sprintf("%s, %s, batch=%d block=%d conc=%d", k.miner, k.file, k.batch, k.block, k.conc)
+	return fmt.Sprintf("%s, %s, batch=%d block=%d conc=%d%s", k.miner, k.file, k.batch, k.block, k.conc, sourceTitle(k))
+}
+
+// sourceTitle names where a group's runs come from: the benchmark file, or
+// no file, and the results directory when there are several.
+func sourceTitle(k groupKey) string {
+	s := ""
+	switch {
+	case k.source != "":
+		s = ", runs of " + filepath.Base(k.source)
+	case k.orphan:
+		s = ", runs of no benchmark file"
+	}
+	if k.dir != "" && k.dir != k.source {
+		s += " (in " + k.dir + ")"
+	}
+	return s
 }
 
 // codesPlot draws the count of each return code of a group as horizontal
@@ -396,20 +465,48 @@ func deltas(set *compare.Set) []delta {
 	return out
 }
 
-// deltaPlot draws the deltas in percent, one row per benchmark metric and a
-// colour per later file; hollow points are not significant ("~"). rows is
-// the number of benchmark metrics, for deltaHeight: a file lacking some has
-// fewer deltas than rows.
-func deltaPlot(set *compare.Set, ds []delta) (p *plot.Plot, rows int, err error) {
-	var labels []string
-	row := map[string]int{}
+// maxUnchanged is how many rows a comparison chart shows when no change is
+// significant.
+const maxUnchanged = 10
+
+// foldDeltas orders the rows of ds, one per benchmark metric, by the
+// largest change of any file, and keeps those with a significant change
+// (the largest few when none is). It returns the rows kept and how many
+// were folded away.
+func foldDeltas(ds []delta) (labels []string, folded int) {
+	size := map[string]float64{}
+	significant := map[string]bool{}
+	var all []string
 	for _, d := range ds {
-		if _, ok := row[d.label]; !ok {
-			row[d.label] = len(labels)
-			labels = append(labels, d.label)
+		if _, ok := size[d.label]; !ok {
+			all = append(all, d.label)
+		}
+		size[d.label] = max(size[d.label], math.Abs(d.d))
+		significant[d.label] = significant[d.label] || d.significant
+	}
+	slices.SortStableFunc(all, func(a, b string) int { return cmp.Compare(size[b], size[a]) })
+	for _, l := range all {
+		if significant[l] {
+			labels = append(labels, l)
 		}
 	}
-	p = plot.New()
+	if len(labels) == 0 {
+		labels = all[:min(len(all), maxUnchanged)]
+	}
+	return labels, len(all) - len(labels)
+}
+
+// deltaFigure draws the deltas in percent, one row per benchmark metric
+// with a significant change, largest first, and a colour per later file;
+// hollow points are not significant ("~"). Its legend, beneath, explains
+// the markers. folded says what was left out.
+func deltaFigure(set *compare.Set, ds []delta) (f figure, folded string, err error) {
+	labels, nFolded := foldDeltas(ds)
+	row := map[string]int{}
+	for i, l := range labels {
+		row[l] = i
+	}
+	p := plot.New()
 	names := shortNames(set.Files)
 	p.Title.Text = "Change of each metric from " + names[0]
 	p.X.Label.Text = "change (%)"
@@ -420,10 +517,11 @@ func deltaPlot(set *compare.Set, ds []delta) (p *plot.Plot, rows int, err error)
 		var errs plotter.XErrors
 		var hollow []bool
 		for _, d := range ds {
-			if d.file != file {
+			r, ok := row[d.label]
+			if d.file != file || !ok {
 				continue
 			}
-			y := float64(len(labels) - 1 - row[d.label])
+			y := float64(len(labels) - 1 - r)
 			pts = append(pts, plotter.XY{X: 100 * d.d, Y: y})
 			hollow = append(hollow, !d.significant)
 			lo, hi = min(lo, 100*d.d), max(hi, 100*d.d)
@@ -433,46 +531,113 @@ func deltaPlot(set *compare.Set, ds []delta) (p *plot.Plot, rows int, err error)
 				lo, hi = min(lo, 100*d.lo), max(hi, 100*d.hi)
 			}
 		}
-		col := palette(file - 1)
-		if len(bars) > 0 {
-			eb, err := plotter.NewXErrorBars(struct {
-				plotter.XYs
-				plotter.XErrors
-			}{bars, errs})
-			if err != nil {
-				return nil, 0, err
-			}
-			eb.Color = col
-			p.Add(eb)
+		if err := addDeltas(p, pts, bars, errs, hollow, palette(file-1), names[file]+" against "+names[0]); err != nil {
+			return figure{}, "", err
 		}
-		sc, err := plotter.NewScatter(pts)
-		if err != nil {
-			return nil, 0, err
-		}
-		sc.GlyphStyleFunc = func(i int) draw.GlyphStyle {
-			shape := draw.GlyphDrawer(draw.CircleGlyph{})
-			if hollow[i] {
-				shape = draw.RingGlyph{}
-			}
-			return draw.GlyphStyle{Color: col, Radius: vg.Points(3.5), Shape: shape}
-		}
-		sc.Color, sc.Radius, sc.Shape = col, vg.Points(3.5), draw.CircleGlyph{}
-		p.Add(sc)
-		p.Legend.Add(names[file], sc)
+	}
+	if err := addMarkerKey(p); err != nil {
+		return figure{}, "", err
 	}
 	zero, err := plotter.NewLine(plotter.XYs{{X: 0, Y: -0.5}, {X: 0, Y: float64(len(labels)) - 0.5}})
 	if err != nil {
-		return nil, 0, err
+		return figure{}, "", err
 	}
 	zero.Color = color.Black
 	p.Add(zero)
-	slices.Reverse(labels)
-	p.NominalY(labels...)
-	p.Y.Max = float64(len(labels)) + 0.3 // a row's room for the legend
+	ticks := slices.Clone(labels)
+	slices.Reverse(ticks)
+	p.NominalY(ticks...)
 	pad := max((hi-lo)*0.08, 1)
 	p.X.Min, p.X.Max = lo-pad, hi+pad
-	p.Legend.Top = true
-	return p, len(labels), nil
+	folded = fmt.Sprintf("%d rows with no significant change folded away", nFolded)
+	if len(labels) > 0 && !slices.ContainsFunc(ds, func(d delta) bool { return d.significant }) {
+		folded = fmt.Sprintf("no change is significant: the %d largest shown, %d more folded away", len(labels), nFolded)
+	}
+	return withLegend("comparison", p, plotWidth, deltaHeight(len(labels))), folded, nil
+}
+
+// addDeltas adds one file's changes to p: a point each, filled when
+// significant, and its interval.
+func addDeltas(p *plot.Plot, pts, bars plotter.XYs, errs plotter.XErrors, hollow []bool, col color.Color, name string) error {
+	if len(bars) > 0 {
+		eb, err := plotter.NewXErrorBars(struct {
+			plotter.XYs
+			plotter.XErrors
+		}{bars, errs})
+		if err != nil {
+			return err
+		}
+		eb.Color = col
+		p.Add(eb)
+	}
+	if len(pts) == 0 {
+		return nil
+	}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return err
+	}
+	sc.GlyphStyleFunc = func(i int) draw.GlyphStyle {
+		shape := draw.GlyphDrawer(draw.CircleGlyph{})
+		if hollow[i] {
+			shape = draw.RingGlyph{}
+		}
+		return draw.GlyphStyle{Color: col, Radius: vg.Points(3.5), Shape: shape}
+	}
+	sc.Color, sc.Radius, sc.Shape = col, vg.Points(3.5), draw.CircleGlyph{}
+	p.Add(sc)
+	p.Legend.Add(name, sc)
+	return nil
+}
+
+// addMarkerKey adds legend entries that explain the chart's markers.
+func addMarkerKey(p *plot.Plot) error {
+	grey := color.Gray{Y: 0x60}
+	for _, k := range []struct {
+		label string
+		shape draw.GlyphDrawer
+	}{
+		{"filled: significant change (benchstat, p ≤ 0.05)", draw.CircleGlyph{}},
+		{"hollow: no significant change", draw.RingGlyph{}},
+	} {
+		sc, err := plotter.NewScatter(plotter.XYs{})
+		if err != nil {
+			return err
+		}
+		sc.Color, sc.Radius, sc.Shape = grey, vg.Points(3.5), k.shape
+		p.Legend.Add(k.label, sc)
+	}
+	bar, err := plotter.NewLine(plotter.XYs{})
+	if err != nil {
+		return err
+	}
+	bar.Color = grey
+	p.Legend.Add("bar: 95% interval of the change (the ratio of the new interval's bounds to the old's)", bar)
+	return nil
+}
+
+// withLegend is a figure of p, w wide and h tall, with p's legend moved
+// out of the data area to beneath the plot.
+func withLegend(name string, p *plot.Plot, w, h vg.Length) figure {
+	leg, lh := legendBelow(p)
+	return figure{name: name, w: w, h: h + lh, draw: func(c draw.Canvas) {
+		p.Draw(draw.Crop(c, 0, 0, lh, 0))
+		leg.Draw(draw.Crop(c, legendIndent, 0, 0, lh-(c.Max.Y-c.Min.Y)))
+	}}
+}
+
+// legendIndent is the legend's left margin.
+const legendIndent = vg.Length(36)
+
+// legendBelow takes p's legend out of p, to be drawn beneath it, and
+// returns it with the height it needs.
+func legendBelow(p *plot.Plot) (plot.Legend, vg.Length) {
+	leg := p.Legend
+	p.Legend = plot.NewLegend()
+	leg.Top, leg.Left = true, true
+	leg.Padding = vg.Points(2)
+	r := leg.Rectangle(draw.Canvas{})
+	return leg, r.Max.Y - r.Min.Y + vg.Points(10)
 }
 
 // shortNames are the base names of files when those tell them apart, for

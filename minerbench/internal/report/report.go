@@ -1,6 +1,13 @@
 // Package report writes minerbench's HTML report: plots of benchmark results
 // (benchfmt files) and of the per-query histories behind them.
 //
+// The report opens with its answer: for two files or more, the verdict on
+// each later file against the first, as package gate judges it; for one, a
+// summary per benchmark and miner. Then come its plots, grouped by
+// benchmark. Each run of a history is shown as the run of the benchmark
+// file that produced it, found by the file's results directory or by the
+// time it started; runs of no file are shown apart.
+//
 // The report is one self-contained HTML file: its plots are inline SVG drawn
 // with gonum/plot, it loads nothing, and it opens offline. Histories are
 // streamed, so a report of any length of history takes bounded memory: each
@@ -24,6 +31,7 @@ import (
 
 	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/internal/compare"
+	"github.com/minerbench/minerbench/minerbench/internal/gate"
 )
 
 // Options say what a report shows and where its plots go.
@@ -31,8 +39,14 @@ type Options struct {
 	// Files are benchfmt files (each a path or label=path, as benchstat
 	// takes them), compared in this order.
 	Files []string
-	// Results is the results directory holding the CSV histories, or empty.
-	Results string
+	// Results are the results directories holding the CSV histories, each a
+	// path or LABEL=path: the runs of a directory labelled as a file are
+	// that file's.
+	Results []string
+	// Judge says which changes the verdict reports, as the gate judges them.
+	Judge gate.Options
+	// Gate shows the gate's pass or fail beside the verdict.
+	Gate bool
 	// PlotDir, when set, receives every plot as an SVG and a PNG file.
 	PlotDir string
 	// Warn receives what the report leaves out and why (skipped files).
@@ -41,7 +55,7 @@ type Options struct {
 
 // Write builds the report of opts and writes its HTML to w.
 func Write(w io.Writer, opts Options) error {
-	if len(opts.Files) == 0 && opts.Results == "" {
+	if len(opts.Files) == 0 && len(opts.Results) == 0 {
 		return fmt.Errorf("report: nothing to report: want benchfmt files, a results directory or both")
 	}
 	warn := func(msg string) {
@@ -57,37 +71,63 @@ func Write(w io.Writer, opts Options) error {
 			return err
 		}
 		page.Config = configTable(set)
-	}
-	var groups []*group
-	if opts.Results != "" {
-		var err error
-		if groups, err = readHistories(opts.Results, warn); err != nil {
-			return fmt.Errorf("report: %w", err)
+		page.Verdicts = verdicts(set, opts)
+		if len(set.Files) == 1 {
+			page.Summary = summaryTable(set)
 		}
-		if len(groups) == 0 {
-			warn(fmt.Sprintf("no history under %s: want <network>/<wallet>/<miner>/*.csv with the header %q", opts.Results, history.Header))
-		}
-		page.Runs = runsTable(groups)
 	}
-
-	figs, err := sections(set, groups)
+	attr, err := newAttribution(set, opts.Files)
 	if err != nil {
 		return err
 	}
-	for _, f := range figs {
-		svg, err := f.fig.svg()
-		if err != nil {
-			return fmt.Errorf("report: plot %s: %w", f.fig.name, err)
+	var groups []*group
+	if len(opts.Results) > 0 {
+		var err error
+		if groups, err = readHistories(resultsDirs(opts.Results), attr, warn); err != nil {
+			return fmt.Errorf("report: %w", err)
 		}
-		page.Sections = append(page.Sections, pageSection{ID: f.fig.name, Kind: f.kind, Title: f.title,
-			Caption: f.caption, SVG: template.HTML(svg), Text: f.text})
-		if opts.PlotDir != "" {
-			if err := writePlot(opts.PlotDir, f.fig, svg); err != nil {
-				return err
+		if len(groups) == 0 {
+			warn(fmt.Sprintf("no history under %s: want <network>/<wallet>/<miner>/*.csv with the header %q",
+				strings.Join(opts.Results, ", "), history.Header))
+		}
+		page.Runs = runsTable(groups)
+		page.Attribution = attr.how()
+	}
+
+	parts, err := sections(set, groups)
+	if err != nil {
+		return err
+	}
+	for _, part := range parts {
+		pg := pageGroup{ID: "group-" + slugify(part.title), Title: part.title}
+		for _, f := range part.sections {
+			svg, err := f.fig.svg()
+			if err != nil {
+				return fmt.Errorf("report: plot %s: %w", f.fig.name, err)
+			}
+			pg.Sections = append(pg.Sections, pageSection{ID: f.fig.name, Kind: f.kind, Title: f.title,
+				Caption: f.caption, SVG: template.HTML(svg), Text: f.text})
+			if opts.PlotDir != "" {
+				if err := writePlot(opts.PlotDir, f.fig, svg); err != nil {
+					return err
+				}
 			}
 		}
+		page.Groups = append(page.Groups, pg)
 	}
 	return pageTemplate.Execute(w, page)
+}
+
+// resultsDirs splits LABEL=DIR arguments.
+func resultsDirs(args []string) []resultsDir {
+	out := make([]resultsDir, len(args))
+	for i, a := range args {
+		out[i] = resultsDir{label: a, path: a}
+		if l, p, ok := strings.Cut(a, "="); ok {
+			out[i] = resultsDir{label: l, path: p}
+		}
+	}
+	return out
 }
 
 // writePlot writes a figure as dir/name.svg and dir/name.png.
@@ -115,59 +155,115 @@ type section struct {
 	fig  figure
 }
 
-// sections builds every plot: per benchmark the percentile plot, per history
-// group its timeline and return codes, and with two files or more the
-// comparison.
-func sections(set *compare.Set, groups []*group) ([]section, error) {
-	var out []section
-	benches := benchGroups(set)
+// part is a group of sections under one heading of the contents: a
+// benchmark, the runs of no benchmark file, the comparison.
+type part struct {
+	title    string
+	sections []section
+}
+
+// sections builds every plot, grouped: with two files or more the
+// comparison first, then per benchmark its percentile plot and the
+// timeline and return codes of each history of its runs, then the
+// histories of no benchmark file.
+func sections(set *compare.Set, groups []*group) ([]part, error) {
+	var out []part
+	if set != nil && len(set.Files) > 1 {
+		s, err := comparisonSection(set)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			out = append(out, part{title: "All changes", sections: []section{*s}})
+		}
+	}
 	used := map[*group]bool{}
-	for _, b := range benches {
+	for _, b := range benchGroups(set) {
 		curves := b.curves(len(set.Files) > 1)
+		var mine []*group
 		for _, g := range groups {
-			if b.matches(g.key) {
+			if g.key.source != "" && b.matches(g.key) {
+				// Two benchmarks of one load (Standard and Concurrency at
+				// conc=1) share its history: each plots its curve, the first
+				// its timeline.
 				curves = append(curves, historyCurve(g))
+				if !used[g] {
+					mine = append(mine, g)
+				}
 				used[g] = true
 			}
 		}
 		s, err := percentileSection("Latency percentiles: "+b.name, curves,
 			"Dashed lines join the medians, over the runs of each file, of the benchmark's p50-ns, p90-ns and p99-ns; "+
-				"solid lines are the whole distribution of a history's queries at the same batch, block and conc.")
+				"solid lines are the whole distribution of the queries of each file's runs in the histories, at the same batch, block and conc.")
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s)
-	}
-	// Histories no benchmark matched: a percentile plot per file and load,
-	// overlaying the miners.
-	type load struct {
-		file               string
-		batch, block, conc int
-	}
-	var loads []load
-	byLoad := map[load][]*group{}
-	for _, g := range groups {
-		if used[g] {
-			continue
+		secs, err := historySections(mine)
+		if err != nil {
+			return nil, err
 		}
-		l := load{g.key.file, g.key.batch, g.key.block, g.key.conc}
+		out = append(out, part{title: b.name, sections: append([]section{s}, secs...)})
+	}
+	var rest []*group
+	for _, g := range groups {
+		if !used[g] {
+			rest = append(rest, g)
+		}
+	}
+	if len(rest) > 0 {
+		secs, err := unmatchedSections(rest)
+		if err != nil {
+			return nil, err
+		}
+		title := "Runs of no benchmark file"
+		if set == nil {
+			title = "Histories"
+		}
+		out = append(out, part{title: title, sections: secs})
+	}
+	return out, nil
+}
+
+// unmatchedSections are the plots of histories of no benchmark: a
+// percentile plot per history file and load, overlaying the miners, then
+// each history's timeline and return codes.
+func unmatchedSections(groups []*group) ([]section, error) {
+	type loadKey struct {
+		file, source, dir  string
+		batch, block, conc int
+		orphan             bool
+	}
+	var loads []loadKey
+	byLoad := map[loadKey][]*group{}
+	for _, g := range groups {
+		l := loadKey{g.key.file, g.key.source, g.key.dir, g.key.batch, g.key.block, g.key.conc, g.key.orphan}
 		if byLoad[l] == nil {
 			loads = append(loads, l)
 		}
 		byLoad[l] = append(byLoad[l], g)
 	}
+	var out []section
 	for _, l := range loads {
 		var curves []curve
 		for _, g := range byLoad[l] {
 			curves = append(curves, historyCurve(g))
 		}
-		s, err := percentileSection(fmt.Sprintf("Latency percentiles: %s batch=%d block=%d conc=%d", l.file, l.batch, l.block, l.conc),
-			curves, "Each line is the whole latency distribution of a miner's queries in its history.")
+		title := fmt.Sprintf("Latency percentiles: %s batch=%d block=%d conc=%d%s", l.file, l.batch, l.block, l.conc,
+			sourceTitle(groupKey{source: l.source, dir: l.dir, orphan: l.orphan}))
+		s, err := percentileSection(title, curves, "Each line is the whole latency distribution of a miner's queries in its history.")
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, s)
 	}
+	secs, err := historySections(groups)
+	return append(out, secs...), err
+}
+
+// historySections are each group's timeline and return codes.
+func historySections(groups []*group) ([]section, error) {
+	var out []section
 	for _, g := range groups {
 		slug := slugify(groupTitle(g.key))
 		fig, err := timeline("timeline-"+slug, g)
@@ -186,26 +282,30 @@ func sections(set *compare.Set, groups []*group) ([]section, error) {
 			fig:     single("codes-"+slug, p, plotWidth, codesHeight(len(g.codes))),
 			caption: "Queries per Bittensor return code; 1, Success, is the only answer that counts as answered."})
 	}
-	if set != nil && len(set.Files) > 1 {
-		ds := deltas(set)
-		if len(ds) > 0 {
-			p, rows, err := deltaPlot(set, ds)
-			if err != nil {
-				return nil, err
-			}
-			var text strings.Builder
-			if err := compare.Text(&text, set.Tables, nil); err != nil {
-				return nil, err
-			}
-			out = append(out, section{kind: "comparison", title: "Comparison: " + strings.Join(shortNames(set.Files), " vs "),
-				fig: single("comparison", p, plotWidth, deltaHeight(rows)), text: text.String(),
-				caption: "benchstat's comparison of every metric: medians with their 95% confidence intervals, and the change from the first file " +
-					"with the Mann-Whitney U test's p-value (α = 0.05; ~ is no significant change). In the plot, a point is the change of the median, " +
-					"hollow when not significant, and its bar spans the ratio of the new interval to the old, a conservative interval of the change " +
-					"(none where a file has too few runs for an interval)."})
-		}
-	}
 	return out, nil
+}
+
+// comparisonSection is the chart of the changes with benchstat's tables,
+// or nil when no benchmark is in two files.
+func comparisonSection(set *compare.Set) (*section, error) {
+	ds := deltas(set)
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	fig, folded, err := deltaFigure(set, ds)
+	if err != nil {
+		return nil, err
+	}
+	var text strings.Builder
+	if err := compare.Text(&text, set.Tables, nil); err != nil {
+		return nil, err
+	}
+	return &section{kind: "comparison", title: "Comparison: " + strings.Join(shortNames(set.Files), " vs "),
+		fig: fig, text: text.String(),
+		caption: fmt.Sprintf("Every metric benchstat compares, significant or not at its own α = 0.05 (uncorrected, unlike the verdict above), "+
+			"largest change first; %s. "+
+			"Below, benchstat's tables: medians with their 95%% confidence intervals, and the change from the first file "+
+			"with the Mann-Whitney U test's p-value (~ is no significant change).", folded)}, nil
 }
 
 func percentileSection(title string, curves []curve, caption string) (section, error) {
@@ -214,14 +314,14 @@ func percentileSection(title string, curves []curve, caption string) (section, e
 		return section{}, err
 	}
 	return section{kind: "percentiles", title: title, caption: caption,
-		fig: single("percentiles-"+slugify(strings.TrimPrefix(title, "Latency percentiles: ")), p, plotWidth, plotHeight)}, nil
+		fig: withLegend("percentiles-"+slugify(strings.TrimPrefix(title, "Latency percentiles: ")), p, plotWidth, plotHeight)}, nil
 }
 
 // historyCurve is a group's latency distribution, sampled at quantiles
 // evenly spaced on the percentile plot's log axis.
 func historyCurve(g *group) curve {
 	const n = 200
-	c := curve{label: fmt.Sprintf("%s: history %s, %d queries", g.key.miner, g.key.file, g.n)}
+	c := curve{label: fmt.Sprintf("%s: history %s%s, %d queries", g.key.miner, g.key.file, sourceTitle(g.key), g.n)}
 	for i := 0; i <= n; i++ {
 		x := math.Pow(10, maxNines*float64(i)/n)
 		q := 1 - 1/x
@@ -371,11 +471,20 @@ func setString(m map[int]bool) string {
 
 // page is what the template shows.
 type page struct {
-	Generated string
-	Files     []string
-	Results   string
-	Config    [][]string
-	Runs      [][]string
+	Generated   string
+	Files       []string
+	Results     []string
+	Verdicts    []verdictView
+	Summary     [][]string
+	Config      [][]string
+	Runs        [][]string
+	Attribution string
+	Groups      []pageGroup
+}
+
+// pageGroup is a heading of the contents and its sections.
+type pageGroup struct {
+	ID, Title string
 	Sections  []pageSection
 }
 
@@ -415,7 +524,7 @@ func configTable(set *compare.Set) [][]string {
 
 // runsTable is the histories' loads: a header row, then one row per group.
 func runsTable(groups []*group) [][]string {
-	rows := [][]string{{"miner", "history", "batch_size", "block_size", "n_processes", "n_calls", "world_size", "runs", "queries", "first run", "last run"}}
+	rows := [][]string{{"miner", "history", "runs of", "batch_size", "block_size", "n_processes", "n_calls", "world_size", "runs", "queries", "first run", "last run"}}
 	for _, g := range groups {
 		first, last := math.Inf(1), math.Inf(-1)
 		for start := range g.runs {
@@ -424,7 +533,7 @@ func runsTable(groups []*group) [][]string {
 		stamp := func(s float64) string {
 			return time.Unix(int64(s), 0).UTC().Format("2006-01-02 15:04:05Z")
 		}
-		rows = append(rows, []string{g.key.miner, g.key.file, fmt.Sprint(g.key.batch), fmt.Sprint(g.key.block),
+		rows = append(rows, []string{g.key.miner, g.key.file, cmp.Or(g.key.source, "no benchmark file"), fmt.Sprint(g.key.batch), fmt.Sprint(g.key.block),
 			fmt.Sprint(g.key.conc), setString(g.calls), setString(g.world), fmt.Sprint(len(g.runs)), fmt.Sprint(g.n),
 			stamp(first), stamp(last)})
 	}

@@ -7,12 +7,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+	"gonum.org/v1/plot"
 
 	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/wire"
@@ -150,7 +152,7 @@ func texts(n *html.Node) string {
 func TestReportSections(t *testing.T) {
 	old, cur, results := fixture(t)
 	var warn bytes.Buffer
-	doc, _ := parseReport(t, Options{Files: []string{old, cur}, Results: results, Warn: &warn})
+	doc, _ := parseReport(t, Options{Files: []string{"old=" + old, "new=" + cur}, Results: []string{results}, Warn: &warn})
 	assert.Empty(t, warn.String())
 
 	// The axis labels each kind of plot must show.
@@ -172,28 +174,41 @@ func TestReportSections(t *testing.T) {
 		}
 		got = append(got, attr(s, "id"))
 	}
+	// The fixture's runs started before either file was written, with no
+	// go test durations in the files: they fall in old's window.
 	assert.Equal(t, []string{
-		"percentiles-Standard-batch=10-block=10-conc=1-2",
-		"percentiles-custom-queries.csv-batch=10-block=10-conc=4",
-		"timeline-flaky-custom-queries.csv-batch=10-block=10-conc=4",
-		"codes-flaky-custom-queries.csv-batch=10-block=10-conc=4",
-		"timeline-flaky-queries.csv-batch=10-block=10-conc=1",
-		"codes-flaky-queries.csv-batch=10-block=10-conc=1",
-		"timeline-noop-queries.csv-batch=10-block=10-conc=1",
-		"codes-noop-queries.csv-batch=10-block=10-conc=1",
 		"comparison",
+		"percentiles-Standard-batch=10-block=10-conc=1-2",
+		"timeline-flaky-queries.csv-batch=10-block=10-conc=1-runs-of-old",
+		"codes-flaky-queries.csv-batch=10-block=10-conc=1-runs-of-old",
+		"timeline-noop-queries.csv-batch=10-block=10-conc=1-runs-of-old",
+		"codes-noop-queries.csv-batch=10-block=10-conc=1-runs-of-old",
+		"percentiles-custom-queries.csv-batch=10-block=10-conc=4-runs-of-no-benchmark-file",
+		"timeline-flaky-custom-queries.csv-batch=10-block=10-conc=4-runs-of-no-benchmark-file",
+		"codes-flaky-custom-queries.csv-batch=10-block=10-conc=4-runs-of-no-benchmark-file",
 	}, got)
+	var groups []string
+	for _, h := range find(doc, func(n *html.Node) bool { return n.Data == "h2" && attr(n, "class") == "group" }) {
+		groups = append(groups, strings.TrimSpace(texts(h)))
+	}
+	assert.Equal(t, []string{"All changes", "Standard/batch=10/block=10/conc=1-2", "Runs of no benchmark file"}, groups,
+		"sections grouped by benchmark")
+	nav := find(doc, tag("nav"))
+	require.Len(t, nav, 1)
+	for _, g := range groups {
+		assert.Contains(t, texts(nav[0]), g, "the contents show the groups")
+	}
 }
 
 func TestReportShowsEveryReturnCode(t *testing.T) {
 	old, cur, results := fixture(t)
-	doc, _ := parseReport(t, Options{Files: []string{old, cur}, Results: results})
+	doc, _ := parseReport(t, Options{Files: []string{"old=" + old, "new=" + cur}, Results: []string{results}})
 	want := map[string]int64{}
 	for i := range 1000 {
 		want[mixed(i).String()]++
 	}
 	require.Len(t, want, 4)
-	for _, id := range []string{"codes-flaky-queries.csv-batch=10-block=10-conc=1", "timeline-flaky-queries.csv-batch=10-block=10-conc=1"} {
+	for _, id := range []string{"codes-flaky-queries.csv-batch=10-block=10-conc=1-runs-of-old", "timeline-flaky-queries.csv-batch=10-block=10-conc=1-runs-of-old"} {
 		secs := find(doc, func(n *html.Node) bool { return attr(n, "id") == id })
 		require.Len(t, secs, 1, id)
 		text := texts(secs[0])
@@ -208,7 +223,7 @@ func TestReportShowsEveryReturnCode(t *testing.T) {
 // attribute but the SVG namespaces holds a URL, and nothing is loaded.
 func TestReportLoadsNothing(t *testing.T) {
 	old, cur, results := fixture(t)
-	doc, raw := parseReport(t, Options{Files: []string{old, cur}, Results: results})
+	doc, raw := parseReport(t, Options{Files: []string{old, cur}, Results: []string{results}})
 	for n := range doc.Descendants() {
 		if n.Type != html.ElementNode {
 			continue
@@ -267,7 +282,7 @@ func TestReportSkipsOtherCSV(t *testing.T) {
 	other := filepath.Join(results, "mock", "default", "noop", "old-format.csv")
 	require.NoError(t, os.WriteFile(other, []byte(",time,code,elapsed,n_processes,n_calls,batch_size,block_size,world_size\n"), 0o644))
 	var warn bytes.Buffer
-	parseReport(t, Options{Results: results, Warn: &warn})
+	parseReport(t, Options{Results: []string{results}, Warn: &warn})
 	assert.Contains(t, warn.String(), "old-format.csv: skipped: history: ")
 	assert.Contains(t, warn.String(), "without start_time")
 }
@@ -276,7 +291,7 @@ func TestReportRefusesMalformedHistory(t *testing.T) {
 	_, _, results := fixture(t)
 	bad := filepath.Join(results, "mock", "default", "noop", "queries.csv")
 	require.NoError(t, os.WriteFile(bad, []byte(history.Header+"\n0,0.1,1,0.1,1,5,10,10,1,17\n1,fast,1,0.2,1,5,10,10,1,17\n"), 0o644))
-	err := Write(&bytes.Buffer{}, Options{Results: results})
+	err := Write(&bytes.Buffer{}, Options{Results: []string{results}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), bad+`:3: column time: value "fast": want a decimal number of seconds`)
 }
@@ -357,33 +372,57 @@ func TestScatterCapsOutliers(t *testing.T) {
 
 func TestThroughputOverRuns(t *testing.T) {
 	g := newGroup(groupKey{})
-	// Two runs of 100 queries at 1 per ms; the second lasts twice as long.
-	for i := range 100 {
+	// Two runs of 2000 queries, the first at one per ms, the second at one
+	// per 2 ms, so it lasts twice as long.
+	for i := range 2000 {
 		g.add(query{start: 1, elapsed: float64(i) * 0.001, latency: 0.001, code: 1})
 	}
-	for i := range 100 {
+	for i := range 2000 {
 		g.add(query{start: 2, elapsed: float64(i) * 0.002, latency: 0.001, code: 1})
 	}
-	starts, rates := g.throughput()
+	starts, rates, perBin := g.throughput()
 	require.Len(t, starts, len(rates))
-	require.Greater(t, len(rates), 190)
-	mean := func(from, to int) float64 {
-		sum := 0.0
-		for _, r := range rates[from:to] {
-			sum += r
+	// Bins widen from 16 ms (4 s in at most 256 bins) until a run's bin
+	// holds 25 queries or more: 64 ms, 63 bins of about 32.
+	assert.Equal(t, 0.064, g.binWidth)
+	assert.Len(t, rates, 63)
+	assert.InDelta(t, 2000.0/63, perBin, 1e-9)
+	mean := func(from, to float64) float64 {
+		sum, n := 0.0, 0
+		for i, r := range rates {
+			if starts[i] >= from && starts[i]+g.binWidth <= to {
+				sum += r
+				n++
+			}
 		}
-		return sum / float64(to-from)
+		return sum / float64(n)
 	}
 	// While both run: the first at 1000/s, the second at 500/s, 750/s a run.
-	assert.InDelta(t, 750, mean(0, 98), 10)
+	assert.InDelta(t, 750, mean(0, 1.9), 10)
 	// Once the first has ended, only the second counts: 500/s.
-	assert.InDelta(t, 500, mean(110, 190), 10)
+	assert.InDelta(t, 500, mean(2.1, 3.9), 10)
+	// The last bin, which the second run lasted 30 ms of, is not read low:
+	// its 16 queries over those 30 ms, where over the whole 64 ms bin they
+	// would read 250/s.
+	assert.InEpsilon(t, 500, rates[len(rates)-1], 0.1)
 }
 
-// TestComparisonFitsEveryMetric compares three files, the second lacking the
-// flaky miner's benchmark: the comparison chart must be as tall as its rows,
-// one per benchmark metric of any file, however few deltas a file has.
-func TestComparisonFitsEveryMetric(t *testing.T) {
+// TestFewQueriesKeepEightBins checks a short run keeps 8 bins however few
+// queries each holds.
+func TestFewQueriesKeepEightBins(t *testing.T) {
+	g := newGroup(groupKey{})
+	for i := range 100 {
+		g.add(query{start: 1, elapsed: float64(i) * 0.01, latency: 0.01, code: 1})
+	}
+	_, rates, perBin := g.throughput()
+	assert.Len(t, rates, 8)
+	assert.InDelta(t, 12.5, perBin, 1e-9)
+}
+
+// TestComparisonFoldsUnchangedRows compares three files, the second lacking
+// the flaky miner's benchmark: the chart shows only the rows with a
+// significant change, largest first, and says how many it folded away.
+func TestComparisonFoldsUnchangedRows(t *testing.T) {
 	old, cur, _ := fixture(t)
 	mid := filepath.Join(t.TempDir(), "mid.txt")
 	require.NoError(t, os.WriteFile(mid, []byte(benchHeader+benchLines("noop", 6, 0.0022)), 0o644))
@@ -393,12 +432,59 @@ func TestComparisonFitsEveryMetric(t *testing.T) {
 	svgs := find(secs[0], tag("svg"))
 	require.Len(t, svgs, 1)
 
-	// Two miners' benchmarks, each with the six metrics benchLines writes:
-	// sec/op, p50, p90, p99, queries/s and success-%.
-	text := texts(svgs[0])
-	for _, miner := range []string{"noop", "flaky"} {
-		assert.Contains(t, text, "Standard/miner="+miner, "a row of each benchmark")
+	// noop's metrics changed by 10% and 25%, but for success-%; flaky's did
+	// not.
+	var rows []string
+	for _, line := range strings.Split(texts(svgs[0]), "\n") {
+		if strings.HasPrefix(line, "Standard/") {
+			rows = append(rows, line)
+		}
 	}
-	const rows = 2 * 6
-	assert.Equal(t, fmt.Sprintf("%gpt", deltaHeight(rows).Points()), attr(svgs[0], "height"))
+	// The axis lists its rows bottom to top: queries/s, whose change is
+	// 1/1.25-1 = -20%, below the others, +25% each.
+	n := "Standard/miner=noop/batch=10/block=10/conc=1-2  "
+	assert.Equal(t, []string{n + "queries/s", n + "p99-sec", n + "p90-sec", n + "p50-sec", n + "sec/op"}, rows)
+	assert.Contains(t, texts(secs[0]), "7 rows with no significant change folded away")
+	for _, key := range []string{"filled: significant change", "hollow: no significant change", "bar: 95% interval of the change"} {
+		assert.Contains(t, texts(svgs[0]), key, "the legend explains the markers")
+	}
+}
+
+// TestPercentileAxisGoesLogForMinersApart checks the latency axis turns
+// logarithmic when the miners' medians differ more than tenfold (noop's
+// 1 ms beside the template's 40 ms), or a tail reaches ten times the
+// median, and stays linear otherwise.
+func TestPercentileAxisGoesLogForMinersApart(t *testing.T) {
+	qs := []float64{0.5, 0.9, 0.99}
+	noop := curve{label: "noop", qs: qs, ys: []float64{0.001, 0.0015, 0.003}, points: true}
+	template := curve{label: "template", qs: qs, ys: []float64{0.040, 0.045, 0.06}, points: true}
+	near := curve{label: "near", qs: qs, ys: []float64{0.002, 0.003, 0.006}, points: true}
+	tail := curve{label: "tail", qs: qs, ys: []float64{0.002, 0.003, 0.1}, points: true}
+	for _, tc := range []struct {
+		curves []curve
+		log    bool
+	}{{[]curve{noop, template}, true}, {[]curve{noop, near}, false}, {[]curve{template}, false}, {[]curve{tail}, true}} {
+		p, err := percentilePlot("t", tc.curves)
+		require.NoError(t, err)
+		_, isLog := p.Y.Scale.(plot.LogScale)
+		assert.Equal(t, tc.log, isLog, "%d curves", len(tc.curves))
+		assert.Equal(t, tc.log, strings.HasSuffix(p.Title.Text, "\nlatency on a log scale"), p.Title.Text)
+		if tc.log {
+			var labels []string
+			for _, tk := range p.Y.Tick.Marker.Ticks(p.Y.Min, p.Y.Max) {
+				if tk.Label != "" {
+					labels = append(labels, tk.Label)
+				}
+			}
+			assert.Contains(t, labels, "10 ms", "the ticks carry the unit")
+		}
+		if tc.log {
+			lo, hi := math.Inf(1), 0.0
+			for _, c := range tc.curves {
+				lo, hi = min(lo, slices.Min(c.ys)), max(hi, slices.Max(c.ys))
+			}
+			assert.Less(t, p.Y.Min, 1e3*lo, "the fastest latency is on the axis (ms)")
+			assert.Greater(t, p.Y.Max, 1e3*hi, "so is the slowest")
+		}
+	}
 }
