@@ -15,11 +15,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
-	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/internal/axon"
+	"github.com/minerbench/minerbench/minerbench/internal/history"
 	"github.com/minerbench/minerbench/minerbench/internal/pandastest"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // printed is one result's analysis as analysis.txt prints it.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/internal/history"
 )
 
 // analysisName is the analysis file beside each history.

@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/analysis"
-	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/internal/analysis"
+	"github.com/minerbench/minerbench/minerbench/internal/history"
 	"github.com/minerbench/minerbench/minerbench/internal/load"
-	"github.com/minerbench/minerbench/minerbench/synapse"
+	"github.com/minerbench/minerbench/minerbench/internal/synapse"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // DefaultHistory is the history file a Load without History appends to.

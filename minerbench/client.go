@@ -3,10 +3,10 @@ package minerbench
 import (
 	"context"
 
-	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/dendrite"
 	"github.com/minerbench/minerbench/minerbench/internal/load"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // dendriteClient is the load.Client of the Bittensor 2.0.x protocol.

@@ -14,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/internal/chain"
 	"github.com/minerbench/minerbench/minerbench/internal/settings"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/miner"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // flagPrefix namespaces minerbench's flags so they cannot collide with go test's.

@@ -24,13 +24,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/perf/benchfmt"
 
-	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/internal/history"
 	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/internal/load"
 	"github.com/minerbench/minerbench/minerbench/internal/proctest"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // Environment variables read by the bench file in testdata/faults.

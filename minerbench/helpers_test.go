@@ -14,10 +14,10 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/perf/benchfmt"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
+	"github.com/minerbench/minerbench/minerbench/internal/axon"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // zeroBuf backs zeroAnswer's answers, up to [10, 10, NetworkDim]; it is

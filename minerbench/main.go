@@ -28,7 +28,7 @@ import (
 
 	goplugin "github.com/hashicorp/go-plugin"
 
-	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/internal/chain"
 	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/wallet"

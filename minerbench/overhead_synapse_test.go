@@ -19,10 +19,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/analysis"
-	"github.com/minerbench/minerbench/minerbench/history"
-	"github.com/minerbench/minerbench/minerbench/httpdendrite"
-	"github.com/minerbench/minerbench/minerbench/synapse"
+	"github.com/minerbench/minerbench/minerbench/internal/analysis"
+	"github.com/minerbench/minerbench/minerbench/internal/history"
+	"github.com/minerbench/minerbench/minerbench/internal/httpdendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/synapse"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 

@@ -23,14 +23,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/minerbench/minerbench/minerbench/analysis"
-	"github.com/minerbench/minerbench/minerbench/auth"
-	"github.com/minerbench/minerbench/minerbench/dendrite"
-	"github.com/minerbench/minerbench/minerbench/history"
+	"github.com/minerbench/minerbench/minerbench/internal/analysis"
+	"github.com/minerbench/minerbench/minerbench/internal/auth"
+	"github.com/minerbench/minerbench/minerbench/internal/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/history"
 	"github.com/minerbench/minerbench/minerbench/internal/launch"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // BenchmarkOverhead measures what the harness costs per query beside the

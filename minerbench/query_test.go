@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/dendrite"
 	"github.com/minerbench/minerbench/minerbench/internal/load"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // countSource hands out n queries; no outcome shows the server gone.

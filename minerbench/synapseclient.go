@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/history"
-	"github.com/minerbench/minerbench/minerbench/httpdendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/history"
+	"github.com/minerbench/minerbench/minerbench/internal/httpdendrite"
 	"github.com/minerbench/minerbench/minerbench/internal/load"
-	"github.com/minerbench/minerbench/minerbench/synapse"
+	"github.com/minerbench/minerbench/minerbench/internal/synapse"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 

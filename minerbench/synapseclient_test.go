@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/history"
-	"github.com/minerbench/minerbench/minerbench/httpdendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/history"
+	"github.com/minerbench/minerbench/minerbench/internal/httpdendrite"
 	"github.com/minerbench/minerbench/minerbench/internal/load"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/dendrite"
-	"github.com/minerbench/minerbench/minerbench/httpdendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/httpdendrite"
 	"github.com/minerbench/minerbench/minerbench/internal/launch"
 	"github.com/minerbench/minerbench/minerbench/internal/load"
 	"github.com/minerbench/minerbench/minerbench/miner"

@@ -54,7 +54,7 @@ print(json.dumps({"version": 204, "hotkey": "ghz", "requires_grad": True, "tenso
     "version": 204, "buffer": base64.b64encode(bytes(size)).decode(),
     "shape": [b, s], "dtype": "INT64", "modality": "TEXT"}]}))' "$batch" "$block")
 	for conc in 1 16; do
-		ghz --insecure --proto minerbench/wire/bittensor.proto --call Bittensor.Forward \
+		ghz --insecure --proto minerbench/internal/wire/bittensor.proto --call Bittensor.Forward \
 			-d "$data" -n $((n + 3 * conc)) --skipFirst $((3 * conc)) -c "$conc" --connections "$conc" \
 			-O json "$addr" |
 			python3 -c '

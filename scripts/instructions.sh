@@ -19,7 +19,7 @@
 # binary with their test. prefix, e.g.
 #
 #   scripts/instructions.sh ./minerbench Overhead
-#   COUNT=3 scripts/instructions.sh ./minerbench/axon Server
+#   COUNT=3 scripts/instructions.sh ./minerbench/internal/axon Server
 #   scripts/instructions.sh . Standard -mb.miners=noop
 #
 # Needs valgrind (Debian: apt-get install valgrind). Everything runs with

@@ -16,7 +16,7 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/internal/chain"
 )
 
 // Miner is what a miner author implements.

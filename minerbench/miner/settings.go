@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
-	"github.com/minerbench/minerbench/minerbench/httpaxon"
+	"github.com/minerbench/minerbench/minerbench/internal/axon"
+	"github.com/minerbench/minerbench/minerbench/internal/httpaxon"
 )
 
 // Values of axon.announce.

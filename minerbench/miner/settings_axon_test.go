@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
+	"github.com/minerbench/minerbench/minerbench/internal/axon"
 	"github.com/minerbench/minerbench/minerbench/internal/settings"
 )
 

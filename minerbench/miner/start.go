@@ -13,12 +13,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
-	"github.com/minerbench/minerbench/minerbench/chain"
-	"github.com/minerbench/minerbench/minerbench/httpaxon"
+	"github.com/minerbench/minerbench/minerbench/internal/axon"
+	"github.com/minerbench/minerbench/minerbench/internal/chain"
+	"github.com/minerbench/minerbench/minerbench/internal/httpaxon"
 	"github.com/minerbench/minerbench/minerbench/internal/settings"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/wallet"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // Running is a started miner. Its axon serves until Stop.

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/internal/chain"
 	"github.com/minerbench/minerbench/minerbench/internal/chaintest"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
-	"github.com/minerbench/minerbench/minerbench/httpaxon"
+	"github.com/minerbench/minerbench/minerbench/internal/axon"
+	"github.com/minerbench/minerbench/minerbench/internal/httpaxon"
 )
 
 // SynapseHandler answers one kind of synapse over Bittensor's HTTP synapse

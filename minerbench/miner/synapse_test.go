@@ -14,10 +14,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/axon"
-	"github.com/minerbench/minerbench/minerbench/chain"
-	"github.com/minerbench/minerbench/minerbench/httpaxon"
+	"github.com/minerbench/minerbench/minerbench/internal/axon"
+	"github.com/minerbench/minerbench/minerbench/internal/chain"
 	"github.com/minerbench/minerbench/minerbench/internal/chaintest"
+	"github.com/minerbench/minerbench/minerbench/internal/httpaxon"
 	"github.com/minerbench/minerbench/minerbench/internal/settings"
 )
 

@@ -6,10 +6,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/httpdendrite"
 	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/miner/minertest"
-	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
 // TestSynapses queries the noop miner's synapses over the HTTP synapse
@@ -40,21 +38,15 @@ func TestSynapses(t *testing.T) {
 func TestTokensStreams(t *testing.T) {
 	s, err := minertest.Start(t, noop{}, nil)
 	require.NoError(t, err)
-	query := func(body string) httpdendrite.Result {
-		c, err := httpdendrite.New(httpdendrite.Config{URL: s.SynapseEndpoint, AxonHotkey: s.Hotkey, Synapse: "Tokens",
-			Body: []byte(body), Key: wallet.Mock("validator"), Streaming: true})
-		require.NoError(t, err)
-		return c.Query(t.Context())
-	}
-	r := query(`{"n": 5}`)
-	require.Equal(t, 200, r.Code, r.Message)
-	assert.Equal(t, int64(len("token 0\ntoken 1\ntoken 2\ntoken 3\ntoken 4\n")), r.Bytes)
-	assert.Positive(t, r.Chunks)
-	assert.LessOrEqual(t, r.Chunks, 5, "a chunk holds at least one token")
-	assert.Positive(t, r.FirstByte)
-	assert.LessOrEqual(t, r.FirstByte, r.LastChunk)
+	ans, err := minertest.QueryStream(t.Context(), s, &Tokens{N: 5})
+	require.NoError(t, err)
+	require.Equal(t, 200, ans.Status, ans.Message)
+	assert.Equal(t, int64(len("token 0\ntoken 1\ntoken 2\ntoken 3\ntoken 4\n")), ans.Bytes)
+	assert.Positive(t, ans.Chunks)
+	assert.LessOrEqual(t, ans.Chunks, 5, "a chunk holds at least one token")
 
-	r = query(`{"n": 5000}`)
-	assert.Equal(t, 400, r.Code)
-	assert.Equal(t, "n: 5000; want 0 to 4096", r.Message)
+	ans, err = minertest.QueryStream(t.Context(), s, &Tokens{N: 5000})
+	require.NoError(t, err)
+	assert.Equal(t, 400, ans.Status)
+	assert.Equal(t, "n: 5000; want 0 to 4096", ans.Message)
 }

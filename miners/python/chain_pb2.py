@@ -14,14 +14,14 @@ _sym_db = _symbol_database.Default()
 import bittensor_pb2 as bittensor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0b\x63hain.proto\x12\x10minerbench.chain\x1a\x0f\x62ittensor.proto\"\xad\x01\n\x10ServeAxonRequest\x12\x0e\n\x06hotkey\x18\x01 \x01(\t\x12\x0f\n\x07\x63oldkey\x18\x02 \x01(\t\x12\n\n\x02ip\x18\x03 \x01(\t\x12\x0c\n\x04port\x18\x04 \x01(\x05\x12\x0f\n\x07ip_type\x18\x05 \x01(\x05\x12\x1b\n\x08modality\x18\x06 \x01(\x0e\x32\t.Modality\x12\x30\n\x08protocol\x18\x07 \x01(\x0e\x32\x1e.minerbench.chain.AxonProtocol\"\x13\n\x11ServeAxonResponse\"\x12\n\x10MetagraphRequest\"`\n\x11MetagraphResponse\x12\x18\n\x07neurons\x18\x01 \x03(\x0b\x32\x07.Neuron\x12\x31\n\tprotocols\x18\x02 \x03(\x0e\x32\x1e.minerbench.chain.AxonProtocol\"\x0e\n\x0c\x42lockRequest\"5\n\rBlockResponse\x12\r\n\x05\x62lock\x18\x01 \x01(\x04\x12\x15\n\rblock_time_ns\x18\x02 \x01(\x03*A\n\x0c\x41xonProtocol\x12\x16\n\x12\x41XON_PROTOCOL_GRPC\x10\x00\x12\x19\n\x15\x41XON_PROTOCOL_SYNAPSE\x10\x01\x32\x87\x02\n\tSubtensor\x12V\n\tServeAxon\x12\".minerbench.chain.ServeAxonRequest\x1a#.minerbench.chain.ServeAxonResponse\"\x00\x12V\n\tMetagraph\x12\".minerbench.chain.MetagraphRequest\x1a#.minerbench.chain.MetagraphResponse\"\x00\x12J\n\x05\x42lock\x12\x1e.minerbench.chain.BlockRequest\x1a\x1f.minerbench.chain.BlockResponse\"\x00\x42;Z9github.com/minerbench/minerbench/minerbench/chain/chainpbb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0b\x63hain.proto\x12\x10minerbench.chain\x1a\x0f\x62ittensor.proto\"\xad\x01\n\x10ServeAxonRequest\x12\x0e\n\x06hotkey\x18\x01 \x01(\t\x12\x0f\n\x07\x63oldkey\x18\x02 \x01(\t\x12\n\n\x02ip\x18\x03 \x01(\t\x12\x0c\n\x04port\x18\x04 \x01(\x05\x12\x0f\n\x07ip_type\x18\x05 \x01(\x05\x12\x1b\n\x08modality\x18\x06 \x01(\x0e\x32\t.Modality\x12\x30\n\x08protocol\x18\x07 \x01(\x0e\x32\x1e.minerbench.chain.AxonProtocol\"\x13\n\x11ServeAxonResponse\"\x12\n\x10MetagraphRequest\"`\n\x11MetagraphResponse\x12\x18\n\x07neurons\x18\x01 \x03(\x0b\x32\x07.Neuron\x12\x31\n\tprotocols\x18\x02 \x03(\x0e\x32\x1e.minerbench.chain.AxonProtocol\"\x0e\n\x0c\x42lockRequest\"5\n\rBlockResponse\x12\r\n\x05\x62lock\x18\x01 \x01(\x04\x12\x15\n\rblock_time_ns\x18\x02 \x01(\x03*A\n\x0c\x41xonProtocol\x12\x16\n\x12\x41XON_PROTOCOL_GRPC\x10\x00\x12\x19\n\x15\x41XON_PROTOCOL_SYNAPSE\x10\x01\x32\x87\x02\n\tSubtensor\x12V\n\tServeAxon\x12\".minerbench.chain.ServeAxonRequest\x1a#.minerbench.chain.ServeAxonResponse\"\x00\x12V\n\tMetagraph\x12\".minerbench.chain.MetagraphRequest\x1a#.minerbench.chain.MetagraphResponse\"\x00\x12J\n\x05\x42lock\x12\x1e.minerbench.chain.BlockRequest\x1a\x1f.minerbench.chain.BlockResponse\"\x00\x42\x44ZBgithub.com/minerbench/minerbench/minerbench/internal/chain/chainpbb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chain_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  DESCRIPTOR._serialized_options = b'Z9github.com/minerbench/minerbench/minerbench/chain/chainpb'
+  DESCRIPTOR._serialized_options = b'ZBgithub.com/minerbench/minerbench/minerbench/internal/chain/chainpb'
   _AXONPROTOCOL._serialized_start=436
   _AXONPROTOCOL._serialized_end=501
   _SERVEAXONREQUEST._serialized_start=51

@@ -4,4 +4,4 @@
 // go generate rebuilds them with protoc.
 package python
 
-//go:generate protoc --proto_path=../../minerbench/internal/contract/pluginpb --proto_path=../../minerbench/chain/chainpb --proto_path=../../minerbench/wire --python_out=. miner.proto chain.proto bittensor.proto
+//go:generate protoc --proto_path=../../minerbench/internal/contract/pluginpb --proto_path=../../minerbench/internal/chain/chainpb --proto_path=../../minerbench/internal/wire --python_out=. miner.proto chain.proto bittensor.proto

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/internal/chain"
 )
 
 // Serve serves a new chain of cfg on a free 127.0.0.1 port until tb ends,

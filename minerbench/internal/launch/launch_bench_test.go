@@ -9,14 +9,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/chain"
-	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/chain"
 	"github.com/minerbench/minerbench/minerbench/internal/chaintest"
+	"github.com/minerbench/minerbench/minerbench/internal/dendrite"
 	"github.com/minerbench/minerbench/minerbench/internal/launch"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // BenchmarkLaunchToFirstSuccess measures what the harness does before the

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/chain"
+	"github.com/minerbench/minerbench/minerbench/internal/chain"
 	"github.com/minerbench/minerbench/minerbench/miner"
 )
 

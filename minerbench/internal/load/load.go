@@ -21,7 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/analysis"
+	"github.com/minerbench/minerbench/minerbench/internal/analysis"
 )
 
 // Buffering of the records.

@@ -28,8 +28,8 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 func main() {

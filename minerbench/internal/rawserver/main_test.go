@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
-	"github.com/minerbench/minerbench/minerbench/wire"
 )
 
 // TestRun serves a synapse's answer, answers zeros of the asked shape twice (the second from

@@ -19,7 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/minerbench/minerbench/minerbench/internal/compare"
-	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 )
 
 func init() {

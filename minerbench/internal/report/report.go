@@ -29,9 +29,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minerbench/minerbench/minerbench/history"
 	"github.com/minerbench/minerbench/minerbench/internal/compare"
 	"github.com/minerbench/minerbench/minerbench/internal/gate"
+	"github.com/minerbench/minerbench/minerbench/internal/history"
 )
 
 // Options say what a report shows and where its plots go.

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/net/html"
 	"gonum.org/v1/plot"
 
-	"github.com/minerbench/minerbench/minerbench/history"
-	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/minerbench/internal/history"
+	"github.com/minerbench/minerbench/minerbench/internal/wire"
 )
 
 // run is a run of a fixture history: n queries at conc, the i-th taking

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/minerbench/minerbench/minerbench/dendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/dendrite"
 	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )

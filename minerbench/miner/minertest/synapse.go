@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/minerbench/minerbench/minerbench/httpaxon"
-	"github.com/minerbench/minerbench/minerbench/httpdendrite"
+	"github.com/minerbench/minerbench/minerbench/internal/httpaxon"
+	"github.com/minerbench/minerbench/minerbench/internal/httpdendrite"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 

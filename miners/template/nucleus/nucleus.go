@@ -22,7 +22,7 @@ import (
 	"math/rand/v2"
 	"sync"
 
-	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/minerbench/miner"
 	"github.com/minerbench/minerbench/miners/template/nucleus/internal/sgemm"
 )
 
@@ -232,7 +232,7 @@ func packLayer(w int, p layerParams) layer {
 }
 
 // drawnEmbedding is the Xavier-uniform token embedding of a vocabulary of
-// wire.VocabSize tokens, whose rows are drawn from a PCG stream keyed by
+// miner.VocabSize tokens, whose rows are drawn from a PCG stream keyed by
 // (seed, token id) instead of being stored.
 type drawnEmbedding struct {
 	seed  uint64
@@ -242,7 +242,7 @@ type drawnEmbedding struct {
 func newDrawnEmbedding(seed uint64, width int) drawnEmbedding {
 	return drawnEmbedding{
 		seed:  mix64(seed ^ embedSalt),
-		bound: math.Sqrt(6 / float64(wire.VocabSize+width)),
+		bound: math.Sqrt(6 / float64(miner.VocabSize+width)),
 	}
 }
 
@@ -319,8 +319,8 @@ func (n *Nucleus) checkInput(tokens []int64, batch, seq int) (int, error) {
 		return 0, fmt.Errorf("%d tokens: want batch×seq = %d×%d = %d", len(tokens), batch, seq, rows)
 	}
 	for i, t := range tokens {
-		if t < 0 || t >= wire.VocabSize {
-			return 0, fmt.Errorf("token id %d at [%d, %d]: want 0 to %d", t, i/seq, i%seq, wire.VocabSize-1)
+		if t < 0 || t >= miner.VocabSize {
+			return 0, fmt.Errorf("token id %d at [%d, %d]: want 0 to %d", t, i/seq, i%seq, miner.VocabSize-1)
 		}
 	}
 	return rows, nil

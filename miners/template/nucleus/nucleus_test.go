@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/minerbench/minerbench/minerbench/wire"
+	"github.com/minerbench/minerbench/minerbench/miner"
 )
 
 // randomTokens returns n token ids drawn from seed, the first and last of the
@@ -24,11 +24,11 @@ func randomTokens(seed uint64, n int) []int64 {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	tokens := make([]int64, n)
 	for i := range tokens {
-		tokens[i] = rng.Int64N(wire.VocabSize)
+		tokens[i] = rng.Int64N(miner.VocabSize)
 	}
 	tokens[0] = 0
 	if n > 1 {
-		tokens[n-1] = wire.VocabSize - 1
+		tokens[n-1] = miner.VocabSize - 1
 	}
 	return tokens
 }
@@ -419,8 +419,8 @@ func TestEmbedding(t *testing.T) {
 		e.embed(tok, r)
 		return r
 	}
-	bound := math.Sqrt(6.0 / (wire.VocabSize + width)) // Xavier-uniform on VocabSize×width
-	for _, tok := range []int64{0, 1, 2, 1000, wire.VocabSize - 1} {
+	bound := math.Sqrt(6.0 / (miner.VocabSize + width)) // Xavier-uniform on VocabSize×width
+	for _, tok := range []int64{0, 1, 2, 1000, miner.VocabSize - 1} {
 		r := row(a, tok)
 		assert.Equal(t, r, row(a, tok), "token %d: same row every time", tok)
 		assert.NotEqual(t, r, row(b, tok), "token %d: seed changes the row", tok)
@@ -452,7 +452,7 @@ func TestForwardShape(t *testing.T) {
 			tokens := randomTokens(uint64(sh.batch*100+sh.seq), sh.batch*sh.seq)
 			out, err := n.Forward(tokens, sh.batch, sh.seq)
 			require.NoError(t, err)
-			require.Len(t, out, sh.batch*sh.seq*wire.NetworkDim)
+			require.Len(t, out, sh.batch*sh.seq*miner.NetworkDim)
 		})
 	}
 }
@@ -494,7 +494,7 @@ func TestCausal(t *testing.T) {
 	before, err := n.Forward(tokens, 1, seq)
 	require.NoError(t, err)
 	changed := append([]int64(nil), tokens...)
-	changed[3] = (changed[3] + 1) % wire.VocabSize
+	changed[3] = (changed[3] + 1) % miner.VocabSize
 	after, err := n.Forward(changed, 1, seq)
 	require.NoError(t, err)
 	w := cfg.Width
@@ -535,7 +535,7 @@ func TestBatchRowsIndependent(t *testing.T) {
 
 	changed := append([]int64(nil), tokens...)
 	for i := seq; i < 2*seq; i++ {
-		changed[i] = (changed[i] + 1000) % wire.VocabSize
+		changed[i] = (changed[i] + 1000) % miner.VocabSize
 	}
 	after, err := n.Forward(changed, batch, seq)
 	require.NoError(t, err)
