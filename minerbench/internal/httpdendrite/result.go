@@ -15,8 +15,6 @@ import (
 	"github.com/minerbench/minerbench/minerbench/internal/synapse"
 )
 
-var eof = io.EOF
-
 // Result is the outcome of one query.
 type Result struct {
 	// Code is the status a Python dendrite records: the axon's
