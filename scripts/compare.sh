@@ -4,7 +4,7 @@
 # Benchmarks REF (default HEAD) in a temporary git worktree and the working
 # tree, interleaved run by run, each side first in turn, so that machine
 # noise falls on both alike, and
-# prints `go tool benchstat old.txt new.txt`. COUNT (default 6) sets how many
+# prints `go tool benchstat old.txt new.txt`. COUNT (default 8) sets how many
 # runs of each; BENCH (default .) selects benchmarks. Extra arguments go to go
 # test, e.g. scripts/compare.sh main -benchtime 200x -mb.miners noop
 #
@@ -36,7 +36,7 @@ shift || true
 args=("$@")
 read -r -a new_args <<<"${NEW_ARGS:-}"
 read -r -a gate_args <<<"${GATE_ARGS:-}"
-count=${COUNT:-6}
+count=${COUNT:-8}
 bench=${BENCH:-.}
 out=$PWD
 if [ -n "${OUT:-}" ]; then
