@@ -39,7 +39,7 @@ func synapseClients(n int, url, axonHotkey string, s *Synapse, key *wallet.Keypa
 	for i := range clients {
 		c, err := httpdendrite.New(httpdendrite.Config{
 			URL: url, AxonHotkey: axonHotkey, Synapse: s.Name, Body: []byte(s.Body), HashFields: s.HashFields,
-			Key: key, Timeout: timeout, Streaming: s.Streaming, Transport: transport,
+			Key: key, Timeout: timeout, TimedByCaller: true, Streaming: s.Streaming, Transport: transport,
 		})
 		if err != nil {
 			return nil, err

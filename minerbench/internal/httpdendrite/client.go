@@ -57,8 +57,13 @@ type Config struct {
 	// Key is the validator's hotkey, which signs every request.
 	Key *wallet.Keypair
 	// Timeout bounds each query: connecting, sending and reading the whole
-	// answer. 0 means DefaultTimeout.
+	// answer. 0 means DefaultTimeout. It is also the synapse's timeout
+	// header, which widens the axon's nonce window.
 	Timeout time.Duration
+	// TimedByCaller says the caller cuts each query at Timeout by
+	// cancelling its ctx, as a load generator's own timer does, so that
+	// Query arms no timer of its own.
+	TimedByCaller bool
 	// Streaming reads the answer of a streaming synapse as it arrives and
 	// measures its chunks.
 	Streaming bool
@@ -82,10 +87,12 @@ type Client struct {
 	uuid       string
 	bodyHash   string
 	timeout    time.Duration
-	streaming  bool
-	required   []string // fields a 200 answer must hold
-	base       *http.Request
-	tmpl       *template
+	// timedByCaller: the caller's ctx ends a query at timeout.
+	timedByCaller bool
+	streaming     bool
+	required      []string // fields a 200 answer must hold
+	base          *http.Request
+	tmpl          *template
 
 	calls     []*call
 	lastNonce int64
@@ -178,7 +185,7 @@ func newClient(cfg Config, uuid string) (*Client, error) {
 	key := cfg.Key
 	return &Client{
 		rt: rt, name: cfg.Synapse, axonIP: host, axonPort: port, hotkey: key.SS58(), axonHotkey: cfg.AxonHotkey,
-		uuid: uuid, bodyHash: string(bodyHash), timeout: timeout, streaming: cfg.Streaming, required: required,
+		uuid: uuid, bodyHash: string(bodyHash), timeout: timeout, timedByCaller: cfg.TimedByCaller, streaming: cfg.Streaming, required: required,
 		base:  &http.Request{Method: http.MethodPost, URL: u, Host: u.Host, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1},
 		tmpl:  tmpl,
 		clock: func() int64 { return time.Now().UnixNano() },
@@ -321,8 +328,12 @@ func (c *Client) Query(ctx context.Context) Result {
 	}
 	c.sig = sig
 	cl.fill(c.tmpl, nonce, sig)
-	qctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	qctx := ctx
+	if !c.timedByCaller {
+		var cancel context.CancelFunc
+		qctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 	cl.busy.Store(true)
 	resp, err := c.rt.RoundTrip(cl.req.WithContext(httptrace.WithClientTrace(qctx, cl.trace)))
 	if err != nil {

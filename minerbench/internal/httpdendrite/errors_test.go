@@ -136,6 +136,26 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// TestTimedByCaller: with TimedByCaller the client arms no timer of its
+// own. An answer that comes after Timeout is read, and only the caller's
+// ctx ends a query; Timeout still fills the timeout header.
+func TestTimedByCaller(t *testing.T) {
+	release := make(chan struct{})
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.Equal(t, "0.001", r.Header.Get(synapse.HeaderTimeout))
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-release // past the client's Timeout, however fast the machine
+		w.Header()["Content-Type"] = []string{"application/json"}
+		w.Header()[synapse.HeaderAxonStatusCode] = []string{"200"}
+		_, _ = w.Write([]byte(`{"text":"HELLO"}`))
+	}))
+	c := newTestClient(t, srv.URL, func(c *Config) { c.Timeout, c.TimedByCaller = time.Millisecond, true })
+	go func() { time.Sleep(20 * time.Millisecond); close(release) }()
+	r := c.Query(context.Background())
+	assert.Equal(t, 200, r.Code, r.Message)
+	assert.GreaterOrEqual(t, r.Latency, 20*time.Millisecond, "the answer came after Timeout and was read")
+}
+
 // TestDisconnect: the axon closes the connection without answering.
 func TestDisconnect(t *testing.T) {
 	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
