@@ -76,6 +76,56 @@ func TestCompareScript(t *testing.T) {
 			t.Skipf("compare.sh needs %s: %v", tool, err)
 		}
 	}
+	repo := compareRepo(t)
+	results := []string{filepath.Join(repo, "old.txt"), filepath.Join(repo, "new.txt")}
+
+	t.Run("refused flag", func(t *testing.T) {
+		for _, f := range results {
+			require.NoError(t, os.WriteFile(f, []byte("BenchmarkStale 1 1 ns/op\n"), 0o644))
+		}
+		_, stderr, code := runCompare(t, repo, "HEAD", "-benchtime", "1x", "-mb.batch", "0")
+		assert.Equal(t, 1, code, "go test's exit status; stderr:\n%s", stderr)
+		assert.Contains(t, stderr, "minerbench: -mb.batch=0: want an integer from 1 to 4096")
+		assert.Contains(t, stderr, "failed with exit status 1; its output:")
+		for _, f := range results {
+			assert.NoFileExists(t, f, "a stale result file looks current")
+		}
+	})
+	t.Run("no benchmark matched", func(t *testing.T) {
+		cmd := exec.Command("bash", "scripts/compare.sh", "HEAD", "-benchtime", "1x")
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "COUNT=1", "BENCH=NoSuchBenchmark")
+		out, err := cmd.CombinedOutput()
+		require.Error(t, err)
+		assert.Contains(t, string(out), "printed no benchmark result")
+		for _, f := range results {
+			assert.NoFileExists(t, f)
+		}
+	})
+	t.Run("good run", func(t *testing.T) { testCompareGoodRun(t, repo, results) })
+	t.Run("OUT and NEW_ARGS", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "cmp")
+		_, stderr, code := runScript(t, repo, []string{"COUNT=1", "OUT=" + out, "NEW_ARGS=-mb.batch 0"}, "scripts/compare.sh", "HEAD", "-benchtime", "1x")
+		assert.Equal(t, 1, code, "stderr:\n%s", stderr)
+		assert.Contains(t, stderr, "the new run ("+repo+") failed", "the old side ran without NEW_ARGS")
+		assert.NotContains(t, stderr, "the old run")
+		assert.NoFileExists(t, filepath.Join(out, "old.txt"))
+
+		_, stderr, code = runScript(t, repo, []string{"COUNT=1", "OUT=" + out, "NEW_ARGS=-mb.batch 3"}, "scripts/compare.sh", "HEAD", "-benchtime", "1x")
+		require.Zero(t, code, "stderr:\n%s", stderr)
+		for side, batch := range map[string]string{"old": "10", "new": "3"} {
+			b, err := os.ReadFile(filepath.Join(out, side+"-results", "mock", "default", "fake", "queries.csv"))
+			require.NoError(t, err)
+			assert.Contains(t, string(b), ",1,1,"+batch+",10,1,", "the %s side's batch", side)
+			assert.FileExists(t, filepath.Join(out, side+".txt"))
+		}
+	})
+}
+
+// compareRepo makes a scratch git repository holding scripts/compare.sh,
+// the module's go.mod and go.sum and the stand-in bench file, committed.
+func compareRepo(t *testing.T) string {
+	t.Helper()
 	repo := t.TempDir()
 	script, err := os.ReadFile(filepath.Join("scripts", "compare.sh"))
 	require.NoError(t, err)
@@ -99,80 +149,45 @@ func TestCompareScript(t *testing.T) {
 	git("init", "-q")
 	git("add", ".")
 	git("commit", "-q", "-m", "fake bench file")
+	return repo
+}
 
-	compare := func(args ...string) (stdout, stderr string, code int) {
-		return runScript(t, repo, []string{"COUNT=2"}, "scripts/compare.sh", args...)
+// runCompare runs scripts/compare.sh in repo with two runs of each side.
+func runCompare(t *testing.T, repo string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return runScript(t, repo, []string{"COUNT=2"}, "scripts/compare.sh", args...)
+}
+
+// testCompareGoodRun checks a good run in repo writes both result files and
+// each side's histories, each side first in turn, and prints benchstat's
+// table and the report's command.
+func testCompareGoodRun(t *testing.T, repo string, results []string) {
+	stdout, stderr, code := runCompare(t, repo, "HEAD", "-benchtime", "1x")
+	require.Zero(t, code, "stderr:\n%s", stderr)
+	for _, f := range results {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), "BenchmarkFake")
 	}
-	results := []string{filepath.Join(repo, "old.txt"), filepath.Join(repo, "new.txt")}
-
-	t.Run("refused flag", func(t *testing.T) {
-		for _, f := range results {
-			require.NoError(t, os.WriteFile(f, []byte("BenchmarkStale 1 1 ns/op\n"), 0o644))
+	assert.True(t, strings.Contains(stdout, "old.txt") && strings.Contains(stdout, "new.txt") && strings.Contains(stdout, "Fake"),
+		"benchstat's table:\n%s", stdout)
+	starts := map[string][]string{}
+	for _, side := range []string{"old", "new"} {
+		b, err := os.ReadFile(filepath.Join(repo, side+"-results", "mock", "default", "fake", "queries.csv"))
+		require.NoError(t, err, "the %s side's histories are kept", side)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		require.Len(t, lines, 3, "the header and the %s side's 2 runs, no other's", side)
+		for _, l := range lines[1:] {
+			fields := strings.Split(l, ",")
+			starts[side] = append(starts[side], fields[len(fields)-1])
 		}
-		_, stderr, code := compare("HEAD", "-benchtime", "1x", "-mb.batch", "0")
-		assert.Equal(t, 1, code, "go test's exit status; stderr:\n%s", stderr)
-		assert.Contains(t, stderr, "minerbench: -mb.batch=0: want an integer from 1 to 4096")
-		assert.Contains(t, stderr, "failed with exit status 1; its output:")
-		for _, f := range results {
-			assert.NoFileExists(t, f, "a stale result file looks current")
-		}
-	})
-	t.Run("no benchmark matched", func(t *testing.T) {
-		cmd := exec.Command("bash", "scripts/compare.sh", "HEAD", "-benchtime", "1x")
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "COUNT=1", "BENCH=NoSuchBenchmark")
-		out, err := cmd.CombinedOutput()
-		require.Error(t, err)
-		assert.Contains(t, string(out), "printed no benchmark result")
-		for _, f := range results {
-			assert.NoFileExists(t, f)
-		}
-	})
-	t.Run("good run", func(t *testing.T) {
-		stdout, stderr, code := compare("HEAD", "-benchtime", "1x")
-		require.Zero(t, code, "stderr:\n%s", stderr)
-		for _, f := range results {
-			b, err := os.ReadFile(f)
-			require.NoError(t, err)
-			assert.Contains(t, string(b), "BenchmarkFake")
-		}
-		assert.True(t, strings.Contains(stdout, "old.txt") && strings.Contains(stdout, "new.txt") && strings.Contains(stdout, "Fake"),
-			"benchstat's table:\n%s", stdout)
-		starts := map[string][]string{}
-		for _, side := range []string{"old", "new"} {
-			b, err := os.ReadFile(filepath.Join(repo, side+"-results", "mock", "default", "fake", "queries.csv"))
-			require.NoError(t, err, "the %s side's histories are kept", side)
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			require.Len(t, lines, 3, "the header and the %s side's 2 runs, no other's", side)
-			for _, l := range lines[1:] {
-				fields := strings.Split(l, ",")
-				starts[side] = append(starts[side], fields[len(fields)-1])
-			}
-		}
-		// The fake's start times are Unix nanoseconds, all of one length.
-		assert.Less(t, starts["old"][0], starts["new"][0], "the old side first in the first pair")
-		assert.Less(t, starts["new"][1], starts["old"][1], "the new side first in the second")
-		assert.Contains(t, stderr, "go tool minerbench report -o "+filepath.Join(repo, "report.html")+
-			" old="+filepath.Join(repo, "old.txt")+" new="+filepath.Join(repo, "new.txt")+
-			" old="+filepath.Join(repo, "old-results")+" new="+filepath.Join(repo, "new-results"))
-	})
-	t.Run("OUT and NEW_ARGS", func(t *testing.T) {
-		out := filepath.Join(t.TempDir(), "cmp")
-		_, stderr, code := runScript(t, repo, []string{"COUNT=1", "OUT=" + out, "NEW_ARGS=-mb.batch 0"}, "scripts/compare.sh", "HEAD", "-benchtime", "1x")
-		assert.Equal(t, 1, code, "stderr:\n%s", stderr)
-		assert.Contains(t, stderr, "the new run ("+repo+") failed", "the old side ran without NEW_ARGS")
-		assert.NotContains(t, stderr, "the old run")
-		assert.NoFileExists(t, filepath.Join(out, "old.txt"))
-
-		_, stderr, code = runScript(t, repo, []string{"COUNT=1", "OUT=" + out, "NEW_ARGS=-mb.batch 3"}, "scripts/compare.sh", "HEAD", "-benchtime", "1x")
-		require.Zero(t, code, "stderr:\n%s", stderr)
-		for side, batch := range map[string]string{"old": "10", "new": "3"} {
-			b, err := os.ReadFile(filepath.Join(out, side+"-results", "mock", "default", "fake", "queries.csv"))
-			require.NoError(t, err)
-			assert.Contains(t, string(b), ",1,1,"+batch+",10,1,", "the %s side's batch", side)
-			assert.FileExists(t, filepath.Join(out, side+".txt"))
-		}
-	})
+	}
+	// The fake's start times are Unix nanoseconds, all of one length.
+	assert.Less(t, starts["old"][0], starts["new"][0], "the old side first in the first pair")
+	assert.Less(t, starts["new"][1], starts["old"][1], "the new side first in the second")
+	assert.Contains(t, stderr, "go tool minerbench report -o "+filepath.Join(repo, "report.html")+
+		" old="+filepath.Join(repo, "old.txt")+" new="+filepath.Join(repo, "new.txt")+
+		" old="+filepath.Join(repo, "old-results")+" new="+filepath.Join(repo, "new-results"))
 }
 
 // loopBenchFile is the module TestInstructionsScript measures: two

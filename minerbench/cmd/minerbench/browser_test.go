@@ -76,47 +76,9 @@ func TestReportInBrowser(t *testing.T) {
 	status, _, stderr := runCmd("report", "-gate", "-o", page, old, cur, res)
 	require.Equal(t, 0, status, stderr)
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(screenW, screenH),
-	)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	// A bound on a hung browser, not a measurement: the test waits on no
-	// timer otherwise.
-	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancelTimeout()
-
-	var mu sync.Mutex
-	var problems, requests []string
-	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+ev.ExceptionDetails.Text)
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
-				problems = append(problems, fmt.Sprintf("console.%s", ev.Type))
-			}
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
-				problems = append(problems, fmt.Sprintf("log %s: %s", ev.Entry.Level, ev.Entry.Text))
-			}
-		case *network.EventRequestWillBeSent:
-			requests = append(requests, ev.Request.URL)
-		}
-	}))
+	ctx := headless(t, chrome)
+	var logged pageLog
+	require.NoError(t, chromedp.Listen(ctx, logged.record))
 
 	pageURL := (&url.URL{Scheme: "file", Path: page}).String()
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(screenW, screenH), chromedp.Navigate(pageURL), chromedp.WaitReady("body")))
@@ -134,6 +96,80 @@ func TestReportInBrowser(t *testing.T) {
 		t.Logf("screenshot: %s", path)
 	}
 
+	checkFirstScreen(t, first)
+	checkPlots(t, boxes)
+	logged.check(t)
+}
+
+// headless starts headless Chromium at path chrome in a window of
+// screenW×screenH and returns its context, closed when t ends.
+func headless(t *testing.T, chrome string) context.Context {
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(screenW, screenH),
+	)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	// A bound on a hung browser, not a measurement: the test waits on no
+	// timer otherwise.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// pageLog collects what a page logged as errors or warnings and the URLs
+// it requested.
+type pageLog struct {
+	mu                 sync.Mutex
+	problems, requests []string
+}
+
+// record notes one browser event if it is an error, a warning or a request.
+func (l *pageLog) record(ev any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		l.problems = append(l.problems, "exception: "+ev.ExceptionDetails.Text)
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
+			l.problems = append(l.problems, fmt.Sprintf("console.%s", ev.Type))
+		}
+	case *cdplog.EventEntryAdded:
+		if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
+			l.problems = append(l.problems, fmt.Sprintf("log %s: %s", ev.Entry.Level, ev.Entry.Text))
+		}
+	case *network.EventRequestWillBeSent:
+		l.requests = append(l.requests, ev.Request.URL)
+	}
+}
+
+// check asserts the page logged no error or warning and requested nothing
+// but itself.
+func (l *pageLog) check(t *testing.T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	assert.Empty(t, l.problems, "the page logged no error or warning")
+	require.NotEmpty(t, l.requests, "the page itself was requested")
+	for _, u := range l.requests {
+		assert.True(t, strings.HasPrefix(u, "file://") || strings.HasPrefix(u, "data:"), "request to %s", u)
+	}
+}
+
+// checkFirstScreen asserts the verdict fills the first screen and names the
+// noop miner's regression with its size, interval and p, and nothing of the
+// unchanged miner.
+func checkFirstScreen(t *testing.T, first firstScreen) {
 	assert.Equal(t, float64(screenH), first.Height)
 	assert.GreaterOrEqual(t, first.Top, 0.0)
 	assert.LessOrEqual(t, first.Bottom, first.Height, "the whole verdict is on the first screen")
@@ -144,7 +180,11 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	assert.Regexp(t, `\+15\.0%\t\+\d+\.\d% to \+\d+\.\d%\t0\.0\d+\t`, first.Text, "the change, its interval and p")
 	assert.NotContains(t, first.Text, "miner=flaky", "the unchanged miner is not in the verdict")
+}
 
+// checkPlots asserts every plot rendered with a size and sized text, and
+// that the report has the expected plots of each kind.
+func checkPlots(t *testing.T, boxes []plotBox) {
 	kinds := map[string]int{}
 	for _, b := range boxes {
 		kinds[strings.SplitN(b.ID, "-", 2)[0]]++
@@ -154,12 +194,4 @@ func TestReportInBrowser(t *testing.T) {
 		assert.Zero(t, b.Blank, "plot %s: text drawn with no size", b.ID)
 	}
 	assert.Equal(t, map[string]int{"percentiles": 1, "timeline": 2, "codes": 2, "comparison": 1}, kinds)
-
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Empty(t, problems, "the page logged no error or warning")
-	require.NotEmpty(t, requests, "the page itself was requested")
-	for _, u := range requests {
-		assert.True(t, strings.HasPrefix(u, "file://") || strings.HasPrefix(u, "data:"), "request to %s", u)
-	}
 }

@@ -89,24 +89,8 @@ func TestQueueBoundedUnderLoad(t *testing.T) {
 	req := textRequest(t, tokens(32, 1024))
 	reqSize := len(req.Tensors[0].Buffer)
 
-	var (
-		wg       sync.WaitGroup
-		answered atomic.Int32
-		mu       sync.Mutex
-		got      = map[wire.ReturnCode]int{}
-		errs     []error
-	)
-	call := func(c wire.BittensorClient, signer *auth.Signer) {
-		resp, err := c.Forward(signed(t, signer), req)
-		mu.Lock()
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			got[resp.ReturnCode]++
-		}
-		mu.Unlock()
-		answered.Add(1)
-	}
+	var wg sync.WaitGroup
+	tally := forwardTally{got: map[wire.ReturnCode]int{}}
 	// One receptor uid per caller, as concurrent callers sharing one could
 	// be refused as replays.
 	signers := make([]*auth.Signer, callers)
@@ -114,33 +98,55 @@ func TestQueueBoundedUnderLoad(t *testing.T) {
 		signers[i] = newSigner(t, "client"+strconv.Itoa(i))
 	}
 
-	wg.Go(func() { call(cs[0], signers[0]) })
+	wg.Go(func() { tally.call(t, cs[0], signers[0], req) })
 	<-started // the one slot is taken from here on
 	before := liveHeap()
 	for i := 1; i < callers; i++ {
-		wg.Go(func() { call(cs[i%conns], signers[i]) })
+		wg.Go(func() { tally.call(t, cs[i%conns], signers[i], req) })
 	}
-	require.Eventually(t, func() bool { return answered.Load() >= callers-1-queue }, mustHappen, poll,
+	require.Eventually(t, func() bool { return tally.answered.Load() >= callers-1-queue }, mustHappen, poll,
 		"the calls beyond the queue are answered while the handler is blocked")
 
 	grown := liveHeap() - before
-	t.Logf("live heap grew by %d bytes with %d calls refused", grown, answered.Load())
+	t.Logf("live heap grew by %d bytes with %d calls refused", grown, tally.answered.Load())
 	assert.Equal(t, int32(queue), s.axon.waiting.Load(), "the queue is full")
 	assert.Equal(t, int32(1), calls.Load(), "only the first call reached the handler")
 	// Were the refused calls kept, the server would hold at least
 	// (callers-3) × reqSize = 49 MiB; a quarter of callers × reqSize is far
 	// above the three calls it does hold and far below that.
 	assert.Less(t, grown, int64(callers*reqSize/4),
-		"live heap grew by %d bytes with %d calls refused; requests are %d bytes", grown, answered.Load(), reqSize)
+		"live heap grew by %d bytes with %d calls refused; requests are %d bytes", grown, tally.answered.Load(), reqSize)
 
 	releaseOnce.Do(func() { close(release) })
 	wg.Wait()
-	require.Empty(t, errs)
+	require.Empty(t, tally.errs)
 	assert.Equal(t, map[wire.ReturnCode]int{
 		wire.ReturnCode_NucleusFull: callers - 1 - queue,
 		wire.ReturnCode_Success:     1 + queue,
-	}, got)
+	}, tally.got)
 	assert.Equal(t, int32(1+queue), calls.Load())
+}
+
+// forwardTally counts the answers of concurrent Forward calls by return
+// code, and keeps their errors.
+type forwardTally struct {
+	answered atomic.Int32
+	mu       sync.Mutex
+	got      map[wire.ReturnCode]int
+	errs     []error
+}
+
+// call sends req on c signed by signer and tallies the answer.
+func (f *forwardTally) call(t *testing.T, c wire.BittensorClient, signer *auth.Signer, req *wire.TensorMessage) {
+	resp, err := c.Forward(signed(t, signer), req)
+	f.mu.Lock()
+	if err != nil {
+		f.errs = append(f.errs, err)
+	} else {
+		f.got[resp.ReturnCode]++
+	}
+	f.mu.Unlock()
+	f.answered.Add(1)
 }
 
 // TestStopUnderLoadLeaksNothing stops an axon while 50 callers on several
@@ -278,29 +284,10 @@ func TestAuthRefusalsUnderLoad(t *testing.T) {
 	cs := clients(t, s.addr, conns)
 	req := textRequest(t, tokens(1, 2))
 
-	// A captured call: answered once, then its sender signs a newer nonce,
-	// so the captured metadata is stale.
 	victim := newSigner(t, "victim")
-	now := time.Now().UnixMilli()
-	captured, err := victim.Pairs(now, wire.RequestType_FORWARD)
-	require.NoError(t, err)
-	resp, err := cs[0].Forward(metadata.AppendToOutgoingContext(context.Background(), captured...), req)
-	require.NoError(t, err)
-	require.Equal(t, wire.ReturnCode_Success, resp.ReturnCode)
-	newer, err := victim.Pairs(now+1000, wire.RequestType_FORWARD)
-	require.NoError(t, err)
-	resp, err = cs[0].Forward(metadata.AppendToOutgoingContext(context.Background(), newer...), req)
-	require.NoError(t, err)
-	require.Equal(t, wire.ReturnCode_Success, resp.ReturnCode)
+	captured := staleCapture(t, cs[0], victim, req)
 	calls.Store(0)
-
-	// A forgery: the claimed sender is victim, the signature mallory's.
-	sig, err := victim.Sign(time.Now().UnixMilli())
-	require.NoError(t, err)
-	raw, err := wallet.Mock("mallory").Sign(sig.AppendMessage(nil))
-	require.NoError(t, err)
-	copy(sig.Sig[:], raw)
-	forged := []string{auth.KeyAuthHeader, auth.AuthHeader, auth.KeySignature, sig.String(), auth.KeyVersion, "204", auth.KeyRequestType, "1"}
+	forged := forgedPairs(t, victim)
 
 	kinds := []string{"signed", "unsigned", "forged", "replayed"}
 	type outcome struct {
@@ -348,4 +335,32 @@ func TestAuthRefusalsUnderLoad(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{"signed": 50, "unsigned": 50, "forged": 50, "replayed": 50}, count)
 	assert.Equal(t, int32(callers/len(kinds)), calls.Load(), "the handler ran for the signed calls only")
+}
+
+// staleCapture returns the metadata of a call victim sent on c, answered,
+// after which victim sent a newer nonce: replayed, the metadata is stale.
+func staleCapture(t *testing.T, c wire.BittensorClient, victim *auth.Signer, req *wire.TensorMessage) []string {
+	now := time.Now().UnixMilli()
+	captured, err := victim.Pairs(now, wire.RequestType_FORWARD)
+	require.NoError(t, err)
+	resp, err := c.Forward(metadata.AppendToOutgoingContext(context.Background(), captured...), req)
+	require.NoError(t, err)
+	require.Equal(t, wire.ReturnCode_Success, resp.ReturnCode)
+	newer, err := victim.Pairs(now+1000, wire.RequestType_FORWARD)
+	require.NoError(t, err)
+	resp, err = c.Forward(metadata.AppendToOutgoingContext(context.Background(), newer...), req)
+	require.NoError(t, err)
+	require.Equal(t, wire.ReturnCode_Success, resp.ReturnCode)
+	return captured
+}
+
+// forgedPairs returns the metadata of a forgery: the claimed sender is
+// victim, the signature mallory's.
+func forgedPairs(t *testing.T, victim *auth.Signer) []string {
+	sig, err := victim.Sign(time.Now().UnixMilli())
+	require.NoError(t, err)
+	raw, err := wallet.Mock("mallory").Sign(sig.AppendMessage(nil))
+	require.NoError(t, err)
+	copy(sig.Sig[:], raw)
+	return []string{auth.KeyAuthHeader, auth.AuthHeader, auth.KeySignature, sig.String(), auth.KeyVersion, "204", auth.KeyRequestType, "1"}
 }

@@ -64,23 +64,43 @@ func startCol(exp int) int {
 
 // text writes t with the given rows, as benchstat's Table.ToText does.
 func (t *Table) text(w io.Writer, rows []*Row, geomean bool) error {
-	var o layout
-	var notes []string
-	warn := func(errs ...[]error) {
-		var marks []string
-		for _, list := range errs {
-			for _, e := range list {
-				i := slices.Index(notes, e.Error())
-				if i < 0 {
-					i = len(notes)
-					notes = append(notes, e.Error())
-				}
-				marks = append(marks, superscript(i+1))
-			}
-		}
-		o.cell(strings.Join(marks, " "))
+	var tt tableText
+	tt.header(t)
+	class := benchunit.ClassOf(t.Unit)
+	for _, r := range rows {
+		tt.row(r, class)
 	}
+	if geomean && len(t.Rows) > 1 {
+		tt.geomean(t, class)
+	}
+	return tt.write(w)
+}
 
+// tableText lays out one table as text and collects its footnotes.
+type tableText struct {
+	o     layout
+	notes []string
+}
+
+// warn adds a cell of footnote marks for errs, numbering each new warning.
+func (tt *tableText) warn(errs ...[]error) {
+	var marks []string
+	for _, list := range errs {
+		for _, e := range list {
+			i := slices.Index(tt.notes, e.Error())
+			if i < 0 {
+				i = len(tt.notes)
+				tt.notes = append(tt.notes, e.Error())
+			}
+			marks = append(marks, superscript(i+1))
+		}
+	}
+	tt.o.cell(strings.Join(marks, " "))
+}
+
+// header lays out the column labels, then the unit and "vs base" under them.
+func (tt *tableText) header(t *Table) {
+	o := &tt.o
 	rEdge := startCol(len(t.Cols) + 1)
 	o.row()
 	for i, label := range t.Cols {
@@ -101,59 +121,67 @@ func (t *Table) text(w io.Writer, rows []*Row, geomean bool) error {
 		}
 	}
 	o.col(rEdge).cell("", left, margin(" │"))
+}
 
-	class := benchunit.ClassOf(t.Unit)
-	for _, r := range rows {
-		o.row()
-		o.cell(r.Name)
-		var centers []float64
-		for _, c := range r.Cells {
-			if c != nil {
-				centers = append(centers, c.Summary.Center)
-			}
+// row lays out one benchmark: each file's center and range, and the delta
+// against the base.
+func (tt *tableText) row(r *Row, class benchunit.Class) {
+	o := &tt.o
+	o.row()
+	o.cell(r.Name)
+	var centers []float64
+	for _, c := range r.Cells {
+		if c != nil {
+			centers = append(centers, c.Summary.Center)
 		}
-		scaler := benchunit.CommonScale(centers, class)
-		for exp, c := range r.Cells {
-			if c == nil {
-				continue
-			}
+	}
+	scaler := benchunit.CommonScale(centers, class)
+	for exp, c := range r.Cells {
+		if c == nil {
+			continue
+		}
+		o.col(startCol(exp))
+		o.cell(scaler.Format(c.Summary.Center), right)
+		o.cell(c.Summary.PctRangeString(), right, margin(" ± "))
+		tt.warn(c.Sample.Warnings, c.Summary.Warnings)
+		if exp > 0 && c.Baseline != nil {
+			o.cell(c.Comparison.FormatDelta(c.Baseline.Summary.Center, c.Summary.Center), right)
+			o.cell("(" + c.Comparison.String() + ")")
+			tt.warn(c.Comparison.Warnings)
+		}
+	}
+}
+
+// geomean lays out t's geomean row: each file's geomean and its ratio to the
+// base.
+func (tt *tableText) geomean(t *Table, class benchunit.Class) {
+	o := &tt.o
+	o.row()
+	o.cell("geomean")
+	for exp, s := range t.Summary {
+		if s.HasCenter {
 			o.col(startCol(exp))
-			o.cell(scaler.Format(c.Summary.Center), right)
-			o.cell(c.Summary.PctRangeString(), right, margin(" ± "))
-			warn(c.Sample.Warnings, c.Summary.Warnings)
-			if exp > 0 && c.Baseline != nil {
-				o.cell(c.Comparison.FormatDelta(c.Baseline.Summary.Center, c.Summary.Center), right)
-				o.cell("(" + c.Comparison.String() + ")")
-				warn(c.Comparison.Warnings)
+			o.cell(benchunit.Scale(s.Center, class), right)
+		}
+		if exp > 0 {
+			o.col(startCol(exp) + centerCols)
+			if s.HasRatio {
+				o.cell(fmt.Sprintf("%+.2f%%", (s.Ratio-1)*100), right)
+			} else {
+				o.cell("?")
 			}
 		}
+		o.col(startCol(exp+1) - 1)
+		tt.warn(s.Warnings)
 	}
+}
 
-	if geomean && len(t.Rows) > 1 {
-		o.row()
-		o.cell("geomean")
-		for exp, s := range t.Summary {
-			if s.HasCenter {
-				o.col(startCol(exp))
-				o.cell(benchunit.Scale(s.Center, class), right)
-			}
-			if exp > 0 {
-				o.col(startCol(exp) + centerCols)
-				if s.HasRatio {
-					o.cell(fmt.Sprintf("%+.2f%%", (s.Ratio-1)*100), right)
-				} else {
-					o.cell("?")
-				}
-			}
-			o.col(startCol(exp+1) - 1)
-			warn(s.Warnings)
-		}
-	}
-
-	if err := o.format(w); err != nil {
+// write writes the laid-out table, then its footnotes.
+func (tt *tableText) write(w io.Writer) error {
+	if err := tt.o.format(w); err != nil {
 		return err
 	}
-	for i, n := range notes {
+	for i, n := range tt.notes {
 		if _, err := fmt.Fprintf(w, "%s %s\n", superscript(i+1), n); err != nil {
 			return err
 		}

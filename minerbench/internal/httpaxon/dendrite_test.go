@@ -66,36 +66,9 @@ func (f rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
 // Concurrent dendrites, each with its own uuid, are all answered.
 func TestHTTPDendriteRefusals(t *testing.T) {
 	s := serve(t, Config{})
-	url := "http://" + s.addr
-	dendrite := func(cfg httpdendrite.Config) *httpdendrite.Client {
-		cfg.URL, cfg.Key = url, wallet.Mock("dendrite")
-		cfg.AxonHotkey = cmp.Or(cfg.AxonHotkey, s.key.SS58())
-		cfg.Synapse = cmp.Or(cfg.Synapse, "Echo")
-		if cfg.Body == nil {
-			cfg.Body, cfg.HashFields = []byte(`{"text": "hello"}`), []string{"text"}
-		}
-		c, err := httpdendrite.New(cfg)
-		require.NoError(t, err)
-		return c
-	}
+	dendrite := func(cfg httpdendrite.Config) *httpdendrite.Client { return echoDendrite(t, s, cfg) }
 
-	t.Run("replay", func(t *testing.T) {
-		var sent *http.Request
-		var body []byte
-		c := dendrite(httpdendrite.Config{Transport: rewrite(func(r *http.Request) {
-			body, _ = io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			sent = r.Clone(context.Background())
-		})})
-		require.Equal(t, 200, c.Query(t.Context()).Code)
-		sent.Body = io.NopCloser(bytes.NewReader(body))
-		resp, err := http.DefaultTransport.RoundTrip(sent)
-		require.NoError(t, err)
-		msg, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		assert.Equal(t, 401, resp.StatusCode)
-		assert.JSONEq(t, `{"message":"Not Verified with error: Nonce is too old, a newer one was last processed"}`, string(msg))
-	})
+	t.Run("replay", func(t *testing.T) { testReplayRefused(t, s) })
 	t.Run("stale nonce", func(t *testing.T) {
 		c := dendrite(httpdendrite.Config{Transport: rewrite(func(r *http.Request) {
 			old := time.Now().Add(-time.Minute).UnixNano()
@@ -147,4 +120,39 @@ func TestHTTPDendriteRefusals(t *testing.T) {
 			assert.Equal(t, slices.Repeat([]int{200}, 20), codes[i], "dendrite %d", i)
 		}
 	})
+}
+
+// echoDendrite returns a dendrite on s that sends Echo "hello" where cfg
+// leaves the synapse, body and axon hotkey unset.
+func echoDendrite(t *testing.T, s *server, cfg httpdendrite.Config) *httpdendrite.Client {
+	t.Helper()
+	cfg.URL, cfg.Key = "http://"+s.addr, wallet.Mock("dendrite")
+	cfg.AxonHotkey = cmp.Or(cfg.AxonHotkey, s.key.SS58())
+	cfg.Synapse = cmp.Or(cfg.Synapse, "Echo")
+	if cfg.Body == nil {
+		cfg.Body, cfg.HashFields = []byte(`{"text": "hello"}`), []string{"text"}
+	}
+	c, err := httpdendrite.New(cfg)
+	require.NoError(t, err)
+	return c
+}
+
+// testReplayRefused sends a request s answered once more, byte for byte, and
+// checks s refuses it as a replay.
+func testReplayRefused(t *testing.T, s *server) {
+	var sent *http.Request
+	var body []byte
+	c := echoDendrite(t, s, httpdendrite.Config{Transport: rewrite(func(r *http.Request) {
+		body, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		sent = r.Clone(context.Background())
+	})})
+	require.Equal(t, 200, c.Query(t.Context()).Code)
+	sent.Body = io.NopCloser(bytes.NewReader(body))
+	resp, err := http.DefaultTransport.RoundTrip(sent)
+	require.NoError(t, err)
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 401, resp.StatusCode)
+	assert.JSONEq(t, `{"message":"Not Verified with error: Nonce is too old, a newer one was last processed"}`, string(msg))
 }
