@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/minerbench/minerbench/minerbench/internal/racetest"
 	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 )
@@ -23,12 +24,13 @@ import (
 // The attacks below come from 127.0.0.2, another peer than the good
 // queries' 127.0.0.1. During each, good queries, each on a new connection,
 // must be answered Success within goodBound in at least goodOf of
-// goodTries; after it, within afterBound.
+// goodTries; after it, within afterBound. Under the race detector both
+// bounds are widened by racetest.Scale.
 const (
 	goodTries  = 10
 	goodOf     = 9
-	goodBound  = 100 * time.Millisecond
-	afterBound = time.Second
+	goodBound  = 100 * time.Millisecond * racetest.Scale
+	afterBound = time.Second * racetest.Scale
 )
 
 // attackerIP is the source address of the attacks.
