@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,28 +158,9 @@ func synapseFloor(b *testing.B, m *Target, key *wallet.Keypair, conc int) {
 		workers[i] = w
 	}
 	summary = analysis.Summary{}
-	b.ResetTimer()
-	start := time.Now()
-	var left atomic.Int64
-	left.Store(int64(b.N))
-	var wg sync.WaitGroup
-	errs := make(chan error, len(workers))
-	for _, w := range workers {
-		wg.Go(func() {
-			for left.Add(-1) >= 0 {
-				if err := call(w.hdr, w.uuid, &w.scratch); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-	wall := time.Since(start)
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
+	wall := driveFloor(b, len(workers), func(i int) error {
+		w := workers[i]
+		return call(w.hdr, w.uuid, &w.scratch)
+	})
 	reportQueryMetrics(b, &summary, wall, Load{Synapse: &dummyLoad})
 }

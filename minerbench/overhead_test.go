@@ -216,16 +216,24 @@ func floor(b *testing.B, addr string, load Load) {
 		}
 	}
 	summary = analysis.Summary{}
+	wall := driveFloor(b, len(workers), func(i int) error { return call(workers[i]) })
+	reportQueryMetrics(b, &summary, wall, load)
+}
+
+// driveFloor is the timed region of a floor: b.N calls shared by n
+// goroutines, goroutine i making its calls with call(i), taken from an
+// atomic count. It returns the wall time, and fails b at the first error.
+func driveFloor(b *testing.B, n int, call func(i int) error) time.Duration {
 	b.ResetTimer()
 	start := time.Now()
 	var left atomic.Int64
 	left.Store(int64(b.N))
 	var wg sync.WaitGroup
-	errs := make(chan error, len(workers))
-	for _, w := range workers {
+	errs := make(chan error, n)
+	for i := range n {
 		wg.Go(func() {
 			for left.Add(-1) >= 0 {
-				if err := call(w); err != nil {
+				if err := call(i); err != nil {
 					errs <- err
 					return
 				}
@@ -239,7 +247,7 @@ func floor(b *testing.B, addr string, load Load) {
 	for err := range errs {
 		b.Fatal(err)
 	}
-	reportQueryMetrics(b, &summary, wall, load)
+	return wall
 }
 
 // floorRequest returns the request floor sends.
