@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/minerbench/minerbench/minerbench/internal/auth"
+	"github.com/minerbench/minerbench/minerbench/internal/configcheck"
 	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
@@ -163,56 +164,42 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Wallet == nil {
 		errs = append(errs, errors.New("axon: Config.Wallet: nil; want a hotkey"))
 	}
-	for _, f := range []struct {
-		name     string
-		v, deflt time.Duration
-	}{
-		{"ForwardTimeout", c.ForwardTimeout, DefaultForwardTimeout},
-		{"HandshakeTimeout", c.HandshakeTimeout, DefaultHandshakeTimeout},
-		{"RequestTimeout", c.RequestTimeout, DefaultRequestTimeout},
-		{"WriteTimeout", c.WriteTimeout, DefaultWriteTimeout},
-		{"IdleTimeout", c.IdleTimeout, DefaultIdleTimeout},
-		{"MaxClockSkew", c.MaxClockSkew, DefaultMaxClockSkew},
-	} {
-		if f.v < 0 {
-			errs = append(errs, fmt.Errorf("axon: Config.%s: %v; want 0 (default %v) or more", f.name, f.v, f.deflt))
-		}
-	}
-	for _, f := range []struct {
-		name     string
-		v, deflt int64
-	}{
-		{"Workers", int64(c.Workers), DefaultWorkers},
-		{"QueueSize", int64(c.QueueSize), DefaultQueueSize},
-		{"MaxMessageSize", int64(c.MaxMessageSize), DefaultMaxMessageSize},
-		{"MaxAnswerBytes", c.MaxAnswerBytes, 4 * int64(cmp.Or(c.MaxMessageSize, DefaultMaxMessageSize))},
-		{"MaxConnections", int64(c.MaxConnections), DefaultMaxConnections},
-		{"MaxStreamsPerConnection", int64(c.MaxStreamsPerConnection), DefaultMaxStreamsPerConnection},
-		{"MaxRequestsInFlight", int64(c.MaxRequestsInFlight), DefaultMaxRequestsInFlight},
-	} {
-		if f.v < 0 {
-			errs = append(errs, fmt.Errorf("axon: Config.%s: %d; want 0 (default %d) or more", f.name, f.v, f.deflt))
-		}
-	}
+	errs = append(errs, configcheck.Negative("axon",
+		configcheck.Of[time.Duration]("ForwardTimeout", c.ForwardTimeout, DefaultForwardTimeout),
+		configcheck.Of[time.Duration]("HandshakeTimeout", c.HandshakeTimeout, DefaultHandshakeTimeout),
+		configcheck.Of[time.Duration]("RequestTimeout", c.RequestTimeout, DefaultRequestTimeout),
+		configcheck.Of[time.Duration]("WriteTimeout", c.WriteTimeout, DefaultWriteTimeout),
+		configcheck.Of[time.Duration]("IdleTimeout", c.IdleTimeout, DefaultIdleTimeout),
+		configcheck.Of[time.Duration]("MaxClockSkew", c.MaxClockSkew, DefaultMaxClockSkew),
+	)...)
+	errs = append(errs, configcheck.Negative("axon",
+		configcheck.Of[int64]("Workers", int64(c.Workers), DefaultWorkers),
+		configcheck.Of[int64]("QueueSize", int64(c.QueueSize), DefaultQueueSize),
+		configcheck.Of[int64]("MaxMessageSize", int64(c.MaxMessageSize), DefaultMaxMessageSize),
+		configcheck.Of[int64]("MaxAnswerBytes", c.MaxAnswerBytes, 4*int64(cmp.Or(c.MaxMessageSize, DefaultMaxMessageSize))),
+		configcheck.Of[int64]("MaxConnections", int64(c.MaxConnections), DefaultMaxConnections),
+		configcheck.Of[int64]("MaxStreamsPerConnection", int64(c.MaxStreamsPerConnection), DefaultMaxStreamsPerConnection),
+		configcheck.Of[int64]("MaxRequestsInFlight", int64(c.MaxRequestsInFlight), DefaultMaxRequestsInFlight),
+	)...)
 	if err := wire.CheckCompression("axon: Config.Compression", c.Compression); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
-	setDefault(&c.ForwardTimeout, DefaultForwardTimeout)
-	setDefault(&c.Workers, DefaultWorkers)
-	setDefault(&c.QueueSize, DefaultQueueSize)
-	setDefault(&c.MaxMessageSize, DefaultMaxMessageSize)
-	setDefault(&c.MaxAnswerBytes, 4*int64(c.MaxMessageSize))
-	setDefault(&c.MaxConnections, DefaultMaxConnections)
-	setDefault(&c.MaxStreamsPerConnection, DefaultMaxStreamsPerConnection)
-	setDefault(&c.MaxRequestsInFlight, DefaultMaxRequestsInFlight)
-	setDefault(&c.HandshakeTimeout, DefaultHandshakeTimeout)
-	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
-	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
-	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
-	setDefault(&c.MaxClockSkew, DefaultMaxClockSkew)
+	configcheck.SetDefault(&c.ForwardTimeout, DefaultForwardTimeout)
+	configcheck.SetDefault(&c.Workers, DefaultWorkers)
+	configcheck.SetDefault(&c.QueueSize, DefaultQueueSize)
+	configcheck.SetDefault(&c.MaxMessageSize, DefaultMaxMessageSize)
+	configcheck.SetDefault(&c.MaxAnswerBytes, 4*int64(c.MaxMessageSize))
+	configcheck.SetDefault(&c.MaxConnections, DefaultMaxConnections)
+	configcheck.SetDefault(&c.MaxStreamsPerConnection, DefaultMaxStreamsPerConnection)
+	configcheck.SetDefault(&c.MaxRequestsInFlight, DefaultMaxRequestsInFlight)
+	configcheck.SetDefault(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	configcheck.SetDefault(&c.RequestTimeout, DefaultRequestTimeout)
+	configcheck.SetDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	configcheck.SetDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	configcheck.SetDefault(&c.MaxClockSkew, DefaultMaxClockSkew)
 	err := c.setPerPeer()
 	return c, err
 }
@@ -236,14 +223,6 @@ func (c *Config) setPerPeer() error {
 	perPeer("MaxAnswerBytesPerPeer", &c.MaxAnswerBytesPerPeer, c.MaxAnswerBytes/4*3, c.MaxAnswerBytes, "MaxAnswerBytes")
 	c.MaxConnectionsPerPeer, c.MaxCallsPerPeer = int(conns), int(calls)
 	return errors.Join(errs...)
-}
-
-// setDefault sets *v to deflt when it is zero.
-func setDefault[T comparable](v *T, deflt T) {
-	var zero T
-	if *v == zero {
-		*v = deflt
-	}
 }
 
 // Limits of what a valid request can need, beyond which gRPC refuses a call

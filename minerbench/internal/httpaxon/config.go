@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/minerbench/minerbench/minerbench/internal/configcheck"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
@@ -133,39 +134,25 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Wallet == nil {
 		errs = append(errs, errors.New("httpaxon: Config.Wallet: nil; want a hotkey"))
 	}
-	for _, f := range []struct {
-		name     string
-		v, deflt time.Duration
-	}{
-		{"ForwardTimeout", c.ForwardTimeout, DefaultForwardTimeout},
-		{"HeaderTimeout", c.HeaderTimeout, DefaultHeaderTimeout},
-		{"RequestTimeout", c.RequestTimeout, DefaultRequestTimeout},
-		{"WriteTimeout", c.WriteTimeout, DefaultWriteTimeout},
-		{"IdleTimeout", c.IdleTimeout, DefaultIdleTimeout},
-	} {
-		if f.v < 0 {
-			errs = append(errs, fmt.Errorf("httpaxon: Config.%s: %v; want 0 (default %v) or more", f.name, f.v, f.deflt))
-		}
-	}
-	for _, f := range []struct {
-		name     string
-		v, deflt int64
-	}{
-		{"Workers", int64(c.Workers), DefaultWorkers},
-		{"QueueSize", int64(c.QueueSize), DefaultQueueSize},
-		{"MaxHeaderBytes", int64(c.MaxHeaderBytes), DefaultMaxHeaderBytes},
-		{"MaxBodyBytes", c.MaxBodyBytes, DefaultMaxBodyBytes},
-		{"MaxAnswerBytes", c.MaxAnswerBytes, DefaultMaxAnswerBytes},
-		{"AnswerBudget", c.AnswerBudget, 4 * DefaultMaxAnswerBytes},
-		{"MaxAnswerBytesPerPeer", c.MaxAnswerBytesPerPeer, 3 * DefaultMaxAnswerBytes},
-		{"MaxCallsPerPeer", int64(c.MaxCallsPerPeer), DefaultWorkers + DefaultQueueSize/2},
-		{"MaxConnections", int64(c.MaxConnections), DefaultMaxConnections},
-		{"MaxRequestsInFlight", int64(c.MaxRequestsInFlight), DefaultMaxRequestsInFlight},
-	} {
-		if f.v < 0 {
-			errs = append(errs, fmt.Errorf("httpaxon: Config.%s: %d; want 0 (default %d) or more", f.name, f.v, f.deflt))
-		}
-	}
+	errs = append(errs, configcheck.Negative("httpaxon",
+		configcheck.Of[time.Duration]("ForwardTimeout", c.ForwardTimeout, DefaultForwardTimeout),
+		configcheck.Of[time.Duration]("HeaderTimeout", c.HeaderTimeout, DefaultHeaderTimeout),
+		configcheck.Of[time.Duration]("RequestTimeout", c.RequestTimeout, DefaultRequestTimeout),
+		configcheck.Of[time.Duration]("WriteTimeout", c.WriteTimeout, DefaultWriteTimeout),
+		configcheck.Of[time.Duration]("IdleTimeout", c.IdleTimeout, DefaultIdleTimeout),
+	)...)
+	errs = append(errs, configcheck.Negative("httpaxon",
+		configcheck.Of[int64]("Workers", int64(c.Workers), DefaultWorkers),
+		configcheck.Of[int64]("QueueSize", int64(c.QueueSize), DefaultQueueSize),
+		configcheck.Of[int64]("MaxHeaderBytes", int64(c.MaxHeaderBytes), DefaultMaxHeaderBytes),
+		configcheck.Of[int64]("MaxBodyBytes", c.MaxBodyBytes, DefaultMaxBodyBytes),
+		configcheck.Of[int64]("MaxAnswerBytes", c.MaxAnswerBytes, DefaultMaxAnswerBytes),
+		configcheck.Of[int64]("AnswerBudget", c.AnswerBudget, 4*DefaultMaxAnswerBytes),
+		configcheck.Of[int64]("MaxAnswerBytesPerPeer", c.MaxAnswerBytesPerPeer, 3*DefaultMaxAnswerBytes),
+		configcheck.Of[int64]("MaxCallsPerPeer", int64(c.MaxCallsPerPeer), DefaultWorkers+DefaultQueueSize/2),
+		configcheck.Of[int64]("MaxConnections", int64(c.MaxConnections), DefaultMaxConnections),
+		configcheck.Of[int64]("MaxRequestsInFlight", int64(c.MaxRequestsInFlight), DefaultMaxRequestsInFlight),
+	)...)
 	seen := map[string]bool{PingName: true}
 	for i, s := range c.Synapses {
 		switch {
@@ -179,34 +166,26 @@ func (c Config) withDefaults() (Config, error) {
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
-	setDefault(&c.ForwardTimeout, DefaultForwardTimeout)
-	setDefault(&c.Workers, DefaultWorkers)
-	setDefault(&c.QueueSize, DefaultQueueSize)
-	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
-	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
-	setDefault(&c.MaxAnswerBytes, DefaultMaxAnswerBytes)
-	setDefault(&c.AnswerBudget, 4*c.MaxAnswerBytes)
-	setDefault(&c.MaxAnswerBytesPerPeer, max(c.AnswerBudget/4*3, c.MaxAnswerBytes))
-	setDefault(&c.MaxCallsPerPeer, c.Workers+c.QueueSize/2)
+	configcheck.SetDefault(&c.ForwardTimeout, DefaultForwardTimeout)
+	configcheck.SetDefault(&c.Workers, DefaultWorkers)
+	configcheck.SetDefault(&c.QueueSize, DefaultQueueSize)
+	configcheck.SetDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	configcheck.SetDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	configcheck.SetDefault(&c.MaxAnswerBytes, DefaultMaxAnswerBytes)
+	configcheck.SetDefault(&c.AnswerBudget, 4*c.MaxAnswerBytes)
+	configcheck.SetDefault(&c.MaxAnswerBytesPerPeer, max(c.AnswerBudget/4*3, c.MaxAnswerBytes))
+	configcheck.SetDefault(&c.MaxCallsPerPeer, c.Workers+c.QueueSize/2)
 	switch {
 	case c.MaxAnswerBytesPerPeer > c.AnswerBudget || c.MaxAnswerBytesPerPeer < c.MaxAnswerBytes:
 		return c, fmt.Errorf("httpaxon: Config.MaxAnswerBytesPerPeer: %d; want MaxAnswerBytes (%d) to AnswerBudget (%d)", c.MaxAnswerBytesPerPeer, c.MaxAnswerBytes, c.AnswerBudget)
 	case c.MaxCallsPerPeer > c.Workers+c.QueueSize:
 		return c, fmt.Errorf("httpaxon: Config.MaxCallsPerPeer: %d; want at most Workers + QueueSize (%d)", c.MaxCallsPerPeer, c.Workers+c.QueueSize)
 	}
-	setDefault(&c.MaxConnections, DefaultMaxConnections)
-	setDefault(&c.MaxRequestsInFlight, DefaultMaxRequestsInFlight)
-	setDefault(&c.HeaderTimeout, DefaultHeaderTimeout)
-	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
-	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
-	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	configcheck.SetDefault(&c.MaxConnections, DefaultMaxConnections)
+	configcheck.SetDefault(&c.MaxRequestsInFlight, DefaultMaxRequestsInFlight)
+	configcheck.SetDefault(&c.HeaderTimeout, DefaultHeaderTimeout)
+	configcheck.SetDefault(&c.RequestTimeout, DefaultRequestTimeout)
+	configcheck.SetDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	configcheck.SetDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	return c, nil
-}
-
-// setDefault sets *v to deflt when it is zero.
-func setDefault[T comparable](v *T, deflt T) {
-	var zero T
-	if *v == zero {
-		*v = deflt
-	}
 }
