@@ -1,6 +1,7 @@
 package synapse
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -54,6 +55,11 @@ func FuzzBodyHash(f *testing.F) {
 		_, _ = AppendBodyHash(nil, body, []string{"text", "n"})
 		_, strErr := AppendPyStr(nil, body)
 		_, reprErr := AppendPyRepr(nil, body)
+		if trimmed := bytes.TrimLeft(body, " \t\n\r"); len(trimmed) > 0 && trimmed[0] == '{' {
+			// Finding fields checks the object as converting it does.
+			_, err := FieldValues(nil, body, []string{"text"})
+			require.Equal(t, reprErr == nil, err == nil, "%q: repr %v, fields %v", body, reprErr, err)
+		}
 		if json.Valid(body) && utf8.Valid(body) && depth(body) <= maxDepth {
 			require.NoError(t, reprErr, "%q", body)
 		}

@@ -98,6 +98,7 @@ func fieldSpans(body []byte, fields []string, s *scratch) ([][2]int, error) {
 		s.spans = append(s.spans, [2]int{-1, -1})
 	}
 	p := newParser(body, s.py[:0])
+	p.checkOnly = true // the values are found, not converted
 	defer func() { s.py = p.dst; p.release() }()
 	p.skipSpace()
 	if p.i >= len(p.src) || p.src[p.i] != '{' {

@@ -214,6 +214,10 @@ type parser struct {
 	dst     []byte
 	entries []entry // object entries of the objects being read, innermost last
 	pooled  *[]entry
+	// checkOnly reads values without writing their repr: strings and
+	// numbers are checked as json.loads checks them, and nothing of them
+	// reaches dst. Keys are still written, raw, for finding fields.
+	checkOnly bool
 }
 
 // entriesPool holds the entry stacks of parsers between calls.
@@ -320,6 +324,9 @@ func (p *parser) number() error {
 			p.digits()
 			isFloat = true
 		}
+	}
+	if p.checkOnly {
+		return nil // the grammar holds; ParseFloat fails only out of range, which it accepts
 	}
 	lit := p.src[start:p.i]
 	if !isFloat {
@@ -489,8 +496,8 @@ func (p *parser) compact(start int, entries []entry) {
 func (p *parser) str(quoted bool) error {
 	start := p.i
 	hasSingle, hasDouble, end, err := p.scanString(nil, 0)
-	if err != nil {
-		return err
+	if err != nil || quoted && p.checkOnly {
+		return err // a repr cannot fail once the string has been scanned
 	}
 	quote := byte(0)
 	if quoted {
