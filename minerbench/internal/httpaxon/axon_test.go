@@ -17,7 +17,7 @@ import (
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
 
-// echoReq is the request of SYNAPSE.md's worked example: Echo, text "hello".
+// echoReq is the request of the body hash example in minerbench/internal/synapse/README.md: Echo, text "hello".
 func echoReq() req {
 	return req{name: "Echo", fields: map[string]any{"text": "hello"}, hashes: []string{"hello"}, inputs: map[string]synapse.Kind{"text": synapse.KindStr}}
 }
