@@ -2,7 +2,6 @@ package report
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -44,12 +43,7 @@ func verdicts(set *compare.Set, opts Options) []verdictView {
 		view := verdictView{Old: names[0], New: names[cur]}
 		v, err := gate.Judge(set, cur, opts.Judge)
 		if err != nil {
-			var ge *gate.Error
-			if !errors.As(err, &ge) {
-				view.Error = err.Error()
-			} else {
-				view.Error = ge.Reason
-			}
+			view.Error = err.Error()
 			out = append(out, view)
 			continue
 		}

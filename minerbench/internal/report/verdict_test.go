@@ -94,7 +94,7 @@ func TestOneFileSummary(t *testing.T) {
 	assert.Empty(t, find(doc, func(n *html.Node) bool { return strings.HasPrefix(attr(n, "class"), "verdict") }))
 }
 
-// sections lists the ids of the report's plot sections.
+// sectionIDs lists the ids of the report's plot sections.
 func sectionIDs(doc *html.Node) []string {
 	var ids []string
 	for _, s := range find(doc, tag("section")) {
