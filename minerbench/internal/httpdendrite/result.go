@@ -54,7 +54,7 @@ func (c *Client) failed(ctx context.Context, err error, start time.Time) Result 
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		r.Code, r.Message = synapse.StatusTimeout, synapse.TimeoutMessage(c.timeout.Seconds())
 	case errors.As(err, &op) && op.Op == "dial":
-		r.Code, r.Message = synapse.StatusUnavailable, synapse.UnavailableMessage(c.axonIP, c.axonPort, c.name)
+		r.Code, r.Message = synapse.StatusUnavailable, synapse.UnavailableMessage(c.id.axonIP, c.id.axonPort, c.id.name)
 	case isDisconnect(err):
 		r.Code, r.Message = synapse.StatusUnavailable, synapse.DisconnectedMessage("Server disconnected")
 	default:
@@ -186,7 +186,7 @@ func (c *Client) parseBody(resp *http.Response, r *Result, needStatus bool) erro
 	c.vals = vals
 	for k, v := range vals {
 		if v == nil {
-			return errors.New("1 validation error for " + c.name + "\n" + c.required[k] + "\n  Field required")
+			return errors.New("1 validation error for " + c.id.name + "\n" + c.required[k] + "\n  Field required")
 		}
 	}
 	if !needStatus {
