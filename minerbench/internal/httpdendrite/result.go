@@ -79,7 +79,8 @@ func isDisconnect(err error) bool {
 func (c *Client) read(ctx context.Context, resp *http.Response, start time.Time) Result {
 	var r Result
 	var err error
-	if c.streaming && resp.StatusCode == http.StatusOK {
+	streamed := c.streaming && resp.StatusCode == http.StatusOK
+	if streamed {
 		err = c.readStream(resp.Body, start, &r)
 	} else {
 		c.buf, err = readAll(c.buf[:0], resp.Body)
@@ -98,7 +99,7 @@ func (c *Client) read(ctx context.Context, resp *http.Response, start time.Time)
 	if pt := h.ProcessTime.V * float64(time.Second); h.ProcessTime.OK && pt >= 0 && pt < math.MaxInt64 {
 		r.ProcessTime = synapse.Some(time.Duration(pt))
 	}
-	if c.streaming && resp.StatusCode == http.StatusOK {
+	if streamed {
 		r.Code, r.Message = http.StatusOK, synapse.SuccessMessage
 	} else if err := c.parseBody(resp, &r, !h.StatusCode.OK); err != nil {
 		r.Code, r.Message = synapse.StatusParseFailure, synapse.ParseFailureMessage(err.Error())
