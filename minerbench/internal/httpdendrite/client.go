@@ -224,9 +224,6 @@ func localIP(host string, port int) string {
 // UUID returns the client's dendrite uuid.
 func (c *Client) UUID() string { return c.id.uuid }
 
-// BodyHash returns the computed_body_hash the client sends.
-func (c *Client) BodyHash() string { return c.bodyHash }
-
 // maxCalls bounds the calls a Client keeps for reuse.
 const maxCalls = 8
 
