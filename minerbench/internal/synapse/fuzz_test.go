@@ -54,7 +54,7 @@ func FuzzBodyHash(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_, _ = AppendBodyHash(nil, body, []string{"text", "n"})
 		str, strErr := AppendPyStr(nil, body)
-		_, reprErr := AppendPyRepr(nil, body)
+		_, reprErr := appendPyRepr(nil, body)
 		if trimmed := bytes.TrimLeft(body, " \t\n\r"); len(trimmed) > 0 && trimmed[0] == '{' {
 			// Finding fields checks the object as converting it does.
 			_, err := FieldValues(nil, body, []string{"text"})
