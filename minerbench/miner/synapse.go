@@ -2,7 +2,6 @@ package miner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -105,7 +104,7 @@ func synapsesOf(fw Forwarder) ([]httpaxon.Synapse, bool, error) {
 			return nil, true, fmt.Errorf("synapse handler %d: %w", i, h.err)
 		}
 		if h.s.Name == "" {
-			return nil, true, fmt.Errorf("synapse handler %d: %w", i, errors.New("a zero SynapseHandler; build it with miner.Synapse or miner.StreamSynapse"))
+			return nil, true, fmt.Errorf("synapse handler %d: a zero SynapseHandler; build it with miner.Synapse or miner.StreamSynapse", i)
 		}
 		out = append(out, h.s)
 	}

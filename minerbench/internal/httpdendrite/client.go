@@ -78,15 +78,10 @@ type Config struct {
 // Client queries one axon with one synapse. It is not safe for concurrent
 // use: give each worker its own, so that each has its own uuid.
 type Client struct {
-	rt         http.RoundTripper
-	name       string
-	axonIP     string
-	axonPort   int
-	hotkey     string
-	axonHotkey string
-	uuid       string
-	bodyHash   string
-	timeout    time.Duration
+	rt       http.RoundTripper
+	id       identity // the two ends, as the template writes them
+	bodyHash string
+	timeout  time.Duration
 	// timedByCaller: the caller's ctx ends a query at timeout.
 	timedByCaller bool
 	streaming     bool
@@ -184,8 +179,7 @@ func newClient(cfg Config, uuid string) (*Client, error) {
 	}
 	key := cfg.Key
 	return &Client{
-		rt: rt, name: cfg.Synapse, axonIP: host, axonPort: port, hotkey: key.SS58(), axonHotkey: cfg.AxonHotkey,
-		uuid: uuid, bodyHash: string(bodyHash), timeout: timeout, timedByCaller: cfg.TimedByCaller, streaming: cfg.Streaming, required: required,
+		rt: rt, id: id, bodyHash: string(bodyHash), timeout: timeout, timedByCaller: cfg.TimedByCaller, streaming: cfg.Streaming, required: required,
 		base:  &http.Request{Method: http.MethodPost, URL: u, Host: u.Host, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1},
 		tmpl:  tmpl,
 		clock: func() int64 { return time.Now().UnixNano() },
@@ -228,10 +222,7 @@ func localIP(host string, port int) string {
 }
 
 // UUID returns the client's dendrite uuid.
-func (c *Client) UUID() string { return c.uuid }
-
-// BodyHash returns the computed_body_hash the client sends.
-func (c *Client) BodyHash() string { return c.bodyHash }
+func (c *Client) UUID() string { return c.id.uuid }
 
 // maxCalls bounds the calls a Client keeps for reuse.
 const maxCalls = 8
@@ -321,7 +312,7 @@ func (c *Client) Query(ctx context.Context) Result {
 	start := time.Now()
 	cl := c.freeCall()
 	nonce := c.nextNonce()
-	c.msg = synapse.AppendSignedString(c.msg[:0], nonce, c.hotkey, c.axonHotkey, c.uuid, c.bodyHash)
+	c.msg = synapse.AppendSignedString(c.msg[:0], nonce, c.id.dendriteHotkey, c.id.axonHotkey, c.id.uuid, c.bodyHash)
 	sig, err := c.sign(c.sig[:0], c.msg)
 	if err != nil {
 		return Result{Code: synapse.StatusParseFailure, Message: synapse.ParseFailureMessage(err.Error()), Latency: time.Since(start)}

@@ -54,7 +54,7 @@ func (c *Client) failed(ctx context.Context, err error, start time.Time) Result 
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		r.Code, r.Message = synapse.StatusTimeout, synapse.TimeoutMessage(c.timeout.Seconds())
 	case errors.As(err, &op) && op.Op == "dial":
-		r.Code, r.Message = synapse.StatusUnavailable, synapse.UnavailableMessage(c.axonIP, c.axonPort, c.name)
+		r.Code, r.Message = synapse.StatusUnavailable, synapse.UnavailableMessage(c.id.axonIP, c.id.axonPort, c.id.name)
 	case isDisconnect(err):
 		r.Code, r.Message = synapse.StatusUnavailable, synapse.DisconnectedMessage("Server disconnected")
 	default:
@@ -79,7 +79,8 @@ func isDisconnect(err error) bool {
 func (c *Client) read(ctx context.Context, resp *http.Response, start time.Time) Result {
 	var r Result
 	var err error
-	if c.streaming && resp.StatusCode == http.StatusOK {
+	streamed := c.streaming && resp.StatusCode == http.StatusOK
+	if streamed {
 		err = c.readStream(resp.Body, start, &r)
 	} else {
 		c.buf, err = readAll(c.buf[:0], resp.Body)
@@ -98,7 +99,7 @@ func (c *Client) read(ctx context.Context, resp *http.Response, start time.Time)
 	if pt := h.ProcessTime.V * float64(time.Second); h.ProcessTime.OK && pt >= 0 && pt < math.MaxInt64 {
 		r.ProcessTime = synapse.Some(time.Duration(pt))
 	}
-	if c.streaming && resp.StatusCode == http.StatusOK {
+	if streamed {
 		r.Code, r.Message = http.StatusOK, synapse.SuccessMessage
 	} else if err := c.parseBody(resp, &r, !h.StatusCode.OK); err != nil {
 		r.Code, r.Message = synapse.StatusParseFailure, synapse.ParseFailureMessage(err.Error())
@@ -186,7 +187,7 @@ func (c *Client) parseBody(resp *http.Response, r *Result, needStatus bool) erro
 	c.vals = vals
 	for k, v := range vals {
 		if v == nil {
-			return errors.New("1 validation error for " + c.name + "\n" + c.required[k] + "\n  Field required")
+			return errors.New("1 validation error for " + c.id.name + "\n" + c.required[k] + "\n  Field required")
 		}
 	}
 	if !needStatus {

@@ -21,9 +21,6 @@ import (
 	"github.com/minerbench/minerbench/minerbench/internal/pythontest"
 )
 
-// PythonEnv names a Python interpreter to use before any other.
-const PythonEnv = pythontest.Env
-
 // Frame is what pandas makes of a history.
 type Frame struct {
 	// Rows is the number of rows.
@@ -60,7 +57,7 @@ print(json.dumps({
 // It skips tb when no Python with pandas is found.
 func Pandas(tb testing.TB, path string) Frame {
 	tb.Helper()
-	python := find(tb)
+	python := pythontest.Find(tb, "pandas", "python3-pandas")
 	out, err := exec.Command(python, "-c", script, path).Output()
 	if err != nil {
 		var stderr string
@@ -94,12 +91,6 @@ func orNaN(v *float64) float64 {
 		return math.NaN()
 	}
 	return *v
-}
-
-// find returns a Python interpreter that imports pandas, or skips tb.
-func find(tb testing.TB) string {
-	tb.Helper()
-	return pythontest.Find(tb, "pandas", "python3-pandas")
 }
 
 // Emulate reads the history at path as pandas.read_csv(path, index_col=0)

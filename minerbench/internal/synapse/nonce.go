@@ -62,13 +62,6 @@ func NewNonces(capacity int) *Nonces {
 	return &Nonces{capacity: capacity, m: make(map[string]*nonceEntry)}
 }
 
-// Len returns the number of keys held.
-func (n *Nonces) Len() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.m)
-}
-
 // NonceRequest is what the nonce rules read from a request.
 type NonceRequest struct {
 	// Key is "{dendrite hotkey}:{dendrite uuid}", None written "None".

@@ -42,7 +42,7 @@ func TestNonceWindow(t *testing.T) {
 	// Older dendrites, or none named, have no window.
 	assert.NoError(t, n.Check(nonceReq("a:u", 1, Some[int64](VersionNonceWindow-1), Some(12.0)), now))
 	assert.NoError(t, n.Check(nonceReq("a:u", 1, Opt[int64]{}, Some(12.0)), now))
-	assert.Zero(t, n.Len(), "Check stores nothing")
+	assert.Zero(t, len(n.m), "Check stores nothing")
 }
 
 // TestNonceIncreasing: once a key is held, its nonces must strictly
@@ -70,7 +70,7 @@ func TestNonceEviction(t *testing.T) {
 	require.NoError(t, n.Accept(nonceReq("b:u", 200, old, Opt[float64]{}), now))
 	require.NoError(t, n.Accept(nonceReq("a:u", 300, old, Opt[float64]{}), now)) // a is now the most recent
 	require.NoError(t, n.Accept(nonceReq("c:u", 400, old, Opt[float64]{}), now)) // evicts b
-	assert.Equal(t, 2, n.Len())
+	assert.Equal(t, 2, len(n.m))
 	assert.ErrorIs(t, n.Accept(nonceReq("b:u", 200, old, Opt[float64]{}), now), ErrNonceReplay, "replay of an evicted key")
 	assert.ErrorIs(t, n.Accept(nonceReq("d:u", 150, old, Opt[float64]{}), now), ErrNonceReplay, "at or below the floor")
 	assert.NoError(t, n.Accept(nonceReq("b:u", 201, old, Opt[float64]{}), now), "a newer nonce of an evicted key")

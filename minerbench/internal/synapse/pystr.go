@@ -21,7 +21,7 @@ const dupScanLimit = 32
 
 // AppendPyStr appends Python's str() of the JSON value src, as a receiver
 // that parses src with json.loads sees it: a string raw, anything else as
-// repr (see AppendPyRepr). It is what the body hash hashes for one field.
+// its repr(). It is what the body hash hashes for one field.
 //
 // A JSON number is an int when written without a fraction or an exponent
 // and a float otherwise, as json.loads decides; a float field whose value
@@ -44,12 +44,12 @@ func AppendPyStr(dst, src []byte) ([]byte, error) {
 	return p.dst, nil
 }
 
-// AppendPyRepr appends Python's repr() of the JSON value src: strings
+// appendPyRepr appends Python's repr() of the JSON value src: strings
 // quoted and escaped as repr does, True, False, None, ints in decimal,
 // floats as AppendPyFloat, lists as [a, b] and dicts as {'k': v} in the
 // order of src, a repeated key keeping its first place and its last value,
 // as json.loads does.
-func AppendPyRepr(dst, src []byte) ([]byte, error) {
+func appendPyRepr(dst, src []byte) ([]byte, error) {
 	p := newParser(src, dst)
 	defer p.release()
 	p.skipSpace()
