@@ -379,9 +379,7 @@ func (h *harness) connectRemote(stderr io.Writer) error {
 	if !h.atStopMiner(m.stop) {
 		return errInterrupted
 	}
-	if m.Endpoint != "" {
-		m.connect(h.ctx, h.validator, h.cfg.Compression)
-	}
+	m.connect(h.ctx, h.validator, h.cfg.Compression)
 	h.miners = []*Target{m}
 	return nil
 }

@@ -29,7 +29,6 @@ type synapseClient struct {
 	timeout   time.Duration
 	messages  map[int32]string
 	succeeded int // queries answered 200
-	sent      int
 }
 
 // synapseClients returns n clients of s at url, signed with key for the
@@ -58,17 +57,17 @@ func (c *synapseClient) Query(ctx context.Context, _ int) load.Outcome {
 	if code == 0 && ctx.Err() != nil && context.Cause(ctx) == context.DeadlineExceeded {
 		code, msg = synapse.StatusTimeout, synapse.TimeoutMessage(c.timeout.Seconds())
 	}
-	c.sent++
-	if r.Success() {
+	ok := r.Success()
+	if ok {
 		c.succeeded++
-	} else if _, ok := c.messages[code]; !ok && len(c.messages) < maxMessages {
+	} else if _, seen := c.messages[code]; !seen && len(c.messages) < maxMessages {
 		c.messages[code] = msg
 	}
-	o := load.Outcome{Code: code, OK: r.Success(), Latency: r.Latency}
+	o := load.Outcome{Code: code, OK: ok, Latency: r.Latency}
 	if r.ProcessTime.OK {
 		o.Extra.Server = r.ProcessTime.V
 	}
-	if c.streaming && r.Success() {
+	if c.streaming && ok {
 		o.Extra.FirstByte, o.Extra.Chunks, o.Extra.Bytes = r.FirstByte, int64(r.Chunks), r.Bytes
 	}
 	return o
@@ -116,12 +115,12 @@ func printMessages(messages map[history.Code]string) string {
 // Signature mismatch), and "" otherwise. remote says whether the axon is
 // -mb.endpoint's, so that the message names the flags to fix.
 func warmUpVerdict(clients []load.Client, s *Synapse, remote bool) (verdict string, skip bool) {
-	msgs := statusMessages(clients)
 	for _, lc := range clients {
 		if c, ok := lc.(*synapseClient); ok && c.succeeded > 0 {
 			return "", false
 		}
 	}
+	msgs := statusMessages(clients)
 	if msg, ok := msgs[404]; ok && len(msgs) == 1 {
 		if remote {
 			return fmt.Sprintf("-%ssynapse=%s: the axon serves no such synapse: %s", flagPrefix, s.Name, msg), false

@@ -112,3 +112,17 @@ func TestWarmUpVerdict(t *testing.T) {
 	verdict, _ = warmUpVerdict(append(warm("Dummy"), warm("Refused")...), &Synapse{Name: "Dummy"}, true)
 	assert.Empty(t, verdict, "one success is enough")
 }
+
+// TestConnectSynapseOnly: a miner that serves only HTTP synapses has no
+// 2.0.x axon to dial, and connecting it leaves it available.
+func TestConnectSynapseOnly(t *testing.T) {
+	m := &Target{Name: "m", SynapseURL: "http://" + closedPort(t)}
+	m.connect(t.Context(), wallet.Mock(validatorName), "")
+	assert.NoError(t, m.Err())
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the dial fails at once
+	m = &Target{Name: "m", Endpoint: closedPort(t)}
+	m.connect(ctx, wallet.Mock(validatorName), "")
+	assert.Error(t, m.Err(), "a 2.0.x axon is still dialled")
+}

@@ -97,10 +97,14 @@ func Targets() []*Target {
 	return slices.Clone(current.miners)
 }
 
-// connect dials the miner's axon with the validator's hotkey.
-// Requests will use compression, "" for none.
+// connect dials the miner's 2.0.x axon with the validator's hotkey.
+// Requests will use compression, "" for none. A miner that serves only
+// HTTP synapses has no 2.0.x axon to dial.
 func (m *Target) connect(ctx context.Context, validator *wallet.Keypair, compression string) {
 	m.validator, m.compression = validator, compression
+	if m.Endpoint == "" {
+		return
+	}
 	if _, err := m.clients(ctx, 1); err != nil {
 		m.err = err
 	}

@@ -55,12 +55,6 @@ func (d *discrete) sorted() []valueCount {
 	return out
 }
 
-// count returns the number of rows with value v.
-func (d *discrete) count(v float64) int64 {
-	d.settle()
-	return d.counts[v]
-}
-
 // total returns the number of rows counted.
 func (d *discrete) total() int64 {
 	d.settle()

@@ -16,7 +16,6 @@ import (
 	"slices"
 
 	"github.com/minerbench/minerbench/minerbench/internal/history"
-	"github.com/minerbench/minerbench/minerbench/internal/wire"
 )
 
 // Summary accumulates the statistics of history rows.
@@ -81,9 +80,16 @@ func (s *Summary) SuccessRate() float64 {
 	return float64(s.successes()) / float64(s.n)
 }
 
-// successes returns the number of rows answered Success or HTTP 200.
+// successes returns the number of rows whose code means success (see
+// history.Code.Success).
 func (s *Summary) successes() int64 {
-	return s.code.count(float64(history.ReturnCode(wire.ReturnCode_Success))) + s.code.count(float64(history.StatusOK))
+	var n int64
+	for _, v := range s.code.sorted() {
+		if history.Code(v.value).Success() {
+			n += v.count
+		}
+	}
+	return n
 }
 
 // QPS returns QueryBenchmark's QPS, 1 / mean(time) in seconds.

@@ -3,9 +3,7 @@ package load
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -417,16 +415,6 @@ func TestAllocationsPerQuery(t *testing.T) {
 	t.Logf("allocations of a run: %v of 10 queries, %v of 10000", few, many)
 	// memSink's own slice grows about 20 times over 10000 records.
 	assert.Less(t, many-few, 100.0, "allocations grow with the queries")
-}
-
-// TestImportsPointDown checks that package load does not depend on the
-// root package, which calls it.
-func TestImportsPointDown(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
-	require.NoError(t, err, "go list -deps .\n%s", out)
-	deps := strings.Fields(string(out))
-	require.Contains(t, deps, "github.com/minerbench/minerbench/minerbench/internal/load")
-	assert.NotContains(t, deps, "github.com/minerbench/minerbench/minerbench")
 }
 
 // TestProgressCounts checks that Config.Progress counts the recorded
