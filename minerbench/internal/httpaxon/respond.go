@@ -166,10 +166,8 @@ func optInt(v synapse.Opt[int64]) synapse.Opt[string] {
 
 // tail writes the input_obj headers, the sizes and the body hash.
 func (f *refusal) tail(hash string) {
-	for _, fl := range f.syn.Fields {
-		if fl.Required {
-			f.set(synapse.PrefixInputObj+fl.Name, fl.Kind.InputObj())
-		}
+	for _, h := range f.syn.inputObjs {
+		f.set(h[0], h[1])
 	}
 	f.set(synapse.HeaderHeaderSize, strconv.FormatInt(f.h.HeaderSize.V, 10))
 	f.set(synapse.HeaderTotalSize, strconv.FormatInt(f.h.TotalSize.V, 10))
