@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/minerbench/minerbench/minerbench/internal/auth"
+	"github.com/minerbench/minerbench/minerbench/internal/heaptest"
 	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 	"github.com/minerbench/minerbench/minerbench/wallet"
@@ -29,16 +30,6 @@ const (
 	mustHappen = time.Minute
 	poll       = time.Millisecond
 )
-
-// liveHeap returns the bytes of live heap objects after two collections (the
-// second empties the sync.Pool victim caches gRPC keeps buffers in).
-func liveHeap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
-}
 
 // clients returns n raw clients, each on its own connection.
 func clients(t *testing.T, addr string, n int) []wire.BittensorClient {
@@ -100,14 +91,14 @@ func TestQueueBoundedUnderLoad(t *testing.T) {
 
 	wg.Go(func() { tally.call(t, cs[0], signers[0], req) })
 	<-started // the one slot is taken from here on
-	before := liveHeap()
+	before := heaptest.Live()
 	for i := 1; i < callers; i++ {
 		wg.Go(func() { tally.call(t, cs[i%conns], signers[i], req) })
 	}
 	require.Eventually(t, func() bool { return tally.answered.Load() >= callers-1-queue }, mustHappen, poll,
 		"the calls beyond the queue are answered while the handler is blocked")
 
-	grown := liveHeap() - before
+	grown := heaptest.Live() - before
 	t.Logf("live heap grew by %d bytes with %d calls refused", grown, tally.answered.Load())
 	assert.Equal(t, int32(queue), s.axon.waiting.Load(), "the queue is full")
 	assert.Equal(t, int32(1), calls.Load(), "only the first call reached the handler")

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/minerbench/minerbench/minerbench/internal/heaptest"
 	"github.com/minerbench/minerbench/minerbench/internal/racetest"
 	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
@@ -243,7 +244,7 @@ func TestIdleConnectionsDoNotLockOut(t *testing.T) {
 			s := serve(t, Config{}, zeros)
 			_, err := timedGoodQuery(t, s.addr)
 			require.NoError(t, err)
-			base := liveHeap()
+			base := heaptest.Live()
 
 			a := &idleAttack{addr: s.addr, handshake: tt.handshake, pause: tt.pause}
 			a.start(tt.conns)
@@ -256,7 +257,7 @@ func TestIdleConnectionsDoNotLockOut(t *testing.T) {
 				return held == DefaultMaxConnections && a.opened.Load() >= int64(tt.conns)
 			}
 			require.Eventually(t, full, mustHappen, 10*time.Millisecond, "the attacker holds every connection")
-			during := liveHeap() - base
+			during := heaptest.Live() - base
 			t.Logf("live heap with %d idle connections: %+d bytes", DefaultMaxConnections, during)
 			assert.Less(t, during, int64(DefaultMaxConnections*perConnHeap), "the heap grows by the connections' buffers only")
 
@@ -264,7 +265,7 @@ func TestIdleConnectionsDoNotLockOut(t *testing.T) {
 			t.Logf("idle connections closed to make room: %d", s.axon.conns.Evicted())
 			a.end()
 			goodQueryAfter(t, s.addr, time.Now())
-			heapReturns(t, base)
+			heaptest.Returns(t, base)
 		})
 	}
 }
@@ -290,7 +291,7 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	require.Equal(t, int64(20<<20), s.axon.cfg.MaxAnswerBytes)
 	_, err := timedGoodQuery(t, s.addr)
 	require.NoError(t, err)
-	base := liveHeap()
+	base := heaptest.Live()
 
 	attacker := dialH2From(t, attackerIP, s.addr, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	kv, err := newSigner(t, "attacker").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
@@ -313,7 +314,7 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	held := func() int64 { return s.axon.budget.Held(attackerIP.String()) }
 	full := func() bool { return held() == perPeer && s.axon.waiting.Load() >= 1 }
 	require.Eventually(t, full, mustHappen, poll, "the attacker holds its share, and its next large call waits")
-	during := liveHeap() - base
+	during := heaptest.Live() - base
 	t.Logf("live heap with %d unread answers of %d bytes: %+d bytes", perPeer/answer, answer, during)
 	assert.Less(t, during, int64(perPeer+8<<20), "the axon holds the peer's share of answers, not every answer asked for")
 
@@ -324,7 +325,7 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	attacker.conn.Close()
 	goodQueryAfter(t, s.addr, time.Now())
 	require.Eventually(t, func() bool { return s.axon.budget.Used() == 0 }, mustHappen, poll, "the attacker's answers are released")
-	heapReturns(t, base)
+	heaptest.Returns(t, base)
 }
 
 // TestCallsSharedAmongPeers serves one slot and a queue of five, whose

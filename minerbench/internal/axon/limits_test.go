@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/minerbench/minerbench/minerbench/internal/auth"
+	"github.com/minerbench/minerbench/minerbench/internal/heaptest"
 	"github.com/minerbench/minerbench/minerbench/internal/wire"
 	"github.com/minerbench/minerbench/minerbench/tensor"
 )
@@ -27,9 +28,8 @@ import (
 // The attacks below run in-process, bounded in count and time. Each takes
 // the live heap before the attack, asserts a ceiling on its growth while the
 // attack holds what it can, has a good query answered during the attack and
-// after it, and asserts that the live heap comes back to within idleSlack of
-// where it was once the attack is over.
-const idleSlack = 4 << 20
+// after it, and asserts that the live heap comes back to within
+// heaptest.Slack of where it was once the attack is over.
 
 // goodQuery sends a signed forward query of one token, as a well-behaved
 // client does, and requires it answered Success.
@@ -38,17 +38,6 @@ func goodQuery(t *testing.T, c wire.BittensorClient) {
 	resp, err := c.Forward(signed(t, newSigner(t, "good")), textRequest(t, tokens(1, 1)))
 	require.NoError(t, err)
 	require.Equal(t, wire.ReturnCode_Success, resp.ReturnCode, resp.Message)
-}
-
-// heapReturns waits until the live heap is within idleSlack of base.
-func heapReturns(t *testing.T, base int64) {
-	t.Helper()
-	var last int64
-	require.Eventually(t, func() bool {
-		last = liveHeap() - base
-		return last < idleSlack
-	}, mustHappen, 50*time.Millisecond, "the live heap returns within %d bytes of its start; last %d", idleSlack, last)
-	t.Logf("live heap after the attack: %+d bytes from the start", last)
 }
 
 // shareZeros returns a handler answering views of one prebuilt zero buffer
@@ -82,7 +71,7 @@ func TestUnreadAnswersBounded(t *testing.T) {
 	}, shareZeros(batch, seq))
 	good := client(t, s.addr)
 	goodQuery(t, good)
-	base := liveHeap()
+	base := heaptest.Live()
 
 	kv, err := newSigner(t, "attacker").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
 	require.NoError(t, err)
@@ -97,7 +86,7 @@ func TestUnreadAnswersBounded(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return s.axon.waiting.Load() == conns*streams-budget/answer }, mustHappen, poll,
 		"two answers are built and held, the other calls wait for the budget")
-	during := liveHeap() - base
+	during := heaptest.Live() - base
 	t.Logf("live heap with %d unread answers of %d bytes asked for: %+d bytes (budget %d)", conns*streams, answer, during, budget)
 	assert.Less(t, during, int64(budget+8<<20), "the axon holds the budget's answers, not every answer asked for")
 
@@ -107,7 +96,7 @@ func TestUnreadAnswersBounded(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return s.axon.waiting.Load() == 0 }, mustHappen, poll, "the attackers' waiting calls ended")
 	assert.Zero(t, s.axon.budget.Used(), "the whole budget is free again")
-	heapReturns(t, base)
+	heaptest.Returns(t, base)
 	goodQuery(t, good)
 }
 
@@ -126,7 +115,7 @@ func TestSignatureCheckedBeforeBody(t *testing.T) {
 	good := client(t, s.addr)
 	goodQuery(t, good)
 	calls.Store(0)
-	base := liveHeap()
+	base := heaptest.Live()
 
 	signer := newSigner(t, "client")
 	stale, err := signer.Pairs(time.Now().Add(-2*DefaultMaxClockSkew).UnixMilli(), wire.RequestType_FORWARD)
@@ -157,9 +146,9 @@ func TestSignatureCheckedBeforeBody(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	during := liveHeap() - base
+	during := heaptest.Live() - base
 	t.Logf("live heap after six unsigned 60 MiB requests: %+d bytes", during)
-	assert.Less(t, during, int64(idleSlack))
+	assert.Less(t, during, int64(heaptest.Slack))
 	assert.Zero(t, calls.Load(), "no handler ran")
 	goodQuery(t, good)
 }
@@ -233,7 +222,7 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 	}, zeros)
 	good := client(t, s.addr)
 	goodQuery(t, good)
-	base := liveHeap()
+	base := heaptest.Live()
 
 	kv, err := newSigner(t, "attacker").Pairs(time.Now().UnixMilli(), wire.RequestType_FORWARD)
 	require.NoError(t, err)
@@ -247,9 +236,9 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return s.axon.requests.Load() == conns*perConn }, mustHappen, poll,
 		"%d streams held, the others refused", conns*perConn)
-	during := liveHeap() - base
+	during := heaptest.Live() - base
 	t.Logf("live heap with %d header-only streams held of %d sent: %+d bytes", conns*perConn, conns*streams, during)
-	assert.Less(t, during, int64(idleSlack), "unbounded, the axon would hold all %d streams", conns*streams)
+	assert.Less(t, during, int64(heaptest.Slack), "unbounded, the axon would hold all %d streams", conns*streams)
 	goodQuery(t, good)
 
 	code, msg := attackers[0].status(1)
@@ -258,7 +247,7 @@ func TestHeaderOnlyStreamsEnd(t *testing.T) {
 	for _, c := range attackers {
 		c.waitClosed()
 	}
-	heapReturns(t, base)
+	heaptest.Returns(t, base)
 	goodQuery(t, good)
 }
 
@@ -329,7 +318,7 @@ func TestConnectionsBounded(t *testing.T) {
 	s := serveOn(t, lis, Config{MaxConnections: most, HandshakeTimeout: 300 * time.Millisecond}, zeros)
 	good := client(t, s.addr)
 	goodQuery(t, good)
-	base := liveHeap()
+	base := heaptest.Live()
 
 	var silent []net.Conn
 	for range attacks {
@@ -348,7 +337,7 @@ func TestConnectionsBounded(t *testing.T) {
 	// The good client's connection is idle between its queries, so it may
 	// have been closed to make room too; no silent one may be left.
 	require.Eventually(t, func() bool { return lis.open.Load() <= 1 }, mustHappen, poll, "only the good client's connection is left, if any")
-	heapReturns(t, base)
+	heaptest.Returns(t, base)
 	goodQuery(t, client(t, s.addr))
 }
 

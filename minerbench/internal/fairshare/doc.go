@@ -13,6 +13,5 @@
 // Both are protocol-neutral. A server wraps its net.Listener with
 // Tracker.Listen, and marks each call on a connection with Conn.Begin and
 // Conn.End (a gRPC server from its tap handle and the stream's end; a
-// net/http server from http.Server.ConnState, which Tracker.ConnState
-// implements, or from its handler).
+// net/http server from its handler).
 package fairshare

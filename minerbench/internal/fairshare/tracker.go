@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -58,7 +57,6 @@ type Conn struct {
 	calls     int
 	idleSince time.Time
 	tracked   bool
-	httpCall  bool // a call begun by ConnState
 }
 
 // Peer returns the peer the connection belongs to (PeerOf its remote
@@ -75,12 +73,7 @@ func (c *Conn) Begin() {
 // End marks the end of a call Begin marked.
 func (c *Conn) End() {
 	c.t.mu.Lock()
-	c.end()
-	c.t.mu.Unlock()
-}
-
-// end marks the end of a call; t.mu is held.
-func (c *Conn) end() {
+	defer c.t.mu.Unlock()
 	if c.calls == 0 {
 		panic("fairshare: Conn.End without Begin")
 	}
@@ -98,34 +91,6 @@ func (c *Conn) Close() error {
 	c.t.untrack(c)
 	c.t.mu.Unlock()
 	return c.Conn.Close()
-}
-
-// ConnState marks the calls of an http.Server's connections, as its
-// ConnState hook: a connection is in a call from StateActive to the next
-// StateIdle, StateHijacked or StateClosed. Connections that are not a
-// *Conn are ignored.
-//
-// It suits HTTP/1.x, whose connections carry one call at a time; an
-// HTTP/2 connection stays active while any of its streams is open.
-func (t *Tracker) ConnState(nc net.Conn, state http.ConnState) {
-	c, ok := nc.(*Conn)
-	if !ok || c.t != t {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	switch state {
-	case http.StateActive:
-		if !c.httpCall {
-			c.httpCall = true
-			c.calls++
-		}
-	case http.StateIdle, http.StateHijacked, http.StateClosed:
-		if c.httpCall {
-			c.httpCall = false
-			c.end()
-		}
-	}
 }
 
 // Conns returns the connections served, in all and of peer.

@@ -2,7 +2,6 @@ package fairshare
 
 import (
 	"net"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -199,21 +198,6 @@ func TestTrackerListenerCloseEndsWait(t *testing.T) {
 	require.NoError(t, f.lis.Close())
 	require.ErrorIs(t, <-errs, net.ErrClosed)
 	assert.True(t, waiter.closed.Load())
-}
-
-// ConnState marks a call from StateActive to StateIdle, so an HTTP/1.x
-// connection serving a request is not closed to make room.
-func TestTrackerConnState(t *testing.T) {
-	f := newFixture(t, 1, 1)
-	raw, c := f.connect("127.0.0.2")
-	f.tr.ConnState(c, http.StateNew)
-	f.tr.ConnState(c, http.StateActive)
-	f.tr.ConnState(c, http.StateActive)
-	accepted := f.held("127.0.0.3")
-	f.tr.ConnState(c, http.StateIdle)
-	assert.Equal(t, "127.0.0.3", (<-accepted).Peer())
-	assert.True(t, raw.closed.Load())
-	f.tr.ConnState(c, http.StateClosed) // no call open: nothing to end
 }
 
 func TestPeerOf(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/minerbench/minerbench/minerbench/internal/heaptest"
 	"github.com/minerbench/minerbench/minerbench/internal/racetest"
 	"github.com/minerbench/minerbench/minerbench/internal/synapse"
 )
@@ -22,9 +23,8 @@ import (
 // axon's (minerbench/internal/axon). Each takes the live heap before the attack,
 // asserts a ceiling on its growth while the attack holds what it can, has a
 // good query answered during the attack and after it, and asserts that the
-// live heap comes back to within idleSlack of where it was.
+// live heap comes back to within heaptest.Slack of where it was.
 const (
-	idleSlack  = 4 << 20
 	mustHappen = time.Minute
 	poll       = time.Millisecond
 )
@@ -32,26 +32,6 @@ const (
 // attacker is the address attacks come from: on loopback, peers are told
 // apart by their IP.
 var attacker = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
-
-// liveHeap returns the bytes of live heap objects after two collections.
-func liveHeap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
-}
-
-// heapReturns waits until the live heap is within idleSlack of base.
-func heapReturns(t *testing.T, base int64) {
-	t.Helper()
-	var last int64
-	require.Eventually(t, func() bool {
-		last = liveHeap() - base
-		return last < idleSlack
-	}, mustHappen, 50*time.Millisecond, "the live heap returns within %d bytes of its start; last %d", idleSlack, last)
-	t.Logf("live heap after the attack: %+d bytes from the start", last)
-}
 
 // dialAttacker connects to addr from the attacker's address.
 func dialAttacker(t testing.TB, addr string) net.Conn {
@@ -103,7 +83,7 @@ func fastAnswers(t *testing.T, s *server) {
 func TestIdleConnectionsDoNotLockOut(t *testing.T) {
 	const maxConns = 16
 	s := serve(t, Config{MaxConnections: maxConns})
-	base := liveHeap()
+	base := heaptest.Live()
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
@@ -123,13 +103,13 @@ func TestIdleConnectionsDoNotLockOut(t *testing.T) {
 		})
 	}
 	time.Sleep(100 * time.Millisecond) // the attack is under way
-	during := liveHeap() - base
+	during := heaptest.Live() - base
 	t.Logf("live heap with %d idle connections dialing again: %+d bytes", 4*maxConns, during)
 	assert.Less(t, during, int64(8<<20))
 	fastAnswers(t, s)
 	cancel()
 	wg.Wait()
-	heapReturns(t, base)
+	heaptest.Returns(t, base)
 	_, status := goodQuery(t, s, newClient("after"))
 	assert.Equal(t, 200, status)
 }
@@ -141,7 +121,7 @@ func TestIdleConnectionsDoNotLockOut(t *testing.T) {
 func TestSlowHeadersBounded(t *testing.T) {
 	const conns = 64
 	s := serve(t, Config{MaxConnections: 32, HeaderTimeout: time.Second})
-	base := liveHeap()
+	base := heaptest.Live()
 	closed := make(chan struct{}, conns)
 	for range conns {
 		c := dialAttacker(t, s.addr)
@@ -159,7 +139,7 @@ func TestSlowHeadersBounded(t *testing.T) {
 			}
 		}()
 	}
-	during := liveHeap() - base
+	during := heaptest.Live() - base
 	t.Logf("live heap with %d slow headers: %+d bytes", conns, during)
 	assert.Less(t, during, int64(8<<20))
 	fastAnswers(t, s)
@@ -170,7 +150,7 @@ func TestSlowHeadersBounded(t *testing.T) {
 			t.Fatal("a slow-header connection was not closed")
 		}
 	}
-	heapReturns(t, base)
+	heaptest.Returns(t, base)
 }
 
 // TestSlowBodiesBounded sends signed requests announcing a body of
@@ -179,7 +159,7 @@ func TestSlowHeadersBounded(t *testing.T) {
 func TestSlowBodiesBounded(t *testing.T) {
 	const conns = 32
 	s := serve(t, Config{MaxBodyBytes: 1 << 20, RequestTimeout: time.Second})
-	base := liveHeap()
+	base := heaptest.Live()
 	c := newClient("slow")
 	var wg sync.WaitGroup
 	for range conns {
@@ -193,12 +173,12 @@ func TestSlowBodiesBounded(t *testing.T) {
 		})
 	}
 	time.Sleep(200 * time.Millisecond)
-	during := liveHeap() - base
+	during := heaptest.Live() - base
 	t.Logf("live heap with %d slow bodies of 1 MiB announced: %+d bytes", conns, during)
 	assert.Less(t, during, int64(conns<<20/4), "the axon holds what came, not what was announced")
 	fastAnswers(t, s)
 	wg.Wait()
-	heapReturns(t, base)
+	heaptest.Returns(t, base)
 }
 
 // TestHugeUnsignedBodyNotRead announces 1 GiB bodies without a signature

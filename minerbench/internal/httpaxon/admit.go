@@ -30,7 +30,6 @@ type admission struct {
 	answers        *fairshare.Budget
 	answerWaits    *fairshare.Budget // workers waiting for the answer budget
 	waitingWorkers atomic.Int64
-	waitingAnswers atomic.Int64
 	queue          int64
 }
 
@@ -108,8 +107,6 @@ func (ad *admission) answerBytes(ctx context.Context, peer string, n int64) (rel
 		return nil, true, fmt.Errorf("Service unavailable: %d answers of %s wait to be sent, its share", ad.answerWaits.Max(), peer) //lint:ignore ST1005 worded as the protocol's messages
 	}
 	defer ad.answerWaits.Release(peer, 1)
-	ad.waitingAnswers.Add(1)
-	defer ad.waitingAnswers.Add(-1)
 	if err := ad.answers.Acquire(ctx, peer, n); err != nil {
 		return nil, false, err
 	}

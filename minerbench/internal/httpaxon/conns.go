@@ -28,9 +28,15 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
+// connOf returns r's connection, when the axon's listener accepted it.
+func connOf(r *http.Request) (*fairshare.Conn, bool) {
+	fc, ok := r.Context().Value(connKey{}).(*fairshare.Conn)
+	return fc, ok
+}
+
 // beginCall marks r's connection in a call, and returns what ends it.
 func beginCall(r *http.Request) (end func()) {
-	fc, ok := r.Context().Value(connKey{}).(*fairshare.Conn)
+	fc, ok := connOf(r)
 	if !ok {
 		return func() {}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/minerbench/minerbench/minerbench/internal/heaptest"
 	"github.com/minerbench/minerbench/minerbench/internal/synapse"
 )
 
@@ -65,7 +66,7 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 		WriteTimeout: time.Second,
 		Synapses:     []Synapse{must(Handle(dummy)), must(Handle(big))},
 	})
-	base := liveHeap()
+	base := heaptest.Live()
 	c := newClient("hoarder")
 	var attackers []net.Conn
 	for range conns {
@@ -77,18 +78,18 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 	}
 	ad := s.axon.admission
 	require.Eventually(t, func() bool {
-		return ad.waitingAnswers.Load() == 2 && ad.calls.Held(attacker.IP.String()) == 3
+		return ad.answerWaits.Used() == 2 && ad.calls.Held(attacker.IP.String()) == 3
 	}, mustHappen, poll, "an answer is being written, two wait for the budget, holding the peer's two workers, and the peer's other calls were refused")
-	during := liveHeap() - base
+	during := heaptest.Live() - base
 	t.Logf("live heap with %d unread answers of %d bytes asked for: %+d bytes", conns, answer, during)
 	// Three answers, and slack; without the shares, all eight.
 	assert.Less(t, during, int64(9*answer/2), "the axon holds the peer's share of answers, not every answer asked for")
 
 	fastAnswers(t, s)
-	require.Eventually(t, func() bool { return ad.waitingAnswers.Load() == 0 && ad.answers.Used() == 0 }, mustHappen, poll,
+	require.Eventually(t, func() bool { return ad.answerWaits.Used() == 0 && ad.answers.Used() == 0 }, mustHappen, poll,
 		"WriteTimeout cuts off the answers nobody reads, one after another, and the budget is free again")
 	for _, conn := range attackers {
 		conn.Close()
 	}
-	heapReturns(t, base)
+	heaptest.Returns(t, base)
 }

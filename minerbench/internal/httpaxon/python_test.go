@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,31 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/minerbench/minerbench/minerbench/internal/pythontest"
 	"github.com/minerbench/minerbench/minerbench/internal/synapse"
 	"github.com/minerbench/minerbench/minerbench/wallet"
 )
-
-// pythonEnv names a Python interpreter to try before python3 and
-// /usr/bin/python3.
-const pythonEnv = "MINERBENCH_PYTHON"
-
-// pythonWithAiohttp returns a Python that imports aiohttp, or skips tb.
-func pythonWithAiohttp(tb testing.TB) string {
-	tb.Helper()
-	var tried []string
-	for _, p := range []string{os.Getenv(pythonEnv), "python3", "/usr/bin/python3"} {
-		if p == "" {
-			continue
-		}
-		tried = append(tried, p)
-		if exec.Command(p, "-c", "import aiohttp").Run() == nil {
-			return p
-		}
-	}
-	tb.Skipf("no Python with aiohttp (tried %s): install it (Debian: apt-get install python3-aiohttp) or name one in %s",
-		strings.Join(tried, ", "), pythonEnv)
-	return ""
-}
 
 // pyCall is what the Python dendrite saw of one call.
 type pyCall struct {
@@ -54,7 +32,7 @@ type pyCall struct {
 // the headers found as bittensor's dendrite finds them (case-sensitively),
 // then 401 for the replay.
 func TestPythonDendrite(t *testing.T) {
-	python := pythonWithAiohttp(t)
+	python := pythontest.Find(t, "aiohttp", "python3-aiohttp")
 	s := serve(t, Config{})
 	host, port, err := net.SplitHostPort(s.addr)
 	require.NoError(t, err)

@@ -166,10 +166,8 @@ func optInt(v synapse.Opt[int64]) synapse.Opt[string] {
 
 // tail writes the input_obj headers, the sizes and the body hash.
 func (f *refusal) tail(hash string) {
-	for _, fl := range f.syn.Fields {
-		if fl.Required {
-			f.set(synapse.PrefixInputObj+fl.Name, fl.Kind.InputObj())
-		}
+	for _, h := range f.syn.inputObjs {
+		f.set(h[0], h[1])
 	}
 	f.set(synapse.HeaderHeaderSize, strconv.FormatInt(f.h.HeaderSize.V, 10))
 	f.set(synapse.HeaderTotalSize, strconv.FormatInt(f.h.TotalSize.V, 10))
@@ -192,12 +190,7 @@ func (f *refusal) successHeaders(code int, msg string, took time.Duration, hash 
 func (f *refusal) appendBody(b []byte, code int, msg string, took time.Duration, fields []byte) []byte {
 	b = append(b, `{"name":`...)
 	b = appendString(b, f.h.Name)
-	b = append(b, `,"timeout":`...)
-	if f.h.Timeout.OK {
-		b = synapse.AppendPyFloat(b, f.h.Timeout.V)
-	} else {
-		b = append(b, "null"...)
-	}
+	b = appendOptFloat(append(b, `,"timeout":`...), f.h.Timeout)
 	b = append(b, `,"total_size":`...)
 	b = strconv.AppendInt(b, f.h.TotalSize.V, 10)
 	b = append(b, `,"header_size":`...)
@@ -224,12 +217,7 @@ func appendTerminal(b []byte, t *synapse.Terminal) []byte {
 	b = appendOptInt(b, t.StatusCode)
 	b = append(b, `,"status_message":`...)
 	b = appendOptString(b, t.StatusMessage)
-	b = append(b, `,"process_time":`...)
-	if t.ProcessTime.OK {
-		b = synapse.AppendPyFloat(b, t.ProcessTime.V)
-	} else {
-		b = append(b, "null"...)
-	}
+	b = appendOptFloat(append(b, `,"process_time":`...), t.ProcessTime)
 	b = appendOptString(append(b, `,"ip":`...), t.IP)
 	b = appendOptInt(append(b, `,"port":`...), t.Port)
 	b = appendOptInt(append(b, `,"version":`...), t.Version)
@@ -273,4 +261,12 @@ func appendOptInt(b []byte, v synapse.Opt[int64]) []byte {
 		return append(b, "null"...)
 	}
 	return strconv.AppendInt(b, v.V, 10)
+}
+
+// appendOptFloat appends v as Python's json.dumps does, or null when absent.
+func appendOptFloat(b []byte, v synapse.Opt[float64]) []byte {
+	if !v.OK {
+		return append(b, "null"...)
+	}
+	return synapse.AppendPyFloat(b, v.V)
 }

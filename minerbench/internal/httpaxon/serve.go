@@ -73,8 +73,12 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 	}
 }
 
-// peerOf names the peer of r, as fairshare.PeerOf: its IP address.
+// peerOf names the peer of r: its connection's, worked out once when the
+// connection was accepted, or else the IP address of r.RemoteAddr.
 func peerOf(r *http.Request) string {
+	if fc, ok := connOf(r); ok {
+		return fc.Peer()
+	}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		return ap.Addr().String()
 	}

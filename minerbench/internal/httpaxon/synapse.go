@@ -29,7 +29,8 @@ type Synapse struct {
 
 	serve func(ctx context.Context, c *call) error // decodes, checks the hash, answers
 
-	emptyHash string // body hash of the header synapse, whose fields are empty
+	emptyHash string      // body hash of the header synapse, whose fields are empty
+	inputObjs [][2]string // name and value of each required field's input_obj header
 	streaming bool
 }
 
@@ -276,7 +277,13 @@ func build[S any](streaming bool, serve func(ctx context.Context, sp *spec, c *c
 	if err != nil {
 		return Synapse{}, err
 	}
-	return Synapse{Name: sp.name, Fields: sp.fields, emptyHash: sp.emptyHash, streaming: streaming, serve: func(ctx context.Context, c *call) error {
+	var inputObjs [][2]string
+	for _, f := range sp.fields {
+		if f.Required {
+			inputObjs = append(inputObjs, [2]string{synapse.PrefixInputObj + f.Name, f.Kind.InputObj()})
+		}
+	}
+	return Synapse{Name: sp.name, Fields: sp.fields, emptyHash: sp.emptyHash, inputObjs: inputObjs, streaming: streaming, serve: func(ctx context.Context, c *call) error {
 		s, err := decode[S](sp, c)
 		if err != nil {
 			return err
