@@ -336,11 +336,15 @@ func TestUnreadAnswersDoNotStarve(t *testing.T) {
 // TestNucleusFull and TestQueueBoundedUnderLoad.)
 func TestCallsSharedAmongPeers(t *testing.T) {
 	release := make(chan struct{})
+	var once sync.Once
 	fwd := func(ctx context.Context, in tensor.Tensor) (tensor.Tensor, error) {
 		<-release
 		return zeros(ctx, in)
 	}
 	s := serve(t, Config{Workers: 1, QueueSize: 5}, fwd)
+	// Registered after serve, so it runs first: a failed test does not
+	// leave the handlers, and the axon's stop, waiting.
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	require.Equal(t, 4, s.axon.cfg.MaxCallsPerPeer)
 	conn, err := grpc.NewClient("passthrough:///"+s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(dialAttackerContext))
@@ -366,10 +370,12 @@ func TestCallsSharedAmongPeers(t *testing.T) {
 
 	call(good)
 	require.Eventually(t, admitted("127.0.0.1", 1), mustHappen, poll)
-	for range 4 {
+	// One call after another: the calls share a signer, whose nonces must
+	// arrive in order.
+	for i := range int64(4) {
 		call(hog)
+		require.Eventually(t, admitted(attackerIP.String(), i+1), mustHappen, poll)
 	}
-	require.Eventually(t, admitted(attackerIP.String(), 4), mustHappen, poll)
 	resp, err := hog.Forward(signed(t, signer), textRequest(t, tokens(1, 1)))
 	require.NoError(t, err)
 	assert.Equal(t, wire.ReturnCode_NucleusFull, resp.ReturnCode)
@@ -377,7 +383,7 @@ func TestCallsSharedAmongPeers(t *testing.T) {
 	call(good)
 	require.Eventually(t, admitted("127.0.0.1", 2), mustHappen, poll, "the other peer's call is admitted")
 
-	close(release)
+	once.Do(func() { close(release) })
 	for range 6 {
 		assert.Equal(t, wire.ReturnCode_Success, <-results)
 	}
